@@ -1,0 +1,104 @@
+# Parley - top-level, non-recursive build.
+#
+#   make            build every daemon and tool into build/bin (-O2 -g -Werror)
+#   make SAN=1      the same with ASan+UBSan into build/asan/bin
+#   make run        install missing packages, build, start the local stack
+#   make test       unit tests (ASan/UBSan) + integration tests, one summary line
+#   make bench      the benchmark suite (tools/loadgen)
+#
+# Layout: lib/ -> libparley.a, proto/ -> libparleyproto.a (with the protoc-c
+# output), one folder per daemon; <dir>/*_test.c are unit tests of that folder.
+
+ifeq ($(SAN),1)
+BUILD ?= build/asan
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SANFLAGS =
+endif
+
+CC ?= cc
+PKGS = libwebsockets libuv rdkafka hiredis libprotobuf-c libcjson libevent libevent_pthreads libpq libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
+	-Ilib -Iproto -I$(BUILD)/gen $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
+LDLIBS = $(PKG_LIBS) -lnng -lpthread -lm
+LDFLAGS = $(SANFLAGS)
+
+DAEMONS = gateway message-svc presence-svc notify-svc search-indexer
+TOOLS = devkafka loadgen
+
+srcs = $(filter-out %_test.c $(1)/main.c,$(wildcard $(1)/*.c))
+objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB_OBJS := $(call objs,$(call srcs,lib))
+PROTO_GEN_C := $(BUILD)/gen/parley.pb-c.c
+PROTO_OBJS := $(call objs,$(call srcs,proto)) $(BUILD)/obj/gen/parley.pb-c.o
+
+BINS = $(addprefix $(BUILD)/bin/,$(DAEMONS) $(TOOLS))
+UNIT_TESTS = $(patsubst %.c,$(BUILD)/test/%,$(wildcard lib/*_test.c proto/*_test.c \
+	$(foreach d,$(DAEMONS) tools/devkafka tools/loadgen,$(d)/*_test.c)))
+
+.PHONY: all deps run test unit-build bench clean
+.DEFAULT_GOAL := all
+all: $(BINS)
+
+$(BUILD)/gen/parley.pb-c.c $(BUILD)/gen/parley.pb-c.h: proto/parley.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=proto --c_out=$(BUILD)/gen proto/parley.proto
+
+# every object may include the generated header
+$(BUILD)/obj/%.o: %.c $(BUILD)/gen/parley.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/gen/parley.pb-c.o: $(PROTO_GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-error -c -o $@ $<
+
+$(BUILD)/libparley.a: $(LIB_OBJS)
+	@rm -f $@; ar rcs $@ $^
+
+$(BUILD)/libparleyproto.a: $(PROTO_OBJS)
+	@rm -f $@; ar rcs $@ $^
+
+LIBS = $(BUILD)/libparleyproto.a $(BUILD)/libparley.a
+
+# $(1) = folder, $(2) = binary name
+define program
+$(BUILD)/bin/$(2): $(call objs,$(call srcs,$(1)) $(1)/main.c) $(LIBS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach d,$(DAEMONS),$(eval $(call program,$(d),$(d))))
+$(eval $(call program,tools/devkafka,devkafka))
+$(eval $(call program,tools/loadgen,loadgen))
+
+# a unit test links its own object, its folder's objects (not main.c) and the libs
+$(BUILD)/test/%_test: $(BUILD)/obj/%_test.o $(LIBS) FORCE_FOLDER_OBJS
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(filter-out $<,$(call objs,$(call srcs,$(patsubst %/,%,$(dir $*))))) $(LIBS) $(LDLIBS)
+.PHONY: FORCE_FOLDER_OBJS
+FORCE_FOLDER_OBJS: $(foreach d,lib proto $(DAEMONS) tools/devkafka tools/loadgen,$(call objs,$(call srcs,$(d))))
+
+unit-build: $(UNIT_TESTS)
+
+deps:
+	@bash deploy/install-deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@exec bash deploy/local/run.sh
+
+test: deps
+	@bash tests/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bash tools/bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

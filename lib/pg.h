@@ -1,0 +1,32 @@
+/* pg.h - a non-blocking libpq connection on the loop, with a bounded queue of
+ * queries run one after another and reconnection with backoff.
+ *
+ * Each query completes exactly once on the loop thread: rv 0 and the last
+ * PGresult of the command string (borrowed, valid during the callback), or a
+ * PL_E* with res NULL (PL_EUNAVAIL while disconnected, PL_EIO on an SQL
+ * error, whose message is logged and available via pl_pg_last_error). */
+#ifndef PL_PG_H
+#define PL_PG_H
+#include "loop.h"
+
+struct pg_result;
+struct pl_pg;
+
+typedef void (*pl_pg_fn)(int rv, struct pg_result *res, void *arg);
+
+/* max_queue: queries waiting beyond this get PL_EAGAIN at submit */
+int pl_pg_start(struct pl_loop *l, const char *dsn, int max_queue,
+    struct pl_pg **r);
+int pl_pg_connected(const struct pl_pg *pg);
+/* params are text; copied at submit. nparams 0 allows several statements. */
+int pl_pg_query(struct pl_pg *pg, const char *sql, int nparams,
+    const char *const *params, pl_pg_fn cb, void *arg);
+int pl_pg_queued(const struct pl_pg *pg);
+const char *pl_pg_last_error(const struct pl_pg *pg);
+/* pl_pg_stop - pending queries complete with PL_ECLOSED */
+void pl_pg_stop(struct pl_pg **pg);
+
+/* pl_pg_exec_sync - blocking helper for start-up work (migrations) */
+int pl_pg_exec_sync(const char *dsn, const char *sql);
+
+#endif

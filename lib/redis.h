@@ -1,0 +1,27 @@
+/* redis.h - an async hiredis connection on libevent that reconnects by itself.
+ *
+ * Redis is a cache: while it is down every command completes at once with
+ * reply NULL (rv PL_EUNAVAIL) and the connection is retried with backoff.
+ * Callbacks run on the loop thread; the reply is valid only during the call. */
+#ifndef PL_REDIS_H
+#define PL_REDIS_H
+#include <stddef.h>
+
+struct event_base;
+struct redisReply;
+struct pl_redis;
+
+typedef void (*pl_redis_fn)(int rv, struct redisReply *reply, void *arg);
+
+/* addr: "127.0.0.1:6379" or "unix:/path/redis.sock" */
+int pl_redis_start(struct event_base *base, const char *addr, struct pl_redis **r);
+int pl_redis_connected(const struct pl_redis *r);
+/* argv-style command (binary safe); cb may be NULL */
+int pl_redis_cmd(struct pl_redis *r, pl_redis_fn cb, void *arg, int argc,
+    const char **argv, const size_t *argvlen);
+/* printf-style command (hiredis format: %s %b %d) */
+int pl_redis_cmdf(struct pl_redis *r, pl_redis_fn cb, void *arg,
+    const char *fmt, ...);
+void pl_redis_stop(struct pl_redis **r);
+
+#endif
