@@ -27,7 +27,7 @@ LDLIBS = $(PKG_LIBS) -lnng -lpthread -lm
 LDFLAGS = $(SANFLAGS)
 
 DAEMONS = gateway message-svc presence-svc notify-svc search-indexer
-TOOLS = devkafka loadgen
+TOOLS = devkafka loadgen floor
 
 srcs = $(filter-out %_test.c $(1)/main.c,$(wildcard $(1)/*.c))
 objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -38,7 +38,7 @@ PROTO_OBJS := $(call objs,$(call srcs,proto)) $(BUILD)/obj/gen/parley.pb-c.o
 
 BINS = $(addprefix $(BUILD)/bin/,$(DAEMONS) $(TOOLS))
 UNIT_TESTS = $(patsubst %.c,$(BUILD)/test/%,$(wildcard lib/*_test.c proto/*_test.c \
-	$(foreach d,$(DAEMONS) tools/devkafka tools/loadgen,$(d)/*_test.c)))
+	$(foreach d,$(DAEMONS) tools/devkafka tools/loadgen tools/floor,$(d)/*_test.c)))
 
 .PHONY: all deps run test unit-build bench clean
 .DEFAULT_GOAL := all
@@ -74,13 +74,13 @@ endef
 $(foreach d,$(DAEMONS),$(eval $(call program,$(d),$(d))))
 $(eval $(call program,tools/devkafka,devkafka))
 $(eval $(call program,tools/loadgen,loadgen))
+$(eval $(call program,tools/floor,floor))
 
 # a unit test links its own object, its folder's objects (not main.c) and the libs
-$(BUILD)/test/%_test: $(BUILD)/obj/%_test.o $(LIBS) FORCE_FOLDER_OBJS
+.SECONDEXPANSION:
+$(BUILD)/test/%_test: $(BUILD)/obj/%_test.o $$(call objs,$$(call srcs,$$(patsubst %/,%,$$(dir $$*)))) $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(filter-out $<,$(call objs,$(call srcs,$(patsubst %/,%,$(dir $*))))) $(LIBS) $(LDLIBS)
-.PHONY: FORCE_FOLDER_OBJS
-FORCE_FOLDER_OBJS: $(foreach d,lib proto $(DAEMONS) tools/devkafka tools/loadgen,$(call objs,$(call srcs,$(d))))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 unit-build: $(UNIT_TESTS)
 

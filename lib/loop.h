@@ -26,6 +26,16 @@ int pl_loop_watch(struct pl_loop *l, int fd, pl_loop_fn fn, void *arg,
     struct pl_watch **w_r);
 void pl_loop_unwatch(struct pl_watch **w);
 
+/* pl_loop_io - call fn(events, arg) when fd becomes ready for any of events
+ * (PL_LOOP_READ | PL_LOOP_WRITE); pl_loop_io_set changes the interest
+ * (0 = none, the watch stays allocated). Free with pl_loop_unwatch. */
+#define PL_LOOP_READ 1
+#define PL_LOOP_WRITE 2
+typedef void (*pl_loop_io_fn)(int events, void *arg);
+int pl_loop_io(struct pl_loop *l, int fd, int events, pl_loop_io_fn fn,
+    void *arg, struct pl_watch **w_r);
+int pl_loop_io_set(struct pl_watch *w, int events);
+
 /* pl_loop_timer - call fn after ms, then every ms if repeat. */
 int pl_loop_timer(struct pl_loop *l, uint64_t ms, int repeat, pl_loop_fn fn,
     void *arg, struct pl_timer **t_r);
@@ -33,8 +43,9 @@ void pl_loop_timer_stop(struct pl_timer **t);
 
 /* implementation table, filled by loop_event.c / loop_uv.c */
 struct pl_loop_ops {
-	int (*watch)(struct pl_loop *l, int fd, pl_loop_fn fn, void *arg,
-	    struct pl_watch **w_r);
+	int (*io)(struct pl_loop *l, int fd, int events, pl_loop_io_fn fn,
+	    void *arg, struct pl_watch **w_r);
+	int (*io_set)(struct pl_watch *w, int events);
 	void (*unwatch)(struct pl_watch *w);
 	int (*timer)(struct pl_loop *l, uint64_t ms, int repeat, pl_loop_fn fn,
 	    void *arg, struct pl_timer **t_r);

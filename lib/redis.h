@@ -1,4 +1,6 @@
-/* redis.h - an async hiredis connection on libevent that reconnects by itself.
+/* redis.h - an async hiredis connection on the loop (a hiredis adapter over
+ * pl_loop, so it serves the libevent daemons and the libuv gateway alike) that
+ * reconnects by itself.
  *
  * Redis is a cache: while it is down every command completes at once with
  * reply NULL (rv PL_EUNAVAIL) and the connection is retried with backoff.
@@ -7,14 +9,14 @@
 #define PL_REDIS_H
 #include <stddef.h>
 
-struct event_base;
+#include "loop.h"
 struct redisReply;
 struct pl_redis;
 
 typedef void (*pl_redis_fn)(int rv, struct redisReply *reply, void *arg);
 
 /* addr: "127.0.0.1:6379" or "unix:/path/redis.sock" */
-int pl_redis_start(struct event_base *base, const char *addr, struct pl_redis **r);
+int pl_redis_start(struct pl_loop *l, const char *addr, struct pl_redis **r);
 int pl_redis_connected(const struct pl_redis *r);
 /* argv-style command (binary safe); cb may be NULL */
 int pl_redis_cmd(struct pl_redis *r, pl_redis_fn cb, void *arg, int argc,
