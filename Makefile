@@ -22,7 +22,7 @@ PKGS = libwebsockets libuv rdkafka hiredis libprotobuf-c libcjson libevent libev
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
-	-Ilib -Iproto -I$(BUILD)/gen $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
+	-Ilib -Iproto -I$(BUILD)/gen $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP -Itests/unit
 LDLIBS = $(PKG_LIBS) -lnng -lpthread -lm
 LDFLAGS = $(SANFLAGS)
 
@@ -42,6 +42,7 @@ UNIT_TESTS = $(patsubst %.c,$(BUILD)/test/%,$(wildcard lib/*_test.c proto/*_test
 
 .PHONY: all deps run test unit-build bench clean
 .DEFAULT_GOAL := all
+.SECONDARY:
 all: $(BINS)
 
 $(BUILD)/gen/parley.pb-c.c $(BUILD)/gen/parley.pb-c.h: proto/parley.proto

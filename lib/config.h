@@ -11,7 +11,7 @@
 
 enum pl_config_type {
 	PL_CONF_STR,	/* ptr is char ** (heap copy, owned by config, lives until exit) */
-	PL_CONF_INT,	/* ptr is int64_t *, checked against [min, max] */
+	PL_CONF_INT,	/* ptr is int64_t *, checked against [min, max] (0, 0: unbounded) */
 	PL_CONF_BOOL,	/* ptr is int *; accepts 1/0/true/false/yes/no/on/off */
 };
 
@@ -38,5 +38,9 @@ void pl_config_print(FILE *f, const struct pl_config_entry *const *tables);
 /* pl_config_usage - write --help text. */
 void pl_config_usage(FILE *f, const char *prog, const char *summary,
     const struct pl_config_entry *const *tables);
+/* pl_config_read_file - the first line of path (trailing whitespace cut),
+ * heap; NULL if the file is missing or empty. For settings another process
+ * writes, such as the bootstrap list devkafka puts in its brokers file. */
+char *pl_config_read_file(const char *path);
 
 #endif

@@ -1,0 +1,43 @@
+/* json.c - small helpers over cJSON. */
+#include <math.h>
+
+#include "err.h"
+#include "json.h"
+#include "log.h"
+
+/* pl_json_str - string member or NULL if missing / not a string */
+const char *
+pl_json_str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* pl_json_int - integral number member into *v */
+int
+pl_json_int(const cJSON *o, const char *key, int64_t *v)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, key);
+	double d;
+
+	if (!cJSON_IsNumber(n))
+		return PL_EINVAL;
+	d = n->valuedouble;
+	/* 2^63 itself does not fit: the bound is exclusive */
+	if (d != floor(d) || d < -9223372036854775808.0 || d >= 9223372036854775808.0)
+		return PL_EINVAL;
+	*v = (int64_t)d;
+	return 0;
+}
+
+/* pl_json_print - compact text (heap); allocation failure aborts */
+char *
+pl_json_print(const cJSON *o)
+{
+	char *s = cJSON_PrintUnformatted(o);
+
+	if (s == NULL)
+		pl_panic("PL-OOM", "what=cJSON_PrintUnformatted");
+	return s;
+}
