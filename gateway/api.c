@@ -1,0 +1,389 @@
+/* api.c - the Web API front door: /api/<method>.
+ *
+ * A table maps each method to its owner: the gateway itself (api.test,
+ * rtm.connect) or a service reached over nng. Methods not in the table go
+ * to message-svc, which answers unknown_method for what nobody owns; the
+ * presence, read-marker and search methods plug in as rows. The gateway
+ * authenticates (Bearer or token parameter; the admin token for admin.*),
+ * forwards, and answers {"ok":true, <members of Reply.json>} or
+ * {"ok":false,"error":code}: always HTTP 200, except 429 with Retry-After. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "err.h"
+#include "gateway.h"
+#include "ids.h"
+#include "log.h"
+#include "mem.h"
+#include "message_clnt.h"
+#include "metrics.h"
+
+#define GW_JSON "application/json; charset=utf-8"
+#define GW_API_NOAUTH 1		/* no token needed */
+#define GW_API_ADMIN 2		/* the admin token */
+
+struct gw_api_call {
+	gw_handle h;
+	uint64_t start_us;
+	char user[GW_ID_MAX + 1];
+	char team[GW_ID_MAX + 1];
+};
+
+typedef void (*gw_api_fn)(struct gw_conn *c, struct gw_auth *a);
+
+struct gw_api_method {
+	const char *name;	/* exact, or a prefix ending in '.' */
+	gw_api_fn fn;
+	int flags;
+};
+
+static void gw_api_test(struct gw_conn *c, struct gw_auth *a);
+static void gw_api_rtm_connect(struct gw_conn *c, struct gw_auth *a);
+static void gw_api_forward(struct gw_conn *c, struct gw_auth *a);
+
+static const struct gw_api_method gw_api_methods[] = {
+	{ "api.test", gw_api_test, GW_API_NOAUTH },
+	{ "rtm.connect", gw_api_rtm_connect, 0 },
+	{ "rtm.start", gw_api_rtm_connect, 0 },
+	{ "admin.", gw_api_forward, GW_API_ADMIN },
+	{ "", gw_api_forward, 0 },	/* the rest: message-svc */
+};
+
+/* gw_api_reply_json - answer 200 with body */
+static void
+gw_api_reply_json(struct gw_conn *c, const struct pl_buf *b)
+{
+	gw_http_reply(c, 200, GW_JSON, b->data ? b->data : "{}", b->len);
+}
+
+/* gw_api_reply_error - {"ok":false,"error":code} */
+void
+gw_api_reply_error(struct gw_conn *c, const char *code)
+{
+	struct pl_buf b;
+
+	pl_buf_init(&b);
+	pl_buf_puts(&b, "{\"ok\":false,\"error\":");
+	pl_buf_json_str(&b, code);
+	pl_buf_puts(&b, "}");
+	gw_api_reply_json(c, &b);
+	pl_buf_fini(&b);
+}
+
+/* gw_api_test - Slack's api.test: echo the arguments */
+static void
+gw_api_test(struct gw_conn *c, struct gw_auth *a)
+{
+	const struct gw_params *p = &c->http->params;
+	const char *err = gw_params_get(p, "error");
+	struct pl_buf b;
+	int i;
+
+	(void)a;
+	pl_buf_init(&b);
+	pl_buf_printf(&b, "{\"ok\":%s", err ? "false,\"error\":" : "true");
+	if (err)
+		pl_buf_json_str(&b, err);
+	pl_buf_puts(&b, ",\"args\":{");
+	for (i = 0; i < p->n; i++) {
+		if (strcmp(p->v[i].key, "token") == 0)
+			continue;
+		pl_buf_printf(&b, "%s", b.data[b.len - 1] == '{' ? "" : ",");
+		pl_buf_json_str(&b, p->v[i].key);
+		pl_buf_puts(&b, ":");
+		pl_buf_json_str(&b, p->v[i].val);
+	}
+	pl_buf_puts(&b, "}}");
+	gw_api_reply_json(c, &b);
+	pl_buf_fini(&b);
+}
+
+/* gw_api_request - a Request of the call's method, caller and params */
+static void
+gw_api_request(struct gw_conn *c, const struct gw_auth *a, Parley__Request *req,
+    Parley__Caller *caller, char key[33])
+{
+	const struct gw_params *p = &c->http->params;
+	int i;
+
+	pl_request_init(req, c->http->method);
+	gw_request_caller(req, caller, a->user, a->team, a->admin, "");
+	req->source = "web";
+	pl_random_bytes(key, 16);
+	for (i = 0; i < 16; i++)
+		snprintf(key + 2 * i, 3, "%02x", (unsigned char)key[i] & 0xff);
+	req->idempotency_key = key;
+	for (i = 0; i < p->n; i++)
+		if (strcmp(p->v[i].key, "token") != 0)
+			pl_request_param(req, p->v[i].key, p->v[i].val);
+}
+
+/* gw_api_forwarded - the owner answered: render Slack's envelope */
+static void
+gw_api_forwarded(int rv, Parley__Reply *reply, void *arg)
+{
+	struct gw_api_call *call = arg;
+	struct gw_conn *c = gw_conn_find(call->h);
+	struct pl_buf b;
+	const char *json;
+
+	pl_metrics_observe(gw_m.rpc_s, (double)(pl_clock_mono_us() - call->start_us) / 1e6);
+	if (c == NULL || c->http == NULL)
+		goto out;
+	if (rv != 0 || reply == NULL) {
+		pl_log_warn("GW-API-RPC", "method=%s err=%s", c->http->method, pl_err_str(rv));
+		gw_api_reply_error(c, gw_rtm_rpc_error(rv));
+		goto out;
+	}
+	if (!reply->ok && reply->error && strcmp(reply->error, "ratelimited") == 0 &&
+	    reply->retry_after > 0) {
+		c->http->retry_after = reply->retry_after;
+		gw_http_reply(c, 429, GW_JSON, "{\"ok\":false,\"error\":\"ratelimited\"}", 35);
+		goto out;
+	}
+	if (!reply->ok) {
+		gw_api_reply_error(c, reply->error && *reply->error ? reply->error : "internal_error");
+		goto out;
+	}
+	json = reply->json && reply->json[0] == '{' ? reply->json : "{}";
+	pl_buf_init(&b);
+	pl_buf_puts(&b, "{\"ok\":true");
+	if (reply->warning && *reply->warning) {
+		pl_buf_puts(&b, ",\"warning\":");
+		pl_buf_json_str(&b, reply->warning);
+	}
+	while (*++json == ' ')
+		;
+	if (*json != '}')
+		pl_buf_puts(&b, ",");
+	pl_buf_puts(&b, json);
+	gw_api_reply_json(c, &b);
+	pl_buf_fini(&b);
+out:
+	free(call);
+}
+
+/* gw_api_call_new - the completion context of c */
+static struct gw_api_call *
+gw_api_call_new(struct gw_conn *c, const struct gw_auth *a)
+{
+	struct gw_api_call *call = pl_calloc(1, sizeof(*call));
+
+	call->h = gw_conn_handle(c);
+	call->start_us = pl_clock_mono_us();
+	memcpy(call->user, a->user, sizeof(call->user));
+	memcpy(call->team, a->team, sizeof(call->team));
+	return call;
+}
+
+/* gw_api_forward - send the call to message-svc (routed by message_clnt) */
+static void
+gw_api_forward(struct gw_conn *c, struct gw_auth *a)
+{
+	struct gw_api_call *call = gw_api_call_new(c, a);
+	Parley__Request req;
+	Parley__Caller caller;
+	char key[33];
+	int rv;
+
+	gw_api_request(c, a, &req, &caller, key);
+	rv = pl_message_clnt_call(gw.msg, -1, &req, gw_api_forwarded, call);
+	req.caller = NULL;
+	req.source = NULL;
+	req.idempotency_key = NULL;
+	pl_request_fini(&req);
+	if (rv != 0)
+		gw_api_forwarded(rv, NULL, call);
+}
+
+/* rtm.connect: session.boot for the names, then a ticket stored in Redis */
+struct gw_rtm_connect {
+	struct gw_api_call *call;
+	struct pl_buf body;
+	char *jti;
+};
+
+/* gw_api_rtm_stored - the ticket is in Redis: answer */
+static void
+gw_api_rtm_stored(int rv, void *arg)
+{
+	struct gw_rtm_connect *rc = arg;
+	struct gw_conn *c = gw_conn_find(rc->call->h);
+
+	if (c != NULL && c->http != NULL) {
+		if (rv != 0)
+			gw_api_reply_error(c, "internal_error");
+		else
+			gw_api_reply_json(c, &rc->body);
+	}
+	pl_buf_fini(&rc->body);
+	free(rc->jti);
+	free(rc->call);
+	free(rc);
+}
+
+/* gw_api_rtm_url - the ws URL of a ticket */
+static void
+gw_api_rtm_url(struct pl_buf *b, const struct gw_conn *c, const char *ticket)
+{
+	struct pl_buf u;
+
+	pl_buf_init(&u);
+	if (gw_conf.public_url[0])
+		pl_buf_printf(&u, "%s/ws?ticket=%s", gw_conf.public_url, ticket);
+	else
+		pl_buf_printf(&u, "ws://%s/ws?ticket=%s",
+		    c->http->host ? c->http->host : "127.0.0.1", ticket);
+	pl_buf_json_str(b, u.data);
+	pl_buf_fini(&u);
+}
+
+/* gw_api_rtm_booted - session.boot answered: sign and store a ticket */
+static void
+gw_api_rtm_booted(int rv, Parley__Reply *reply, void *arg)
+{
+	struct gw_api_call *call = arg;
+	struct gw_conn *c = gw_conn_find(call->h);
+	struct gw_rtm_connect *rc;
+	const Parley__Boot *bt;
+	char *ticket = NULL;
+
+	if (c == NULL || c->http == NULL)
+		goto drop;
+	if (rv != 0 || reply == NULL || !reply->ok || reply->boot == NULL) {
+		gw_api_reply_error(c, rv != 0 || reply == NULL ? gw_rtm_rpc_error(rv) :
+		    (reply->error && *reply->error ? reply->error : "invalid_auth"));
+		goto drop;
+	}
+	bt = reply->boot;
+	rc = pl_calloc(1, sizeof(*rc));
+	rc->call = call;
+	if (gw_auth_ticket_sign(call->user, call->team, &ticket, &rc->jti) != 0) {
+		free(rc);
+		gw_api_reply_error(c, "internal_error");
+		goto drop;
+	}
+	pl_buf_init(&rc->body);
+	pl_buf_puts(&rc->body, "{\"ok\":true,\"url\":");
+	gw_api_rtm_url(&rc->body, c, ticket);
+	pl_buf_puts(&rc->body, ",\"team\":{\"id\":");
+	pl_buf_json_str(&rc->body, call->team);
+	pl_buf_puts(&rc->body, ",\"name\":");
+	pl_buf_json_str(&rc->body, bt->team && bt->team->name ? bt->team->name : "");
+	pl_buf_puts(&rc->body, ",\"domain\":");
+	pl_buf_json_str(&rc->body, bt->team && bt->team->domain ? bt->team->domain : "");
+	pl_buf_puts(&rc->body, "},\"self\":{\"id\":");
+	pl_buf_json_str(&rc->body, call->user);
+	pl_buf_puts(&rc->body, ",\"name\":");
+	pl_buf_json_str(&rc->body, bt->self && bt->self->name ? bt->self->name : "");
+	pl_buf_puts(&rc->body, "}}");
+	free(ticket);
+	if (gw_ticket_store(rc->jti, call->user, gw_api_rtm_stored, rc) != 0)
+		gw_api_rtm_stored(PL_EUNAVAIL, rc);
+	return;
+drop:
+	free(call);
+}
+
+/* gw_api_rtm_connect - Slack's rtm.connect with a single-use ws URL */
+static void
+gw_api_rtm_connect(struct gw_conn *c, struct gw_auth *a)
+{
+	struct gw_api_call *call = gw_api_call_new(c, a);
+	Parley__Request req;
+	Parley__Caller caller;
+	int rv;
+
+	pl_request_init(&req, "session.boot");
+	gw_request_caller(&req, &caller, a->user, a->team, 0, "");
+	req.source = "web";
+	rv = pl_message_clnt_call(gw.msg, -1, &req, gw_api_rtm_booted, call);
+	req.caller = NULL;
+	req.source = NULL;
+	pl_request_fini(&req);
+	if (rv != 0)
+		gw_api_rtm_booted(rv, NULL, call);
+}
+
+/* gw_api_find - the table row of method */
+static const struct gw_api_method *
+gw_api_find(const char *method)
+{
+	size_t i, n;
+
+	for (i = 0; i < sizeof(gw_api_methods) / sizeof(gw_api_methods[0]); i++) {
+		n = strlen(gw_api_methods[i].name);
+		if (n > 0 && gw_api_methods[i].name[n - 1] == '.' ?
+		    strncmp(method, gw_api_methods[i].name, n) == 0 :
+		    strcmp(method, gw_api_methods[i].name) == 0)
+			return &gw_api_methods[i];
+	}
+	return &gw_api_methods[i - 1];
+}
+
+/* gw_api_method_ok - a method name is letters, digits, '.' and '_' */
+static int
+gw_api_method_ok(const char *m)
+{
+	if (*m == 0)
+		return 0;
+	for (; *m; m++)
+		if (!((*m >= 'a' && *m <= 'z') || (*m >= 'A' && *m <= 'Z') ||
+		    (*m >= '0' && *m <= '9') || *m == '.' || *m == '_'))
+			return 0;
+	return 1;
+}
+
+/* gw_api_auth - authenticate the call for row m: 0 or an error code */
+static const char *
+gw_api_auth(struct gw_conn *c, const struct gw_api_method *m, struct gw_auth *a)
+{
+	const char *tok = gw_auth_bearer(c->http->auth);
+	int rv;
+
+	memset(a, 0, sizeof(*a));
+	if (tok == NULL)
+		tok = gw_params_get(&c->http->params, "token");
+	if (m->flags & GW_API_NOAUTH)
+		return NULL;
+	if (tok == NULL || *tok == 0)
+		return "not_authed";
+	if (m->flags & GW_API_ADMIN) {
+		if (!gw_auth_admin(tok))
+			return "not_allowed_token_type";
+		a->admin = 1;
+		return NULL;
+	}
+	rv = gw_auth_token(tok, a);
+	return rv == 0 ? NULL : gw_auth_err_code(rv);
+}
+
+/* gw_api_dispatch - route a complete request through the table */
+void
+gw_api_dispatch(struct gw_conn *c)
+{
+	const struct gw_api_method *m;
+	struct gw_auth a;
+	const char *err;
+
+	pl_metrics_inc(gw_m.api_calls);
+	if (!gw_api_method_ok(c->http->method)) {
+		gw_api_reply_error(c, "unknown_method");
+		return;
+	}
+	m = gw_api_find(c->http->method);
+	if ((err = gw_api_auth(c, m, &a)) != NULL) {
+		gw_api_reply_error(c, err);
+		return;
+	}
+	m->fn(c, &a);
+}
+
+/* gw_api_init - nothing to prepare yet (tier limits live in limits.c) */
+int
+gw_api_init(void)
+{
+	return 0;
+}

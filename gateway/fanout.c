@@ -1,0 +1,295 @@
+/* fanout.c - the gateway's consumer of parley.messages, parley.events and
+ * parley.presence: every partition, explicitly assigned, from the end (no
+ * group, no rebalancing). Each Envelope is decoded, applied to the edge
+ * cache if it changes membership, rendered ONCE with pl_event_json into a
+ * shared blob, and written to every local connection that may see it.
+ *
+ * Who may see what is a table by event type (members of the channel, the
+ * team, the user's own connections, presence watchers), so invariant 3 is
+ * decided in one place. Joins subscribe before delivery (the new member sees
+ * its join); leaves deliver first, then unsubscribe (nothing after). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "err.h"
+#include "event_json.h"
+#include "gateway.h"
+#include "kafka.h"
+#include "log.h"
+#include "mem.h"
+#include "metrics.h"
+#include "names.h"
+#include "ops.h"
+
+enum gw_audience {
+	GW_TO_CHANNEL,		/* local members of the channel */
+	GW_TO_CHANNEL_OTHERS,	/* members but the acting user (typing) */
+	GW_TO_TEAM,		/* every local connection of the team */
+	GW_TO_USER,		/* the user's own connections */
+	GW_TO_WATCHERS,		/* presence_sub of the user, same team */
+};
+enum gw_effect { GW_FX_NONE, GW_FX_JOIN, GW_FX_LEAVE };
+
+struct gw_event_rule {
+	Parley__EventType type;
+	enum gw_audience to;
+	enum gw_effect fx;
+};
+
+static const struct gw_event_rule gw_rules[] = {
+	{ PARLEY__EVENT_TYPE__MESSAGE_CREATED, GW_TO_CHANNEL, GW_FX_NONE },
+	{ PARLEY__EVENT_TYPE__MESSAGE_CHANGED, GW_TO_CHANNEL, GW_FX_NONE },
+	{ PARLEY__EVENT_TYPE__MESSAGE_DELETED, GW_TO_CHANNEL, GW_FX_NONE },
+	{ PARLEY__EVENT_TYPE__REACTION_ADDED, GW_TO_CHANNEL, GW_FX_NONE },
+	{ PARLEY__EVENT_TYPE__REACTION_REMOVED, GW_TO_CHANNEL, GW_FX_NONE },
+	{ PARLEY__EVENT_TYPE__CHANNEL_JOIN, GW_TO_CHANNEL, GW_FX_JOIN },
+	{ PARLEY__EVENT_TYPE__CHANNEL_LEAVE, GW_TO_CHANNEL, GW_FX_LEAVE },
+	{ PARLEY__EVENT_TYPE__CHANNEL_CREATED, GW_TO_TEAM, GW_FX_NONE },
+	{ PARLEY__EVENT_TYPE__CHANNEL_RENAMED, GW_TO_CHANNEL, GW_FX_NONE },
+	{ PARLEY__EVENT_TYPE__CHANNEL_ARCHIVED, GW_TO_CHANNEL, GW_FX_NONE },
+	{ PARLEY__EVENT_TYPE__MEMBER_JOINED, GW_TO_CHANNEL, GW_FX_JOIN },
+	{ PARLEY__EVENT_TYPE__MEMBER_LEFT, GW_TO_CHANNEL, GW_FX_LEAVE },
+	{ PARLEY__EVENT_TYPE__CHANNEL_MARKED, GW_TO_USER, GW_FX_NONE },
+	{ PARLEY__EVENT_TYPE__USER_TYPING, GW_TO_CHANNEL_OTHERS, GW_FX_NONE },
+	{ PARLEY__EVENT_TYPE__PRESENCE_CHANGE, GW_TO_WATCHERS, GW_FX_NONE },
+};
+
+/* what an envelope is about, whatever its body */
+struct gw_event_key {
+	const char *channel;
+	const char *user;
+	const char *team;
+	const char *kind;
+	int64_t seq;
+	int is_public;
+};
+
+static struct pl_kafka_consumer *gw_consumer;
+static const char *const gw_topics[] = {
+	PL_TOPIC_MESSAGES, PL_TOPIC_EVENTS, PL_TOPIC_PRESENCE,
+};
+
+/* gw_fanout_key - channel, user, team and seq of env */
+static void
+gw_fanout_key(const Parley__Envelope *env, struct gw_event_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->team = env->team;
+	if (env->message != NULL) {
+		k->channel = env->message->channel;
+		k->user = env->message->user;
+		k->seq = env->message->seq;
+		if (env->message->team && *env->message->team)
+			k->team = env->message->team;
+	} else if (env->membership != NULL) {
+		k->channel = env->membership->channel;
+		k->user = env->membership->user;
+		k->kind = env->membership->kind;
+		if (env->membership->team && *env->membership->team)
+			k->team = env->membership->team;
+	} else if (env->channel != NULL) {
+		k->channel = env->channel->id;
+		k->kind = env->channel->kind;
+		k->user = env->channel->creator;
+		k->is_public = env->channel->kind == NULL || strcmp(env->channel->kind, "public") == 0;
+		if (env->channel->team && *env->channel->team)
+			k->team = env->channel->team;
+	} else if (env->presence != NULL) {
+		k->channel = env->presence->channel;
+		k->user = env->presence->user;
+		if (env->presence->team && *env->presence->team)
+			k->team = env->presence->team;
+	}
+}
+
+/* gw_fanout_one - deliver b to c (or hold it while c resumes) */
+static void
+gw_fanout_one(struct gw_conn *c, struct gw_blob *b, const struct gw_event_key *k)
+{
+	if (c->state != GW_CONN_LIVE)
+		return;
+	if (c->resume != NULL && gw_resume_hold(c, b, k->channel, k->seq))
+		return;
+	if (gw_conn_send_blob(c, b) == 0)
+		pl_metrics_inc(gw_m.events_delivered);
+}
+
+/* gw_fanout_set - deliver to a set (a copy: a slow close may change it) */
+static void
+gw_fanout_set(const struct gw_set *s, struct gw_blob *b,
+    const struct gw_event_key *k, const char *except_user, const char *team)
+{
+	struct gw_conn **v;
+	uint32_t i, n = s->n;
+
+	if (n == 0)
+		return;
+	v = pl_memdup(s->v, n * sizeof(*v));
+	for (i = 0; i < n; i++) {
+		if (except_user != NULL && strcmp(v[i]->user, except_user) == 0)
+			continue;
+		if (team != NULL && strcmp(v[i]->team, team) != 0)
+			continue;
+		gw_fanout_one(v[i], b, k);
+	}
+	free(v);
+}
+
+/* gw_fanout_to - deliver b to the audience of rule r */
+static void
+gw_fanout_to(const struct gw_event_rule *r, struct gw_blob *b,
+    const struct gw_event_key *k)
+{
+	struct gw_chan *ch;
+	struct gw_team *t;
+	struct gw_user *u;
+
+	switch (r->to) {
+	case GW_TO_CHANNEL:
+	case GW_TO_CHANNEL_OTHERS:
+		if (k->channel != NULL && (ch = gw_cache_chan(k->channel)) != NULL)
+			gw_fanout_set(&ch->subs, b, k,
+			    r->to == GW_TO_CHANNEL_OTHERS ? k->user : NULL, NULL);
+		break;
+	case GW_TO_TEAM:
+		if (k->is_public && k->team != NULL && (t = gw_cache_team(k->team)) != NULL)
+			gw_fanout_set(&t->conns, b, k, NULL, NULL);
+		break;
+	case GW_TO_USER:
+		if (k->user != NULL && (u = gw_cache_user(k->user)) != NULL)
+			gw_fanout_set(&u->conns, b, k, NULL, NULL);
+		break;
+	case GW_TO_WATCHERS:
+		if (k->user != NULL && (u = gw_cache_user(k->user)) != NULL)
+			gw_fanout_set(&u->watchers, b, k, NULL, k->team ? k->team : "");
+		break;
+	}
+}
+
+/* gw_fanout_rule - the rule of an event type, or NULL */
+static const struct gw_event_rule *
+gw_fanout_rule(Parley__EventType t)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(gw_rules) / sizeof(gw_rules[0]); i++)
+		if (gw_rules[i].type == t)
+			return &gw_rules[i];
+	return NULL;
+}
+
+/* gw_fanout_deliver - apply and deliver one decoded envelope */
+void
+gw_fanout_deliver(const Parley__Envelope *env, int64_t ts_ms)
+{
+	const struct gw_event_rule *r = gw_fanout_rule(env->type);
+	struct gw_event_key k;
+	struct gw_blob *b;
+	struct pl_buf out;
+
+	if (r == NULL)
+		return;
+	gw_fanout_key(env, &k);
+	if (r->fx == GW_FX_JOIN && k.user != NULL)
+		gw_cache_join(k.user, k.channel, k.team, k.kind);
+	pl_buf_init(&out);
+	if (pl_event_json(env, &out) == 0 && out.len > 0) {
+		b = gw_blob_create(out.data, out.len, ts_ms);
+		gw_fanout_to(r, b, &k);
+		gw_blob_unref(&b);
+	}
+	pl_buf_fini(&out);
+	if (r->fx == GW_FX_LEAVE && k.user != NULL)
+		gw_cache_leave(k.user, k.channel);
+}
+
+/* gw_fanout_msg - one Kafka message */
+static void
+gw_fanout_msg(const struct pl_kafka_msg *m, void *arg)
+{
+	Parley__Envelope *env;
+
+	(void)arg;
+	pl_metrics_inc(gw_m.events_in);
+	env = parley__envelope__unpack(NULL, m->len, m->payload);
+	if (env == NULL) {
+		pl_metrics_inc(gw_m.events_bad);
+		pl_log_warn("GW-EVENT-BAD", "topic=%s partition=%d offset=%lld",
+		    m->topic, (int)m->partition, (long long)m->offset);
+		return;
+	}
+	gw_fanout_deliver(env, m->timestamp_ms);
+	parley__envelope__free_unpacked(env, NULL);
+}
+
+/* gw_fanout_ready_check - /readyz: the consumer has its partitions */
+static int
+gw_fanout_ready_check(void *arg, struct pl_buf *why)
+{
+	(void)arg;
+	if (gw.kafka_assigned)
+		return 1;
+	pl_buf_puts(why, "kafka consumer not assigned");
+	return 0;
+}
+
+/* gw_fanout_lag - consumer lag for /metrics */
+static double
+gw_fanout_lag(void *arg)
+{
+	(void)arg;
+	return gw_consumer ? (double)pl_kafka_consumer_lag(gw_consumer) : -1;
+}
+
+/* gw_fanout_start - consume every partition of the event topics from the end */
+int
+gw_fanout_start(void)
+{
+	char conf[128], *brokers = gw_services_brokers();
+	size_t i;
+	int rv;
+
+	pl_ops_add_check("kafka", gw_fanout_ready_check, NULL);
+	pl_metrics_gauge_fn("parley_gateway_kafka_lag", "Events not yet consumed (sum over partitions).",
+	    NULL, gw_fanout_lag, NULL);
+	if (brokers == NULL)
+		return PL_ENOTFOUND;
+	snprintf(conf, sizeof(conf), "fetch.wait.max.ms=%lld,fetch.min.bytes=1",
+	    (long long)gw_conf.fetch_wait_ms);
+	rv = pl_kafka_consumer_start(gw.loop, brokers, conf, gw_fanout_msg, NULL,
+	    NULL, &gw_consumer);
+	free(brokers);
+	if (rv != 0)
+		return rv;
+	for (i = 0; i < sizeof(gw_topics) / sizeof(gw_topics[0]); i++) {
+		rv = pl_kafka_consumer_assign(gw_consumer, gw_topics[i], NULL, NULL, 0,
+		    PL_KAFKA_OFFSET_END);
+		if (rv != 0) {
+			pl_log_error("GW-KAFKA-ASSIGN", "topic=%s err=%s", gw_topics[i],
+			    pl_err_str(rv));
+			return rv;
+		}
+	}
+	gw.kafka = gw_consumer;
+	gw.kafka_assigned = 1;
+	pl_log_info("GW-KAFKA-ASSIGNED", "topics=%zu", i);
+	return 0;
+}
+
+/* gw_fanout_ready - the consumer is assigned */
+int
+gw_fanout_ready(void)
+{
+	return gw.kafka_assigned;
+}
+
+/* gw_fanout_stop - stop consuming */
+void
+gw_fanout_stop(void)
+{
+	gw.kafka_assigned = 0;
+	gw.kafka = NULL;
+	pl_kafka_consumer_stop(&gw_consumer);
+}

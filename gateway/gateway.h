@@ -1,0 +1,426 @@
+/* gateway.h - the gateway's private contract (Parley's Flannel).
+ *
+ * One process, one libuv loop, one lws service thread. Everything here runs
+ * on the loop thread. The modules:
+ *
+ *   main.c     settings table and the libuv skeleton (signals, drain, teardown)
+ *   server.c   the lws context, the one protocol callback, HTTP routing
+ *   conn.c     WebSocket connection lifecycle, handles, the sweep timer, writes
+ *   sendq.c    the bounded per-connection send queue (frames and bytes)
+ *   blob.c     refcounted, pre-padded frames shared by every recipient
+ *   map.c      a small string-keyed hash map
+ *   set.c      a small set of connections
+ *   auth.c     tokens (HS256), Bearer / ?token=, admin token, Origin matching
+ *   ticket.c   rtm.connect single-use tickets (Redis SET NX EX / DEL)
+ *   http.c     HTTP request state: query, form and JSON body decoding, replies
+ *   api.c      /api/<method>: the dispatch table
+ *   rtm.c      client frames: the dispatch table
+ *   cache.c    the edge cache: users, teams, channels, channel -> connections
+ *   fanout.c   Kafka consumer -> render once -> write to local subscribers
+ *   resume.c   resume: channel.replay with a bounded holding buffer
+ *   limits.c   connection limit, accept bucket, per-connection send rate
+ *   static.c   static files of the web client
+ *   metrics.c  the gateway's metrics
+ *
+ * Handles: asynchronous completions (nng replies, Redis) never keep a
+ * connection pointer; they keep a gw_handle (slot + generation) and look the
+ * connection up when they complete, so a connection that went away is
+ * simply not found. */
+#ifndef GW_GATEWAY_H
+#define GW_GATEWAY_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "tbucket.h"
+#include "parley.pb-c.h"
+
+struct lws;
+struct lws_context;
+struct pl_loop;
+struct pl_redis;
+struct pl_message_clnt;
+struct pl_rpc_push;
+struct pl_kafka_consumer;
+struct cJSON;
+
+#define GW_ID_MAX 16
+
+/* ---- settings (main.c) ---- */
+struct gw_settings {
+	char *http_addr;
+	char *http_port_file;
+	char *run_dir;
+	char *message_urls;
+	char *kafka_brokers;
+	char *kafka_brokers_file;
+	char *redis_addr;
+	char *token_secret;
+	char *admin_token;
+	char *allowed_origins;
+	char *web_dir;
+	char *log_level;
+	char *public_url;
+	char *gateway_id;
+	int64_t shard_count;
+	int64_t partitions;
+	int64_t fetch_wait_ms;
+	int64_t drain_ms;
+	int64_t max_conns;
+	int64_t max_frame;
+	int64_t max_rtm_text;
+	int64_t max_sendq_bytes;
+	int64_t max_sendq_frames;
+	int64_t max_body;
+	int64_t max_hold;
+	int64_t rx_buffer;
+	int64_t rate_msg_per_s;
+	int64_t rate_msg_burst;
+	int64_t rate_accept_per_s;
+	int64_t rate_accept_burst;
+	int64_t rate_typing_ms;
+	int rate_limits;
+	int64_t heartbeat_ms;
+	int64_t ping_s;
+	int64_t pong_timeout_s;
+	int64_t idle_s;
+	int64_t rpc_timeout_ms;
+	int64_t breaker_threshold;
+	int64_t breaker_open_ms;
+	int64_t ticket_ttl_s;
+};
+extern struct gw_settings gw_conf;
+
+/* ---- process state ---- */
+struct gw_map;
+struct gw_conn;
+
+struct gw {
+	struct pl_loop *loop;
+	void *uv;			/* uv_loop_t * */
+	struct lws_context *lws;
+	int port;
+	struct pl_redis *redis;
+	struct pl_message_clnt *msg;
+	struct pl_rpc_push *presence;
+	struct pl_kafka_consumer *kafka;
+	int kafka_assigned;
+	int draining;
+	uint64_t started_ms;
+	char name[32];			/* gateway id for presence reports */
+	void (*drained)(void);		/* main.c: called when the last socket closed */
+};
+extern struct gw gw;
+
+/* ---- blob.c: one rendered frame shared by its recipients ---- */
+struct gw_blob {
+	uint32_t refs;
+	uint32_t len;
+	int64_t kafka_ts_ms;		/* -1: not a Kafka event */
+	unsigned char *data;		/* payload; LWS_PRE bytes before it are ours */
+};
+struct gw_blob *gw_blob_create(const void *p, size_t len, int64_t kafka_ts_ms);
+struct gw_blob *gw_blob_ref(struct gw_blob *b);
+void gw_blob_unref(struct gw_blob **b);
+
+/* ---- sendq.c: bounded FIFO of blobs ---- */
+struct gw_sendq {
+	struct gw_blob **v;
+	uint32_t head, n, cap;
+	size_t bytes;
+	uint32_t max_frames;
+	size_t max_bytes;
+};
+struct gw_sendq *gw_sendq_create(uint32_t max_frames, size_t max_bytes);
+void gw_sendq_free(struct gw_sendq **q);
+/* push takes a new reference; PL_ETOOBIG when a bound would be passed */
+int gw_sendq_push(struct gw_sendq *q, struct gw_blob *b);
+struct gw_blob *gw_sendq_peek(const struct gw_sendq *q);
+/* pop: the caller gets the queue's reference */
+struct gw_blob *gw_sendq_pop(struct gw_sendq *q);
+
+/* ---- map.c ---- */
+struct gw_map *gw_map_create(void);
+void gw_map_free(struct gw_map **m);
+void *gw_map_get(const struct gw_map *m, const char *key);
+/* put: key copied; replaces */
+void gw_map_put(struct gw_map *m, const char *key, void *val);
+void gw_map_del(struct gw_map *m, const char *key);
+size_t gw_map_count(const struct gw_map *m);
+typedef void (*gw_map_fn)(const char *key, void *val, void *arg);
+void gw_map_each(const struct gw_map *m, gw_map_fn fn, void *arg);
+
+/* ---- set.c: unordered set of connections ---- */
+struct gw_set {
+	struct gw_conn **v;
+	uint32_t n, cap;
+};
+void gw_set_add(struct gw_set *s, struct gw_conn *c);
+int gw_set_del(struct gw_set *s, struct gw_conn *c);
+int gw_set_has(const struct gw_set *s, const struct gw_conn *c);
+void gw_set_fini(struct gw_set *s);
+
+/* ---- cache.c: the edge cache ---- */
+struct gw_chan {
+	char id[GW_ID_MAX + 1];
+	char team[GW_ID_MAX + 1];
+	char kind;			/* 'C' public, 'G' private, 'D' dm, 'M' group */
+	struct gw_set subs;		/* local connections of members */
+};
+struct gw_user {
+	char id[GW_ID_MAX + 1];
+	char team[GW_ID_MAX + 1];
+	char *name;
+	struct gw_set conns;		/* this user's local connections */
+	struct gw_set watchers;		/* connections with presence_sub on us */
+};
+struct gw_team {
+	char id[GW_ID_MAX + 1];
+	char *name;
+	char *domain;
+	struct gw_set conns;
+};
+int gw_cache_init(void);
+void gw_cache_fini(void);
+struct gw_chan *gw_cache_chan(const char *id);
+struct gw_user *gw_cache_user(const char *id);
+struct gw_team *gw_cache_team(const char *id);
+/* attach a booted connection: its user, team and channels */
+void gw_cache_attach(struct gw_conn *c, const Parley__Boot *boot);
+void gw_cache_detach(struct gw_conn *c);
+int gw_cache_member(const struct gw_conn *c, const char *channel);
+/* membership changes from the event topics */
+void gw_cache_join(const char *user, const char *channel, const char *team,
+    const char *kind);
+void gw_cache_leave(const char *user, const char *channel);
+void gw_cache_watch(struct gw_conn *c, const char *user);
+size_t gw_cache_channels(void);
+
+/* ---- conn.c ---- */
+enum gw_conn_state {
+	GW_CONN_HTTP = 0,		/* plain HTTP transaction */
+	GW_CONN_BOOTING,		/* upgraded, waiting for session.boot */
+	GW_CONN_LIVE,
+	GW_CONN_CLOSING,
+};
+typedef uint64_t gw_handle;
+
+struct gw_rx;
+struct gw_http;
+struct gw_resume;
+
+/* Per-session data of lws (allocated by lws for every wsi of our protocol).
+ * Kept small: the heap pieces are allocated only when used. */
+struct gw_conn {
+	struct lws *wsi;
+	uint32_t slot, gen;
+	uint8_t state;
+	uint8_t ws;			/* is a WebSocket */
+	uint8_t ticket;			/* authenticated by an rtm.connect ticket */
+	uint8_t close_pending;
+	uint16_t close_code;
+	uint16_t nchans, capchans;
+	uint32_t last_rx_s;		/* monotonic seconds of the last client frame */
+	int64_t exp_s;			/* token expiry (unix s), 0 = none */
+	char user[GW_ID_MAX + 1];
+	char team[GW_ID_MAX + 1];
+	char session[GW_ID_MAX + 1];
+	struct gw_chan **chans;
+	struct gw_user *u;
+	struct gw_team *t;
+	struct gw_sendq *q;
+	struct gw_rx *rx;
+	struct gw_resume *resume;
+	struct gw_http *http;
+	char (*psubs)[GW_ID_MAX + 1];	/* presence_sub targets */
+	uint16_t npsubs;
+	struct pl_tbucket rate;
+	uint64_t typing_ms;
+	char *jti;			/* ticket id while being consumed */
+};
+
+int gw_conn_init(void);
+void gw_conn_fini(void);
+gw_handle gw_conn_register(struct gw_conn *c);
+void gw_conn_unregister(struct gw_conn *c);
+struct gw_conn *gw_conn_find(gw_handle h);
+gw_handle gw_conn_handle(const struct gw_conn *c);
+/* a new WebSocket: c->user/team/exp set by auth */
+int gw_conn_established(struct gw_conn *c);
+void gw_conn_closed(struct gw_conn *c);
+int gw_conn_receive(struct gw_conn *c, const void *in, size_t len);
+int gw_conn_writeable(struct gw_conn *c);
+/* send text (copied); PL_ECLOSED when the connection is closing */
+int gw_conn_send(struct gw_conn *c, const char *text, size_t len);
+/* send a shared frame */
+int gw_conn_send_blob(struct gw_conn *c, struct gw_blob *b);
+/* close with a WebSocket code and reason (after queued frames are written) */
+void gw_conn_close(struct gw_conn *c, int code, const char *reason);
+/* drain: goodbye + 1001 to every connection */
+void gw_conn_drain_all(void);
+size_t gw_conn_count(void);
+void gw_conn_each_ws(void (*fn)(struct gw_conn *c, void *arg), void *arg);
+/* boot finished (rv 0) or failed */
+void gw_conn_booted(struct gw_conn *c, int rv, const Parley__Reply *reply);
+
+/* ---- rtm.c ---- */
+int gw_rtm_frame(struct gw_conn *c, const char *text, size_t len);
+/* error frame helpers */
+void gw_rtm_error(struct gw_conn *c, int64_t reply_to, const char *code,
+    const char *msg);
+void gw_rtm_limited(struct gw_conn *c, int64_t reply_to, double wait_s);
+size_t gw_rtm_utf8_len(const char *s);
+/* Slack error code for a failed message-svc call */
+const char *gw_rtm_rpc_error(int rv);
+
+/* ---- auth.c ---- */
+struct gw_auth {
+	char user[GW_ID_MAX + 1];
+	char team[GW_ID_MAX + 1];
+	int64_t exp_s;
+	int admin;
+	char jti[40];			/* tickets only */
+};
+/* verify a user token; PL_EPERM invalid, PL_EEXPIRED expired */
+int gw_auth_token(const char *token, struct gw_auth *a);
+/* admin token (constant time) */
+int gw_auth_admin(const char *token);
+/* "Bearer x" -> x, else NULL */
+const char *gw_auth_bearer(const char *header);
+/* 1 if origin may connect: no Origin (non-browser) always; the same origin
+ * as host (the Host header) always; else list is comma-separated origins,
+ * "*" allows all, and a "*" before a domain (as in https + *.example.com)
+ * allows its subdomains */
+int gw_auth_origin_ok(const char *list, const char *origin, const char *host);
+/* tickets: sign a 30 s single-use ws ticket */
+int gw_auth_ticket_sign(const char *user, const char *team, char **ticket_r,
+    char **jti_r);
+int gw_auth_ticket_verify(const char *ticket, struct gw_auth *a);
+const char *gw_auth_err_code(int rv);
+
+/* ---- ticket.c ---- */
+typedef void (*gw_ticket_fn)(int rv, void *arg);
+int gw_ticket_store(const char *jti, const char *user, gw_ticket_fn fn, void *arg);
+int gw_ticket_consume(const char *jti, gw_ticket_fn fn, void *arg);
+
+/* ---- http.c ---- */
+struct gw_param {
+	char *key;
+	char *val;
+};
+struct gw_params {
+	struct gw_param *v;
+	int n, cap;
+};
+void gw_params_add(struct gw_params *p, const char *key, size_t klen,
+    const char *val, size_t vlen);
+const char *gw_params_get(const struct gw_params *p, const char *key);
+void gw_params_fini(struct gw_params *p);
+/* decode "a=1&b=x%20y" (form / query encoding, '+' is space) */
+int gw_params_form(struct gw_params *p, const char *s, size_t len);
+/* decode a JSON object body: strings kept, numbers/bools/arrays/objects as
+ * their JSON text */
+int gw_params_json(struct gw_params *p, const char *s, size_t len);
+size_t gw_url_decode(char *s, size_t len);
+
+struct gw_http {
+	char method[64];
+	char *path;
+	struct gw_params params;
+	struct pl_buf body;		/* request body */
+	char *ctype;
+	char *auth;			/* Authorization header */
+	char *host;
+	int is_post;
+	int status;
+	int retry_after;
+	struct pl_buf resp;
+	const char *resp_type;
+	int resp_ready;
+	uint64_t start_us;
+};
+void gw_http_free(struct gw_http **h);
+/* queue a response and ask for writable */
+void gw_http_reply(struct gw_conn *c, int status, const char *ctype,
+    const char *body, size_t len);
+/* write a complete response now (inside an HTTP callback) */
+int gw_http_respond(struct lws *wsi, int status, const char *ctype,
+    const char *body, size_t len, int retry_after);
+int gw_http_writeable(struct gw_conn *c);
+
+/* ---- api.c ---- */
+int gw_api_init(void);
+/* dispatch a complete /api request (params decoded) */
+void gw_api_dispatch(struct gw_conn *c);
+void gw_api_reply_error(struct gw_conn *c, const char *code);
+
+/* ---- fanout.c ---- */
+int gw_fanout_start(void);
+void gw_fanout_stop(void);
+int gw_fanout_ready(void);
+/* deliver a rendered event to a set (used by resume too) */
+void gw_fanout_deliver(const Parley__Envelope *env, int64_t ts_ms);
+
+/* ---- resume.c ---- */
+int gw_resume_start(struct gw_conn *c, int64_t reply_to, const struct cJSON *last_seq);
+/* a live event for a resuming connection: 1 if held */
+int gw_resume_hold(struct gw_conn *c, struct gw_blob *b, const char *channel,
+    int64_t seq);
+void gw_resume_free(struct gw_conn *c);
+
+/* ---- limits.c ---- */
+int gw_limits_init(void);
+/* admit a new WebSocket: 0, or PL_EAGAIN with *retry_after_r seconds */
+int gw_limits_admit(int *retry_after_r);
+/* per-connection send rate: 1 allowed, 0 limited with *retry_after_s */
+int gw_limits_send(struct gw_conn *c, double *retry_after_s);
+
+/* ---- static.c ---- */
+int gw_static_serve(struct lws *wsi, const char *path);
+
+/* ---- metrics.c ---- */
+struct pl_metric;
+struct gw_metrics {
+	struct pl_metric *conns;
+	struct pl_metric *connects;
+	struct pl_metric *refused_limit, *refused_origin, *refused_auth;
+	struct pl_metric *frames_in, *frames_out, *bytes_in, *bytes_out;
+	struct pl_metric *sendq_closes;
+	struct pl_metric *delivery_s;
+	struct pl_metric *rpc_s;
+	struct pl_metric *events_in, *events_bad, *events_delivered;
+	struct pl_metric *api_calls, *api_limited;
+	struct pl_metric *rtm_limited;
+	struct pl_metric *resumes, *resyncs;
+};
+extern struct gw_metrics gw_m;
+void gw_metrics_init(void);
+/* disconnect counter by reason */
+void gw_metrics_disconnect(const char *reason);
+
+/* ---- server.c ---- */
+int gw_server_start(void);
+enum lws_token_indexes;
+/* heap copies of a request header / query argument, NULL if absent */
+char *gw_server_hdr(struct lws *wsi, enum lws_token_indexes h);
+char *gw_server_arg(struct lws *wsi, const char *name);
+/* authenticate a WebSocket upgrade (ticket, Bearer or ?token=) */
+int gw_server_ws_auth(struct lws *wsi, struct gw_auth *a, int *ticket_r);
+/* stop listening (drain); existing connections stay */
+void gw_server_deprecate(void);
+void gw_server_stop(void);
+
+/* ---- services.c: the daemons and stores the gateway talks to ---- */
+int gw_services_start(void);
+void gw_services_stop(void);
+/* the Kafka bootstrap list (setting or file); heap */
+char *gw_services_brokers(void);
+/* presence report (connect/disconnect/heartbeat/typing) to presence-svc */
+void gw_services_presence(const struct gw_conn *c, const char *what,
+    const char *channel);
+
+/* state.c */
+void gw_request_caller(Parley__Request *req, Parley__Caller *caller,
+    const char *user, const char *team, int admin, const char *session);
+
+#endif

@@ -1,0 +1,160 @@
+/* gateway_test.c - unit tests of the gateway's pure pieces: parameter
+ * decoding (query/form/JSON), Origin matching, the send queue's bounds,
+ * the string map and UTF-8 length. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "gateway.h"
+#include "pl_test.h"
+
+PL_TEST(test_form)
+{
+	struct gw_params p = { 0 };
+
+	gw_params_form(&p, "a=1&b=x%20y+z&c=&d&e=%26%3D&a=2", 31);
+	PL_CHECK_EQ_STR(gw_params_get(&p, "a"), "2");
+	PL_CHECK_EQ_STR(gw_params_get(&p, "b"), "x y z");
+	PL_CHECK_EQ_STR(gw_params_get(&p, "c"), "");
+	PL_CHECK_EQ_STR(gw_params_get(&p, "d"), "");
+	PL_CHECK_EQ_STR(gw_params_get(&p, "e"), "&=");
+	PL_CHECK(gw_params_get(&p, "zz") == NULL);
+	gw_params_fini(&p);
+}
+
+PL_TEST(test_url_decode_bad_escape)
+{
+	char s[] = "100%zz%4";
+
+	PL_CHECK_EQ_INT(gw_url_decode(s, strlen(s)), 8);
+	PL_CHECK_EQ_STR(s, "100%zz%4");
+}
+
+PL_TEST(test_json_body)
+{
+	struct gw_params p = { 0 };
+	const char *j = "{\"channel\":\"C1\",\"limit\":10,\"inclusive\":true,\"x\":null,\"blocks\":[1]}";
+
+	PL_CHECK_EQ_INT(gw_params_json(&p, j, strlen(j)), 0);
+	PL_CHECK_EQ_STR(gw_params_get(&p, "channel"), "C1");
+	PL_CHECK_EQ_STR(gw_params_get(&p, "limit"), "10");
+	PL_CHECK_EQ_STR(gw_params_get(&p, "inclusive"), "true");
+	PL_CHECK(gw_params_get(&p, "x") == NULL);
+	PL_CHECK_EQ_STR(gw_params_get(&p, "blocks"), "[1]");
+	gw_params_fini(&p);
+	PL_CHECK_EQ_INT(gw_params_json(&p, "[1,2]", 5), PL_EINVAL);
+	PL_CHECK_EQ_INT(gw_params_json(&p, "{bad", 4), PL_EINVAL);
+	gw_params_fini(&p);
+}
+
+PL_TEST(test_origin)
+{
+	const char *l = "https://app.example.com, https://*.parley.dev";
+
+	PL_CHECK(gw_auth_origin_ok(l, NULL, "h:1"));
+	PL_CHECK(gw_auth_origin_ok(l, "", "h:1"));
+	PL_CHECK(gw_auth_origin_ok("", "http://127.0.0.1:8080", "127.0.0.1:8080"));
+	PL_CHECK(!gw_auth_origin_ok("", "http://evil.com", "127.0.0.1:8080"));
+	PL_CHECK(gw_auth_origin_ok(l, "https://app.example.com", "x"));
+	PL_CHECK(gw_auth_origin_ok(l, "HTTPS://APP.EXAMPLE.COM", "x"));
+	PL_CHECK(!gw_auth_origin_ok(l, "http://app.example.com", "x"));
+	PL_CHECK(gw_auth_origin_ok(l, "https://a.parley.dev", "x"));
+	PL_CHECK(!gw_auth_origin_ok(l, "https://parley.dev", "x"));
+	PL_CHECK(!gw_auth_origin_ok(l, "https://evil.com/.parley.dev", "x"));
+	PL_CHECK(!gw_auth_origin_ok(l, "https://app.example.com.evil.com", "x"));
+	PL_CHECK(gw_auth_origin_ok("*", "https://anything", "x"));
+}
+
+PL_TEST(test_bearer)
+{
+	PL_CHECK_EQ_STR(gw_auth_bearer("Bearer abc"), "abc");
+	PL_CHECK_EQ_STR(gw_auth_bearer("bearer  abc"), "abc");
+	PL_CHECK(gw_auth_bearer("Basic abc") == NULL);
+	PL_CHECK(gw_auth_bearer("Bearer ") == NULL);
+	PL_CHECK(gw_auth_bearer(NULL) == NULL);
+}
+
+PL_TEST(test_sendq_bounds)
+{
+	struct gw_sendq *q = gw_sendq_create(3, 10);
+	struct gw_blob *a = gw_blob_create("1234", 4, -1), *b;
+
+	PL_CHECK_EQ_INT(gw_sendq_push(q, a), 0);
+	PL_CHECK_EQ_INT(gw_sendq_push(q, a), 0);
+	PL_CHECK_EQ_INT(gw_sendq_push(q, a), PL_ETOOBIG);	/* 12 bytes > 10 */
+	PL_CHECK_EQ_INT(q->n, 2);
+	PL_CHECK_EQ_INT(q->bytes, 8);
+	PL_CHECK_EQ_INT(a->refs, 3);
+	b = gw_sendq_pop(q);
+	PL_CHECK(b == a);
+	gw_blob_unref(&b);
+	PL_CHECK_EQ_INT(q->bytes, 4);
+	gw_sendq_free(&q);
+	PL_CHECK(q == NULL);
+	PL_CHECK_EQ_INT(a->refs, 1);
+	gw_blob_unref(&a);
+}
+
+PL_TEST(test_sendq_frames_and_order)
+{
+	struct gw_sendq *q = gw_sendq_create(20, 1000);
+	struct gw_blob *v[20], *b;
+	char t[8];
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		snprintf(t, sizeof(t), "%d", i);
+		v[i] = gw_blob_create(t, strlen(t), -1);
+		PL_CHECK_EQ_INT(gw_sendq_push(q, v[i]), 0);
+		if (i % 3 == 2) {	/* interleave pops to wrap the ring */
+			b = gw_sendq_pop(q);
+			gw_blob_unref(&b);
+		}
+	}
+	PL_CHECK_EQ_INT(gw_sendq_push(q, v[0]), 0);
+	b = gw_sendq_pop(q);
+	PL_CHECK(b == v[6]);
+	gw_blob_unref(&b);
+	gw_sendq_free(&q);
+	for (i = 0; i < 20; i++)
+		gw_blob_unref(&v[i]);
+}
+
+PL_TEST(test_map)
+{
+	struct gw_map *m = gw_map_create();
+	char k[16];
+	int i, vals[100];
+
+	for (i = 0; i < 100; i++) {
+		snprintf(k, sizeof(k), "C%d", i);
+		vals[i] = i;
+		gw_map_put(m, k, &vals[i]);
+	}
+	PL_CHECK_EQ_INT(gw_map_count(m), 100);
+	PL_CHECK_EQ_INT(*(int *)gw_map_get(m, "C42"), 42);
+	gw_map_del(m, "C42");
+	PL_CHECK(gw_map_get(m, "C42") == NULL);
+	PL_CHECK_EQ_INT(gw_map_count(m), 99);
+	gw_map_free(&m);
+	PL_CHECK(m == NULL);
+}
+
+PL_TEST(test_utf8_len)
+{
+	PL_CHECK_EQ_INT(gw_rtm_utf8_len("abc"), 3);
+	PL_CHECK_EQ_INT(gw_rtm_utf8_len("h\xc3\xa9llo \xe2\x82\xac"), 7);
+}
+
+static const struct pl_test_case tests[] = {
+	PL_TEST_CASE(test_form),
+	PL_TEST_CASE(test_url_decode_bad_escape),
+	PL_TEST_CASE(test_json_body),
+	PL_TEST_CASE(test_origin),
+	PL_TEST_CASE(test_bearer),
+	PL_TEST_CASE(test_sendq_bounds),
+	PL_TEST_CASE(test_sendq_frames_and_order),
+	PL_TEST_CASE(test_map),
+	PL_TEST_CASE(test_utf8_len),
+};
+PL_TEST_MAIN(tests)

@@ -1,0 +1,235 @@
+/* http.c - HTTP request state: parameters from the query string, form and
+ * JSON bodies, and writing responses.
+ *
+ * Parameters are Slack's: strings. A JSON body's strings are taken as they
+ * are; other JSON values (numbers, booleans, arrays, objects) are passed on
+ * as their JSON text, which is what a form-encoded Slack call would carry. */
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include <libwebsockets.h>
+
+#include "err.h"
+#include "gateway.h"
+#include "log.h"
+#include "mem.h"
+
+/* gw_params_add - append key=value (copied); a repeated key replaces */
+void
+gw_params_add(struct gw_params *p, const char *key, size_t klen,
+    const char *val, size_t vlen)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++) {
+		if (strlen(p->v[i].key) == klen && memcmp(p->v[i].key, key, klen) == 0) {
+			free(p->v[i].val);
+			p->v[i].val = pl_strndup(val, vlen);
+			return;
+		}
+	}
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 8;
+		p->v = pl_realloc(p->v, p->cap * sizeof(*p->v));
+	}
+	p->v[p->n].key = pl_strndup(key, klen);
+	p->v[p->n].val = pl_strndup(val, vlen);
+	p->n++;
+}
+
+/* gw_params_get - value of key or NULL */
+const char *
+gw_params_get(const struct gw_params *p, const char *key)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++)
+		if (strcmp(p->v[i].key, key) == 0)
+			return p->v[i].val;
+	return NULL;
+}
+
+/* gw_params_fini - free every pair */
+void
+gw_params_fini(struct gw_params *p)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++) {
+		free(p->v[i].key);
+		free(p->v[i].val);
+	}
+	free(p->v);
+	memset(p, 0, sizeof(*p));
+}
+
+/* gw_hexval - value of a hex digit or -1 */
+static int
+gw_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* gw_url_decode - decode %XX and '+' in place; returns the new length */
+size_t
+gw_url_decode(char *s, size_t len)
+{
+	size_t i, o = 0;
+	int hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '+') {
+			s[o++] = ' ';
+		} else if (s[i] == '%' && i + 2 < len &&
+		    (hi = gw_hexval(s[i + 1])) >= 0 &&
+		    (lo = gw_hexval(s[i + 2])) >= 0) {
+			s[o++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			s[o++] = s[i];
+		}
+	}
+	s[o] = 0;
+	return o;
+}
+
+/* gw_params_form - decode application/x-www-form-urlencoded text */
+int
+gw_params_form(struct gw_params *p, const char *s, size_t len)
+{
+	char *copy = pl_strndup(s, len), *pair, *save = NULL, *eq;
+	size_t kl, vl;
+
+	for (pair = strtok_r(copy, "&", &save); pair != NULL;
+	    pair = strtok_r(NULL, "&", &save)) {
+		eq = strchr(pair, '=');
+		if (eq != NULL)
+			*eq++ = 0;
+		kl = gw_url_decode(pair, strlen(pair));
+		vl = eq ? gw_url_decode(eq, strlen(eq)) : 0;
+		if (kl > 0)
+			gw_params_add(p, pair, kl, eq ? eq : "", vl);
+	}
+	free(copy);
+	return 0;
+}
+
+/* gw_params_json - decode a JSON object body */
+int
+gw_params_json(struct gw_params *p, const char *s, size_t len)
+{
+	cJSON *o = cJSON_ParseWithLength(s, len), *it;
+	char *text;
+
+	if (o == NULL || !cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return PL_EINVAL;
+	}
+	cJSON_ArrayForEach(it, o) {
+		if (cJSON_IsString(it)) {
+			gw_params_add(p, it->string, strlen(it->string),
+			    it->valuestring, strlen(it->valuestring));
+			continue;
+		}
+		if (cJSON_IsNull(it))
+			continue;
+		text = cJSON_PrintUnformatted(it);
+		gw_params_add(p, it->string, strlen(it->string), text, strlen(text));
+		free(text);
+	}
+	cJSON_Delete(o);
+	return 0;
+}
+
+/* gw_http_free - free a request state */
+void
+gw_http_free(struct gw_http **hp)
+{
+	struct gw_http *h = *hp;
+
+	if (h == NULL)
+		return;
+	free(h->path);
+	gw_params_fini(&h->params);
+	pl_buf_fini(&h->body);
+	pl_buf_fini(&h->resp);
+	free(h->ctype);
+	free(h->auth);
+	free(h->host);
+	pl_free(hp);
+}
+
+/* gw_http_respond - write status, headers and body now; 0 or -1 (hang up) */
+int
+gw_http_respond(struct lws *wsi, int status, const char *ctype,
+    const char *body, size_t len, int retry_after)
+{
+	unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
+	    *end = hdr + sizeof(hdr) - 1;
+	unsigned char *out;
+	char ra[16];
+	int n;
+
+	if (lws_add_http_common_headers(wsi, (unsigned int)status, ctype,
+	    (lws_filepos_t)len, &p, end))
+		return -1;
+	if (retry_after > 0) {
+		n = snprintf(ra, sizeof(ra), "%d", retry_after);
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+		    (const unsigned char *)ra, n, &p, end))
+			return -1;
+	}
+	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+	    (const unsigned char *)"no-store", 8, &p, end))
+		return -1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	if (len == 0)
+		return 0;
+	out = pl_malloc(LWS_PRE + len);
+	memcpy(out + LWS_PRE, body, len);
+	n = lws_write(wsi, out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+	free(out);
+	return n < 0 ? -1 : 0;
+}
+
+/* gw_http_reply - keep a response for the writable callback */
+void
+gw_http_reply(struct gw_conn *c, int status, const char *ctype,
+    const char *body, size_t len)
+{
+	struct gw_http *h = c->http;
+
+	if (h == NULL || h->resp_ready)
+		return;
+	h->status = status;
+	h->resp_type = ctype;
+	pl_buf_reset(&h->resp);
+	pl_buf_append(&h->resp, body, len);
+	h->resp_ready = 1;
+	lws_callback_on_writable(c->wsi);
+}
+
+/* gw_http_writeable - send the kept response and finish the transaction */
+int
+gw_http_writeable(struct gw_conn *c)
+{
+	struct gw_http *h = c->http;
+	int rv;
+
+	if (h == NULL || !h->resp_ready)
+		return 0;
+	rv = gw_http_respond(c->wsi, h->status, h->resp_type, h->resp.data ? h->resp.data : "",
+	    h->resp.len, h->retry_after);
+	gw_conn_unregister(c);
+	gw_http_free(&c->http);
+	if (rv < 0)
+		return -1;
+	return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+}

@@ -1,0 +1,197 @@
+/* main.c - the gateway: settings table and the libuv skeleton.
+ *
+ * The gateway owns its uv loop (lws runs on it as a foreign loop, DESIGN.md
+ * §4). Start-up is a list of inits; SIGTERM drains (stop accepting, goodbye
+ * + 1001 to every socket) for at most drain-ms, then tears down in reverse:
+ * lws_context_destroy, the other handles, and uv_run returns on its own. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "clock.h"
+#include "config.h"
+#include "err.h"
+#include "gateway.h"
+#include "log.h"
+#include "loop.h"
+#include "mem.h"
+#include "ops.h"
+
+#define I64 PL_CONF_INT
+static const struct pl_config_entry gw_table[] = {
+	{ "http-addr", "PARLEY_HTTP_ADDR", PL_CONF_STR, "127.0.0.1:8080", &gw_conf.http_addr, 0, 0, "client port: /ws, /api, /healthz, /readyz, /metrics, static files (port 0 = any free port)", 0 },
+	{ "http-port-file", "PARLEY_HTTP_PORT_FILE", PL_CONF_STR, "", &gw_conf.http_port_file, 0, 0, "write the bound port here (tmp + rename)", 0 },
+	{ "public-url", "PARLEY_PUBLIC_URL", PL_CONF_STR, "", &gw_conf.public_url, 0, 0, "base ws:// URL for rtm.connect (empty: from the Host header)", 0 },
+	{ "gateway-id", "PARLEY_GATEWAY_ID", PL_CONF_STR, "", &gw_conf.gateway_id, 0, 0, "this gateway's name in presence reports (default gw-<pid>)", 0 },
+	{ "log-level", "PARLEY_LOG_LEVEL", PL_CONF_STR, "info", &gw_conf.log_level, 0, 0, "debug, info, warn, error", 0 },
+	{ "drain-ms", "PARLEY_DRAIN_MS", I64, "5000", &gw_conf.drain_ms, 0, 600000, "how long SIGTERM may drain", 0 },
+	{ "run-dir", "PARLEY_RUN_DIR", PL_CONF_STR, "var/run", &gw_conf.run_dir, 0, 0, "where ipc:// nng sockets live", 0 },
+	{ "message-urls", "PARLEY_MESSAGE_URLS", PL_CONF_STR, "", &gw_conf.message_urls, 0, 0, "message-svc URL per shard, comma-separated (default ipc under run-dir)", 0 },
+	{ "shard-count", "PARLEY_SHARD_COUNT", I64, "1", &gw_conf.shard_count, 1, 1024, "message-svc shards", 0 },
+	{ "kafka-partitions", "PARLEY_KAFKA_PARTITIONS", I64, "0", &gw_conf.partitions, 0, 100000, "partitions of parley.messages (0 = ask the broker)", 0 },
+	{ "kafka-brokers", "PARLEY_KAFKA_BROKERS", PL_CONF_STR, "", &gw_conf.kafka_brokers, 0, 0, "Kafka bootstrap list (empty: read kafka-brokers-file)", 0 },
+	{ "kafka-brokers-file", "PARLEY_KAFKA_BROKERS_FILE", PL_CONF_STR, "var/run/kafka.brokers", &gw_conf.kafka_brokers_file, 0, 0, "file with the bootstrap list (devkafka writes it)", 0 },
+	{ "kafka-fetch-wait-ms", "PARLEY_KAFKA_FETCH_WAIT_MS", I64, "2", &gw_conf.fetch_wait_ms, 0, 10000, "consumer fetch.wait.max.ms", 0 },
+	{ "redis-addr", "PARLEY_REDIS_ADDR", PL_CONF_STR, "127.0.0.1:6390", &gw_conf.redis_addr, 0, 0, "host:port or unix:/path", 0 },
+	{ "token-secret", "PARLEY_TOKEN_SECRET", PL_CONF_STR, "parley-dev-secret", &gw_conf.token_secret, 0, 0, "HS256 secret of user tokens", 1 },
+	{ "admin-token", "PARLEY_ADMIN_TOKEN", PL_CONF_STR, "", &gw_conf.admin_token, 0, 0, "token of admin.* methods (empty: none)", 1 },
+	{ "allowed-origins", "PARLEY_ALLOWED_ORIGINS", PL_CONF_STR, "", &gw_conf.allowed_origins, 0, 0, "browser Origins allowed besides the same origin: comma-separated, * or https://*.example.com", 0 },
+	{ "web-dir", "PARLEY_WEB_DIR", PL_CONF_STR, "web", &gw_conf.web_dir, 0, 0, "static files served at /", 0 },
+	{ "max-conns", "PARLEY_MAX_CONNS", I64, "19500", &gw_conf.max_conns, 1, 10000000, "WebSocket connections per process (then 503)", 0 },
+	{ "max-frame", "PARLEY_MAX_FRAME", I64, "16384", &gw_conf.max_frame, 128, 16777216, "largest client frame (then close 1009)", 0 },
+	{ "max-rtm-text", "PARLEY_MAX_RTM_TEXT", I64, "4000", &gw_conf.max_rtm_text, 1, 1000000, "longest RTM message text in characters (msg_too_long)", 0 },
+	{ "max-sendq-bytes", "PARLEY_MAX_SENDQ_BYTES", I64, "1048576", &gw_conf.max_sendq_bytes, 1024, 1073741824, "per-connection send queue bytes (then close 4008)", 0 },
+	{ "max-sendq-frames", "PARLEY_MAX_SENDQ_FRAMES", I64, "1024", &gw_conf.max_sendq_frames, 1, 1000000, "per-connection send queue frames (then close 4008)", 0 },
+	{ "max-body", "PARLEY_MAX_BODY", I64, "1048576", &gw_conf.max_body, 1024, 67108864, "largest Web API request body", 0 },
+	{ "max-hold", "PARLEY_MAX_HOLD", I64, "1024", &gw_conf.max_hold, 1, 1000000, "live events held per connection during a resume (then close 4008)", 0 },
+	{ "ws-rx-buffer", "PARLEY_WS_RX_BUFFER", I64, "512", &gw_conf.rx_buffer, 128, 65536, "lws receive buffer per connection", 0 },
+	{ "rate-limits", "PARLEY_RATE_LIMITS", PL_CONF_BOOL, "1", &gw_conf.rate_limits, 0, 0, "0 turns the per-user and per-method rate limits off", 0 },
+	{ "rate-msg-per-s", "PARLEY_RATE_MSG_PER_S", I64, "1", &gw_conf.rate_msg_per_s, 1, 1000000, "RTM sends per connection per second", 0 },
+	{ "rate-msg-burst", "PARLEY_RATE_MSG_BURST", I64, "10", &gw_conf.rate_msg_burst, 1, 1000000, "RTM send burst", 0 },
+	{ "rate-accept-per-s", "PARLEY_RATE_ACCEPT_PER_S", I64, "2000", &gw_conf.rate_accept_per_s, 1, 10000000, "WebSocket upgrades per second (then 503)", 0 },
+	{ "rate-accept-burst", "PARLEY_RATE_ACCEPT_BURST", I64, "4000", &gw_conf.rate_accept_burst, 1, 10000000, "WebSocket upgrade burst", 0 },
+	{ "rate-typing-ms", "PARLEY_RATE_TYPING_MS", I64, "3000", &gw_conf.rate_typing_ms, 0, 600000, "one typing report per connection per this many ms", 0 },
+	{ "heartbeat-ms", "PARLEY_HEARTBEAT_MS", I64, "30000", &gw_conf.heartbeat_ms, 1000, 3600000, "heartbeat_ms told in hello; presence heartbeat", 0 },
+	{ "ws-ping-s", "PARLEY_WS_PING_S", I64, "30", &gw_conf.ping_s, 1, 3600, "server WebSocket ping after this much silence", 0 },
+	{ "ws-pong-timeout-s", "PARLEY_WS_PONG_TIMEOUT_S", I64, "10", &gw_conf.pong_timeout_s, 1, 3600, "dead peer: no pong within this after a ping", 0 },
+	{ "idle-s", "PARLEY_IDLE_S", I64, "300", &gw_conf.idle_s, 1, 86400, "close a connection whose client sent nothing for this long", 0 },
+	{ "rpc-timeout-ms", "PARLEY_RPC_TIMEOUT_MS", I64, "5000", &gw_conf.rpc_timeout_ms, 10, 600000, "message-svc call timeout", 0 },
+	{ "breaker-threshold", "PARLEY_BREAKER_THRESHOLD", I64, "5", &gw_conf.breaker_threshold, 1, 1000, "consecutive failures that open a shard's breaker", 0 },
+	{ "breaker-open-ms", "PARLEY_BREAKER_OPEN_MS", I64, "2000", &gw_conf.breaker_open_ms, 10, 600000, "how long an open breaker fails fast", 0 },
+	{ "ticket-ttl-s", "PARLEY_TICKET_TTL_S", I64, "30", &gw_conf.ticket_ttl_s, 1, 3600, "rtm.connect URL lifetime", 0 },
+	PL_CONFIG_END
+};
+static const struct pl_config_entry *const gw_tables[] = { gw_table, NULL };
+
+static uv_loop_t gw_uv;
+static uv_signal_t gw_sigterm, gw_sigint, gw_sighup;
+static uv_timer_t gw_drain_timer;
+static int gw_stopped;
+
+/* gw_close_cb - nothing to free: our uv handles are static */
+static void
+gw_close_cb(uv_handle_t *h)
+{
+	(void)h;
+}
+
+/* gw_stop - tear down in reverse of gw_start; the loop then runs dry */
+static void
+gw_stop(void)
+{
+	if (gw_stopped)
+		return;
+	gw_stopped = 1;
+	pl_log_info("GW-STOP", "conns=%zu", gw_conn_count());
+	gw_server_stop();
+	gw_fanout_stop();
+	gw_services_stop();
+	gw_conn_fini();
+	gw_cache_fini();
+	uv_close((uv_handle_t *)&gw_drain_timer, gw_close_cb);
+	uv_close((uv_handle_t *)&gw_sigterm, gw_close_cb);
+	uv_close((uv_handle_t *)&gw_sigint, gw_close_cb);
+	uv_close((uv_handle_t *)&gw_sighup, gw_close_cb);
+}
+
+/* gw_drain_timeout - drain time is up (or every connection is gone) */
+static void
+gw_drain_timeout(uv_timer_t *t)
+{
+	(void)t;
+	gw_stop();
+}
+
+/* gw_drained - stop early once every WebSocket has gone */
+static void
+gw_drained(void)
+{
+	if (gw.draining && !gw_stopped && gw_conn_count() == 0)
+		uv_timer_start(&gw_drain_timer, gw_drain_timeout, 0, 0);
+}
+
+/* gw_signal - SIGTERM/SIGINT drain; a second one stops at once */
+static void
+gw_signal(uv_signal_t *s, int signum)
+{
+	(void)s;
+	if (gw.draining) {
+		gw_stop();
+		return;
+	}
+	pl_log_info("GW-DRAIN", "signal=%d conns=%zu drain_ms=%lld", signum,
+	    gw_conn_count(), (long long)gw_conf.drain_ms);
+	gw.draining = 1;
+	pl_ops_set_draining(1);
+	gw_server_deprecate();
+	gw_conn_drain_all();
+	uv_timer_start(&gw_drain_timer, gw_drain_timeout, (uint64_t)gw_conf.drain_ms, 0);
+	gw_drained();
+}
+
+/* gw_sighup - reopen logs */
+static void
+gw_sighup_cb(uv_signal_t *s, int signum)
+{
+	(void)s;
+	(void)signum;
+	pl_log_reopen();
+}
+
+/* gw_start - every init, in order; pl_fatal on failure */
+static void
+gw_start(void)
+{
+	int rv;
+
+	if (gw_conf.gateway_id[0])
+		snprintf(gw.name, sizeof(gw.name), "%s", gw_conf.gateway_id);
+	else
+		snprintf(gw.name, sizeof(gw.name), "gw-%d", (int)getpid());
+	gw.started_ms = pl_clock_mono_ms();
+	gw_metrics_init();
+	if ((rv = gw_cache_init()) != 0 || (rv = gw_conn_init()) != 0 ||
+	    (rv = gw_limits_init()) != 0 || (rv = gw_api_init()) != 0)
+		pl_fatal("GW-START", "err=%s", pl_err_str(rv));
+	if ((rv = gw_fanout_start()) != 0)
+		pl_fatal("GW-START-FANOUT", "err=%s", pl_err_str(rv));
+	if ((rv = gw_services_start()) != 0)
+		pl_fatal("GW-START-SERVICES", "err=%s", pl_err_str(rv));
+	if ((rv = gw_server_start()) != 0)
+		pl_fatal("GW-START-SERVER", "addr=%s err=%s", gw_conf.http_addr,
+		    pl_err_str(rv));
+}
+
+int
+main(int argc, char **argv)
+{
+	pl_config_load("gateway", "Parley gateway: WebSocket RTM, Web API and fan-out",
+	    gw_tables, argc, argv);
+	if (pl_log_init("gateway", gw_conf.log_level) != 0)
+		pl_fatal("GW-CONFIG", "bad log level %s", gw_conf.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	if (uv_loop_init(&gw_uv) != 0)
+		pl_fatal("GW-UV", "uv_loop_init failed");
+	gw.uv = &gw_uv;
+	gw.drained = gw_drained;
+	gw.loop = pl_loop_uv_create(&gw_uv);
+	uv_timer_init(&gw_uv, &gw_drain_timer);
+	uv_signal_init(&gw_uv, &gw_sigterm);
+	uv_signal_init(&gw_uv, &gw_sigint);
+	uv_signal_init(&gw_uv, &gw_sighup);
+	uv_signal_start(&gw_sigterm, gw_signal, SIGTERM);
+	uv_signal_start(&gw_sigint, gw_signal, SIGINT);
+	uv_signal_start(&gw_sighup, gw_sighup_cb, SIGHUP);
+	gw_start();
+	pl_log_info("GW-READY", "port=%d shards=%lld", gw.port,
+	    (long long)gw_conf.shard_count);
+	uv_run(&gw_uv, UV_RUN_DEFAULT);
+	pl_loop_free(&gw.loop);
+	if (uv_loop_close(&gw_uv) != 0)
+		pl_log_warn("GW-UV-CLOSE", "handles still open");
+	pl_log_info("GW-EXIT", "ok=1");
+	return 0;
+}

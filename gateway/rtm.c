@@ -1,0 +1,298 @@
+/* rtm.c - client frames of the RTM WebSocket API (PROTOCOL.md), dispatched
+ * through a table by "type". Every answer carries the frame's id as
+ * reply_to; bad input gets a documented error and touches nobody else. */
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "clock.h"
+#include "err.h"
+#include "gateway.h"
+#include "json.h"
+#include "log.h"
+#include "mem.h"
+#include "message_clnt.h"
+#include "metrics.h"
+
+#define GW_PSUB_MAX 500
+
+struct gw_rtm_call {
+	gw_handle h;
+	int64_t reply_to;
+	uint64_t start_us;
+};
+
+typedef int (*gw_rtm_fn)(struct gw_conn *c, const cJSON *f, int64_t id);
+
+/* gw_rtm_error - {"type":"error","reply_to"?,"error":{"code","msg"}} */
+void
+gw_rtm_error(struct gw_conn *c, int64_t reply_to, const char *code,
+    const char *msg)
+{
+	struct pl_buf b;
+
+	pl_buf_init(&b);
+	pl_buf_puts(&b, "{\"type\":\"error\"");
+	if (reply_to >= 0)
+		pl_buf_printf(&b, ",\"reply_to\":%lld", (long long)reply_to);
+	pl_buf_puts(&b, ",\"error\":{\"code\":");
+	pl_buf_json_str(&b, code);
+	pl_buf_puts(&b, ",\"msg\":");
+	pl_buf_json_str(&b, msg);
+	pl_buf_puts(&b, "}}");
+	gw_conn_send(c, b.data, b.len);
+	pl_buf_fini(&b);
+}
+
+/* gw_rtm_fail - {"ok":false,"reply_to","error":{"code","msg"}} */
+static void
+gw_rtm_fail(struct gw_conn *c, int64_t reply_to, const char *code,
+    const char *msg)
+{
+	struct pl_buf b;
+
+	pl_buf_init(&b);
+	pl_buf_printf(&b, "{\"ok\":false,\"reply_to\":%lld,\"error\":{\"code\":",
+	    (long long)reply_to);
+	pl_buf_json_str(&b, code);
+	pl_buf_puts(&b, ",\"msg\":");
+	pl_buf_json_str(&b, msg);
+	pl_buf_puts(&b, "}}");
+	gw_conn_send(c, b.data, b.len);
+	pl_buf_fini(&b);
+}
+
+/* gw_rtm_utf8_len - characters of a UTF-8 string */
+size_t
+gw_rtm_utf8_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+/* gw_rtm_rpc_error - a Slack error code for a failed call */
+const char *
+gw_rtm_rpc_error(int rv)
+{
+	return rv == PL_EUNAVAIL || rv == PL_ETIMEDOUT || rv == PL_ECLOSED ?
+	    "service_unavailable" : "internal_error";
+}
+
+/* gw_rtm_sent - message-svc answered a send */
+static void
+gw_rtm_sent(int rv, Parley__Reply *reply, void *arg)
+{
+	struct gw_rtm_call *call = arg;
+	struct gw_conn *c = gw_conn_find(call->h);
+	const Parley__Message *m;
+	struct pl_buf b;
+
+	pl_metrics_observe(gw_m.rpc_s, (double)(pl_clock_mono_us() - call->start_us) / 1e6);
+	if (c == NULL)
+		goto out;
+	if (rv != 0 || reply == NULL) {
+		gw_rtm_fail(c, call->reply_to, gw_rtm_rpc_error(rv), pl_err_str(rv));
+		goto out;
+	}
+	if (!reply->ok) {
+		gw_rtm_fail(c, call->reply_to, reply->error, reply->error);
+		goto out;
+	}
+	m = reply->message;
+	pl_buf_init(&b);
+	pl_buf_printf(&b, "{\"ok\":true,\"reply_to\":%lld", (long long)call->reply_to);
+	if (m != NULL) {
+		pl_buf_puts(&b, ",\"ts\":");
+		pl_buf_json_str(&b, m->ts);
+		pl_buf_printf(&b, ",\"seq\":%lld,\"channel\":", (long long)m->seq);
+		pl_buf_json_str(&b, m->channel);
+		pl_buf_puts(&b, ",\"text\":");
+		pl_buf_json_str(&b, m->text);
+	}
+	pl_buf_puts(&b, "}");
+	gw_conn_send(c, b.data, b.len);
+	pl_buf_fini(&b);
+out:
+	free(call);
+}
+
+/* gw_rtm_message - {"type":"message","channel","text",...} */
+static int
+gw_rtm_message(struct gw_conn *c, const cJSON *f, int64_t id)
+{
+	const char *ch = pl_json_str(f, "channel"), *text = pl_json_str(f, "text");
+	const char *thread = pl_json_str(f, "thread_ts"), *cmid = pl_json_str(f, "client_msg_id");
+	struct gw_rtm_call *call;
+	Parley__Request req;
+	Parley__Caller caller;
+	double wait;
+	int rv;
+
+	if (id < 0) {
+		gw_rtm_error(c, -1, "invalid_arguments", "message needs an integer id");
+		return 0;
+	}
+	if (!gw_limits_send(c, &wait)) {
+		pl_metrics_inc(gw_m.rtm_limited);
+		gw_rtm_limited(c, id, wait);
+		return 0;
+	}
+	if (ch == NULL || !gw_cache_member(c, ch)) {
+		gw_rtm_fail(c, id, "channel_not_found", "no such channel, or not a member");
+		return 0;
+	}
+	if (text == NULL || *text == 0) {
+		gw_rtm_fail(c, id, "no_text", "text is missing");
+		return 0;
+	}
+	if (gw_rtm_utf8_len(text) > (size_t)gw_conf.max_rtm_text) {
+		gw_rtm_fail(c, id, "msg_too_long", "text is over the RTM limit");
+		return 0;
+	}
+	pl_request_init(&req, "chat.postMessage");
+	gw_request_caller(&req, &caller, c->user, c->team, 0, c->session);
+	req.source = "rtm";
+	pl_request_param(&req, "channel", ch);
+	pl_request_param(&req, "text", text);
+	if (thread != NULL)
+		pl_request_param(&req, "thread_ts", thread);
+	if (cmid != NULL)
+		pl_request_param(&req, "client_msg_id", cmid);
+	call = pl_calloc(1, sizeof(*call));
+	call->h = gw_conn_handle(c);
+	call->reply_to = id;
+	call->start_us = pl_clock_mono_us();
+	rv = pl_message_clnt_call(gw.msg, -1, &req, gw_rtm_sent, call);
+	req.caller = NULL;
+	req.source = NULL;
+	pl_request_fini(&req);
+	if (rv != 0)
+		gw_rtm_sent(rv, NULL, call);
+	return 0;
+}
+
+/* gw_rtm_limited - the rate limit error with retry_after (seconds) */
+void
+gw_rtm_limited(struct gw_conn *c, int64_t reply_to, double wait_s)
+{
+	struct pl_buf b;
+	int ra = (int)(wait_s + 0.999);
+
+	pl_buf_init(&b);
+	pl_buf_puts(&b, "{\"type\":\"error\"");
+	if (reply_to >= 0)
+		pl_buf_printf(&b, ",\"reply_to\":%lld", (long long)reply_to);
+	pl_buf_printf(&b, ",\"error\":{\"code\":\"rate_limited\",\"msg\":\"too many"
+	    " messages\"},\"retry_after\":%d}", ra < 1 ? 1 : ra);
+	gw_conn_send(c, b.data, b.len);
+	pl_buf_fini(&b);
+}
+
+/* gw_rtm_ping - pong */
+static int
+gw_rtm_ping(struct gw_conn *c, const cJSON *f, int64_t id)
+{
+	struct pl_buf b;
+
+	(void)f;
+	pl_buf_init(&b);
+	pl_buf_puts(&b, "{\"type\":\"pong\"");
+	if (id >= 0)
+		pl_buf_printf(&b, ",\"reply_to\":%lld", (long long)id);
+	pl_buf_puts(&b, "}");
+	gw_conn_send(c, b.data, b.len);
+	pl_buf_fini(&b);
+	return 0;
+}
+
+/* gw_rtm_typing - report to presence-svc (throttled); no answer */
+static int
+gw_rtm_typing(struct gw_conn *c, const cJSON *f, int64_t id)
+{
+	const char *ch = pl_json_str(f, "channel");
+	uint64_t now = pl_clock_mono_ms();
+
+	(void)id;
+	if (ch == NULL || !gw_cache_member(c, ch))
+		return 0;
+	if (c->typing_ms != 0 && now - c->typing_ms < (uint64_t)gw_conf.rate_typing_ms)
+		return 0;
+	c->typing_ms = now;
+	gw_services_presence(c, "typing", ch);
+	return 0;
+}
+
+/* gw_rtm_presence_sub - replace the users this connection watches */
+static int
+gw_rtm_presence_sub(struct gw_conn *c, const cJSON *f, int64_t id)
+{
+	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(f, "ids"), *it;
+
+	if (!cJSON_IsArray(ids) || cJSON_GetArraySize(ids) > GW_PSUB_MAX) {
+		gw_rtm_error(c, id, "invalid_arguments", "ids must be an array of user ids");
+		return 0;
+	}
+	gw_cache_watch(c, NULL);
+	cJSON_ArrayForEach(it, ids) {
+		if (cJSON_IsString(it) && strlen(it->valuestring) <= GW_ID_MAX)
+			gw_cache_watch(c, it->valuestring);
+	}
+	return 0;
+}
+
+/* gw_rtm_resume - replay what the client missed */
+static int
+gw_rtm_resume(struct gw_conn *c, const cJSON *f, int64_t id)
+{
+	const cJSON *ls = cJSON_GetObjectItemCaseSensitive(f, "last_seq");
+
+	if (!cJSON_IsObject(ls)) {
+		gw_rtm_error(c, id, "invalid_arguments", "last_seq must be an object");
+		return 0;
+	}
+	return gw_resume_start(c, id, ls);
+}
+
+static const struct {
+	const char *type;
+	gw_rtm_fn fn;
+} gw_rtm_types[] = {
+	{ "message", gw_rtm_message },
+	{ "ping", gw_rtm_ping },
+	{ "typing", gw_rtm_typing },
+	{ "presence_sub", gw_rtm_presence_sub },
+	{ "resume", gw_rtm_resume },
+};
+
+/* gw_rtm_frame - parse one client frame and dispatch it by type */
+int
+gw_rtm_frame(struct gw_conn *c, const char *text, size_t len)
+{
+	cJSON *f = cJSON_ParseWithLength(text, len);
+	const char *type;
+	int64_t id = -1;
+	size_t i;
+	int rv = 0;
+
+	if (f == NULL || !cJSON_IsObject(f)) {
+		gw_rtm_error(c, -1, "invalid_json", "a frame is one JSON object");
+		goto out;
+	}
+	if (pl_json_int(f, "id", &id) != 0 || id < 0)
+		id = -1;
+	type = pl_json_str(f, "type");
+	for (i = 0; type != NULL && i < sizeof(gw_rtm_types) / sizeof(gw_rtm_types[0]); i++) {
+		if (strcmp(type, gw_rtm_types[i].type) == 0) {
+			rv = gw_rtm_types[i].fn(c, f, id);
+			goto out;
+		}
+	}
+	gw_rtm_error(c, id, "unknown_type", "unknown frame type");
+out:
+	cJSON_Delete(f);
+	return rv;
+}

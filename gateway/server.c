@@ -1,0 +1,449 @@
+/* server.c - the lws context on the gateway's libuv loop, the one protocol
+ * callback, and HTTP routing: /ws (upgrade), /api/<method>, the ops paths
+ * and static files, all on one port.
+ *
+ * The callback is a table from lws reason to handler. Every WebSocket check
+ * that can refuse with an HTTP status (path, Origin, connection limit, accept
+ * budget, token) runs in LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, before the 101. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <libwebsockets.h>
+
+#include "backoff.h"
+#include "clock.h"
+#include "err.h"
+#include "gateway.h"
+#include "log.h"
+#include "mem.h"
+#include "metrics.h"
+#include "loop.h"
+#include "ops.h"
+
+#define GW_PROTOCOL "parley-rtm"
+#define GW_JSON "application/json; charset=utf-8"
+
+#define GW_ACCEPT_BATCH 64
+
+static struct lws_protocols gw_protocols[2];
+static lws_retry_bo_t gw_retry;
+static struct lws_vhost *gw_vhost;
+static int gw_listen_fd = -1;
+static struct pl_watch *gw_listen_watch;
+
+/* gw_server_hdr - heap copy of header h, or NULL if absent */
+char *
+gw_server_hdr(struct lws *wsi, enum lws_token_indexes h)
+{
+	int n = lws_hdr_total_length(wsi, h);
+	char *s;
+
+	if (n <= 0)
+		return NULL;
+	s = pl_malloc((size_t)n + 1);
+	if (lws_hdr_copy(wsi, s, n + 1, h) < 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* gw_server_arg - heap copy of query argument name, or NULL */
+char *
+gw_server_arg(struct lws *wsi, const char *name)
+{
+	char key[64], buf[4096];
+	const char *v;
+
+	snprintf(key, sizeof(key), "%s=", name);
+	v = lws_get_urlarg_by_name(wsi, key, buf, sizeof(buf));
+	return v ? pl_strdup(v) : NULL;
+}
+
+/* gw_server_status_text - reason phrases of the statuses we refuse with */
+static const char *
+gw_server_status_text(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	default: return "Service Unavailable";
+	}
+}
+
+/* gw_server_refuse - refuse an upgrade with a complete HTTP/1.1 response
+ * written raw: lws would label it HTTP/1.0 here, which WebSocket clients
+ * reject as invalid, hiding the status from them */
+static int
+gw_server_refuse(struct lws *wsi, int status, const char *code, int retry_after)
+{
+	char body[160], ra[48] = "";
+	unsigned char buf[LWS_PRE + 512];
+	int bn, n;
+
+	bn = snprintf(body, sizeof(body), "{\"ok\":false,\"error\":\"%s\"}", code);
+	if (retry_after > 0)
+		snprintf(ra, sizeof(ra), "Retry-After: %d\r\n", retry_after);
+	n = snprintf((char *)buf + LWS_PRE, sizeof(buf) - LWS_PRE,
+	    "HTTP/1.1 %d %s\r\nContent-Type: " GW_JSON "\r\nContent-Length: %d\r\n"
+	    "%sConnection: close\r\n\r\n%s", status, gw_server_status_text(status),
+	    bn, ra, body);
+	lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS);
+	return 1;
+}
+
+/* gw_server_ws_auth - authenticate an upgrade from ticket / Bearer / token */
+int
+gw_server_ws_auth(struct lws *wsi, struct gw_auth *a, int *ticket_r)
+{
+	char *hdr = gw_server_hdr(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+	char *ticket = gw_server_arg(wsi, "ticket"), *token = NULL;
+	const char *bearer = gw_auth_bearer(hdr);
+	int rv;
+
+	*ticket_r = 0;
+	if (ticket != NULL) {
+		*ticket_r = 1;
+		rv = gw_auth_ticket_verify(ticket, a);
+	} else {
+		token = bearer ? NULL : gw_server_arg(wsi, "token");
+		rv = gw_auth_token(bearer ? bearer : token, a);
+	}
+	free(hdr);
+	free(ticket);
+	free(token);
+	return rv;
+}
+
+/* gw_server_confirm - every check before the 101: >0 refused, 0 go on */
+static int
+gw_server_confirm(struct lws *wsi, struct gw_conn *c, void *in)
+{
+	char *origin = gw_server_hdr(wsi, WSI_TOKEN_ORIGIN);
+	char *host = gw_server_hdr(wsi, WSI_TOKEN_HOST);
+	char path[64] = "";
+	struct gw_auth a;
+	int ok, ticket, retry = 0, rv;
+
+	lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
+	ok = gw_auth_origin_ok(gw_conf.allowed_origins, origin, host);
+	free(origin);
+	free(host);
+	if (strcmp(path, "/ws") != 0 && strcmp(path, "/ws/") != 0)
+		return gw_server_refuse(wsi, 404, "not_found", 0);
+	if (!ok) {
+		pl_metrics_inc(gw_m.refused_origin);
+		return gw_server_refuse(wsi, 403, "origin_not_allowed", 0);
+	}
+	if (gw.draining)
+		return gw_server_refuse(wsi, 503, "draining", (int)pl_jitter_ms(1, 5));
+	if ((rv = gw_limits_admit(&retry)) != 0) {
+		pl_metrics_inc(gw_m.refused_limit);
+		return gw_server_refuse(wsi, 503, "too_many_connections", retry);
+	}
+	if ((rv = gw_server_ws_auth(wsi, &a, &ticket)) != 0) {
+		pl_metrics_inc(gw_m.refused_auth);
+		return gw_server_refuse(wsi, 401, gw_auth_err_code(rv), 0);
+	}
+	(void)c;
+	(void)in;
+	return 0;
+}
+
+/* gw_server_ops - /healthz, /readyz, /metrics */
+static int
+gw_server_ops(struct lws *wsi, const char *path)
+{
+	struct pl_buf body;
+	const char *ctype = "text/plain";
+	int status, rv;
+
+	pl_buf_init(&body);
+	status = pl_ops_handle(path, &body, &ctype);
+	rv = gw_http_respond(wsi, status, ctype, body.data ? body.data : "", body.len, 0);
+	pl_buf_fini(&body);
+	if (rv < 0 || lws_http_transaction_completed(wsi))
+		return -1;
+	return 0;
+}
+
+/* gw_server_api - start an /api/<method> transaction */
+static int
+gw_server_api(struct lws *wsi, struct gw_conn *c, const char *path)
+{
+	struct gw_http *h = pl_calloc(1, sizeof(*h));
+	char frag[8192];
+	const char *eq;
+	int i, n;
+
+	c->wsi = wsi;
+	c->http = h;
+	h->start_us = pl_clock_mono_us();
+	snprintf(h->method, sizeof(h->method), "%s", path + 5);
+	h->path = pl_strdup(path);
+	h->auth = gw_server_hdr(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+	h->ctype = gw_server_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+	h->host = gw_server_hdr(wsi, WSI_TOKEN_HOST);
+	h->is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+	gw_conn_register(c);
+	/* lws has split the query at '&' and url-decoded each fragment */
+	for (i = 0; (n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag),
+	    WSI_TOKEN_HTTP_URI_ARGS, i)) > 0; i++) {
+		eq = memchr(frag, '=', (size_t)n);
+		if (eq != NULL && eq > frag)
+			gw_params_add(&h->params, frag, (size_t)(eq - frag), eq + 1,
+			    (size_t)(n - (eq + 1 - frag)));
+	}
+	if (!h->is_post)
+		gw_api_dispatch(c);
+	return 0;
+}
+
+/* gw_server_body_done - a POST body is complete: decode and dispatch */
+static int
+gw_server_body_done(struct gw_conn *c)
+{
+	struct gw_http *h = c->http;
+	int rv = 0;
+
+	if (h == NULL)
+		return -1;
+	if (h->body.len > 0) {
+		if (h->ctype != NULL && strstr(h->ctype, "application/json") != NULL)
+			rv = gw_params_json(&h->params, h->body.data, h->body.len);
+		else
+			rv = gw_params_form(&h->params, h->body.data, h->body.len);
+	}
+	if (rv != 0) {
+		gw_api_reply_error(c, "invalid_json");
+		return 0;
+	}
+	gw_api_dispatch(c);
+	return 0;
+}
+
+/* gw_server_http - route a plain HTTP request */
+static int
+gw_server_http(struct lws *wsi, struct gw_conn *c, void *in, size_t len)
+{
+	const char *path = in;
+
+	memset(c, 0, sizeof(*c));
+	if (strncmp(path, "/api/", 5) == 0 && path[5] != 0)
+		return gw_server_api(wsi, c, path);
+	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
+	    strcmp(path, "/metrics") == 0)
+		return gw_server_ops(wsi, path);
+	if (strcmp(path, "/ws") == 0) {
+		static const char need[] = "{\"ok\":false,\"error\":\"websocket_upgrade_required\"}";
+
+		gw_http_respond(wsi, 400, GW_JSON, need, sizeof(need) - 1, 0);
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+	return gw_static_serve(wsi, path);
+}
+
+/* gw_server_http_body - append a chunk of a POST body, bounded */
+static int
+gw_server_http_body(struct gw_conn *c, void *in, size_t len)
+{
+	if (c->http == NULL)
+		return -1;
+	if (c->http->body.len + len > (size_t)gw_conf.max_body) {
+		gw_http_respond(c->wsi, 413, GW_JSON,
+		    "{\"ok\":false,\"error\":\"request_too_large\"}", 41, 0);
+		return -1;
+	}
+	pl_buf_append(&c->http->body, in, len);
+	return 0;
+}
+
+/* gw_server_http_closed - the HTTP connection went away */
+static void
+gw_server_http_closed(struct gw_conn *c)
+{
+	if (c->http != NULL) {
+		gw_conn_unregister(c);
+		gw_http_free(&c->http);
+	}
+}
+
+/* gw_server_cb - the protocol callback: one branch per reason we serve */
+static int
+gw_server_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct gw_conn *c = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return gw_server_http(wsi, c, in, len);
+	case LWS_CALLBACK_HTTP_BODY:
+		return gw_server_http_body(c, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return gw_server_body_done(c);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return gw_http_writeable(c);
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (c != NULL && !c->ws)
+			gw_server_http_closed(c);
+		return 0;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return gw_server_confirm(wsi, c, in);
+	case LWS_CALLBACK_ESTABLISHED:
+		c->wsi = wsi;
+		return gw_conn_established(c);
+	case LWS_CALLBACK_RECEIVE:
+		return gw_conn_receive(c, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return gw_conn_writeable(c);
+	case LWS_CALLBACK_CLOSED:
+		gw_conn_closed(c);
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+/* gw_server_lws_log - lws's own log lines, as one event */
+static void
+gw_server_lws_log(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	pl_log_warn("GW-LWS", "level=%d msg=\"%.*s\"", level, (int)n, line);
+}
+
+/* gw_server_listen - our own listening socket with SO_REUSEPORT: lws 4.1
+ * sets only SO_REUSEADDR on Linux (ALLOW_LISTEN_SHARE is a Windows option
+ * there), so several gateway processes could not share the port; we accept
+ * and hand each socket to lws (lws_adopt_socket_vhost) */
+static int
+gw_server_listen(const char *host, int port)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int fd, one = 1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host && *host ? host : "0.0.0.0", &sa.sin_addr) != 1)
+		return PL_EINVAL;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 4096) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
+		int rv = -errno;
+
+		close(fd);
+		return rv;
+	}
+	gw_listen_fd = fd;
+	gw.port = ntohs(sa.sin_port);
+	return 0;
+}
+
+/* gw_server_accept - accept a batch and give each socket to lws */
+static void
+gw_server_accept(void *arg)
+{
+	int i, fd;
+
+	(void)arg;
+	for (i = 0; i < GW_ACCEPT_BATCH && gw_listen_fd >= 0; i++) {
+		fd = accept4(gw_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				pl_log_warn("GW-ACCEPT", "err=%s", strerror(errno));
+			return;
+		}
+		if (lws_adopt_socket_vhost(gw_vhost, fd) == NULL) {
+			pl_log_warn("GW-ADOPT", "fd=%d", fd);
+			close(fd);
+		}
+	}
+}
+
+/* gw_server_start - create the lws context on our uv loop and listen */
+int
+gw_server_start(void)
+{
+	struct lws_context_creation_info info;
+	static void *loops[1];
+	char *host = NULL;
+	int port, rv;
+
+	if ((rv = pl_parse_hostport(gw_conf.http_addr, &host, &port)) != 0)
+		return rv;
+	lws_set_log_level(getenv("GW_LWS_DEBUG") ? 0xff : LLL_ERR, gw_server_lws_log);
+	gw_protocols[0].name = GW_PROTOCOL;
+	gw_protocols[0].callback = gw_server_cb;
+	gw_protocols[0].per_session_data_size = sizeof(struct gw_conn);
+	gw_protocols[0].rx_buffer_size = (size_t)gw_conf.rx_buffer;
+	gw_retry.secs_since_valid_ping = (uint16_t)gw_conf.ping_s;
+	gw_retry.secs_since_valid_hangup = (uint16_t)(gw_conf.ping_s + gw_conf.pong_timeout_s);
+	loops[0] = gw.uv;
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+	info.protocols = gw_protocols;
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+	    LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.foreign_loops = loops;
+	info.timeout_secs = (unsigned int)gw_conf.pong_timeout_s;
+	info.retry_and_idle_policy = &gw_retry;
+	info.max_http_header_pool = 256;
+	info.pt_serv_buf_size = 32768;
+	gw.lws = lws_create_context(&info);
+	if (gw.lws == NULL || (gw_vhost = lws_get_vhost_by_name(gw.lws, "default")) == NULL) {
+		free(host);
+		return PL_EIO;
+	}
+	rv = gw_server_listen(strcmp(host, "0.0.0.0") == 0 ? "" : host, port);
+	free(host);
+	if (rv != 0)
+		return rv;
+	if ((rv = pl_loop_watch(gw.loop, gw_listen_fd, gw_server_accept, NULL,
+	    &gw_listen_watch)) != 0)
+		return rv;
+	if (gw_conf.http_port_file[0] &&
+	    (rv = pl_write_port_file(gw_conf.http_port_file, gw.port)) != 0)
+		return rv;
+	pl_log_info("GW-LISTEN", "addr=%s port=%d", gw_conf.http_addr, gw.port);
+	return 0;
+}
+
+/* gw_server_deprecate - close the listen socket; connections stay */
+void
+gw_server_deprecate(void)
+{
+	pl_loop_unwatch(&gw_listen_watch);
+	if (gw_listen_fd >= 0)
+		close(gw_listen_fd);
+	gw_listen_fd = -1;
+}
+
+/* gw_server_stop - destroy the context (its uv handles close on the loop) */
+void
+gw_server_stop(void)
+{
+	gw_server_deprecate();
+	if (gw.lws == NULL)
+		return;
+	lws_context_destroy(gw.lws);
+	gw.lws = NULL;
+	gw_vhost = NULL;
+}
