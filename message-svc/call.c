@@ -1,0 +1,127 @@
+/* call.c - one request in flight. A handler owns its ms_call until it calls
+ * one of the ms_call_* reply functions, which send the Reply, free the
+ * request and the handler's state, and NULL the caller's pointer. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "err.h"
+#include "log.h"
+#include "mem.h"
+#include "message_clnt.h"
+#include "message_svc.h"
+#include "metrics.h"
+#include "rpc.h"
+
+/* ms_call_create - wrap a decoded request (ownership moves to the call) */
+struct ms_call *
+ms_call_create(struct pl_rpc_req *rpc, Parley__Request *req)
+{
+	struct ms_call *c = pl_calloc(1, sizeof(*c));
+
+	c->rpc = rpc;
+	c->req = req;
+	c->start_us = pl_clock_mono_us();
+	if (req->caller != NULL) {
+		c->user = req->caller->user ? req->caller->user : "";
+		c->team = req->caller->team ? req->caller->team : "";
+		c->admin = req->caller->admin;
+	} else {
+		c->user = "";
+		c->team = "";
+	}
+	return c;
+}
+
+/* ms_param - a request parameter, "" when missing */
+const char *
+ms_param(const struct ms_call *c, const char *key)
+{
+	const char *v = pl_request_get(c->req, key);
+
+	return v ? v : "";
+}
+
+/* ms_call_free - the request, the handler state, the call. *cp is cleared
+ * first: it often lives inside the state being freed (&st->c). */
+static void
+ms_call_free(struct ms_call **cp)
+{
+	struct ms_call *c = *cp;
+
+	*cp = NULL;
+	if (c->state_free != NULL && c->state != NULL)
+		c->state_free(c->state);
+	parley__request__free_unpacked(c->req, NULL);
+	free(c);
+}
+
+/* ms_call_reply - encode r, answer the nng request, free the call */
+void
+ms_call_reply(struct ms_call **cp, Parley__Reply *r)
+{
+	struct ms_call *c = *cp;
+	size_t len = parley__reply__get_packed_size(r);
+	uint8_t *buf = pl_malloc(len ? len : 1);
+
+	parley__reply__pack(r, buf);
+	if (c->rpc != NULL)
+		pl_rpc_reply(c->rpc, buf, len);
+	free(buf);
+	pl_log_debug("MS-REPLY", "method=%s user=%s ok=%d error=%s us=%llu", c->req->method,
+	    c->user, r->ok, r->ok ? "" : r->error,
+	    (unsigned long long)(pl_clock_mono_us() - c->start_us));
+	ms_call_free(cp);
+}
+
+/* ms_call_error - ok=false with a Slack error code */
+void
+ms_call_error(struct ms_call **c, const char *code)
+{
+	Parley__Reply r;
+
+	parley__reply__init(&r);
+	r.ok = 0;
+	r.error = (char *)code;
+	if (strcmp(code, "internal_error") == 0)
+		pl_metrics_inc(ms_m.err_internal);
+	else if (strcmp(code, "not_ready") == 0)
+		pl_metrics_inc(ms_m.err_not_ready);
+	else
+		pl_metrics_inc(ms_m.err_client);
+	ms_call_reply(c, &r);
+}
+
+/* ms_call_json - ok=true with the Slack members as JSON object text */
+void
+ms_call_json(struct ms_call **c, const char *json)
+{
+	Parley__Reply r;
+
+	parley__reply__init(&r);
+	r.ok = 1;
+	r.json = (char *)(json ? json : "{}");
+	ms_call_reply(c, &r);
+}
+
+/* ms_call_rv_error - the Slack code of a PL_E* from a dependency */
+void
+ms_call_rv_error(struct ms_call **c, int rv)
+{
+	static const struct { int rv; const char *code; } map[] = {
+		{ PL_EAGAIN, "not_ready" },
+		{ PL_EINVAL, "invalid_arguments" },
+		{ PL_EUNAVAIL, "service_unavailable" },
+		{ PL_ETIMEDOUT, "service_unavailable" },
+		{ PL_EPERM, "not_allowed" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (map[i].rv == rv) {
+			ms_call_error(c, map[i].code);
+			return;
+		}
+	}
+	ms_call_error(c, "internal_error");
+}

@@ -1,0 +1,301 @@
+/* chan.c - the channel table of this shard: for every channel it owns, the
+ * directory facts (kind, team, archived, members) and the ordering state
+ * (next seq, last ts, epoch).
+ *
+ * Every change to a channel's membership or state goes through the shard that
+ * owns the channel (requests with a "channel" param are routed there), so the
+ * cached directory part is authoritative once loaded; "not found" is never
+ * cached (a channel created through another shard appears on next use).
+ *
+ * Seq recovery: next seq = max(seq in PostgreSQL, seq seen in the log) + 1.
+ * The consumer reports every event of our partitions (ms_chan_log_seen) from
+ * the committed offset on, so together with PostgreSQL nothing is missed. */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "mem.h"
+#include "message_svc.h"
+#include "pg.h"
+#include "shard.h"
+
+struct ms_chan_wait {
+	struct ms_chan_wait *next;
+	ms_chan_fn fn;
+	void *arg;
+};
+
+static struct ms_map *ms_chans;
+
+void
+ms_chan_init(void)
+{
+	ms_chans = ms_map_create();
+}
+
+/* ms_chan_free - one entry (waiters are gone by then: fini at exit) */
+static void
+ms_chan_free(void *p)
+{
+	struct ms_chan *ch = p;
+	struct ms_chan_wait *w;
+
+	while ((w = ch->waiters) != NULL) {
+		ch->waiters = w->next;
+		free(w);
+	}
+	ms_map_free(&ch->members, NULL);
+	free(ch->name);
+	free(ch);
+}
+
+void
+ms_chan_fini(void)
+{
+	ms_map_free(&ms_chans, ms_chan_free);
+}
+
+/* ms_chan_entry - the entry of id, created empty if needed */
+static struct ms_chan *
+ms_chan_entry(const char *id)
+{
+	struct ms_chan *ch = ms_map_get(ms_chans, id);
+
+	if (ch != NULL)
+		return ch;
+	ch = pl_calloc(1, sizeof(*ch));
+	snprintf(ch->id, sizeof(ch->id), "%s", id);
+	ch->members = ms_map_create();
+	ch->next_seq = 1;
+	ms_map_put(ms_chans, id, ch);
+	return ch;
+}
+
+struct ms_chan *
+ms_chan_peek(const char *id)
+{
+	return ms_chans ? ms_map_get(ms_chans, id) : NULL;
+}
+
+/* ms_chan_log_seen - the log holds seq/ts of id: never assign them again */
+void
+ms_chan_log_seen(const char *id, int64_t seq, uint64_t ts_us)
+{
+	struct ms_chan *ch = ms_chan_entry(id);
+
+	if (seq > ch->log_seq)
+		ch->log_seq = seq;
+	if (ts_us > ch->log_ts_us)
+		ch->log_ts_us = ts_us;
+	if (seq >= ch->next_seq)
+		ch->next_seq = seq + 1;
+	if (ts_us > ch->last_ts_us)
+		ch->last_ts_us = ts_us;
+}
+
+/* ms_chan_done - run and drop every waiter */
+static void
+ms_chan_done(struct ms_chan *ch, int rv)
+{
+	struct ms_chan_wait *w = ch->waiters;
+
+	ch->waiters = NULL;
+	while (w != NULL) {
+		struct ms_chan_wait *next = w->next;
+
+		w->fn(rv, rv == 0 ? ch : NULL, w->arg);
+		free(w);
+		w = next;
+	}
+}
+
+/* ms_chan_seq_loaded - max(seq), max(ts_us) of the channel in PostgreSQL */
+static void
+ms_chan_seq_loaded(int rv, struct pg_result *res, void *arg)
+{
+	struct ms_chan *ch = arg;
+	int64_t seq;
+	uint64_t ts;
+
+	if (rv != 0) {
+		ch->dir_state = MS_CHAN_NONE;
+		ms_chan_done(ch, PL_EUNAVAIL);
+		return;
+	}
+	seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	ts = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+	ms_chan_log_seen(ch->id, seq, ts);
+	ch->seq_state = MS_CHAN_READY;
+	ch->dir_state = MS_CHAN_READY;
+	ms_cache_load_epoch(ch);
+	ms_chan_done(ch, 0);
+}
+
+/* ms_chan_members_fill - members from "U1,U2" */
+static void
+ms_chan_members_fill(struct ms_chan *ch, const char *list)
+{
+	char *copy = pl_strdup(list), *save = NULL, *u;
+
+	for (u = strtok_r(copy, ",", &save); u; u = strtok_r(NULL, ",", &save))
+		ms_map_put(ch->members, u, (void *)1);
+	free(copy);
+}
+
+/* ms_chan_dir_loaded - the directory row; then the seq state if needed */
+static void
+ms_chan_dir_loaded(int rv, struct pg_result *res, void *arg)
+{
+	struct ms_chan *ch = arg;
+	const char *p[1] = { ch->id };
+
+	if (rv != 0 || PQntuples(res) == 0) {
+		ch->dir_state = MS_CHAN_NONE;
+		ms_chan_done(ch, rv != 0 ? PL_EUNAVAIL : PL_ENOTFOUND);
+		return;
+	}
+	snprintf(ch->team, sizeof(ch->team), "%s", PQgetvalue(res, 0, 0));
+	snprintf(ch->kind, sizeof(ch->kind), "%s", PQgetvalue(res, 0, 1));
+	free(ch->name);
+	ch->name = pl_strdup(PQgetvalue(res, 0, 2));
+	snprintf(ch->creator, sizeof(ch->creator), "%s", PQgetvalue(res, 0, 3));
+	ch->created = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+	ch->archived = PQgetvalue(res, 0, 5)[0] == 't';
+	ms_map_free(&ch->members, NULL);
+	ch->members = ms_map_create();
+	ms_chan_members_fill(ch, PQgetvalue(res, 0, 6));
+	if (ch->seq_state == MS_CHAN_READY) {
+		ch->dir_state = MS_CHAN_READY;
+		ms_chan_done(ch, 0);
+		return;
+	}
+	rv = pl_pg_query(ms.pg, "SELECT coalesce(max(seq), 0), coalesce(max(ts_us), 0)"
+	    " FROM channel_events WHERE channel_id = $1", 1, p, ms_chan_seq_loaded, ch);
+	if (rv != 0) {
+		ch->dir_state = MS_CHAN_NONE;
+		ms_chan_done(ch, rv);
+	}
+}
+
+/* ms_chan_get - the channel, loaded if needed (fn may run before return) */
+void
+ms_chan_get(const char *id, ms_chan_fn fn, void *arg)
+{
+	struct ms_chan_wait *w;
+	struct ms_chan *ch;
+	const char *p[1] = { id };
+	int rv;
+
+	if (!pl_id_valid(id, "CGD")) {
+		fn(PL_ENOTFOUND, NULL, arg);
+		return;
+	}
+	if (pl_shard_of_channel(id, ms.partitions, (int)ms_conf.shard_count) !=
+	    (int)ms_conf.shard_index) {
+		pl_log_warn("MS-CHAN-MISROUTED", "channel=%s", id);
+		fn(PL_EPROTO, NULL, arg);
+		return;
+	}
+	ch = ms_chan_entry(id);
+	if (ch->dir_state == MS_CHAN_READY) {
+		fn(0, ch, arg);
+		return;
+	}
+	w = pl_calloc(1, sizeof(*w));
+	w->fn = fn;
+	w->arg = arg;
+	w->next = ch->waiters;
+	ch->waiters = w;
+	if (ch->dir_state == MS_CHAN_LOADING)
+		return;
+	ch->dir_state = MS_CHAN_LOADING;
+	rv = pl_pg_query(ms.dir, "SELECT team_id, kind, name, creator, created, archived,"
+	    " coalesce((SELECT string_agg(user_id, ',') FROM channel_members"
+	    " WHERE channel_id = c.id), '') FROM channels c WHERE id = $1", 1, p,
+	    ms_chan_dir_loaded, ch);
+	if (rv != 0) {
+		ch->dir_state = MS_CHAN_NONE;
+		ms_chan_done(ch, rv);
+	}
+}
+
+int
+ms_chan_is_member(const struct ms_chan *ch, const char *user)
+{
+	return ms_map_get(ch->members, user) != NULL;
+}
+
+void
+ms_chan_member_set(struct ms_chan *ch, const char *user, int on)
+{
+	if (on)
+		ms_map_put(ch->members, user, (void *)1);
+	else
+		ms_map_del(ch->members, user);
+}
+
+/* ms_chan_forget - reload the directory part on next use */
+void
+ms_chan_forget(const char *id)
+{
+	struct ms_chan *ch = ms_chan_peek(id);
+
+	if (ch != NULL && ch->dir_state == MS_CHAN_READY)
+		ch->dir_state = MS_CHAN_NONE;
+}
+
+/* ms_chan_kind_prefix - the id letter of a kind */
+int
+ms_chan_kind_prefix(const char *kind)
+{
+	if (strcmp(kind, "public") == 0)
+		return 'C';
+	if (strcmp(kind, "dm") == 0)
+		return 'D';
+	return 'G';
+}
+
+/* ms_chan_obj_json - Slack's conversation object */
+void
+ms_chan_obj_json(const struct ms_chan *ch, const char *user, struct pl_buf *b)
+{
+	int im = strcmp(ch->kind, "dm") == 0, mpim = strcmp(ch->kind, "group") == 0;
+
+	pl_buf_puts(b, "{\"id\":");
+	pl_buf_json_str(b, ch->id);
+	pl_buf_puts(b, ",\"name\":");
+	pl_buf_json_str(b, ch->name ? ch->name : "");
+	pl_buf_printf(b, ",\"is_channel\":%s,\"is_group\":%s,\"is_im\":%s,\"is_mpim\":%s,"
+	    "\"is_private\":%s,\"created\":%lld,\"creator\":",
+	    strcmp(ch->kind, "public") == 0 ? "true" : "false",
+	    strcmp(ch->kind, "private") == 0 ? "true" : "false",
+	    im ? "true" : "false", mpim ? "true" : "false",
+	    strcmp(ch->kind, "public") == 0 ? "false" : "true", (long long)ch->created);
+	pl_buf_json_str(b, ch->creator);
+	pl_buf_printf(b, ",\"is_archived\":%s,\"is_member\":%s,\"num_members\":%zu,"
+	    "\"context_team_id\":", ch->archived ? "true" : "false",
+	    user && ms_chan_is_member(ch, user) ? "true" : "false",
+	    ms_map_count(ch->members));
+	pl_buf_json_str(b, ch->team);
+	pl_buf_printf(b, ",\"last_seq\":%lld,\"epoch\":%u}", (long long)(ch->next_seq - 1),
+	    ch->epoch);
+}
+
+/* ms_chan_to_proto - fill pc (strings borrowed from ch) */
+void
+ms_chan_to_proto(const struct ms_chan *ch, Parley__Channel *pc)
+{
+	parley__channel__init(pc);
+	pc->id = (char *)ch->id;
+	pc->team = (char *)ch->team;
+	pc->kind = (char *)ch->kind;
+	pc->name = ch->name ? ch->name : (char *)"";
+	pc->last_seq = ch->next_seq - 1;
+	pc->archived = ch->archived;
+	pc->creator = (char *)ch->creator;
+	pc->created = ch->created;
+	pc->epoch = ch->epoch;
+}

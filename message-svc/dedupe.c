@@ -1,0 +1,200 @@
+/* dedupe.c - idempotency of sends.
+ *
+ * Key = channel + user + client_msg_id (or, without one, the gateway's
+ * request id, so an nng resend of the same request is answered once). An
+ * entry is pending while its produce is in flight (resends wait on it) and
+ * done afterwards (resends get the original message). Entries live 24 h.
+ * The consumer also records every client_msg_id it reads from the log, so
+ * after a restart the window since the last committed offset is covered;
+ * older sends are found in PostgreSQL (post.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "loop.h"
+#include "mem.h"
+#include "message_svc.h"
+#include "metrics.h"
+
+#define MS_DEDUPE_TTL_S (24 * 3600)
+
+struct ms_dedupe_wait {
+	struct ms_dedupe_wait *next;
+	void (*fn)(int rv, const Parley__Message *m, void *arg);
+	void *arg;
+};
+
+static struct ms_map *ms_dedupe;
+static struct pl_timer *ms_dedupe_timer;
+
+/* dedupe_free - an entry (never one with waiters: those finish first) */
+static void
+dedupe_free(void *p)
+{
+	struct ms_dedupe_entry *e = p;
+
+	if (e->msg != NULL)
+		parley__message__free_unpacked(e->msg, NULL);
+	free(e);
+}
+
+struct dedupe_prune {
+	uint64_t now_s;
+	char **keys;
+	size_t n;
+};
+
+/* dedupe_collect - note done entries older than the window */
+static void
+dedupe_collect(const char *key, void *val, void *arg)
+{
+	struct ms_dedupe_entry *e = val;
+	struct dedupe_prune *p = arg;
+
+	if (!e->pending && e->at_s + MS_DEDUPE_TTL_S < p->now_s) {
+		p->keys = pl_realloc(p->keys, (p->n + 1) * sizeof(*p->keys));
+		p->keys[p->n++] = pl_strdup(key);
+	}
+}
+
+/* dedupe_tick - drop expired entries */
+static void
+dedupe_tick(void *arg)
+{
+	struct dedupe_prune p = { pl_clock_wall_us() / 1000000, NULL, 0 };
+	size_t i;
+
+	ms_map_each(ms_dedupe, dedupe_collect, &p);
+	for (i = 0; i < p.n; i++) {
+		dedupe_free(ms_map_del(ms_dedupe, p.keys[i]));
+		free(p.keys[i]);
+	}
+	free(p.keys);
+}
+
+void
+ms_dedupe_init(void)
+{
+	ms_dedupe = ms_map_create();
+	if (ms.loop != NULL)
+		pl_loop_timer(ms.loop, 60000, 1, dedupe_tick, NULL, &ms_dedupe_timer);
+}
+
+void
+ms_dedupe_fini(void)
+{
+	if (ms_dedupe_timer != NULL)
+		pl_loop_timer_stop(&ms_dedupe_timer);
+	ms_map_free(&ms_dedupe, dedupe_free);
+}
+
+/* ms_dedupe_key - "c|<channel>|<user>|<cmid>" or "r|<request id>" ("" if neither) */
+void
+ms_dedupe_key(const char *channel, const char *user, const char *cmid,
+    const char *idem, struct pl_buf *key_r)
+{
+	pl_buf_reset(key_r);
+	if (cmid != NULL && cmid[0] != '\0')
+		pl_buf_printf(key_r, "c|%s|%s|%s", channel, user, cmid);
+	else if (idem != NULL && idem[0] != '\0')
+		pl_buf_printf(key_r, "r|%s", idem);
+	else
+		pl_buf_puts(key_r, "");
+}
+
+struct ms_dedupe_entry *
+ms_dedupe_get(const char *key)
+{
+	return key[0] ? ms_map_get(ms_dedupe, key) : NULL;
+}
+
+/* ms_dedupe_begin - a pending entry for key (the caller checked get first) */
+struct ms_dedupe_entry *
+ms_dedupe_begin(const char *key)
+{
+	struct ms_dedupe_entry *e = pl_calloc(1, sizeof(*e));
+
+	e->pending = 1;
+	e->at_s = pl_clock_wall_us() / 1000000;
+	if (key[0])
+		ms_map_put(ms_dedupe, key, e);
+	else
+		free(e), e = NULL;
+	return e;
+}
+
+/* ms_dedupe_wait - fn runs when the pending entry finishes */
+void
+ms_dedupe_wait(struct ms_dedupe_entry *e,
+    void (*fn)(int rv, const Parley__Message *m, void *arg), void *arg)
+{
+	struct ms_dedupe_wait *w = pl_calloc(1, sizeof(*w));
+
+	w->fn = fn;
+	w->arg = arg;
+	w->next = e->waiters;
+	e->waiters = w;
+	pl_metrics_inc(ms_m.dedupe_hits);
+}
+
+/* dedupe_copy - a deep copy of m (pack + unpack) */
+static Parley__Message *
+dedupe_copy(const Parley__Message *m)
+{
+	size_t len = parley__message__get_packed_size(m);
+	uint8_t *buf = pl_malloc(len ? len : 1);
+	Parley__Message *c;
+
+	parley__message__pack(m, buf);
+	c = parley__message__unpack(NULL, len, buf);
+	free(buf);
+	return c;
+}
+
+/* ms_dedupe_finish - settle key: remember m on success, forget on failure */
+void
+ms_dedupe_finish(const char *key, int rv, const Parley__Message *m)
+{
+	struct ms_dedupe_entry *e = key[0] ? ms_map_get(ms_dedupe, key) : NULL;
+	struct ms_dedupe_wait *w;
+
+	if (e == NULL)
+		return;
+	w = e->waiters;
+	e->waiters = NULL;
+	if (rv == 0) {
+		e->pending = 0;
+		e->msg = dedupe_copy(m);
+	} else {
+		ms_map_del(ms_dedupe, key);
+	}
+	while (w != NULL) {
+		struct ms_dedupe_wait *next = w->next;
+
+		w->fn(rv, m, w->arg);
+		free(w);
+		w = next;
+	}
+	if (rv != 0)
+		dedupe_free(e);
+}
+
+/* ms_dedupe_seen - a MESSAGE_CREATED read from the log */
+void
+ms_dedupe_seen(const Parley__Message *m)
+{
+	struct ms_dedupe_entry *e;
+	struct pl_buf key;
+
+	if (m->client_msg_id == NULL || m->client_msg_id[0] == '\0')
+		return;
+	pl_buf_init(&key);
+	ms_dedupe_key(m->channel, m->user, m->client_msg_id, NULL, &key);
+	if (ms_map_get(ms_dedupe, key.data) == NULL) {
+		e = pl_calloc(1, sizeof(*e));
+		e->at_s = pl_clock_wall_us() / 1000000;
+		e->msg = dedupe_copy(m);
+		ms_map_put(ms_dedupe, key.data, e);
+	}
+	pl_buf_fini(&key);
+}

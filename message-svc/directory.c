@@ -1,0 +1,431 @@
+/* directory.c - teams, users and the caller's view of them: admin
+ * provisioning, auth.test, session.boot, users.*, team.info.
+ *
+ * Creates are idempotent per request: the row remembers the request's
+ * idempotency key, so an nng resend of the same request gets the same row
+ * back where a different request for the same name gets name_taken. */
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "err.h"
+#include "log.h"
+#include "mem.h"
+#include "message_svc.h"
+#include "pg.h"
+#include "redis.h"
+
+/* dir_idem - the request's idempotency key ("" when none) */
+static const char *
+dir_idem(const struct ms_call *c)
+{
+	return c->req->idempotency_key ? c->req->idempotency_key : "";
+}
+
+/* dir_valid_name - 1..80 chars of letters, digits, '-', '_', '.' */
+static int
+dir_valid_name(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 80)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+/* dir_team_created - RETURNING id, name (no row: the name is someone else's) */
+static void
+dir_team_created(int rv, struct pg_result *res, void *arg)
+{
+	struct ms_call *c = arg;
+	struct pl_buf b;
+
+	if (rv != 0) {
+		ms_call_rv_error(&c, rv);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		ms_call_error(&c, "name_taken");
+		return;
+	}
+	pl_buf_init(&b);
+	pl_buf_puts(&b, "{\"team\":{\"id\":");
+	pl_buf_json_str(&b, PQgetvalue(res, 0, 0));
+	pl_buf_puts(&b, ",\"name\":");
+	pl_buf_json_str(&b, PQgetvalue(res, 0, 1));
+	pl_buf_puts(&b, ",\"domain\":");
+	pl_buf_json_str(&b, PQgetvalue(res, 0, 1));
+	pl_buf_puts(&b, "}}");
+	pl_log_info("MS-TEAM-CREATE", "team=%s name=%s", PQgetvalue(res, 0, 0),
+	    PQgetvalue(res, 0, 1));
+	ms_call_json(&c, b.data);
+	pl_buf_fini(&b);
+}
+
+/* ms_dir_team_create - admin.teams.create(name) */
+int
+ms_dir_team_create(struct ms_call *c)
+{
+	char id[PL_ID_MAX + 1], now[32];
+	const char *p[4];
+
+	if (!dir_valid_name(ms_param(c, "name"))) {
+		ms_call_error(&c, "invalid_name");
+		return 0;
+	}
+	pl_id_new('T', id);
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)(pl_clock_wall_us() / 1000000));
+	p[0] = id;
+	p[1] = ms_param(c, "name");
+	p[2] = now;
+	p[3] = dir_idem(c);
+	return pl_pg_query(ms.dir, "INSERT INTO teams (id, name, domain, created, create_key)"
+	    " VALUES ($1, $2, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
+	    " WHERE teams.create_key = $4 AND $4 <> '' RETURNING id, name", 4, p,
+	    dir_team_created, c);
+}
+
+/* dir_user_created - id, name, team_id, team_exists */
+static void
+dir_user_created(int rv, struct pg_result *res, void *arg)
+{
+	struct ms_call *c = arg;
+	char *token = NULL;
+	struct pl_buf b;
+
+	if (rv != 0) {
+		ms_call_rv_error(&c, rv);
+		return;
+	}
+	if (PQgetvalue(res, 0, 0)[0] == '\0') {
+		ms_call_error(&c, PQgetvalue(res, 0, 3)[0] == 't' ? "name_taken" :
+		    "team_not_found");
+		return;
+	}
+	if ((rv = ms_tokens_issue(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2), &token)) != 0) {
+		ms_call_rv_error(&c, rv);
+		return;
+	}
+	pl_buf_init(&b);
+	pl_buf_puts(&b, "{\"user\":{\"id\":");
+	pl_buf_json_str(&b, PQgetvalue(res, 0, 0));
+	pl_buf_puts(&b, ",\"name\":");
+	pl_buf_json_str(&b, PQgetvalue(res, 0, 1));
+	pl_buf_puts(&b, ",\"team_id\":");
+	pl_buf_json_str(&b, PQgetvalue(res, 0, 2));
+	pl_buf_puts(&b, "},\"token\":");
+	pl_buf_json_str(&b, token);
+	pl_buf_puts(&b, "}");
+	pl_log_info("MS-USER-CREATE", "user=%s team=%s", PQgetvalue(res, 0, 0),
+	    PQgetvalue(res, 0, 2));
+	ms_call_json(&c, b.data);
+	pl_buf_fini(&b);
+	free(token);
+}
+
+/* ms_dir_user_create - admin.users.create(team_id, name) */
+int
+ms_dir_user_create(struct ms_call *c)
+{
+	char id[PL_ID_MAX + 1], now[32];
+	const char *p[5];
+
+	if (!dir_valid_name(ms_param(c, "name"))) {
+		ms_call_error(&c, "invalid_name");
+		return 0;
+	}
+	pl_id_new('U', id);
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)(pl_clock_wall_us() / 1000000));
+	p[0] = id;
+	p[1] = ms_param(c, "team_id");
+	p[2] = ms_param(c, "name");
+	p[3] = now;
+	p[4] = dir_idem(c);
+	return pl_pg_query(ms.dir, "WITH ins AS (INSERT INTO users (id, team_id, name, created,"
+	    " create_key) SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM teams"
+	    " WHERE id = $2) ON CONFLICT (team_id, name) DO UPDATE SET name = EXCLUDED.name"
+	    " WHERE users.create_key = $5 AND $5 <> '' RETURNING id, name, team_id)"
+	    " SELECT id, name, team_id, true FROM ins UNION ALL SELECT '', '', '',"
+	    " EXISTS (SELECT 1 FROM teams WHERE id = $2) WHERE NOT EXISTS (SELECT 1 FROM ins)",
+	    5, p, dir_user_created, c);
+}
+
+/* dir_auth_done - user name, team name, domain */
+static void
+dir_auth_done(int rv, struct pg_result *res, void *arg)
+{
+	struct ms_call *c = arg;
+	struct pl_buf b;
+
+	if (rv != 0) {
+		ms_call_rv_error(&c, rv);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		ms_call_error(&c, "invalid_auth");
+		return;
+	}
+	pl_buf_init(&b);
+	pl_buf_printf(&b, "{\"url\":\"https://%s.parley.local/\",\"team\":",
+	    PQgetvalue(res, 0, 2));
+	pl_buf_json_str(&b, PQgetvalue(res, 0, 1));
+	pl_buf_puts(&b, ",\"user\":");
+	pl_buf_json_str(&b, PQgetvalue(res, 0, 0));
+	pl_buf_puts(&b, ",\"team_id\":");
+	pl_buf_json_str(&b, c->team);
+	pl_buf_puts(&b, ",\"user_id\":");
+	pl_buf_json_str(&b, c->user);
+	pl_buf_puts(&b, "}");
+	ms_call_json(&c, b.data);
+	pl_buf_fini(&b);
+}
+
+/* ms_dir_auth_test - auth.test */
+int
+ms_dir_auth_test(struct ms_call *c)
+{
+	const char *p[2] = { c->user, c->team };
+
+	return pl_pg_query(ms.dir, "SELECT u.name, t.name, t.domain FROM users u"
+	    " JOIN teams t ON t.id = u.team_id WHERE u.id = $1 AND u.team_id = $2"
+	    " AND NOT u.deleted", 2, p, dir_auth_done, c);
+}
+
+/* ---- session.boot */
+
+struct boot {
+	struct ms_call *c;
+	Parley__Boot boot;
+	Parley__User self;
+	Parley__Team team;
+	Parley__Channel *chans;
+	Parley__Channel **chanp;
+	char **strs;		/* heap strings the protos point at */
+	int nstrs;
+	int pending;		/* Redis look-ups in flight */
+};
+
+/* boot_str - keep a copy of s for the reply's lifetime */
+static char *
+boot_str(struct boot *st, const char *s)
+{
+	st->strs = pl_realloc(st->strs, (size_t)(st->nstrs + 1) * sizeof(char *));
+	return st->strs[st->nstrs++] = pl_strdup(s);
+}
+
+static void
+boot_free(void *p)
+{
+	struct boot *st = p;
+	int i;
+
+	for (i = 0; i < st->nstrs; i++)
+		free(st->strs[i]);
+	free(st->strs);
+	free(st->chans);
+	free(st->chanp);
+	free(st);
+}
+
+/* boot_json - {"self":{…},"team":{…},"channels":[{id,name,kind,last_seq,epoch}]} */
+static void
+boot_json(const struct boot *st, struct pl_buf *b)
+{
+	size_t i;
+
+	pl_buf_puts(b, "{\"self\":{\"id\":");
+	pl_buf_json_str(b, st->self.id);
+	pl_buf_puts(b, ",\"name\":");
+	pl_buf_json_str(b, st->self.name);
+	pl_buf_puts(b, "},\"team\":{\"id\":");
+	pl_buf_json_str(b, st->team.id);
+	pl_buf_puts(b, ",\"name\":");
+	pl_buf_json_str(b, st->team.name);
+	pl_buf_puts(b, ",\"domain\":");
+	pl_buf_json_str(b, st->team.domain);
+	pl_buf_puts(b, "},\"channels\":[");
+	for (i = 0; i < st->boot.n_channels; i++) {
+		const Parley__Channel *ch = st->boot.channels[i];
+
+		pl_buf_puts(b, i ? ",{\"id\":" : "{\"id\":");
+		pl_buf_json_str(b, ch->id);
+		pl_buf_puts(b, ",\"name\":");
+		pl_buf_json_str(b, ch->name);
+		pl_buf_puts(b, ",\"kind\":");
+		pl_buf_json_str(b, ch->kind);
+		pl_buf_printf(b, ",\"is_archived\":%s,\"last_seq\":%lld,\"epoch\":%u}",
+		    ch->archived ? "true" : "false", (long long)ch->last_seq, ch->epoch);
+	}
+	pl_buf_puts(b, "]}");
+}
+
+/* boot_finish - answer once every look-up is back */
+static void
+boot_finish(struct boot *st)
+{
+	Parley__Reply r;
+	struct pl_buf b;
+
+	if (--st->pending > 0)
+		return;
+	pl_buf_init(&b);
+	boot_json(st, &b);
+	parley__reply__init(&r);
+	r.ok = 1;
+	r.boot = &st->boot;
+	r.json = b.data;
+	ms_call_reply(&st->c, &r);
+	pl_buf_fini(&b);
+}
+
+struct boot_look {
+	struct boot *st;
+	Parley__Channel *pc;
+};
+
+/* boot_meta - HMGET {ch:ID}:meta seq epoch */
+static void
+boot_meta(int rv, struct redisReply *r, void *arg)
+{
+	struct boot_look *lk = arg;
+	struct boot *st = lk->st;
+	Parley__Channel *ch = lk->pc;
+
+	free(lk);
+	if (rv == 0 && r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+		if (r->element[0]->type == REDIS_REPLY_STRING) {
+			int64_t seq = strtoll(r->element[0]->str, NULL, 10);
+
+			if (seq > ch->last_seq)
+				ch->last_seq = seq;
+		}
+		if (r->element[1]->type == REDIS_REPLY_STRING && ch->epoch == 0)
+			ch->epoch = (uint32_t)strtoul(r->element[1]->str, NULL, 10);
+	}
+	boot_finish(st);
+}
+
+/* boot_channel_state - last_seq and epoch: ours from memory, others' from Redis */
+static void
+boot_channel_state(struct boot *st, Parley__Channel *pc)
+{
+	struct ms_chan *ch = ms_chan_peek(pc->id);
+	struct boot_look *lk;
+	char key[64];
+
+	if (ch != NULL && ch->seq_state == MS_CHAN_READY) {
+		pc->last_seq = ch->next_seq - 1;
+		pc->epoch = ch->epoch;
+		return;
+	}
+	if (ms.redis == NULL)
+		return;
+	snprintf(key, sizeof(key), "{ch:%s}:meta", pc->id);
+	lk = pl_malloc(sizeof(*lk));
+	lk->st = st;
+	lk->pc = pc;
+	st->pending++;
+	if (pl_redis_cmdf(ms.redis, boot_meta, lk, "HMGET %s seq epoch", key) != 0) {
+		free(lk);
+		st->pending--;
+	}
+}
+
+/* boot_channels - id, kind, name, archived, creator, created, last_seq, team */
+static void
+boot_channels(int rv, struct pg_result *res, void *arg)
+{
+	struct boot *st = arg;
+	int i, n;
+
+	if (rv != 0) {
+		ms_call_rv_error(&st->c, rv);
+		return;
+	}
+	n = PQntuples(res);
+	st->chans = pl_calloc((size_t)n + 1, sizeof(*st->chans));
+	st->chanp = pl_calloc((size_t)n + 1, sizeof(*st->chanp));
+	st->pending = 1;
+	for (i = 0; i < n; i++) {
+		Parley__Channel *pc = &st->chans[i];
+
+		parley__channel__init(pc);
+		pc->id = boot_str(st, PQgetvalue(res, i, 0));
+		pc->kind = boot_str(st, PQgetvalue(res, i, 1));
+		pc->name = boot_str(st, PQgetvalue(res, i, 2));
+		pc->archived = PQgetvalue(res, i, 3)[0] == 't';
+		pc->creator = boot_str(st, PQgetvalue(res, i, 4));
+		pc->created = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+		pc->last_seq = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+		pc->team = boot_str(st, PQgetvalue(res, i, 7));
+		st->chanp[i] = pc;
+	}
+	st->boot.channels = st->chanp;
+	st->boot.n_channels = (size_t)n;
+	for (i = 0; i < n; i++)
+		boot_channel_state(st, &st->chans[i]);
+	boot_finish(st);
+}
+
+/* boot_self - user name, team name, domain, is_admin */
+static void
+boot_self(int rv, struct pg_result *res, void *arg)
+{
+	struct boot *st = arg;
+	const char *p[1] = { st->c->user };
+
+	if (rv != 0 || PQntuples(res) == 0) {
+		if (rv != 0)
+			ms_call_rv_error(&st->c, rv);
+		else
+			ms_call_error(&st->c, "invalid_auth");
+		return;
+	}
+	st->self.id = (char *)st->c->user;
+	st->self.team = (char *)st->c->team;
+	st->self.name = boot_str(st, PQgetvalue(res, 0, 0));
+	st->self.is_admin = PQgetvalue(res, 0, 3)[0] == 't';
+	st->team.id = (char *)st->c->team;
+	st->team.name = boot_str(st, PQgetvalue(res, 0, 1));
+	st->team.domain = boot_str(st, PQgetvalue(res, 0, 2));
+	rv = pl_pg_query(ms.dir, "SELECT c.id, c.kind, c.name, c.archived, c.creator,"
+	    " c.created, c.last_seq, c.team_id FROM channel_members m"
+	    " JOIN channels c ON c.id = m.channel_id WHERE m.user_id = $1 ORDER BY c.created,"
+	    " c.id", 1, p, boot_channels, st);
+	if (rv != 0)
+		ms_call_rv_error(&st->c, rv);
+}
+
+/* ms_dir_boot - session.boot: self, team, the caller's channels */
+int
+ms_dir_boot(struct ms_call *c)
+{
+	struct boot *st = pl_calloc(1, sizeof(*st));
+	const char *p[2] = { c->user, c->team };
+	int rv;
+
+	st->c = c;
+	parley__boot__init(&st->boot);
+	parley__user__init(&st->self);
+	parley__team__init(&st->team);
+	st->boot.self = &st->self;
+	st->boot.team = &st->team;
+	c->state = st;
+	c->state_free = boot_free;
+	rv = pl_pg_query(ms.dir, "SELECT u.name, t.name, t.domain, u.is_admin FROM users u"
+	    " JOIN teams t ON t.id = u.team_id WHERE u.id = $1 AND u.team_id = $2", 2, p,
+	    boot_self, st);
+	if (rv != 0)
+		ms_call_rv_error(&c, rv);
+	return 0;
+}

@@ -1,0 +1,216 @@
+/* history.c - conversations.history and conversations.replies.
+ *
+ * Pages go backwards by seq, not by ts or offset: the cursor names the seq
+ * below which the next page starts, so messages arriving between two pages
+ * (they get higher seqs) never shift a page, and nothing is skipped or
+ * repeated. Rows come from the shard's messages table. */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "event_json.h"
+#include "jwt.h"
+#include "mem.h"
+#include "message_svc.h"
+#include "pg.h"
+
+#define MS_HISTORY_DEFAULT 100
+#define MS_HISTORY_MAX 1000
+
+/* ms_history_cursor - the opaque cursor of "next page below seq" */
+void
+ms_history_cursor(int64_t seq, char out[32])
+{
+	char raw[32];
+	char *enc;
+
+	snprintf(raw, sizeof(raw), "seq:%lld", (long long)seq);
+	enc = pl_b64url_encode(raw, strlen(raw));
+	snprintf(out, 32, "%s", enc);
+	free(enc);
+}
+
+/* ms_history_cursor_parse - the seq of a cursor; PL_EINVAL if it is not ours */
+int
+ms_history_cursor_parse(const char *s, int64_t *seq_r)
+{
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	char buf[32], *end;
+	int rv = PL_EINVAL;
+
+	if (pl_b64url_decode(s, strlen(s), &raw, &len) != 0)
+		return PL_EINVAL;
+	if (len > 4 && len < sizeof(buf) && memcmp(raw, "seq:", 4) == 0) {
+		memcpy(buf, raw, len);
+		buf[len] = '\0';
+		*seq_r = strtoll(buf + 4, &end, 10);
+		if (*end == '\0' && *seq_r > 0)
+			rv = 0;
+	}
+	free(raw);
+	return rv;
+}
+
+struct hist {
+	struct ms_call *c;
+	int limit;
+	int replies;
+	char bounds[4][32];	/* oldest_us, latest_us, below_seq, limit+1 */
+};
+
+/* hist_row - one messages row as a Parley__Message (strings borrowed) */
+static void
+hist_row(struct pg_result *res, int i, Parley__Message *m)
+{
+	parley__message__init(m);
+	m->seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+	m->ts = PQgetvalue(res, i, 1);
+	m->user = PQgetvalue(res, i, 2);
+	m->text = PQgetvalue(res, i, 3);
+	m->thread_ts = PQgetvalue(res, i, 4);
+	m->client_msg_id = PQgetvalue(res, i, 5);
+	m->subtype = PQgetvalue(res, i, 6);
+	m->edited_ts = PQgetvalue(res, i, 7);
+	m->reply_count = atoi(PQgetvalue(res, i, 8));
+}
+
+/* hist_done - render the page (rows newest first; replies oldest first) */
+static void
+hist_done(int rv, struct pg_result *res, void *arg)
+{
+	struct hist *st = arg;
+	int i, n, more;
+	struct pl_buf b;
+	char cur[32];
+
+	if (rv != 0) {
+		ms_call_rv_error(&st->c, rv);
+		return;
+	}
+	n = PQntuples(res);
+	more = n > st->limit;
+	if (more)
+		n = st->limit;
+	pl_buf_init(&b);
+	pl_buf_puts(&b, "{\"messages\":[");
+	for (i = 0; i < n; i++) {
+		Parley__Message m;
+
+		hist_row(res, i, &m);
+		if (i)
+			pl_buf_puts(&b, ",");
+		pl_message_obj_json(&m, &b);
+	}
+	pl_buf_printf(&b, "],\"has_more\":%s", more ? "true" : "false");
+	if (more) {
+		ms_history_cursor(strtoll(PQgetvalue(res, n - 1, 0), NULL, 10), cur);
+		pl_buf_printf(&b, ",\"response_metadata\":{\"next_cursor\":\"%s\"}}", cur);
+	} else {
+		pl_buf_puts(&b, ",\"response_metadata\":{\"next_cursor\":\"\"}}");
+	}
+	ms_call_json(&st->c, b.data);
+	pl_buf_fini(&b);
+}
+
+/* hist_bounds - oldest/latest/inclusive/cursor/limit into SQL parameters */
+static int
+hist_bounds(struct hist *st)
+{
+	struct ms_call *c = st->c;
+	const char *o = ms_param(c, "oldest"), *l = ms_param(c, "latest");
+	const char *inc = ms_param(c, "inclusive"), *cur = ms_param(c, "cursor");
+	int inclusive = strcmp(inc, "true") == 0 || strcmp(inc, "1") == 0;
+	uint64_t oldest = 0, latest = UINT64_MAX / 2;
+	int64_t below = INT64_MAX;
+	long lim = strtol(ms_param(c, "limit"), NULL, 10);
+
+	if ((o[0] && ms_seq_ts_parse(o, &oldest) != 0) ||
+	    (l[0] && ms_seq_ts_parse(l, &latest) != 0))
+		return PL_EINVAL;
+	if (cur[0] && ms_history_cursor_parse(cur, &below) != 0)
+		return PL_EINVAL;
+	/* exclusive bounds by default (Slack); inclusive widens both by one us */
+	if (!inclusive) {
+		oldest += 1;
+		latest = latest > 0 ? latest - 1 : 0;
+	}
+	st->limit = lim > 0 ? (lim > MS_HISTORY_MAX ? MS_HISTORY_MAX : (int)lim) :
+	    MS_HISTORY_DEFAULT;
+	snprintf(st->bounds[0], 32, "%llu", (unsigned long long)oldest);
+	snprintf(st->bounds[1], 32, "%llu", (unsigned long long)latest);
+	snprintf(st->bounds[2], 32, "%lld", (long long)below);
+	snprintf(st->bounds[3], 32, "%d", st->limit + 1);
+	return 0;
+}
+
+/* hist_ready - membership checked: query the page */
+static void
+hist_ready(int rv, struct ms_chan *ch, void *arg)
+{
+	struct hist *st = arg;
+	const char *p[6];
+
+	if (rv != 0 || strcmp(ch->team, st->c->team) != 0 ||
+	    (strcmp(ch->kind, "public") != 0 && !ms_chan_is_member(ch, st->c->user))) {
+		ms_call_error(&st->c, rv == PL_EUNAVAIL ? "service_unavailable" :
+		    "channel_not_found");
+		return;
+	}
+	p[0] = ch->id;
+	p[1] = st->bounds[0];
+	p[2] = st->bounds[1];
+	p[3] = st->bounds[2];
+	p[4] = st->bounds[3];
+	p[5] = ms_param(st->c, "ts");
+	if (!st->replies)
+		rv = pl_pg_query(ms.pg, "SELECT seq, ts, user_id, text, thread_ts, client_msg_id,"
+		    " subtype, edited_ts, reply_count FROM messages WHERE channel_id = $1"
+		    " AND NOT deleted AND ts_us >= $2 AND ts_us <= $3 AND seq < $4"
+		    " AND (thread_ts = '' OR thread_ts = ts)"
+		    " ORDER BY seq DESC LIMIT $5", 5, p, hist_done, st);
+	else
+		rv = pl_pg_query(ms.pg, "SELECT seq, ts, user_id, text, thread_ts, client_msg_id,"
+		    " subtype, edited_ts, reply_count FROM messages WHERE channel_id = $1"
+		    " AND NOT deleted AND ts_us >= $2 AND ts_us <= $3 AND seq < $4"
+		    " AND (ts = $6 OR thread_ts = $6)"
+		    " ORDER BY seq DESC LIMIT $5", 6, p, hist_done, st);
+	if (rv != 0)
+		ms_call_rv_error(&st->c, rv);
+}
+
+/* hist_start - shared by history and replies */
+static int
+hist_start(struct ms_call *c, int replies)
+{
+	struct hist *st = pl_calloc(1, sizeof(*st));
+
+	st->c = c;
+	st->replies = replies;
+	c->state = st;
+	c->state_free = free;
+	if (hist_bounds(st) != 0) {
+		ms_call_error(&c, "invalid_arguments");
+		return 0;
+	}
+	if (replies && ms_param(c, "ts")[0] == '\0') {
+		ms_call_error(&c, "thread_not_found");
+		return 0;
+	}
+	ms_chan_get(ms_param(c, "channel"), hist_ready, st);
+	return 0;
+}
+
+int
+ms_history(struct ms_call *c)
+{
+	return hist_start(c, 0);
+}
+
+int
+ms_history_replies(struct ms_call *c)
+{
+	return hist_start(c, 1);
+}

@@ -1,0 +1,84 @@
+/* main.c - message-svc: Parley's chat domain, channel ordering, durability,
+ * persistence and history, one channel shard per process. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "message_svc.h"
+
+
+static const struct pl_config_entry ms_config[] = {
+	{ "shard-index", "PARLEY_SHARD_INDEX", PL_CONF_INT, "0", &ms_conf.shard_index,
+	    0, 1023, "this shard's index i of N", 0 },
+	{ "shard-count", "PARLEY_SHARD_COUNT", PL_CONF_INT, "1", &ms_conf.shard_count,
+	    1, 1024, "number of message-svc shards N", 0 },
+	{ "pg-dsn", "PARLEY_PG_DSN", PL_CONF_STR,
+	    "host=127.0.0.1 port=5433 dbname=parley_shard_0 user=postgres", &ms_conf.pg_dsn,
+	    0, 0, "this shard's PostgreSQL database", 1 },
+	{ "pg-directory-dsn", "PARLEY_PG_DIRECTORY_DSN", PL_CONF_STR, NULL,
+	    &ms_conf.pg_dir_dsn, 0, 0, "the directory database (empty: the shard's)", 1 },
+	{ "redis-addr", "PARLEY_REDIS_ADDR", PL_CONF_STR, "127.0.0.1:6390",
+	    &ms_conf.redis_addr, 0, 0, "Redis host:port or unix:/path", 0 },
+	{ "kafka-brokers", "PARLEY_KAFKA_BROKERS", PL_CONF_STR, NULL,
+	    &ms_conf.kafka_brokers, 0, 0, "Kafka bootstrap list", 0 },
+	{ "kafka-brokers-file", "PARLEY_KAFKA_BROKERS_FILE", PL_CONF_STR,
+	    "var/run/kafka.brokers", &ms_conf.kafka_brokers_file, 0, 0,
+	    "file with the bootstrap list (when kafka-brokers is empty)", 0 },
+	{ "kafka-fetch-wait-ms", "PARLEY_KAFKA_FETCH_WAIT_MS", PL_CONF_INT, "1",
+	    &ms_conf.fetch_wait_ms, 0, 10000, "consumer fetch.wait.max.ms", 0 },
+	{ "kafka-extra", "PARLEY_MS_KAFKA_EXTRA", PL_CONF_STR, NULL,
+	    &ms_conf.kafka_extra, 0, 0, "extra librdkafka properties k=v,k=v", 0 },
+	{ "run-dir", "PARLEY_RUN_DIR", PL_CONF_STR, "var/run", &ms_conf.run_dir,
+	    0, 0, "directory of the ipc:// sockets", 0 },
+	{ "rpc-url", "PARLEY_MS_RPC_URL", PL_CONF_STR, NULL, &ms_conf.rpc_url,
+	    0, 0, "nng URL to serve (empty: ipc://<run-dir>/message-<i>.ipc)", 0 },
+	{ "rpc-workers", "PARLEY_MS_RPC_WORKERS", PL_CONF_INT, "64",
+	    &ms_conf.rpc_workers, 1, 4096, "concurrent nng contexts", 0 },
+	{ "token-secret", "PARLEY_TOKEN_SECRET", PL_CONF_STR, "parley-dev-secret",
+	    &ms_conf.token_secret, 0, 0, "HS256 secret of user tokens", 1 },
+	{ "token-ttl-s", "PARLEY_TOKEN_TTL_S", PL_CONF_INT, "2592000",
+	    &ms_conf.token_ttl_s, 60, 315360000, "lifetime of issued tokens", 0 },
+	{ "batch-max", "PARLEY_MS_BATCH_MAX", PL_CONF_INT, "500", &ms_conf.batch_max,
+	    1, 100000, "events per PostgreSQL transaction", 0 },
+	{ "recent-max", "PARLEY_MS_RECENT_MAX", PL_CONF_INT, "200", &ms_conf.recent_max,
+	    10, 100000, "events kept per channel in the Redis recent cache", 0 },
+	PL_CONFIG_END
+};
+
+static struct pl_daemon ms_daemon = {
+	.name = "message-svc",
+	.summary = "Parley message service: channels, ordered durable messages, history",
+	.ops_addr_default = "127.0.0.1:9110",
+	.config = ms_config,
+	.init = ms_svc_init,
+	.drain = ms_svc_drain,
+	.fini = ms_svc_fini,
+};
+
+/* ms_shard_hint - the shard index from env or argv before the config is
+ * parsed: the default ops port is 9110 + shard */
+static int
+ms_shard_hint(int argc, char **argv)
+{
+	const char *v = getenv("PARLEY_SHARD_INDEX");
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "--shard-index=", 14) == 0)
+			v = argv[i] + 14;
+		else if (strcmp(argv[i], "--shard-index") == 0 && i + 1 < argc)
+			v = argv[i + 1];
+	}
+	return v ? atoi(v) : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static char ops[64];
+
+	snprintf(ops, sizeof(ops), "127.0.0.1:%d", 9110 + ms_shard_hint(argc, argv));
+	ms_daemon.ops_addr_default = ops;
+	return pl_daemon_main(&ms_daemon, argc, argv);
+}

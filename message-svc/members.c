@@ -1,0 +1,607 @@
+/* members.c - channels and memberships: conversations.create, join, invite,
+ * leave, kick, archive, info, members, open.
+ *
+ * A change is written to the directory first, then announced: a
+ * CHANNEL_JOIN/CHANNEL_LEAVE message on parley.messages (it takes the
+ * channel's seq, so members see it in order) and a MEMBER_JOINED/MEMBER_LEFT
+ * (or CHANNEL_CREATED/ARCHIVED) on parley.events keyed by team, which the
+ * gateways use for their edge caches. The reply goes after both acks. */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "err.h"
+#include "log.h"
+#include "mem.h"
+#include "message_svc.h"
+#include "pg.h"
+
+/* ---- shared */
+
+/* mem_chan_error - the Slack code of a failed channel look-up */
+static void
+mem_chan_error(struct ms_call **c, int rv)
+{
+	if (rv == PL_ENOTFOUND)
+		ms_call_error(c, "channel_not_found");
+	else if (rv == PL_EPROTO)
+		ms_call_error(c, "wrong_shard");
+	else
+		ms_call_rv_error(c, rv);
+}
+
+/* mem_visible - the caller may see ch (same team; private only to members) */
+static int
+mem_visible(const struct ms_chan *ch, const struct ms_call *c)
+{
+	if (strcmp(ch->team, c->team) != 0)
+		return 0;
+	return strcmp(ch->kind, "public") == 0 || ms_chan_is_member(ch, c->user);
+}
+
+/* mem_reply_chan - {"channel":{…}} plus extra members */
+static void
+mem_reply_chan(struct ms_call **c, const struct ms_chan *ch, const char *extra)
+{
+	struct pl_buf b;
+
+	pl_buf_init(&b);
+	pl_buf_puts(&b, "{\"channel\":");
+	ms_chan_obj_json(ch, (*c)->user, &b);
+	if (extra != NULL)
+		pl_buf_puts(&b, extra);
+	pl_buf_puts(&b, "}");
+	ms_call_json(c, b.data);
+	pl_buf_fini(&b);
+}
+
+/* mem_membership_event - MEMBER_JOINED / MEMBER_LEFT on parley.events */
+static int
+mem_membership_event(const struct ms_chan *ch, const char *user, const char *actor,
+    int joined, ms_send_fn fn, void *arg)
+{
+	Parley__Envelope env;
+	Parley__Membership mb;
+	char idem[96];
+
+	snprintf(idem, sizeof(idem), "%s:%s:%s:%llu", joined ? "mj" : "ml", ch->id, user,
+	    (unsigned long long)pl_clock_wall_us());
+	ms_send_env_init(&env, joined ? PARLEY__EVENT_TYPE__MEMBER_JOINED :
+	    PARLEY__EVENT_TYPE__MEMBER_LEFT, ch->team, idem);
+	parley__membership__init(&mb);
+	mb.channel = (char *)ch->id;
+	mb.user = (char *)user;
+	mb.team = (char *)ch->team;
+	mb.actor = (char *)actor;
+	mb.kind = (char *)ch->kind;
+	env.body_case = PARLEY__ENVELOPE__BODY_MEMBERSHIP;
+	env.membership = &mb;
+	return ms_send_event(&env, fn, arg);
+}
+
+/* ---- one membership change: directory, log message, event */
+
+struct mchange {
+	struct ms_call *c;
+	struct ms_chan *ch;
+	char **users;		/* to change, in order */
+	int nusers, next;
+	int join;
+	int pending;		/* acks outstanding for the current user */
+	int failed;
+	Parley__Message m;
+	char text[128];
+	const char *reply_extra;
+};
+
+static void mchange_next(struct mchange *st);
+
+static void
+mchange_free(void *p)
+{
+	struct mchange *st = p;
+	int i;
+
+	for (i = 0; i < st->nusers; i++)
+		free(st->users[i]);
+	free(st->users);
+	if (st->m.ts != NULL && st->m.ts != protobuf_c_empty_string)
+		free(st->m.ts);
+	free(st);
+}
+
+/* mchange_acked - one of the two announcements is acknowledged */
+static void
+mchange_acked(int rv, Parley__Message *m, void *arg)
+{
+	struct mchange *st = arg;
+
+	if (rv != 0)
+		st->failed = 1;
+	if (--st->pending > 0)
+		return;
+	if (st->m.ts != NULL)
+		pl_free(&st->m.ts);
+	st->next++;
+	mchange_next(st);
+}
+
+/* mchange_announce - the channel_join/leave message and the member event */
+static void
+mchange_announce(struct mchange *st)
+{
+	const char *user = st->users[st->next];
+	int rv;
+
+	parley__message__init(&st->m);
+	snprintf(st->text, sizeof(st->text), "<@%s> has %s the channel", user,
+	    st->join ? "joined" : "left");
+	st->m.user = (char *)user;
+	st->m.text = st->text;
+	st->m.subtype = st->join ? "channel_join" : "channel_leave";
+	st->pending = 2;
+	rv = ms_send_append(st->ch, st->join ? PARLEY__EVENT_TYPE__CHANNEL_JOIN :
+	    PARLEY__EVENT_TYPE__CHANNEL_LEAVE, &st->m, NULL, mchange_acked, st);
+	if (rv != 0) {
+		st->failed = 1;
+		st->pending--;
+	}
+	rv = mem_membership_event(st->ch, user, st->c->user, st->join, mchange_acked, st);
+	if (rv != 0) {
+		st->failed = 1;
+		mchange_acked(rv, NULL, st);
+	}
+}
+
+/* mchange_written - the directory row of the current user changed */
+static void
+mchange_written(int rv, struct pg_result *res, void *arg)
+{
+	struct mchange *st = arg;
+	const char *user = st->users[st->next];
+
+	if (rv != 0) {
+		/* undo the optimistic cache change and stop here */
+		ms_chan_member_set(st->ch, user, !st->join);
+		ms_call_rv_error(&st->c, rv);
+		return;
+	}
+	pl_log_info(st->join ? "MS-MEMBER-JOIN" : "MS-MEMBER-LEAVE", "channel=%s user=%s actor=%s",
+	    st->ch->id, user, st->c->user);
+	mchange_announce(st);
+}
+
+/* mchange_next - change the next user, or answer when all are done */
+static void
+mchange_next(struct mchange *st)
+{
+	const char *p[3];
+	char now[32];
+	int rv;
+
+	if (st->next >= st->nusers) {
+		if (st->failed)
+			ms_call_error(&st->c, "internal_error");
+		else if (st->join)
+			mem_reply_chan(&st->c, st->ch, st->reply_extra);
+		else
+			ms_call_json(&st->c, "{}");
+		return;
+	}
+	p[0] = st->ch->id;
+	p[1] = st->users[st->next];
+	p[2] = st->ch->team;
+	/* optimistic: a concurrent resend sees the member and answers at once */
+	ms_chan_member_set(st->ch, p[1], st->join);
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)(pl_clock_wall_us() / 1000000));
+	if (st->join) {
+		const char *q[4] = { p[0], p[1], p[2], now };
+
+		rv = pl_pg_query(ms.dir, "INSERT INTO channel_members (channel_id, user_id,"
+		    " team_id, joined) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", 4, q,
+		    mchange_written, st);
+	} else {
+		rv = pl_pg_query(ms.dir, "DELETE FROM channel_members WHERE channel_id = $1"
+		    " AND user_id = $2", 2, p, mchange_written, st);
+	}
+	if (rv != 0)
+		mchange_written(rv, NULL, st);
+}
+
+/* mchange_start - change users (list of ids) of ch for the call */
+static void
+mchange_start(struct ms_call *c, struct ms_chan *ch, char **users, int n, int join)
+{
+	struct mchange *st = pl_calloc(1, sizeof(*st));
+
+	st->c = c;
+	st->ch = ch;
+	st->users = users;
+	st->nusers = n;
+	st->join = join;
+	c->state = st;
+	c->state_free = mchange_free;
+	mchange_next(st);
+}
+
+/* mem_one - a heap list of one user */
+static char **
+mem_one(const char *user)
+{
+	char **v = pl_malloc(sizeof(*v));
+
+	v[0] = pl_strdup(user);
+	return v;
+}
+
+/* ---- conversations.join */
+
+static void
+join_ready(int rv, struct ms_chan *ch, void *arg)
+{
+	struct ms_call *c = arg;
+
+	if (rv != 0 || !mem_visible(ch, c)) {
+		mem_chan_error(&c, rv ? rv : PL_ENOTFOUND);
+		return;
+	}
+	if (strcmp(ch->kind, "public") != 0) {
+		ms_call_error(&c, "method_not_supported_for_channel_type");
+		return;
+	}
+	if (ch->archived) {
+		ms_call_error(&c, "is_archived");
+		return;
+	}
+	if (ms_chan_is_member(ch, c->user)) {
+		mem_reply_chan(&c, ch, ",\"already_in_channel\":true");
+		return;
+	}
+	mchange_start(c, ch, mem_one(c->user), 1, 1);
+}
+
+int
+ms_members_join(struct ms_call *c)
+{
+	ms_chan_get(ms_param(c, "channel"), join_ready, c);
+	return 0;
+}
+
+/* ---- conversations.leave / kick */
+
+static void
+leave_ready(int rv, struct ms_chan *ch, void *arg)
+{
+	struct ms_call *c = arg;
+	const char *target = ms_param(c, "user");
+	int kick = strcmp(c->req->method, "conversations.kick") == 0;
+
+	if (rv != 0 || !mem_visible(ch, c)) {
+		mem_chan_error(&c, rv ? rv : PL_ENOTFOUND);
+		return;
+	}
+	if (strcmp(ch->kind, "dm") == 0) {
+		ms_call_error(&c, "method_not_supported_for_channel_type");
+		return;
+	}
+	if (!kick) {
+		if (!ms_chan_is_member(ch, c->user)) {
+			ms_call_json(&c, "{\"not_in_channel\":true}");
+			return;
+		}
+		mchange_start(c, ch, mem_one(c->user), 1, 0);
+		return;
+	}
+	if (!ms_chan_is_member(ch, c->user))
+		ms_call_error(&c, "not_in_channel");
+	else if (target[0] == '\0')
+		ms_call_error(&c, "user_not_found");
+	else if (strcmp(target, c->user) == 0)
+		ms_call_error(&c, "cant_kick_self");
+	else if (!ms_chan_is_member(ch, target))
+		ms_call_error(&c, "not_in_channel");
+	else
+		mchange_start(c, ch, mem_one(target), 1, 0);
+}
+
+int
+ms_members_leave(struct ms_call *c)
+{
+	ms_chan_get(ms_param(c, "channel"), leave_ready, c);
+	return 0;
+}
+
+int
+ms_members_kick(struct ms_call *c)
+{
+	ms_chan_get(ms_param(c, "channel"), leave_ready, c);
+	return 0;
+}
+
+/* ---- conversations.invite */
+
+struct invite {
+	struct ms_call *c;
+	struct ms_chan *ch;
+};
+
+/* invite_users - the team's users among the requested ones */
+static void
+invite_users(int rv, struct pg_result *res, void *arg)
+{
+	struct invite *iv = arg;
+	struct ms_call *c = iv->c;
+	struct ms_chan *ch = iv->ch;
+	char **v = NULL;
+	int i, n = 0, asked;
+	char **want;
+
+	free(iv);
+	c->state = NULL;
+	if (rv != 0) {
+		ms_call_rv_error(&c, rv);
+		return;
+	}
+	want = ms_pgarr_split(PQgetvalue(res, 0, 1), &asked);
+	if (PQntuples(res) == 0 || atoi(PQgetvalue(res, 0, 0)) != asked || asked == 0) {
+		ms_pgarr_free(&want, asked);
+		ms_call_error(&c, "user_not_found");
+		return;
+	}
+	for (i = 0; i < asked; i++) {
+		if (ms_chan_is_member(ch, want[i]))
+			continue;
+		v = pl_realloc(v, (size_t)(n + 1) * sizeof(*v));
+		v[n++] = pl_strdup(want[i]);
+	}
+	ms_pgarr_free(&want, asked);
+	if (n == 0) {
+		free(v);
+		ms_call_error(&c, "already_in_channel");
+		return;
+	}
+	mchange_start(c, ch, v, n, 1);
+}
+
+static void
+invite_ready(int rv, struct ms_chan *ch, void *arg)
+{
+	struct ms_call *c = arg;
+	struct pl_buf list;
+	struct invite *iv;
+	const char *p[2];
+	char *users, *save = NULL, *u;
+
+	if (rv != 0 || !mem_visible(ch, c)) {
+		mem_chan_error(&c, rv ? rv : PL_ENOTFOUND);
+		return;
+	}
+	if (!ms_chan_is_member(ch, c->user)) {
+		ms_call_error(&c, "not_in_channel");
+		return;
+	}
+	if (ch->archived) {
+		ms_call_error(&c, "is_archived");
+		return;
+	}
+	if (strcmp(ch->kind, "dm") == 0) {
+		ms_call_error(&c, "method_not_supported_for_channel_type");
+		return;
+	}
+	pl_buf_init(&list);
+	ms_pgarr_begin(&list);
+	users = pl_strdup(ms_param(c, "users"));
+	for (u = strtok_r(users, ", ", &save); u; u = strtok_r(NULL, ", ", &save))
+		ms_pgarr_text(&list, u);
+	ms_pgarr_end(&list);
+	free(users);
+	iv = pl_calloc(1, sizeof(*iv));
+	iv->c = c;
+	iv->ch = ch;
+	c->state = iv;
+	c->state_free = free;
+	p[0] = ch->team;
+	p[1] = list.data;
+	rv = pl_pg_query(ms.dir, "SELECT count(DISTINCT u.id), (SELECT array_agg(DISTINCT x)"
+	    " FROM unnest($2::text[]) x) FROM users u WHERE u.team_id = $1"
+	    " AND u.id = ANY ($2::text[]) AND NOT u.deleted", 2, p, invite_users, iv);
+	pl_buf_fini(&list);
+	if (rv != 0)
+		ms_call_rv_error(&c, rv);
+}
+
+int
+ms_members_invite(struct ms_call *c)
+{
+	if (ms_param(c, "users")[0] == '\0') {
+		ms_call_error(&c, "no_user");
+		return 0;
+	}
+	ms_chan_get(ms_param(c, "channel"), invite_ready, c);
+	return 0;
+}
+
+/* ---- conversations.info / members */
+
+static void
+info_ready(int rv, struct ms_chan *ch, void *arg)
+{
+	struct ms_call *c = arg;
+
+	if (rv != 0 || !mem_visible(ch, c))
+		mem_chan_error(&c, rv ? rv : PL_ENOTFOUND);
+	else
+		mem_reply_chan(&c, ch, NULL);
+}
+
+int
+ms_members_info(struct ms_call *c)
+{
+	ms_chan_get(ms_param(c, "channel"), info_ready, c);
+	return 0;
+}
+
+/* members_add - one member id into the JSON array */
+static void
+members_add(const char *key, void *val, void *arg)
+{
+	struct pl_buf *b = arg;
+
+	if (b->data[b->len - 1] != '[')
+		pl_buf_puts(b, ",");
+	pl_buf_json_str(b, key);
+}
+
+static void
+members_ready(int rv, struct ms_chan *ch, void *arg)
+{
+	struct ms_call *c = arg;
+	struct pl_buf b;
+
+	if (rv != 0 || !mem_visible(ch, c)) {
+		mem_chan_error(&c, rv ? rv : PL_ENOTFOUND);
+		return;
+	}
+	pl_buf_init(&b);
+	pl_buf_puts(&b, "{\"members\":[");
+	ms_map_each(ch->members, members_add, &b);
+	pl_buf_puts(&b, "],\"response_metadata\":{\"next_cursor\":\"\"}}");
+	ms_call_json(&c, b.data);
+	pl_buf_fini(&b);
+}
+
+int
+ms_members_members(struct ms_call *c)
+{
+	ms_chan_get(ms_param(c, "channel"), members_ready, c);
+	return 0;
+}
+
+/* ---- conversations.create */
+
+struct create {
+	struct ms_call *c;
+	struct ms_chan tmp;	/* the new channel, for rendering and events */
+	int pending;
+	int failed;
+};
+
+static void
+create_free(void *p)
+{
+	struct create *st = p;
+
+	ms_map_free(&st->tmp.members, NULL);
+	free(st->tmp.name);
+	free(st);
+}
+
+/* create_acked - CHANNEL_CREATED and the creator's MEMBER_JOINED */
+static void
+create_acked(int rv, Parley__Message *m, void *arg)
+{
+	struct create *st = arg;
+
+	if (rv != 0)
+		st->failed = 1;
+	if (--st->pending > 0)
+		return;
+	if (st->failed)
+		ms_call_error(&st->c, "internal_error");
+	else
+		mem_reply_chan(&st->c, &st->tmp, NULL);
+}
+
+/* create_done - RETURNING id, created (no row: name_taken) */
+static void
+create_done(int rv, struct pg_result *res, void *arg)
+{
+	struct create *st = arg;
+	Parley__Envelope env;
+	Parley__Channel pc;
+	char idem[64];
+
+	if (rv != 0) {
+		ms_call_rv_error(&st->c, rv);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		ms_call_error(&st->c, "name_taken");
+		return;
+	}
+	snprintf(st->tmp.id, sizeof(st->tmp.id), "%s", PQgetvalue(res, 0, 0));
+	st->tmp.created = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	pl_log_info("MS-CHANNEL-CREATE", "channel=%s team=%s kind=%s creator=%s", st->tmp.id,
+	    st->tmp.team, st->tmp.kind, st->tmp.creator);
+	snprintf(idem, sizeof(idem), "cc:%s", st->tmp.id);
+	ms_send_env_init(&env, PARLEY__EVENT_TYPE__CHANNEL_CREATED, st->tmp.team, idem);
+	ms_chan_to_proto(&st->tmp, &pc);
+	pc.members = (char **)&st->c->user;
+	pc.n_members = 1;
+	env.body_case = PARLEY__ENVELOPE__BODY_CHANNEL;
+	env.channel = &pc;
+	st->pending = 2;
+	if ((rv = ms_send_event(&env, create_acked, st)) != 0)
+		create_acked(rv, NULL, st);
+	if ((rv = mem_membership_event(&st->tmp, st->c->user, st->c->user, 1, create_acked,
+	    st)) != 0)
+		create_acked(rv, NULL, st);
+}
+
+/* create_valid_name - Slack's rule: lowercase letters, digits, - _ ., <= 80 */
+static int
+create_valid_name(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 80)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '-' || s[i] == '_' || s[i] == '.'))
+			return 0;
+	return 1;
+}
+
+int
+ms_members_create(struct ms_call *c)
+{
+	const char *name = ms_param(c, "name"), *priv = ms_param(c, "is_private");
+	int is_private = strcmp(priv, "true") == 0 || strcmp(priv, "1") == 0;
+	struct create *st;
+	char id[PL_ID_MAX + 1], now[32];
+	const char *p[7];
+
+	if (!create_valid_name(name)) {
+		ms_call_error(&c, "invalid_name_specials");
+		return 0;
+	}
+	pl_id_new(is_private ? 'G' : 'C', id);
+	st = pl_calloc(1, sizeof(*st));
+	st->c = c;
+	c->state = st;
+	c->state_free = create_free;
+	snprintf(st->tmp.team, sizeof(st->tmp.team), "%s", c->team);
+	snprintf(st->tmp.kind, sizeof(st->tmp.kind), "%s", is_private ? "private" : "public");
+	snprintf(st->tmp.creator, sizeof(st->tmp.creator), "%s", c->user);
+	st->tmp.name = pl_strdup(name);
+	st->tmp.members = ms_map_create();
+	ms_map_put(st->tmp.members, c->user, (void *)1);
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)(pl_clock_wall_us() / 1000000));
+	p[0] = id;
+	p[1] = c->team;
+	p[2] = st->tmp.kind;
+	p[3] = name;
+	p[4] = c->user;
+	p[5] = now;
+	p[6] = c->req->idempotency_key ? c->req->idempotency_key : "";
+	return pl_pg_query(ms.dir, "WITH ins AS (INSERT INTO channels (id, team_id, kind, name,"
+	    " creator, created, create_key) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+	    " ON CONFLICT (team_id, name) WHERE kind IN ('public', 'private')"
+	    " DO UPDATE SET name = EXCLUDED.name WHERE channels.create_key = $7 AND $7 <> ''"
+	    " RETURNING id, created), mem AS (INSERT INTO channel_members (channel_id, user_id,"
+	    " team_id, joined) SELECT id, $5, $2, created FROM ins ON CONFLICT DO NOTHING)"
+	    " SELECT id, created FROM ins", 7, p, create_done, st);
+}

@@ -1,0 +1,265 @@
+/* message_svc.h - message-svc's private header: the shard's state and the
+ * functions its modules share. One loop thread owns everything here.
+ *
+ * Modules (file = prefix):
+ *   main.c        config table + pl_daemon_main
+ *   svc.c         ms_svc_*: init/fini, readiness, metrics
+ *   migrations.c  ms_migrations_*: numbered SQL, applied at start-up
+ *   call.c        ms_call_*: one request in flight, its reply
+ *   methods.c     ms_methods_*: the dispatch table
+ *   map.c         ms_map_*: string -> pointer hash map
+ *   seq.c         ms_seq_*: ts formatting and ordering (pure)
+ *   pgarr.c       ms_pgarr_*: PostgreSQL array literals (pure)
+ *   chan.c        ms_chan_*: the channel table (directory cache + seq state)
+ *   directory.c   ms_dir_*: teams, users, auth, session.boot, listings
+ *   members.c     ms_members_*: create, join, leave, invite, kick, info, members
+ *   tokens.c      ms_tokens_*: user tokens (HS256)
+ *   send.c        ms_send_*: append an event to a channel (seq, ts, produce)
+ *   post.c        ms_post_*: chat.postMessage
+ *   dedupe.c      ms_dedupe_*: client_msg_id / request idempotency
+ *   persist.c     ms_persist_*: the consumer writing PostgreSQL
+ *   cache.c       ms_cache_*: the Redis recent cache and channel meta
+ *   replay.c      ms_replay_*: channel.replay
+ *   history.c     ms_history_*: conversations.history / replies
+ */
+#ifndef MS_MESSAGE_SVC_H
+#define MS_MESSAGE_SVC_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "ids.h"
+#include "parley.pb-c.h"
+
+struct event_base;
+struct pl_loop;
+struct pl_rpc_req;
+struct pg_result;
+
+/* settings (main.c's table) */
+struct ms_conf {
+	int64_t shard_index;
+	int64_t shard_count;
+	char *pg_dsn;
+	char *pg_dir_dsn;
+	char *redis_addr;
+	char *kafka_brokers;
+	char *kafka_brokers_file;
+	int64_t fetch_wait_ms;
+	char *run_dir;
+	char *rpc_url;
+	int64_t rpc_workers;
+	char *token_secret;
+	int64_t token_ttl_s;
+	int64_t batch_max;
+	int64_t recent_max;
+	char *kafka_extra;
+};
+extern struct ms_conf ms_conf;
+
+/* the shard's runtime state (svc.c) */
+struct ms_state {
+	struct event_base *base;
+	struct pl_loop *loop;
+	struct pl_rpc_server *rpc;
+	struct pl_kafka_producer *prod;
+	struct pl_kafka_consumer *cons;
+	struct pl_pg *pg;		/* this shard's database */
+	struct pl_pg *dir;		/* the directory database */
+	struct pl_redis *redis;
+	char *brokers;
+	int partitions;			/* of parley.messages */
+	int caught_up;			/* consumer reached the end of its partitions */
+};
+extern struct ms_state ms;
+
+int ms_svc_init(struct event_base *base, struct pl_loop *loop);
+void ms_svc_drain(void);
+void ms_svc_fini(void);
+/* ms_svc_ready - 1 when sends may be served (caught up, producer up) */
+int ms_svc_ready(void);
+
+/* metrics (svc.c) */
+struct ms_metrics {
+	struct pl_metric *sends, *send_errors, *produce_latency, *events_persisted;
+	struct pl_metric *batch_size, *pg_latency, *cache_hits, *cache_misses;
+	struct pl_metric *bad_input, *requests, *pg_errors, *dedupe_hits;
+	struct pl_metric *err_internal, *err_client, *err_not_ready;
+};
+extern struct ms_metrics ms_m;
+
+/* ---- seq.c (pure) */
+#define MS_TS_MAX 32
+/* ms_seq_next_ts_us - a ts strictly after last_us, as close to now_us as that allows */
+uint64_t ms_seq_next_ts_us(uint64_t last_us, uint64_t now_us);
+void ms_seq_ts_format(uint64_t ts_us, char out[MS_TS_MAX]);
+/* ms_seq_ts_parse - "<s>.<6 digits>" (fewer digits allowed) to us; PL_EINVAL */
+int ms_seq_ts_parse(const char *s, uint64_t *us_r);
+/* ms_seq_text_len - characters (UTF-8 code points) of s */
+size_t ms_seq_text_len(const char *s);
+
+/* ---- pgarr.c (pure): "{...}" literals for text / bigint / bytea arrays */
+void ms_pgarr_begin(struct pl_buf *b);
+void ms_pgarr_text(struct pl_buf *b, const char *s);
+void ms_pgarr_int(struct pl_buf *b, int64_t v);
+void ms_pgarr_bytea(struct pl_buf *b, const void *p, size_t n);
+void ms_pgarr_end(struct pl_buf *b);
+/* ms_pgarr_split - parse a one-dimensional text[] output ("{a,\"b c\"}")
+ * into heap strings; *n_r entries. */
+char **ms_pgarr_split(const char *s, int *n_r);
+void ms_pgarr_free(char ***v, int n);
+
+/* ---- map.c */
+struct ms_map;
+struct ms_map *ms_map_create(void);
+void ms_map_free(struct ms_map **m, void (*val_free)(void *));
+void *ms_map_get(const struct ms_map *m, const char *key);
+void ms_map_put(struct ms_map *m, const char *key, void *val);	/* replaces */
+void *ms_map_del(struct ms_map *m, const char *key);		/* returns val */
+size_t ms_map_count(const struct ms_map *m);
+void ms_map_each(struct ms_map *m, void (*fn)(const char *key, void *val, void *arg), void *arg);
+
+/* ---- call.c: one request in flight; every path ends in exactly one reply */
+struct ms_call {
+	struct pl_rpc_req *rpc;
+	Parley__Request *req;
+	const char *user;		/* caller (borrowed from req) */
+	const char *team;
+	int admin;
+	uint64_t start_us;
+	void *state;			/* the handler's, freed with state_free */
+	void (*state_free)(void *);
+};
+struct ms_call *ms_call_create(struct pl_rpc_req *rpc, Parley__Request *req);
+/* ms_param - a request parameter, "" when missing */
+const char *ms_param(const struct ms_call *c, const char *key);
+/* ms_call_reply - send r (ok/error already set) and free the call */
+void ms_call_reply(struct ms_call **c, Parley__Reply *r);
+void ms_call_error(struct ms_call **c, const char *code);
+/* ms_call_json - ok with json = the Slack members other than "ok" */
+void ms_call_json(struct ms_call **c, const char *json);
+/* ms_call_rv_error - reply with the Slack code for a PL_E* */
+void ms_call_rv_error(struct ms_call **c, int rv);
+
+/* ---- methods.c */
+void ms_methods_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *arg);
+
+/* ---- migrations.c */
+int ms_migrations_apply(const char *dsn, int directory);
+
+/* ---- chan.c: one entry per channel this shard has seen */
+struct ms_chan {
+	char id[PL_ID_MAX + 1];
+	/* directory (valid when dir_state == MS_CHAN_READY) */
+	int dir_state;
+	char team[PL_ID_MAX + 1];
+	char kind[8];
+	char *name;
+	char creator[PL_ID_MAX + 1];
+	int64_t created;
+	int archived;
+	struct ms_map *members;		/* user id -> (void *)1 */
+	/* ordering (always valid on the owner shard once seq_state is ready) */
+	int seq_state;
+	int64_t next_seq;		/* the next seq to assign */
+	uint64_t last_ts_us;		/* last assigned or seen ts */
+	int64_t log_seq;		/* highest seq seen in the log */
+	uint64_t log_ts_us;
+	uint32_t epoch;
+	int epoch_known;
+	struct ms_chan_wait *waiters;
+};
+enum { MS_CHAN_NONE = 0, MS_CHAN_LOADING, MS_CHAN_READY };
+typedef void (*ms_chan_fn)(int rv, struct ms_chan *ch, void *arg);
+void ms_chan_init(void);
+void ms_chan_fini(void);
+/* ms_chan_get - load (directory + seq) if needed; fn(0, ch) or fn(PL_ENOTFOUND / PL_EUNAVAIL, NULL) */
+void ms_chan_get(const char *id, ms_chan_fn fn, void *arg);
+struct ms_chan *ms_chan_peek(const char *id);	/* no load, may be NULL */
+/* ms_chan_log_seen - the consumer saw seq/ts of channel in the log */
+void ms_chan_log_seen(const char *id, int64_t seq, uint64_t ts_us);
+int ms_chan_is_member(const struct ms_chan *ch, const char *user);
+void ms_chan_member_set(struct ms_chan *ch, const char *user, int on);
+/* ms_chan_forget - drop the directory part (reloaded on next use) */
+void ms_chan_forget(const char *id);
+int ms_chan_kind_prefix(const char *kind);	/* 'C' 'G' 'D' */
+/* ms_chan_obj_json - Slack channel object of ch for user */
+void ms_chan_obj_json(const struct ms_chan *ch, const char *user, struct pl_buf *b);
+void ms_chan_to_proto(const struct ms_chan *ch, Parley__Channel *pc);
+
+/* ---- send.c: append one event to a channel's ordered log */
+typedef void (*ms_send_fn)(int rv, Parley__Message *m, void *arg);
+/* ms_send_append - assign seq/ts to m (channel, user, text… filled by the
+ * caller), produce the Envelope of type t to parley.messages and call fn once
+ * the broker acknowledged (rv 0) or failed. m stays the caller's and must
+ * live until fn; m->seq, m->ts (heap, freed by the caller) are set. */
+int ms_send_append(struct ms_chan *ch, Parley__EventType t, Parley__Message *m,
+    const char *idem, ms_send_fn fn, void *arg);
+/* ms_send_event - produce a directory event on parley.events (key = team) */
+int ms_send_event(Parley__Envelope *env, ms_send_fn fn, void *arg);
+void ms_send_env_init(Parley__Envelope *env, Parley__EventType t, const char *team,
+    const char *idem);
+
+/* ---- post.c: message methods */
+int ms_post_message(struct ms_call *c);
+void ms_post_message_json(const Parley__Message *m, struct pl_buf *b);
+
+/* ---- dedupe.c: idempotency of sends */
+void ms_dedupe_init(void);
+void ms_dedupe_fini(void);
+void ms_dedupe_key(const char *channel, const char *user, const char *cmid,
+    const char *idem, struct pl_buf *key_r);
+/* an entry: NULL = unknown; pending (waiters) or done (the message) */
+struct ms_dedupe_entry {
+	int pending;
+	Parley__Message *msg;		/* done: the original (heap, packed copy) */
+	uint64_t at_s;
+	struct ms_dedupe_wait *waiters;
+};
+struct ms_dedupe_entry *ms_dedupe_get(const char *key);
+struct ms_dedupe_entry *ms_dedupe_begin(const char *key);
+void ms_dedupe_wait(struct ms_dedupe_entry *e, void (*fn)(int rv, const Parley__Message *m, void *arg), void *arg);
+/* ms_dedupe_finish - rv 0: remember m (copied); else forget; runs waiters */
+void ms_dedupe_finish(const char *key, int rv, const Parley__Message *m);
+/* ms_dedupe_seen - the log showed m (consumer): remember it */
+void ms_dedupe_seen(const Parley__Message *m);
+
+/* ---- tokens.c */
+int ms_tokens_issue(const char *user, const char *team, char **token_r);
+
+/* ---- directory.c */
+int ms_dir_team_create(struct ms_call *c);
+int ms_dir_user_create(struct ms_call *c);
+int ms_dir_auth_test(struct ms_call *c);
+int ms_dir_boot(struct ms_call *c);
+
+/* ---- members.c */
+int ms_members_create(struct ms_call *c);
+int ms_members_join(struct ms_call *c);
+int ms_members_invite(struct ms_call *c);
+int ms_members_leave(struct ms_call *c);
+int ms_members_kick(struct ms_call *c);
+int ms_members_info(struct ms_call *c);
+int ms_members_members(struct ms_call *c);
+
+/* ---- persist.c */
+int ms_persist_start(void);
+void ms_persist_stop(void);
+int64_t ms_persist_lag(void);
+
+/* ---- cache.c */
+void ms_cache_append(struct ms_chan *ch, const Parley__Message *m, const void *env, size_t len);
+void ms_cache_load_epoch(struct ms_chan *ch);
+/* ms_cache_range - envelopes of channel with seq > after (up to limit) */
+typedef void (*ms_cache_fn)(int rv, Parley__Envelope **envs, int n, void *arg);
+void ms_cache_range(const char *channel, int64_t after, int limit, ms_cache_fn fn, void *arg);
+
+/* ---- replay.c / history.c */
+int ms_replay(struct ms_call *c);
+int ms_history(struct ms_call *c);
+int ms_history_replies(struct ms_call *c);
+/* cursor: "seq:<n>" base64url-free, opaque to clients */
+void ms_history_cursor(int64_t seq, char out[32]);
+int ms_history_cursor_parse(const char *s, int64_t *seq_r);
+
+#endif

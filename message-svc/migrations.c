@@ -1,0 +1,163 @@
+/* migrations.c - numbered SQL migrations, applied at start-up.
+ *
+ * Two sets: the directory (teams, users, channels, memberships) in the
+ * directory database, and the shard's log and history tables in the shard's
+ * database (both land in one database on shard 0 when the DSNs are equal).
+ * Each run takes a transaction-scoped advisory lock, so shards starting
+ * together apply a migration once; schema_migrations records what ran. A
+ * migration is never edited after release: add a new number instead. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "buf.h"
+#include "err.h"
+#include "log.h"
+#include "message_svc.h"
+#include "pg.h"
+
+struct ms_migration {
+	int version;
+	const char *sql;
+};
+
+static const struct ms_migration ms_dir_migrations[] = {
+	{ 1,
+	"CREATE TABLE teams (id text PRIMARY KEY, name text NOT NULL UNIQUE,"
+	" domain text NOT NULL DEFAULT '', created bigint NOT NULL,"
+	" create_key text NOT NULL DEFAULT '');"
+	"CREATE TABLE users (id text PRIMARY KEY, team_id text NOT NULL REFERENCES teams(id),"
+	" name text NOT NULL, real_name text NOT NULL DEFAULT '',"
+	" is_admin boolean NOT NULL DEFAULT false, deleted boolean NOT NULL DEFAULT false,"
+	" created bigint NOT NULL, create_key text NOT NULL DEFAULT '',"
+	" UNIQUE (team_id, name));"
+	"CREATE TABLE channels (id text PRIMARY KEY, team_id text NOT NULL REFERENCES teams(id),"
+	" kind text NOT NULL CHECK (kind IN ('public','private','dm','group')),"
+	" name text NOT NULL, creator text NOT NULL, created bigint NOT NULL,"
+	" archived boolean NOT NULL DEFAULT false, topic text NOT NULL DEFAULT '',"
+	" purpose text NOT NULL DEFAULT '', last_seq bigint NOT NULL DEFAULT 0,"
+	" create_key text NOT NULL DEFAULT '', dm_key text UNIQUE);"
+	"CREATE UNIQUE INDEX channels_team_name ON channels (team_id, name)"
+	" WHERE kind IN ('public','private');"
+	"CREATE TABLE channel_members (channel_id text NOT NULL REFERENCES channels(id),"
+	" user_id text NOT NULL, team_id text NOT NULL, joined bigint NOT NULL,"
+	" PRIMARY KEY (channel_id, user_id));"
+	"CREATE INDEX channel_members_user ON channel_members (user_id);" },
+};
+
+static const struct ms_migration ms_shard_migrations[] = {
+	{ 1,
+	"CREATE TABLE channel_events (channel_id text NOT NULL, seq bigint NOT NULL,"
+	" type int NOT NULL, ts text NOT NULL, ts_us bigint NOT NULL, payload bytea NOT NULL,"
+	" PRIMARY KEY (channel_id, seq));"
+	"CREATE TABLE messages (channel_id text NOT NULL, seq bigint NOT NULL,"
+	" ts text NOT NULL, ts_us bigint NOT NULL, user_id text NOT NULL,"
+	" team_id text NOT NULL DEFAULT '', text text NOT NULL DEFAULT '',"
+	" thread_ts text NOT NULL DEFAULT '', client_msg_id text NOT NULL DEFAULT '',"
+	" subtype text NOT NULL DEFAULT '', edited_ts text NOT NULL DEFAULT '',"
+	" deleted boolean NOT NULL DEFAULT false, reply_count int NOT NULL DEFAULT 0,"
+	" latest_reply text NOT NULL DEFAULT '', PRIMARY KEY (channel_id, seq));"
+	"CREATE UNIQUE INDEX messages_ts ON messages (channel_id, ts);"
+	"CREATE INDEX messages_thread ON messages (channel_id, thread_ts) WHERE thread_ts <> '';"
+	"CREATE INDEX messages_cmid ON messages (channel_id, user_id, client_msg_id)"
+	" WHERE client_msg_id <> '';"
+	"CREATE TABLE reactions (channel_id text NOT NULL, ts text NOT NULL, name text NOT NULL,"
+	" user_id text NOT NULL, seq bigint NOT NULL,"
+	" PRIMARY KEY (channel_id, ts, name, user_id));"
+	"CREATE TABLE kafka_offsets (topic text NOT NULL, partition int NOT NULL,"
+	" next_offset bigint NOT NULL, PRIMARY KEY (topic, partition));"
+	/* one batch of the log, applied in order, with the consumer's offsets:
+	 * one statement = one transaction (see persist.c) */
+	"CREATE FUNCTION ms_apply_batch(p_topic text, p_parts int[], p_next bigint[],"
+	" p_ch text[], p_seq bigint[], p_type int[], p_ts text[], p_tsus bigint[],"
+	" p_user text[], p_team text[], p_text text[], p_thr text[], p_cmid text[],"
+	" p_sub text[], p_tgt text[], p_rx text[], p_payload bytea[]) RETURNS int"
+	" LANGUAGE plpgsql AS $f$"
+	" DECLARE i int;"
+	" BEGIN"
+	"  INSERT INTO channel_events (channel_id, seq, type, ts, ts_us, payload)"
+	"   SELECT * FROM unnest(p_ch, p_seq, p_type, p_ts, p_tsus, p_payload)"
+	"   ON CONFLICT DO NOTHING;"
+	"  INSERT INTO messages (channel_id, seq, ts, ts_us, user_id, team_id, text,"
+	"   thread_ts, client_msg_id, subtype)"
+	"   SELECT u.c, u.s, u.t, u.tu, u.us, u.tm, u.tx, u.th, u.cm, u.sb"
+	"   FROM unnest(p_ch, p_seq, p_type, p_ts, p_tsus, p_user, p_team, p_text, p_thr,"
+	"    p_cmid, p_sub) AS u(c, s, y, t, tu, us, tm, tx, th, cm, sb)"
+	"   WHERE u.y IN (1, 6, 7) ON CONFLICT DO NOTHING;"
+	"  FOR i IN 1 .. coalesce(array_length(p_type, 1), 0) LOOP"
+	"   IF p_type[i] = 2 THEN"
+	"    UPDATE messages SET text = p_text[i], edited_ts = p_ts[i]"
+	"     WHERE channel_id = p_ch[i] AND ts = p_tgt[i];"
+	"   ELSIF p_type[i] = 3 THEN"
+	"    UPDATE messages SET deleted = true WHERE channel_id = p_ch[i] AND ts = p_tgt[i];"
+	"   ELSIF p_type[i] = 4 THEN"
+	"    INSERT INTO reactions VALUES (p_ch[i], p_tgt[i], p_rx[i], p_user[i], p_seq[i])"
+	"     ON CONFLICT DO NOTHING;"
+	"   ELSIF p_type[i] = 5 THEN"
+	"    DELETE FROM reactions WHERE channel_id = p_ch[i] AND ts = p_tgt[i]"
+	"     AND name = p_rx[i] AND user_id = p_user[i];"
+	"   END IF;"
+	"  END LOOP;"
+	"  UPDATE messages p SET thread_ts = p.ts,"
+	"   reply_count = (SELECT count(*) FROM messages r WHERE r.channel_id = p.channel_id"
+	"    AND r.thread_ts = p.ts AND r.ts <> p.ts AND NOT r.deleted),"
+	"   latest_reply = coalesce((SELECT max(r.ts) FROM messages r WHERE"
+	"    r.channel_id = p.channel_id AND r.thread_ts = p.ts AND r.ts <> p.ts"
+	"    AND NOT r.deleted), '')"
+	"   WHERE (p.channel_id, p.ts) IN ("
+	"    SELECT u.c, u.th FROM unnest(p_ch, p_thr) AS u(c, th) WHERE u.th <> ''"
+	"    UNION SELECT m.channel_id, m.thread_ts FROM messages m"
+	"     JOIN unnest(p_ch, p_tgt, p_type) AS d(c, t, y) ON m.channel_id = d.c"
+	"     AND m.ts = d.t WHERE d.y = 3 AND m.thread_ts <> '');"
+	"  INSERT INTO kafka_offsets (topic, partition, next_offset)"
+	"   SELECT p_topic, u.p, u.o FROM unnest(p_parts, p_next) AS u(p, o)"
+	"   ON CONFLICT (topic, partition) DO UPDATE"
+	"   SET next_offset = GREATEST(kafka_offsets.next_offset, EXCLUDED.next_offset);"
+	"  RETURN coalesce(array_length(p_type, 1), 0);"
+	" END $f$;" },
+};
+
+/* ms_migrations_sql - one transaction: lock, bookkeeping table, every
+ * migration not yet recorded for service */
+static void
+ms_migrations_sql(struct pl_buf *b, const char *service,
+    const struct ms_migration *m, size_t n)
+{
+	size_t i;
+
+	pl_buf_printf(b, "BEGIN; SELECT pg_advisory_xact_lock(7346001);"
+	    "CREATE TABLE IF NOT EXISTS schema_migrations (service text NOT NULL,"
+	    " version int NOT NULL, applied timestamptz NOT NULL DEFAULT now(),"
+	    " PRIMARY KEY (service, version));");
+	for (i = 0; i < n; i++) {
+		pl_buf_printf(b, "DO $m$ BEGIN IF NOT EXISTS (SELECT 1 FROM schema_migrations"
+		    " WHERE service = '%s' AND version = %d) THEN %s"
+		    " INSERT INTO schema_migrations (service, version) VALUES ('%s', %d);"
+		    " END IF; END $m$;", service, m[i].version, m[i].sql, service,
+		    m[i].version);
+	}
+	pl_buf_puts(b, "COMMIT;");
+}
+
+/* ms_migrations_apply - the directory set (directory != 0) or the shard set */
+int
+ms_migrations_apply(const char *dsn, int directory)
+{
+	const char *service = directory ? "message-svc/directory" : "message-svc/shard";
+	struct pl_buf b;
+	int rv;
+
+	pl_buf_init(&b);
+	if (directory)
+		ms_migrations_sql(&b, service, ms_dir_migrations,
+		    sizeof(ms_dir_migrations) / sizeof(ms_dir_migrations[0]));
+	else
+		ms_migrations_sql(&b, service, ms_shard_migrations,
+		    sizeof(ms_shard_migrations) / sizeof(ms_shard_migrations[0]));
+	rv = pl_pg_exec_sync(dsn, b.data);
+	pl_buf_fini(&b);
+	if (rv != 0)
+		pl_log_error("MS-MIGRATE-FAIL", "set=%s err=%s", service, pl_err_str(rv));
+	else
+		pl_log_info("MS-MIGRATE-OK", "set=%s", service);
+	return rv;
+}

@@ -1,0 +1,347 @@
+/* persist.c - the log -> PostgreSQL writer of this shard.
+ *
+ * A consumer is assigned exactly this shard's partitions of parley.messages
+ * (partition % shard_count == shard_index), starting at the offsets stored
+ * in kafka_offsets. Events queue up in memory and go to PostgreSQL in batches
+ * through ms_apply_batch(): one statement, so the rows and the new offsets
+ * commit in the same transaction, idempotently (ON CONFLICT DO NOTHING).
+ *
+ * PostgreSQL down: the batch stays in memory and is retried with backoff;
+ * when the queue passes its bound the consumer pauses. Nothing is committed
+ * out of order and nothing is skipped; a crash restarts from the stored
+ * offsets. The consumer also feeds seq recovery (ms_chan_log_seen) and the
+ * idempotency record (ms_dedupe_seen); sends are refused until it has caught
+ * up with the end of every partition it owns. */
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "clock.h"
+#include "err.h"
+#include "kafka.h"
+#include "log.h"
+#include "mem.h"
+#include "message_svc.h"
+#include "metrics.h"
+#include "names.h"
+#include "pg.h"
+
+struct pev {
+	int32_t part;
+	int64_t offset;
+	Parley__Envelope *env;		/* NULL: undecodable, only the offset counts */
+	uint8_t *raw;
+	size_t len;
+};
+
+static struct {
+	struct pl_kafka_consumer *c;
+	int32_t *parts;
+	int nparts;
+	int *eof;			/* per owned partition: reached the end once */
+	int neof;
+	struct pev *q;			/* waiting */
+	size_t n, cap;
+	size_t inflight;		/* q[0 .. inflight) are in the running batch */
+	uint64_t batch_t0;
+	struct pl_backoff bo;
+	struct pl_timer *retry;
+	int paused;
+	int stopping;
+	int64_t behind;			/* events read, not yet committed */
+} ps;
+
+/* persist_offsets - stored positions of our partitions (blocking: start-up) */
+static int
+persist_offsets(int64_t *offs)
+{
+	PGconn *conn = PQconnectdb(ms_conf.pg_dsn);
+	PGresult *res = NULL;
+	int i, j, rv = PL_EUNAVAIL;
+
+	for (i = 0; i < ps.nparts; i++)
+		offs[i] = PL_KAFKA_OFFSET_BEGINNING;
+	if (PQstatus(conn) != CONNECTION_OK)
+		goto out;
+	res = PQexec(conn, "SELECT partition, next_offset FROM kafka_offsets"
+	    " WHERE topic = '" PL_TOPIC_MESSAGES "'");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		goto out;
+	for (j = 0; j < PQntuples(res); j++) {
+		int32_t p = (int32_t)atoi(PQgetvalue(res, j, 0));
+
+		for (i = 0; i < ps.nparts; i++)
+			if (ps.parts[i] == p)
+				offs[i] = strtoll(PQgetvalue(res, j, 1), NULL, 10);
+	}
+	rv = 0;
+out:
+	if (rv != 0)
+		pl_log_error("MS-PERSIST-OFFSETS-FAIL", "err=%s", PQerrorMessage(conn));
+	PQclear(res);
+	PQfinish(conn);
+	return rv;
+}
+
+static void persist_flush(void);
+
+/* persist_arrays - the batch q[0..n) as the 17 parameters of ms_apply_batch */
+static void
+persist_arrays(size_t n, struct pl_buf *a)
+{
+	int64_t next[1024];
+	int32_t parts[1024];
+	int np = 0, k;
+	size_t i;
+
+	for (k = 0; k < 17; k++)
+		ms_pgarr_begin(&a[k]);
+	pl_buf_reset(&a[0]);
+	pl_buf_puts(&a[0], PL_TOPIC_MESSAGES);
+	for (i = 0; i < n; i++) {
+		const struct pev *e = &ps.q[i];
+		const Parley__Message *m;
+		uint64_t ts_us = 0;
+
+		for (k = 0; k < np && parts[k] != e->part; k++)
+			;
+		if (k == np && np < 1024)
+			parts[np++] = e->part;
+		if (k < 1024)
+			next[k] = e->offset + 1;
+		if (e->env == NULL)
+			continue;
+		m = e->env->message;
+		ms_seq_ts_parse(m->ts, &ts_us);
+		ms_pgarr_text(&a[3], m->channel);
+		ms_pgarr_int(&a[4], m->seq);
+		ms_pgarr_int(&a[5], e->env->type);
+		ms_pgarr_text(&a[6], m->ts);
+		ms_pgarr_int(&a[7], (int64_t)ts_us);
+		ms_pgarr_text(&a[8], m->user);
+		ms_pgarr_text(&a[9], m->team[0] ? m->team : e->env->team);
+		ms_pgarr_text(&a[10], m->text);
+		ms_pgarr_text(&a[11], m->thread_ts);
+		ms_pgarr_text(&a[12], m->client_msg_id);
+		ms_pgarr_text(&a[13], m->subtype);
+		ms_pgarr_text(&a[14], m->target_ts);
+		ms_pgarr_text(&a[15], m->reaction);
+		ms_pgarr_bytea(&a[16], e->raw, e->len);
+	}
+	for (k = 0; k < np; k++) {
+		ms_pgarr_int(&a[1], parts[k]);
+		ms_pgarr_int(&a[2], next[k]);
+	}
+	for (k = 1; k < 17; k++)
+		ms_pgarr_end(&a[k]);
+}
+
+/* persist_pev_free - one queued event */
+static void
+persist_pev_free(struct pev *e)
+{
+	if (e->env != NULL)
+		parley__envelope__free_unpacked(e->env, NULL);
+	free(e->raw);
+}
+
+/* persist_retry - the backoff timer fired: send the same batch again */
+static void
+persist_retry(void *arg)
+{
+	pl_loop_timer_stop(&ps.retry);
+	ps.inflight = 0;
+	persist_flush();
+}
+
+/* persist_done - the batch committed (drop it) or failed (retry later) */
+static void
+persist_done(int rv, struct pg_result *res, void *arg)
+{
+	size_t i, n = ps.inflight;
+
+	if (ps.stopping)
+		return;
+	pl_metrics_observe(ms_m.pg_latency, (double)(pl_clock_mono_us() - ps.batch_t0) / 1e6);
+	if (rv != 0) {
+		uint64_t delay = pl_backoff_next(&ps.bo);
+
+		pl_metrics_inc(ms_m.pg_errors);
+		pl_log_warn("MS-PERSIST-RETRY", "events=%zu err=%s delay_ms=%llu", n,
+		    pl_err_str(rv), (unsigned long long)delay);
+		if (pl_loop_timer(ms.loop, delay, 0, persist_retry, NULL, &ps.retry) != 0)
+			ps.inflight = 0;
+		return;
+	}
+	pl_backoff_reset(&ps.bo);
+	pl_metrics_add(ms_m.events_persisted, (double)n);
+	pl_metrics_observe(ms_m.batch_size, (double)n);
+	for (i = 0; i < n; i++)
+		persist_pev_free(&ps.q[i]);
+	memmove(ps.q, ps.q + n, (ps.n - n) * sizeof(*ps.q));
+	ps.n -= n;
+	ps.behind -= (int64_t)n;
+	ps.inflight = 0;
+	if (ps.paused && ps.n < (size_t)ms_conf.batch_max * 4) {
+		pl_kafka_consumer_pause(ps.c, 0);
+		ps.paused = 0;
+	}
+	persist_flush();
+}
+
+/* persist_flush - start a batch unless one is running */
+static void
+persist_flush(void)
+{
+	static const char sql[] = "SELECT ms_apply_batch($1, $2::int[], $3::bigint[],"
+	    " $4::text[], $5::bigint[], $6::int[], $7::text[], $8::bigint[], $9::text[],"
+	    " $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],"
+	    " $16::text[], $17::bytea[])";
+	struct pl_buf a[17];
+	const char *p[17];
+	size_t n;
+	int k, rv;
+
+	if (ps.inflight > 0 || ps.retry != NULL || ps.n == 0)
+		return;
+	n = ps.n < (size_t)ms_conf.batch_max ? ps.n : (size_t)ms_conf.batch_max;
+	for (k = 0; k < 17; k++)
+		pl_buf_init(&a[k]);
+	persist_arrays(n, a);
+	for (k = 0; k < 17; k++)
+		p[k] = a[k].data;
+	ps.inflight = n;
+	ps.batch_t0 = pl_clock_mono_us();
+	rv = pl_pg_query(ms.pg, sql, 17, p, persist_done, NULL);
+	for (k = 0; k < 17; k++)
+		pl_buf_fini(&a[k]);
+	if (rv != 0)
+		persist_done(rv, NULL, NULL);
+}
+
+/* persist_msg - one record of our partitions */
+static void
+persist_msg(const struct pl_kafka_msg *km, void *arg)
+{
+	struct pev e = { km->partition, km->offset, NULL, NULL, 0 };
+	uint64_t ts_us = 0;
+
+	e.env = parley__envelope__unpack(NULL, km->len, km->payload);
+	if (e.env != NULL && (e.env->body_case != PARLEY__ENVELOPE__BODY_MESSAGE ||
+	    e.env->message->channel[0] == '\0' || e.env->message->seq <= 0)) {
+		parley__envelope__free_unpacked(e.env, NULL);
+		e.env = NULL;
+	}
+	if (e.env == NULL) {
+		pl_metrics_inc(ms_m.bad_input);
+		pl_log_warn("MS-PERSIST-BAD", "partition=%d offset=%lld", (int)km->partition,
+		    (long long)km->offset);
+	} else {
+		const Parley__Message *m = e.env->message;
+
+		ms_seq_ts_parse(m->ts, &ts_us);
+		ms_chan_log_seen(m->channel, m->seq, ts_us);
+		if (e.env->type == PARLEY__EVENT_TYPE__MESSAGE_CREATED)
+			ms_dedupe_seen(m);
+		e.raw = pl_memdup(km->payload, km->len ? km->len : 1);
+		e.len = km->len;
+	}
+	if (ps.n == ps.cap) {
+		ps.cap = ps.cap ? ps.cap * 2 : 1024;
+		ps.q = pl_realloc(ps.q, ps.cap * sizeof(*ps.q));
+	}
+	ps.q[ps.n++] = e;
+	ps.behind++;
+	if (!ps.paused && ps.n > (size_t)ms_conf.batch_max * 20) {
+		pl_kafka_consumer_pause(ps.c, 1);
+		ps.paused = 1;
+	}
+	persist_flush();
+}
+
+/* persist_eof - a partition reached its end: caught up once all have */
+static void
+persist_eof(const char *topic, int32_t partition, int64_t offset, void *arg)
+{
+	int i;
+
+	for (i = 0; i < ps.nparts; i++) {
+		if (ps.parts[i] != partition || ps.eof[i])
+			continue;
+		ps.eof[i] = 1;
+		if (++ps.neof == ps.nparts && !ms.caught_up) {
+			ms.caught_up = 1;
+			pl_log_info("MS-CAUGHT-UP", "partitions=%d queued=%zu", ps.nparts, ps.n);
+		}
+	}
+}
+
+/* ms_persist_start - consumer on our partitions from the stored offsets */
+int
+ms_persist_start(void)
+{
+	struct pl_buf extra;
+	int64_t *offs = NULL;
+	int i, rv;
+
+	pl_backoff_init(&ps.bo, 100, 5000, pl_clock_mono_us());
+	pl_buf_init(&extra);
+	pl_buf_printf(&extra, "fetch.wait.max.ms=%lld", (long long)ms_conf.fetch_wait_ms);
+	if (ms_conf.kafka_extra != NULL && ms_conf.kafka_extra[0] != '\0')
+		pl_buf_printf(&extra, ",%s", ms_conf.kafka_extra);
+	rv = pl_kafka_consumer_start(ms.loop, ms.brokers, extra.data, persist_msg,
+	    persist_eof, NULL, &ps.c);
+	pl_buf_fini(&extra);
+	if (rv != 0)
+		return rv;
+	if ((rv = pl_kafka_partition_count(ps.c, PL_TOPIC_MESSAGES, 10000)) <= 0)
+		return rv < 0 ? rv : PL_ENOTFOUND;
+	ms.partitions = rv;
+	ps.parts = pl_calloc((size_t)ms.partitions, sizeof(*ps.parts));
+	for (i = 0; i < ms.partitions; i++)
+		if (i % (int)ms_conf.shard_count == (int)ms_conf.shard_index)
+			ps.parts[ps.nparts++] = i;
+	ps.eof = pl_calloc((size_t)ps.nparts + 1, sizeof(*ps.eof));
+	if (ps.nparts == 0) {
+		ms.caught_up = 1;
+		return 0;
+	}
+	offs = pl_calloc((size_t)ps.nparts, sizeof(*offs));
+	if ((rv = persist_offsets(offs)) == 0)
+		rv = pl_kafka_consumer_assign(ps.c, PL_TOPIC_MESSAGES, ps.parts, offs,
+		    ps.nparts, PL_KAFKA_OFFSET_BEGINNING);
+	for (i = 0; rv == 0 && i < ps.nparts; i++)
+		pl_log_info("MS-PERSIST-ASSIGN", "partition=%d offset=%lld", (int)ps.parts[i],
+		    (long long)offs[i]);
+	free(offs);
+	return rv;
+}
+
+/* ms_persist_stop - stop consuming; uncommitted events are re-read next start */
+void
+ms_persist_stop(void)
+{
+	size_t i;
+
+	ps.stopping = 1;
+	if (ps.retry != NULL)
+		pl_loop_timer_stop(&ps.retry);
+	if (ps.c != NULL)
+		pl_kafka_consumer_stop(&ps.c);
+	for (i = 0; i < ps.n; i++)
+		persist_pev_free(&ps.q[i]);
+	pl_free(&ps.q);
+	ps.n = ps.cap = 0;
+	pl_free(&ps.parts);
+	pl_free(&ps.eof);
+}
+
+/* ms_persist_lag - events read from the log and not yet committed */
+int64_t
+ms_persist_lag(void)
+{
+	int64_t lag = ps.c ? pl_kafka_consumer_lag(ps.c) : -1;
+
+	return ps.behind + (lag > 0 ? lag : 0);
+}

@@ -1,0 +1,128 @@
+/* pgarr.c - PostgreSQL array literals in text format, so that a whole batch
+ * travels as a few parameters of one statement (see persist.c). Elements are
+ * always double-quoted; '"' and '\' are backslash-escaped. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+#include "message_svc.h"
+
+/* ms_pgarr_begin - start a literal */
+void
+ms_pgarr_begin(struct pl_buf *b)
+{
+	pl_buf_reset(b);
+	pl_buf_puts(b, "{");
+}
+
+/* pgarr_sep - a comma unless this is the first element */
+static void
+pgarr_sep(struct pl_buf *b)
+{
+	if (b->len > 1)
+		pl_buf_puts(b, ",");
+}
+
+/* ms_pgarr_text - one quoted text element */
+void
+ms_pgarr_text(struct pl_buf *b, const char *s)
+{
+	pgarr_sep(b);
+	pl_buf_puts(b, "\"");
+	for (; s != NULL && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			pl_buf_append(b, "\\", 1);
+		pl_buf_append(b, s, 1);
+	}
+	pl_buf_puts(b, "\"");
+}
+
+/* ms_pgarr_int - one integer element */
+void
+ms_pgarr_int(struct pl_buf *b, int64_t v)
+{
+	pgarr_sep(b);
+	pl_buf_printf(b, "%lld", (long long)v);
+}
+
+/* ms_pgarr_bytea - one bytea element in hex form ("\\x…" inside quotes) */
+void
+ms_pgarr_bytea(struct pl_buf *b, const void *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = p;
+	size_t i;
+
+	pgarr_sep(b);
+	pl_buf_reserve(b, n * 2 + 8);
+	pl_buf_puts(b, "\"\\\\x");
+	for (i = 0; i < n; i++) {
+		char h[2] = { hex[u[i] >> 4], hex[u[i] & 15] };
+
+		pl_buf_append(b, h, 2);
+	}
+	pl_buf_puts(b, "\"");
+}
+
+/* ms_pgarr_end - close the literal */
+void
+ms_pgarr_end(struct pl_buf *b)
+{
+	pl_buf_puts(b, "}");
+}
+
+/* pgarr_elem - parse one element at *pp into a heap string */
+static char *
+pgarr_elem(const char **pp)
+{
+	const char *p = *pp;
+	struct pl_buf e;
+
+	pl_buf_init(&e);
+	pl_buf_puts(&e, "");
+	if (*p == '"') {
+		for (p++; *p && *p != '"'; p++) {
+			if (*p == '\\' && p[1])
+				p++;
+			pl_buf_append(&e, p, 1);
+		}
+		if (*p == '"')
+			p++;
+	} else {
+		for (; *p && *p != ',' && *p != '}'; p++)
+			pl_buf_append(&e, p, 1);
+	}
+	*pp = p;
+	return pl_buf_steal(&e, NULL);
+}
+
+/* ms_pgarr_split - a text[] in output format into heap strings */
+char **
+ms_pgarr_split(const char *s, int *n_r)
+{
+	char **v = NULL;
+	int n = 0;
+
+	*n_r = 0;
+	if (s == NULL || *s != '{')
+		return NULL;
+	for (s++; *s && *s != '}';) {
+		v = pl_realloc(v, (size_t)(n + 1) * sizeof(*v));
+		v[n++] = pgarr_elem(&s);
+		if (*s == ',')
+			s++;
+	}
+	*n_r = n;
+	return v;
+}
+
+/* ms_pgarr_free - free what ms_pgarr_split returned */
+void
+ms_pgarr_free(char ***v, int n)
+{
+	int i;
+
+	for (i = 0; i < n && *v != NULL; i++)
+		free((*v)[i]);
+	pl_free(v);
+}

@@ -1,0 +1,80 @@
+/* pgarr_test.c - array literals, their parsing, and the map. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "message_svc.h"
+#include "pl_test.h"
+
+PL_TEST(test_literals)
+{
+	struct pl_buf b;
+
+	pl_buf_init(&b);
+	ms_pgarr_begin(&b);
+	ms_pgarr_text(&b, "a");
+	ms_pgarr_text(&b, "b \"q\" \\ ,{}");
+	ms_pgarr_text(&b, "");
+	ms_pgarr_end(&b);
+	PL_CHECK_EQ_STR(b.data, "{\"a\",\"b \\\"q\\\" \\\\ ,{}\",\"\"}");
+	ms_pgarr_begin(&b);
+	ms_pgarr_int(&b, 1);
+	ms_pgarr_int(&b, -42);
+	ms_pgarr_end(&b);
+	PL_CHECK_EQ_STR(b.data, "{1,-42}");
+	ms_pgarr_begin(&b);
+	ms_pgarr_bytea(&b, "\x00\xff", 2);
+	ms_pgarr_end(&b);
+	PL_CHECK_EQ_STR(b.data, "{\"\\\\x00ff\"}");
+	ms_pgarr_begin(&b);
+	ms_pgarr_end(&b);
+	PL_CHECK_EQ_STR(b.data, "{}");
+	pl_buf_fini(&b);
+}
+
+PL_TEST(test_split)
+{
+	char **v;
+	int n;
+
+	v = ms_pgarr_split("{U1,\"a b\",\"q\\\"x\"}", &n);
+	PL_CHECK_EQ_INT(n, 3);
+	if (n == 3) {
+		PL_CHECK_EQ_STR(v[0], "U1");
+		PL_CHECK_EQ_STR(v[1], "a b");
+		PL_CHECK_EQ_STR(v[2], "q\"x");
+	}
+	ms_pgarr_free(&v, n);
+	v = ms_pgarr_split("{}", &n);
+	PL_CHECK_EQ_INT(n, 0);
+	ms_pgarr_free(&v, n);
+	v = ms_pgarr_split("", &n);
+	PL_CHECK(v == NULL);
+}
+
+PL_TEST(test_map)
+{
+	struct ms_map *m = ms_map_create();
+	char key[32];
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		ms_map_put(m, key, (void *)(long)(i + 1));
+	}
+	PL_CHECK_EQ_INT(ms_map_count(m), 1000);
+	PL_CHECK_EQ_INT((long)ms_map_get(m, "k500"), 501);
+	PL_CHECK_EQ_INT((long)ms_map_del(m, "k500"), 501);
+	PL_CHECK(ms_map_get(m, "k500") == NULL);
+	PL_CHECK_EQ_INT(ms_map_count(m), 999);
+	ms_map_put(m, "k1", (void *)7L);
+	PL_CHECK_EQ_INT((long)ms_map_get(m, "k1"), 7);
+	ms_map_free(&m, NULL);
+	PL_CHECK(m == NULL);
+}
+
+static const struct pl_test_case tests[] = {
+	PL_TEST_CASE(test_literals),
+	PL_TEST_CASE(test_split),
+	PL_TEST_CASE(test_map),
+};
+PL_TEST_MAIN(tests)

@@ -1,0 +1,202 @@
+/* svc.c - the shard's life: init in dependency order, readiness, metrics,
+ * drain and teardown in reverse. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "err.h"
+#include "kafka.h"
+#include "log.h"
+#include "mem.h"
+#include "message_svc.h"
+#include "metrics.h"
+#include "names.h"
+#include "ops.h"
+#include "pg.h"
+#include "redis.h"
+#include "rpc.h"
+
+struct ms_conf ms_conf;	/* filled by main.c's config table */
+struct ms_state ms;
+struct ms_metrics ms_m;
+
+/* ms_svc_brokers - the bootstrap list: the setting, else the file's first line */
+static char *
+ms_svc_brokers(void)
+{
+	char line[4096];
+	FILE *f;
+	size_t n;
+
+	if (ms_conf.kafka_brokers != NULL && ms_conf.kafka_brokers[0] != '\0')
+		return pl_strdup(ms_conf.kafka_brokers);
+	if ((f = fopen(ms_conf.kafka_brokers_file, "r")) == NULL)
+		return NULL;
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	return n ? pl_strdup(line) : NULL;
+}
+
+/* ms_svc_metrics - register every metric once */
+static void
+ms_svc_metrics(void)
+{
+	ms_m.requests = pl_metrics_counter("parley_ms_requests_total", "requests received", NULL);
+	ms_m.sends = pl_metrics_counter("parley_ms_sends_total", "messages acknowledged", NULL);
+	ms_m.send_errors = pl_metrics_counter("parley_ms_send_errors_total",
+	    "sends whose produce failed", NULL);
+	ms_m.produce_latency = pl_metrics_histogram("parley_ms_produce_seconds",
+	    "produce to broker acknowledgement", NULL, PL_METRICS_LATENCY_S,
+	    PL_METRICS_LATENCY_S_N);
+	ms_m.events_persisted = pl_metrics_counter("parley_ms_events_persisted_total",
+	    "log events committed to PostgreSQL", NULL);
+	ms_m.batch_size = pl_metrics_histogram("parley_ms_persist_batch_size",
+	    "events per persistence transaction", NULL, PL_METRICS_SIZE, PL_METRICS_SIZE_N);
+	ms_m.pg_latency = pl_metrics_histogram("parley_ms_pg_seconds",
+	    "persistence transaction latency", NULL, PL_METRICS_LATENCY_S,
+	    PL_METRICS_LATENCY_S_N);
+	ms_m.pg_errors = pl_metrics_counter("parley_ms_pg_errors_total",
+	    "failed persistence transactions", NULL);
+	ms_m.cache_hits = pl_metrics_counter("parley_ms_cache_total", "recent cache look-ups",
+	    "result=\"hit\"");
+	ms_m.cache_misses = pl_metrics_counter("parley_ms_cache_total", "recent cache look-ups",
+	    "result=\"miss\"");
+	ms_m.bad_input = pl_metrics_counter("parley_ms_bad_input_total",
+	    "undecodable requests or log records", NULL);
+	ms_m.dedupe_hits = pl_metrics_counter("parley_ms_dedupe_hits_total",
+	    "sends answered from the idempotency record", NULL);
+	ms_m.err_internal = pl_metrics_counter("parley_ms_errors_total", "error replies",
+	    "kind=\"internal\"");
+	ms_m.err_client = pl_metrics_counter("parley_ms_errors_total", "error replies",
+	    "kind=\"client\"");
+	ms_m.err_not_ready = pl_metrics_counter("parley_ms_errors_total", "error replies",
+	    "kind=\"not_ready\"");
+}
+
+/* ms_svc_lag - persistence lag in log events, for /metrics */
+static double
+ms_svc_lag(void *arg)
+{
+	return (double)ms_persist_lag();
+}
+
+/* ms_svc_ready - sends may be served */
+int
+ms_svc_ready(void)
+{
+	return ms.caught_up && ms.prod != NULL;
+}
+
+/* ms_svc_check_* - readiness checks for /readyz */
+static int
+ms_svc_check_log(void *arg, struct pl_buf *why)
+{
+	if (!ms.caught_up)
+		pl_buf_puts(why, "consumer catching up");
+	return ms.caught_up;
+}
+
+static int
+ms_svc_check_pg(void *arg, struct pl_buf *why)
+{
+	int ok = pl_pg_connected(ms.pg) && pl_pg_connected(ms.dir);
+
+	if (!ok)
+		pl_buf_puts(why, "postgresql down");
+	return ok;
+}
+
+/* ms_svc_migrate - apply both sets, retrying while PostgreSQL starts */
+static int
+ms_svc_migrate(void)
+{
+	int i, rv = PL_EUNAVAIL;
+
+	for (i = 0; i < 30; i++) {
+		if ((rv = ms_migrations_apply(ms_conf.pg_dir_dsn, 1)) == 0 &&
+		    (rv = ms_migrations_apply(ms_conf.pg_dsn, 0)) == 0)
+			return 0;
+		usleep(500 * 1000);
+	}
+	return rv;
+}
+
+/* ms_svc_init - dependencies, then the consumer, then the RPC port */
+int
+ms_svc_init(struct event_base *base, struct pl_loop *loop)
+{
+	char *url = NULL;
+	int rv;
+
+	ms.base = base;
+	ms.loop = loop;
+	if (ms_conf.shard_index >= ms_conf.shard_count)
+		pl_fatal("MS-CONF-BAD", "shard_index=%lld shard_count=%lld",
+		    (long long)ms_conf.shard_index, (long long)ms_conf.shard_count);
+	if (ms_conf.pg_dir_dsn == NULL || ms_conf.pg_dir_dsn[0] == '\0')
+		ms_conf.pg_dir_dsn = ms_conf.pg_dsn;
+	if ((ms.brokers = ms_svc_brokers()) == NULL) {
+		pl_log_error("MS-KAFKA-NOBROKERS", "file=%s", ms_conf.kafka_brokers_file);
+		return PL_EINVAL;
+	}
+	ms_svc_metrics();
+	pl_metrics_gauge_fn("parley_ms_persist_lag", "log events not yet in PostgreSQL",
+	    NULL, ms_svc_lag, NULL);
+	if ((rv = ms_svc_migrate()) != 0)
+		return rv;
+	ms_chan_init();
+	ms_dedupe_init();
+	if ((rv = pl_pg_start(loop, ms_conf.pg_dsn, 10000, &ms.pg)) != 0 ||
+	    (rv = pl_pg_start(loop, ms_conf.pg_dir_dsn, 10000, &ms.dir)) != 0 ||
+	    (rv = pl_redis_start(loop, ms_conf.redis_addr, &ms.redis)) != 0 ||
+	    (rv = pl_kafka_producer_start(loop, ms.brokers, ms_conf.kafka_extra, &ms.prod)) != 0)
+		return rv;
+	if ((rv = ms_persist_start()) != 0)
+		return rv;
+	url = pl_endpoint(PL_EP_MESSAGE_FMT, ms_conf.run_dir, (int)ms_conf.shard_index,
+	    ms_conf.rpc_url);
+	rv = pl_rpc_server_start(loop, url, (int)ms_conf.rpc_workers, ms_methods_handle,
+	    NULL, &ms.rpc);
+	pl_ops_add_check("log", ms_svc_check_log, NULL);
+	pl_ops_add_check("postgresql", ms_svc_check_pg, NULL);
+	pl_log_info("MS-START", "shard=%lld/%lld rpc=%s partitions=%d rv=%d",
+	    (long long)ms_conf.shard_index, (long long)ms_conf.shard_count, url,
+	    ms.partitions, rv);
+	free(url);
+	return rv;
+}
+
+/* ms_svc_drain - stop taking requests; the log is durable, so nothing else
+ * needs to finish: the skeleton stops the loop after drain-ms */
+void
+ms_svc_drain(void)
+{
+	pl_log_info("MS-DRAIN", "outq=%d", ms.prod ? pl_kafka_producer_outq(ms.prod) : 0);
+	pl_rpc_server_stop(&ms.rpc);
+	pl_daemon_stop();
+}
+
+/* ms_svc_fini - reverse of init (each step tolerates "never started") */
+void
+ms_svc_fini(void)
+{
+	if (ms.rpc != NULL)
+		pl_rpc_server_stop(&ms.rpc);
+	ms_persist_stop();
+	if (ms.prod != NULL)
+		pl_kafka_producer_stop(&ms.prod, 5000);
+	if (ms.redis != NULL)
+		pl_redis_stop(&ms.redis);
+	if (ms.dir != NULL)
+		pl_pg_stop(&ms.dir);
+	if (ms.pg != NULL)
+		pl_pg_stop(&ms.pg);
+	ms_dedupe_fini();
+	ms_chan_fini();
+	pl_free(&ms.brokers);
+}
