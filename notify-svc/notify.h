@@ -21,11 +21,4 @@ int ns_svc_init(struct event_base *base, struct pl_loop *loop);
 void ns_svc_drain(void);
 void ns_svc_fini(void);
 
-/* feed.c - parley.messages from the end, every partition, no group */
-struct ns_feed;
-int ns_feed_start(struct pl_loop *loop, const char *brokers,
-    int64_t fetch_wait_ms, struct ns_feed **r);
-int ns_feed_ready(const struct ns_feed *f);
-void ns_feed_stop(struct ns_feed **f);
-
 #endif

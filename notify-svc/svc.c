@@ -6,8 +6,9 @@
 #include "config.h"
 #include "daemon.h"
 #include "err.h"
+#include "feed.h"
 #include "log.h"
-#include "mem.h"
+#include "names.h"
 #include "notify.h"
 #include "ops.h"
 #include "pg.h"
@@ -18,7 +19,7 @@
 static struct {
 	struct pl_redis *redis;
 	struct pl_pg *pg;
-	struct ns_feed *feed;
+	struct pl_feed *feed;
 } ns_svc;
 
 /* ns_svc_check - readiness: every dependency connected */
@@ -29,25 +30,21 @@ ns_svc_check(void *arg, struct pl_buf *why)
 		pl_buf_puts(why, "redis not connected; ");
 	if (ns_svc.pg == NULL || !pl_pg_connected(ns_svc.pg))
 		pl_buf_puts(why, "postgres not connected; ");
-	if (ns_svc.feed == NULL || !ns_feed_ready(ns_svc.feed))
+	if (ns_svc.feed == NULL || !pl_feed_ready(ns_svc.feed))
 		pl_buf_puts(why, "kafka feed not assigned; ");
 	return why->len == 0;
 }
 
-/* ns_svc_brokers - the bootstrap list from the setting or devkafka's file (heap) */
-static char *
-ns_svc_brokers(void)
-{
-	if (ns_conf.kafka_brokers && *ns_conf.kafka_brokers)
-		return pl_strdup(ns_conf.kafka_brokers);
-	return pl_config_read_file(ns_conf.kafka_brokers_file);
-}
+static const char *const ns_svc_topics[] = { PL_TOPIC_MESSAGES };
 
 /* ns_svc_init - connect Redis, PostgreSQL and the feed */
 int
 ns_svc_init(struct event_base *base, struct pl_loop *loop)
 {
-	char *brokers = ns_svc_brokers();
+	char *brokers = pl_feed_brokers(ns_conf.kafka_brokers,
+	    ns_conf.kafka_brokers_file);
+	struct pl_feed_conf feed = { .fetch_wait_ms = ns_conf.fetch_wait_ms,
+	    .topics = ns_svc_topics, .ntopics = 1, .metric_prefix = "parley_notify" };
 	int rv;
 
 	pl_ops_add_check("deps", ns_svc_check, NULL);
@@ -55,9 +52,10 @@ ns_svc_init(struct event_base *base, struct pl_loop *loop)
 		pl_log_error("NS-NO-BROKERS", "file=%s", ns_conf.kafka_brokers_file);
 		return PL_EINVAL;
 	}
+	feed.brokers = brokers;
 	if ((rv = pl_redis_start(loop, ns_conf.redis_addr, &ns_svc.redis)) != 0 ||
 	    (rv = pl_pg_start(loop, ns_conf.pg_dir_dsn, NS_PG_MAX_QUEUE, &ns_svc.pg)) != 0 ||
-	    (rv = ns_feed_start(loop, brokers, ns_conf.fetch_wait_ms, &ns_svc.feed)) != 0) {
+	    (rv = pl_feed_start(loop, &feed, &ns_svc.feed)) != 0) {
 		free(brokers);
 		return rv;
 	}
@@ -78,7 +76,7 @@ void
 ns_svc_fini(void)
 {
 	if (ns_svc.feed)
-		ns_feed_stop(&ns_svc.feed);
+		pl_feed_stop(&ns_svc.feed);
 	if (ns_svc.pg)
 		pl_pg_stop(&ns_svc.pg);
 	if (ns_svc.redis)

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "err.h"
+#include "feed.h"
 #include "kafka.h"
 #include "log.h"
 #include "mem.h"
@@ -35,20 +36,12 @@ ps_svc_check(void *arg, struct pl_buf *why)
 	return why->len == 0;
 }
 
-/* ps_svc_brokers - the bootstrap list from the setting or devkafka's file (heap) */
-static char *
-ps_svc_brokers(void)
-{
-	if (ps_conf.kafka_brokers && *ps_conf.kafka_brokers)
-		return pl_strdup(ps_conf.kafka_brokers);
-	return pl_config_read_file(ps_conf.kafka_brokers_file);
-}
-
 /* ps_svc_init - connect Redis, start the producer, listen for reports */
 int
 ps_svc_init(struct event_base *base, struct pl_loop *loop)
 {
-	char *brokers = ps_svc_brokers(), *url = NULL;
+	char *brokers = pl_feed_brokers(ps_conf.kafka_brokers,
+	    ps_conf.kafka_brokers_file), *url = NULL;
 	int rv = PL_EINVAL;
 
 	ps_report_init();

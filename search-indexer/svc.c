@@ -6,8 +6,9 @@
 #include "config.h"
 #include "daemon.h"
 #include "err.h"
+#include "feed.h"
 #include "log.h"
-#include "mem.h"
+#include "names.h"
 #include "search.h"
 #include "ops.h"
 #include "pg.h"
@@ -16,7 +17,7 @@
 
 static struct {
 	struct pl_pg *pg;
-	struct si_feed *feed;
+	struct pl_feed *feed;
 } si_svc;
 
 /* si_svc_check - readiness: every dependency connected */
@@ -25,25 +26,21 @@ si_svc_check(void *arg, struct pl_buf *why)
 {
 	if (si_svc.pg == NULL || !pl_pg_connected(si_svc.pg))
 		pl_buf_puts(why, "postgres not connected; ");
-	if (si_svc.feed == NULL || !si_feed_ready(si_svc.feed))
+	if (si_svc.feed == NULL || !pl_feed_ready(si_svc.feed))
 		pl_buf_puts(why, "kafka feed not assigned; ");
 	return why->len == 0;
 }
 
-/* si_svc_brokers - the bootstrap list from the setting or devkafka's file (heap) */
-static char *
-si_svc_brokers(void)
-{
-	if (si_conf.kafka_brokers && *si_conf.kafka_brokers)
-		return pl_strdup(si_conf.kafka_brokers);
-	return pl_config_read_file(si_conf.kafka_brokers_file);
-}
+static const char *const si_svc_topics[] = { PL_TOPIC_MESSAGES, PL_TOPIC_EVENTS };
 
 /* si_svc_init - connect PostgreSQL and the feed */
 int
 si_svc_init(struct event_base *base, struct pl_loop *loop)
 {
-	char *brokers = si_svc_brokers();
+	char *brokers = pl_feed_brokers(si_conf.kafka_brokers,
+	    si_conf.kafka_brokers_file);
+	struct pl_feed_conf feed = { .fetch_wait_ms = si_conf.fetch_wait_ms,
+	    .topics = si_svc_topics, .ntopics = 2, .metric_prefix = "parley_search" };
 	int rv;
 
 	pl_ops_add_check("deps", si_svc_check, NULL);
@@ -51,8 +48,9 @@ si_svc_init(struct event_base *base, struct pl_loop *loop)
 		pl_log_error("SI-NO-BROKERS", "file=%s", si_conf.kafka_brokers_file);
 		return PL_EINVAL;
 	}
+	feed.brokers = brokers;
 	if ((rv = pl_pg_start(loop, si_conf.pg_dsn, SI_PG_MAX_QUEUE, &si_svc.pg)) != 0 ||
-	    (rv = si_feed_start(loop, brokers, si_conf.fetch_wait_ms, &si_svc.feed)) != 0) {
+	    (rv = pl_feed_start(loop, &feed, &si_svc.feed)) != 0) {
 		free(brokers);
 		return rv;
 	}
@@ -73,7 +71,7 @@ void
 si_svc_fini(void)
 {
 	if (si_svc.feed)
-		si_feed_stop(&si_svc.feed);
+		pl_feed_stop(&si_svc.feed);
 	if (si_svc.pg)
 		pl_pg_stop(&si_svc.pg);
 }
