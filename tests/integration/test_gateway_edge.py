@@ -1,0 +1,97 @@
+"""Gateway edge: auth and Origin before the upgrade, ping/pong, bad frames,
+oversize frames (1009), RTM text limit, non-member sends, rtm.connect
+single-use URLs, api.test, membership removal taking effect, the ops paths
+on the client port."""
+import time
+
+import pytest
+import websockets
+
+import parley
+from parley import Ws
+
+
+def refused_status(url, **kw):
+    try:
+        ws = Ws(url, timeout=5, **kw)
+    except websockets.exceptions.InvalidStatusCode as e:
+        return e.status_code
+    ws.close()
+    return None
+
+
+def test_auth_matrix(stack, team):
+    assert refused_status(stack.ws_url, token="junk") == 401
+    assert refused_status(stack.ws_url) == 401
+    assert refused_status(stack.ws_url, token=team.token("alice"),
+                          origin="http://evil.example") == 403
+    with Ws(stack.ws_url, team.token("alice"), header=True) as ws:
+        assert ws.hello["type"] == "hello"
+
+
+def test_ping_and_bad_frames(stack, team):
+    with Ws(stack.ws_url, team.token("alice")) as ws:
+        assert ws.request({"type": "ping"})["type"] == "pong"
+        ws.send({"type": "nope", "id": 77})
+        err = ws.wait_event(lambda e: e.get("reply_to") == 77)
+        assert err["type"] == "error" and err["error"]["code"] == "unknown_type"
+        r = ws.request({"type": "message", "channel": team.channel, "text": "x" * 4001})
+        assert r["ok"] is False and r["error"]["code"] == "msg_too_long", r
+        r = ws.request({"type": "message", "channel": "CNOTMINE00", "text": "hi"})
+        assert r["ok"] is False and r["error"]["code"] == "channel_not_found", r
+        # still usable after bad input
+        assert ws.request({"type": "ping"})["type"] == "pong"
+
+
+def test_oversize_frame_closes_1009(stack, team):
+    ws = Ws(stack.ws_url, team.token("bob"))
+    ws.send({"type": "message", "channel": team.channel, "text": "y" * 17000})
+    closed = ws.wait_closed(10)
+    assert closed is not None and closed[0] == 1009, closed
+
+
+def test_api_test_and_ops_on_client_port(stack, api):
+    body = api.call("api.test", foo="bar")
+    assert body == {"ok": True, "args": {"foo": "bar"}}
+    assert api.raw("auth.test").json() == {"ok": False, "error": "not_authed"}
+    assert api.raw("auth.test", token="junk").json()["error"] == "invalid_auth"
+    r = api.session.get(stack.http_url + "/metrics", timeout=5)
+    assert r.status_code == 200 and "parley_gateway_connections" in r.text
+
+
+def test_rtm_connect_url_is_single_use(stack, team, api):
+    body = api.call("rtm.connect", team.token("carol"))
+    assert body["self"]["id"] == team.uid("carol")
+    assert body["team"]["id"] and "url" in body
+    ws = Ws(body["url"])
+    assert ws.hello["type"] == "hello"
+    ws.close()
+    with pytest.raises(Exception):
+        again = Ws(body["url"], timeout=5)
+        again.close()
+
+
+def test_leave_stops_delivery(stack, team, api):
+    ch = team.channel
+    with Ws(stack.ws_url, team.token("alice")) as alice, \
+            Ws(stack.ws_url, team.token("carol")) as carol:
+        api.call("conversations.leave", team.token("carol"), channel=ch)
+        r = alice.request({"type": "message", "channel": ch, "text": "after-leave"})
+        assert r["ok"], r
+        alice.wait_event(lambda e: e.get("type") == "message" and
+                         e.get("text") == "after-leave" and "reply_to" not in e)
+        time.sleep(0.5)
+        assert not carol.matching(lambda e: e.get("text") == "after-leave")
+
+
+def test_sigterm_sends_goodbye_and_1001(new_stack):
+    import signal
+    st = new_stack(gateways=1)
+    team = parley.provision(st)
+    ws = Ws(st.ws_url, team.token("alice"))
+    gw = [c for c in st.children if c.name == "gateway-0"][0]
+    gw.signal(signal.SIGTERM)
+    ws.wait_event(lambda e: e.get("type") == "goodbye", what="goodbye")
+    closed = ws.wait_closed(10)
+    assert closed is not None and closed[0] == 1001, closed
+    assert gw.reap(10), "gateway did not exit within the drain time"

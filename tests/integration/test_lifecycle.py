@@ -1,0 +1,102 @@
+"""Starting and stopping: stop() leaves no process of the stack running, and
+the state a killed run leaves behind (pid files, postmaster.pid, sockets,
+processes) does not prevent the next start."""
+import json
+import os
+import signal
+
+import requests
+
+import parley
+import stack as stackmod
+
+
+def alive(pids):
+    return {n: p for n, p in pids.items() if stackmod.pid_alive(p)}
+
+
+def test_stop_leaves_nothing_running(new_stack):
+    st = new_stack(gateways=2)
+    pids = st.pids()
+    assert "postgres" in pids and "redis" in pids and "gateway-1" in pids, pids
+    assert alive(pids) == pids
+    st.stop()
+    parley.wait_for(lambda: not alive(pids), 10, "no process left: %s" % alive(pids))
+    assert not os.path.exists(os.path.join(st.base, "pg", "postmaster.pid"))
+    assert not [f for f in os.listdir(st.run_dir) if f.endswith(".pid")]
+
+
+def test_restart_after_a_killed_run(new_stack):
+    st = new_stack(gateways=1)
+    base, admin = st.base, st.admin_token
+    pids = st.pids()
+    # the runner dies hard: every child with it (the postmaster too)
+    for name, pid in pids.items():
+        os.kill(pid, signal.SIGKILL)
+    parley.wait_for(lambda: not alive(pids), 10, "killed processes gone")
+    st.children, st.pg_started = [], False   # forget them; their files stay behind
+    assert os.path.exists(os.path.join(base, "pg", "postmaster.pid"))
+
+    again = stackmod.Stack(base, fixed_ports=False, shards=2, gateways=1,
+                           bin_dir=st.bin_dir, admin_token=admin, pg_durable=False,
+                           extra_env=st.extra_env)
+    try:
+        again.start()
+        assert requests.get(again.http_url + "/readyz", timeout=5).status_code == 200
+        # the directory survived: the admin API works against it
+        parley.provision(again, users=("dave",), channel=None)
+    finally:
+        again.stop()
+    assert not alive(again.pids())
+
+
+def test_make_run_entry_point_stops_cleanly(tmp_path):
+    """stack.py run (what `make run` execs): ready, seeded, banner printed;
+    SIGTERM stops every process it started and a second run works"""
+    import subprocess
+    import tempfile
+    from conftest import BIN, REPO
+
+    base = tempfile.mkdtemp(prefix="parley-it-run-")
+    os.chmod(base, 0o755)
+    try:
+        for attempt in (1, 2):
+            out = open(os.path.join(base, "out-%d.txt" % attempt), "w+")
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+            env["PARLEY_RATE_LIMITS"] = "0"
+            p = subprocess.Popen(
+                ["/usr/bin/python3", os.path.join(REPO, "deploy/local/stack.py"), "run",
+                 "--base", base, "--free-ports", "--gateways", "1", "--bin-dir", BIN],
+                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+            try:
+                def banner():
+                    assert p.poll() is None, open(out.name).read()
+                    return "Ctrl-C stops everything" in open(out.name).read()
+                parley.wait_for(banner, 90, "make-run banner")
+                text = open(out.name).read()
+                with open(os.path.join(base, "stack.json")) as f:
+                    state = json.load(f)
+                with open(os.path.join(base, "seed.json")) as f:
+                    seed = json.load(f)
+                assert seed["users"]["alice"]["token"] in text
+                assert state["http_url"] in text
+                if attempt == 2:
+                    assert seed == first_seed      # same ids and tokens again
+                first_seed = seed
+                pids = state["pids"]
+                assert len(pids) >= 9 and not [n for n, q in pids.items()
+                                               if not stackmod.pid_alive(q)]
+                p.send_signal(signal.SIGTERM)
+                assert p.wait(60) == 0, open(out.name).read()
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            assert not alive(pids), alive(pids)
+            assert "nothing left running" in open(out.name).read()
+    finally:
+        # whatever a failed attempt left (a postmaster survives a killed runner)
+        stackmod.Stack(base).cleanup_stale()
+        if os.environ.get("PARLEY_TEST_KEEP") != "1":
+            import shutil
+            shutil.rmtree(base, ignore_errors=True)
