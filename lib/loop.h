@@ -36,7 +36,9 @@ int pl_loop_io(struct pl_loop *l, int fd, int events, pl_loop_io_fn fn,
     void *arg, struct pl_watch **w_r);
 int pl_loop_io_set(struct pl_watch *w, int events);
 
-/* pl_loop_timer - call fn after ms, then every ms if repeat. */
+/* pl_loop_timer - call fn after ms, then every ms if repeat. A one-shot timer
+ * stays allocated after it fired until pl_loop_timer_stop. A watch or timer
+ * may be stopped from inside its own callback. */
 int pl_loop_timer(struct pl_loop *l, uint64_t ms, int repeat, pl_loop_fn fn,
     void *arg, struct pl_timer **t_r);
 void pl_loop_timer_stop(struct pl_timer **t);

@@ -4,7 +4,11 @@
  * Each query completes exactly once on the loop thread: rv 0 and the last
  * PGresult of the command string (borrowed, valid during the callback), or a
  * PL_E* with res NULL (PL_EUNAVAIL while disconnected, PL_EIO on an SQL
- * error, whose message is logged and available via pl_pg_last_error). */
+ * error, whose message is logged and available via pl_pg_last_error).
+ * Queries queue while connecting; a query accepted by pl_pg_query (return 0)
+ * calls back exactly once and never from inside the submit. When the
+ * connection breaks, the query in flight and the queued ones complete with
+ * PL_EUNAVAIL (never resent: the caller decides). */
 #ifndef PL_PG_H
 #define PL_PG_H
 #include "loop.h"

@@ -4,7 +4,11 @@
  *
  * Redis is a cache: while it is down every command completes at once with
  * reply NULL (rv PL_EUNAVAIL) and the connection is retried with backoff.
- * Callbacks run on the loop thread; the reply is valid only during the call. */
+ * Callbacks run on the loop thread; the reply is valid only during the call.
+ * A command accepted by pl_redis_cmd* (return 0) calls back exactly once,
+ * never from inside the submit (a refusal while down comes from a zero-delay
+ * timer). A -ERR reply completes with rv PL_EIO and the reply. Commands
+ * pending at pl_redis_stop complete with PL_ECLOSED. */
 #ifndef PL_REDIS_H
 #define PL_REDIS_H
 #include <stddef.h>

@@ -1,0 +1,322 @@
+/* pg_test.c - pl_pg against a real PostgreSQL 15 started in a temp dir
+ * (initdb + pg_ctl as user postgres, private port): queries with params,
+ * multi-statement strings, SQL errors, FIFO order, the queue bound, stop and
+ * start of the server (reconnects), pl_pg_stop with queued queries,
+ * pl_pg_exec_sync, and the libuv loop. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
+#include <event2/event.h>
+#include <libpq-fe.h>
+#include <uv.h>
+
+#include "err.h"
+#include "loop.h"
+#include "pg.h"
+#include "pl_test.h"
+
+#define PGBIN "/usr/lib/postgresql/15/bin"
+
+static char dir[64];
+static int port;
+static char dsn[256];
+static int cluster_ok;
+static struct event_base *base;
+static struct pl_loop *loop;
+
+static int
+free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+		abort();
+	p = ntohs(a.sin_port);
+	close(fd);
+	return p;
+}
+
+/* sh - run a shell command, 0 when it exited 0 */
+static int
+sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int
+pg_up(void)
+{
+	return sh("runuser -u postgres -- " PGBIN "/pg_ctl -D %s/data -l %s/log -w "
+	    "-t 20 -o \"-k %s -p %d -c listen_addresses=127.0.0.1 -c fsync=off\" "
+	    "start >/dev/null", dir, dir, dir, port);
+}
+
+static int
+pg_down(void)
+{
+	return sh("runuser -u postgres -- " PGBIN "/pg_ctl -D %s/data -m fast -w "
+	    "stop >/dev/null", dir);
+}
+
+static void
+cluster_cleanup(void)
+{
+	if (dir[0] == '\0')
+		return;
+	sh("runuser -u postgres -- " PGBIN "/pg_ctl -D %s/data -m immediate -w "
+	    "stop >/dev/null 2>&1", dir);
+	sh("rm -rf %s", dir);
+}
+
+/* cluster - initdb and start once per process; stopped at exit */
+static int
+cluster(void)
+{
+	if (cluster_ok)
+		return 0;
+	strcpy(dir, "/tmp/pl-pg-test-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	atexit(cluster_cleanup);
+	port = free_port();
+	if (sh("chown postgres %s && chmod 755 %s", dir, dir) != 0 ||
+	    sh("runuser -u postgres -- " PGBIN "/initdb -D %s/data -A trust "
+	    "-U postgres --no-sync >%s/initdb.log 2>&1", dir, dir) != 0 ||
+	    pg_up() != 0) {
+		sh("cat %s/initdb.log %s/log >&2", dir, dir);
+		return -1;
+	}
+	snprintf(dsn, sizeof(dsn), "host=127.0.0.1 port=%d user=postgres "
+	    "dbname=postgres connect_timeout=5", port);
+	cluster_ok = 1;
+	return 0;
+}
+
+static void
+setup(void)
+{
+	base = event_base_new();
+	loop = pl_loop_event_create(base);
+}
+
+static void
+teardown(void)
+{
+	pl_loop_free(&loop);
+	event_base_free(base);
+}
+
+static void
+run_until(const int *flag, int want, int ms)
+{
+	struct timeval tv = { 0, 10000 };
+
+	for (int i = 0; i < ms / 10 && *flag < want; i++) {
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+}
+
+static void
+run_until_connected(struct pl_pg *pg, int ms)
+{
+	struct timeval tv = { 0, 10000 };
+
+	for (int i = 0; i < ms / 10 && !pl_pg_connected(pg); i++) {
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+}
+
+struct res {
+	int n;
+	int rv;
+	int rows;
+	char v[64];
+	int order;	/* position among completions */
+};
+
+static int completions;
+
+static void
+on_res(int rv, struct pg_result *res, void *arg)
+{
+	struct res *r = arg;
+
+	r->n++;
+	r->rv = rv;
+	r->order = completions++;
+	r->rows = res != NULL ? PQntuples(res) : -1;
+	if (res != NULL && PQntuples(res) > 0 && PQnfields(res) > 0)
+		snprintf(r->v, sizeof(r->v), "%s", PQgetvalue(res, 0, 0));
+}
+
+PL_TEST(queries_params_errors_order)
+{
+	struct pl_pg *pg = NULL;
+	struct res a = { 0 }, multi = { 0 }, bad = { 0 }, cnt = { 0 };
+	static struct res ins[50];
+	const char *params[] = { "21", "x" };
+	char num[16];
+	const char *p1[1] = { num };
+
+	PL_CHECK_EQ_INT(cluster(), 0);
+	setup();
+	PL_CHECK_EQ_INT(pl_pg_exec_sync(dsn, "DROP TABLE IF EXISTS t; "
+	    "CREATE TABLE t (n int primary key)"), 0);
+	PL_CHECK_EQ_INT(pl_pg_exec_sync(dsn, "SELEC nonsense"), PL_EIO);
+	PL_CHECK_EQ_INT(pl_pg_start(loop, dsn, 100, &pg), 0);
+	/* queued while connecting */
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT ($1::int * 2)::text || $2",
+	    2, params, on_res, &a), 0);
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 1; SELECT 'last'", 0, NULL,
+	    on_res, &multi), 0);
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT * FROM no_such_table", 0, NULL,
+	    on_res, &bad), 0);
+	for (int i = 0; i < 50; i++) {
+		snprintf(num, sizeof(num), "%d", i);
+		PL_CHECK_EQ_INT(pl_pg_query(pg, "INSERT INTO t VALUES ($1)", 1,
+		    p1, on_res, &ins[i]), 0);	/* params copied at submit */
+	}
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT count(*) FROM t", 0, NULL,
+	    on_res, &cnt), 0);
+	PL_CHECK_EQ_INT(pl_pg_queued(pg), 54);
+	run_until(&cnt.n, 1, 10000);
+	PL_CHECK_EQ_INT(a.rv, 0);
+	PL_CHECK_EQ_STR(a.v, "42x");
+	PL_CHECK_EQ_INT(multi.rv, 0);
+	PL_CHECK_EQ_STR(multi.v, "last");
+	PL_CHECK_EQ_INT(bad.rv, PL_EIO);
+	PL_CHECK_EQ_INT(bad.rows, -1);
+	PL_CHECK(strstr(pl_pg_last_error(pg), "no_such_table") != NULL);
+	for (int i = 0; i < 50; i++) {
+		PL_CHECK_EQ_INT(ins[i].rv, 0);
+		PL_CHECK_EQ_INT(ins[i].order, a.order + 3 + i);	/* FIFO */
+	}
+	PL_CHECK_EQ_STR(cnt.v, "50");
+	PL_CHECK_EQ_INT(pl_pg_queued(pg), 0);
+	pl_pg_stop(&pg);
+	PL_CHECK(pg == NULL);
+	teardown();
+}
+
+PL_TEST(queue_bound_and_stop_closes)
+{
+	struct pl_pg *pg = NULL;
+	struct res r[4] = { { 0 } }, sleeper = { 0 };
+
+	PL_CHECK_EQ_INT(cluster(), 0);
+	setup();
+	PL_CHECK_EQ_INT(pl_pg_start(loop, dsn, 2, &pg), 0);
+	run_until_connected(pg, 5000);
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT pg_sleep(5)", 0, NULL, on_res,
+	    &sleeper), 0);	/* in flight */
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 1", 0, NULL, on_res, &r[0]), 0);
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 2", 0, NULL, on_res, &r[1]), 0);
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 3", 0, NULL, on_res, &r[2]),
+	    PL_EAGAIN);
+	pl_pg_stop(&pg);
+	PL_CHECK_EQ_INT(sleeper.rv, PL_ECLOSED);
+	PL_CHECK_EQ_INT(r[0].rv, PL_ECLOSED);
+	PL_CHECK_EQ_INT(r[1].rv, PL_ECLOSED);
+	PL_CHECK_EQ_INT(r[2].n, 0);
+	teardown();
+}
+
+PL_TEST(server_restart_reconnects)
+{
+	struct pl_pg *pg = NULL;
+	struct res a = { 0 }, down = { 0 }, after = { 0 };
+	int i;
+
+	PL_CHECK_EQ_INT(cluster(), 0);
+	setup();
+	PL_CHECK_EQ_INT(pl_pg_start(loop, dsn, 100, &pg), 0);
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 'up'", 0, NULL, on_res, &a), 0);
+	run_until(&a.n, 1, 5000);
+	PL_CHECK_EQ_STR(a.v, "up");
+
+	PL_CHECK_EQ_INT(pg_down(), 0);
+	for (i = 0; i < 300 && pl_pg_connected(pg); i++)
+		run_until(&down.n, 1, 10);	/* the loop notices the close */
+	PL_CHECK(!pl_pg_connected(pg));
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 1", 0, NULL, on_res, &down), 0);
+	PL_CHECK_EQ_INT(down.n, 0);
+	run_until(&down.n, 1, 2000);
+	PL_CHECK_EQ_INT(down.rv, PL_EUNAVAIL);
+
+	PL_CHECK_EQ_INT(pg_up(), 0);
+	run_until_connected(pg, 8000);
+	PL_CHECK(pl_pg_connected(pg));
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 'back'", 0, NULL, on_res,
+	    &after), 0);
+	run_until(&after.n, 1, 5000);
+	PL_CHECK_EQ_INT(after.rv, 0);
+	PL_CHECK_EQ_STR(after.v, "back");
+	pl_pg_stop(&pg);
+	teardown();
+}
+
+static struct pl_pg *stop_me;
+
+static void
+on_res_stop(int rv, struct pg_result *res, void *arg)
+{
+	on_res(rv, res, arg);
+	pl_pg_stop(&stop_me);
+}
+
+PL_TEST(stop_from_callback_and_libuv)
+{
+	struct res first = { 0 }, second = { 0 }, u = { 0 };
+	struct pl_loop *ul;
+	struct pl_pg *pg = NULL;
+	uv_loop_t uv;
+
+	PL_CHECK_EQ_INT(cluster(), 0);
+	setup();
+	PL_CHECK_EQ_INT(pl_pg_start(loop, dsn, 10, &stop_me), 0);
+	PL_CHECK_EQ_INT(pl_pg_query(stop_me, "SELECT 1", 0, NULL, on_res_stop,
+	    &first), 0);
+	PL_CHECK_EQ_INT(pl_pg_query(stop_me, "SELECT 2", 0, NULL, on_res,
+	    &second), 0);
+	run_until(&second.n, 1, 5000);
+	PL_CHECK_EQ_INT(first.rv, 0);
+	PL_CHECK_EQ_INT(second.rv, PL_ECLOSED);
+	PL_CHECK(stop_me == NULL);
+	run_until(&u.n, 1, 30);	/* reaper */
+	teardown();
+
+	uv_loop_init(&uv);
+	ul = pl_loop_uv_create(&uv);
+	PL_CHECK_EQ_INT(pl_pg_start(ul, dsn, 10, &pg), 0);
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 'uv'", 0, NULL, on_res, &u), 0);
+	for (int i = 0; i < 2500 && u.n == 0; i++)
+		uv_run(&uv, UV_RUN_NOWAIT), usleep(2000);
+	PL_CHECK_EQ_STR(u.v, "uv");
+	pl_pg_stop(&pg);
+	pl_loop_free(&ul);
+	uv_run(&uv, UV_RUN_DEFAULT);
+	PL_CHECK_EQ_INT(uv_loop_close(&uv), 0);
+}
+
+static const struct pl_test_case tests[] = {
+	PL_TEST_CASE(queries_params_errors_order),
+	PL_TEST_CASE(queue_bound_and_stop_closes),
+	PL_TEST_CASE(server_restart_reconnects),
+	PL_TEST_CASE(stop_from_callback_and_libuv),
+};
+PL_TEST_MAIN(tests)

@@ -1,0 +1,745 @@
+/* rpc.c - nng req/rep and push/pull on the loop.
+ *
+ * nng completes aios on its own threads; every completion here does the
+ * least it can on that thread (take the message, post to the inbox) and the
+ * rest runs on the loop thread. Each server worker and each client call owns
+ * one aio with at most one operation in flight, so a worker/call posts at most
+ * one inbox item at a time.
+ *
+ * Shutdown order, for every object: mark stopping → nng_aio_stop (cancels and
+ * waits until the aio's callback has returned, so no thread touches us any
+ * more) → close the nng socket → free the inbox (dropping items that point at
+ * us) → free messages and aios. An aio callback never resubmits after
+ * NNG_ECANCELED or NNG_ECLOSED, which is what stop produces. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
+
+#include "err.h"
+#include "inbox.h"
+#include "clock.h"
+#include "log.h"
+#include "mem.h"
+#include "metrics.h"
+#include "rpc.h"
+
+#define RPC_DEFAULT_WORKERS 16
+#define RPC_RECONN_MIN_MS 50	/* dialer retry after a lost peer */
+#define RPC_RECONN_MAX_MS 1000
+#define RPC_PUSH_SENDBUF 1024	/* messages queued before PL_EAGAIN */
+
+/* ---- errors ---- */
+
+static const struct {
+	int nng;
+	int pl;
+} rpc_errs[] = {
+	{ NNG_ETIMEDOUT, PL_ETIMEDOUT },
+	{ NNG_ECLOSED, PL_ECLOSED },
+	{ NNG_ECANCELED, PL_ECLOSED },
+	{ NNG_EAGAIN, PL_EAGAIN },
+	{ NNG_ECONNREFUSED, PL_EUNAVAIL },
+	{ NNG_ECONNSHUT, PL_EUNAVAIL },
+	{ NNG_EINVAL, PL_EINVAL },
+	{ NNG_EADDRINVAL, PL_EINVAL },
+	{ NNG_ENOTSUP, PL_EINVAL },
+	{ NNG_EADDRINUSE, PL_EEXIST },
+	{ NNG_EMSGSIZE, PL_ETOOBIG },
+	{ NNG_EPROTO, PL_EPROTO },
+};
+
+/* rpc_err - nng error → PL_E* */
+static int
+rpc_err(int nrv)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(rpc_errs) / sizeof(rpc_errs[0]); i++)
+		if (rpc_errs[i].nng == nrv)
+			return rpc_errs[i].pl;
+	return PL_EIO;
+}
+
+/* ---- metrics (process-wide; registration is idempotent) ---- */
+
+static const char *const rpc_results[] = { "ok", "timeout", "closed", "error" };
+#define RPC_NRESULTS 4
+
+static struct {
+	struct pl_metric *calls[RPC_NRESULTS];
+	struct pl_metric *call_s;
+	struct pl_metric *requests;
+	struct pl_metric *push_full;
+} rpc_m;
+
+/* rpc_metrics_init - register the series (again is harmless) */
+static void
+rpc_metrics_init(void)
+{
+	char labels[32];
+	int i;
+
+	for (i = 0; i < RPC_NRESULTS; i++) {
+		snprintf(labels, sizeof(labels), "result=\"%s\"", rpc_results[i]);
+		rpc_m.calls[i] = pl_metrics_counter("parley_rpc_calls_total",
+		    "nng requests made, by outcome.", labels);
+	}
+	rpc_m.call_s = pl_metrics_histogram("parley_rpc_call_seconds",
+	    "nng request to reply (or failure).", NULL, PL_METRICS_LATENCY_S,
+	    PL_METRICS_LATENCY_S_N);
+	rpc_m.requests = pl_metrics_counter("parley_rpc_requests_total",
+	    "nng requests handed to handlers.", NULL);
+	rpc_m.push_full = pl_metrics_counter("parley_rpc_push_full_total",
+	    "push messages refused because the peer is not keeping up.", NULL);
+}
+
+/* rpc_count_call - one completed call */
+static void
+rpc_count_call(int rv, uint64_t start_us)
+{
+	int r = rv == 0 ? 0 : rv == PL_ETIMEDOUT ? 1 : rv == PL_ECLOSED ? 2 : 3;
+
+	pl_metrics_inc(rpc_m.calls[r]);
+	pl_metrics_observe(rpc_m.call_s,
+	    (double)(pl_clock_mono_us() - start_us) / 1e6);
+}
+
+/* rpc_fail - log an nng failure once, translated */
+static int
+rpc_fail(const char *ev, const char *what, const char *url, int nrv)
+{
+	pl_log_error(ev, "op=%s url=%s err=\"%s\"", what, url, nng_strerror(nrv));
+	return rpc_err(nrv);
+}
+
+/* rpc_msg_from - a message holding a copy of data */
+static nng_msg *
+rpc_msg_from(const void *data, size_t len)
+{
+	nng_msg *m;
+
+	if (nng_msg_alloc(&m, len) != 0)
+		pl_panic("PL-RPC-NOMEM", "len=%zu", len);
+	if (len > 0)
+		memcpy(nng_msg_body(m), data, len);
+	return m;
+}
+
+/* rpc_dial_opts - reconnect quickly after the peer restarts */
+static void
+rpc_dial_opts(nng_socket s)
+{
+	nng_socket_set_ms(s, NNG_OPT_RECONNMINT, RPC_RECONN_MIN_MS);
+	nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, RPC_RECONN_MAX_MS);
+}
+
+/* ==== server ==== */
+
+enum { WK_RECV, WK_HANDLE, WK_SEND };
+
+struct rpc_worker {
+	struct pl_rpc_server *s;
+	nng_ctx ctx;
+	nng_aio *aio;
+	int state;		/* changed only while no operation runs */
+	nng_msg *msg;		/* request received, not yet handed over */
+	struct pl_rpc_req *req;	/* handed to the handler, not yet replied */
+};
+
+struct pl_rpc_req {
+	struct rpc_worker *w;	/* NULL once the server stopped */
+	nng_msg *msg;
+};
+
+struct pl_rpc_server {
+	char *url;
+	nng_socket sock;
+	struct pl_inbox *in;
+	pl_rpc_handler fn;
+	void *arg;
+	int nworkers;
+	struct rpc_worker *w;
+	atomic_int stopping;
+};
+
+static void wk_aio_cb(void *arg);
+
+/* wk_recv - arm the worker's next receive */
+static void
+wk_recv(struct rpc_worker *w)
+{
+	w->state = WK_RECV;
+	nng_ctx_recv(w->ctx, w->aio);
+}
+
+/* wk_dispatch - loop thread: hand the request to the handler */
+static void
+wk_dispatch(void *arg)
+{
+	struct rpc_worker *w = arg;
+	struct pl_rpc_req *req = pl_calloc(1, sizeof(*req));
+
+	req->w = w;
+	req->msg = w->msg;
+	w->msg = NULL;
+	w->req = req;
+	pl_metrics_inc(rpc_m.requests);
+	w->s->fn(req, nng_msg_body(req->msg), nng_msg_len(req->msg), w->s->arg);
+}
+
+/* wk_aio_cb - nng thread: a receive or a send finished */
+static void
+wk_aio_cb(void *arg)
+{
+	struct rpc_worker *w = arg;
+	int rv = nng_aio_result(w->aio);
+	nng_msg *m;
+
+	if (atomic_load(&w->s->stopping)) {
+		/* a request nobody will handle */
+		if (rv == 0 && w->state == WK_RECV &&
+		    (m = nng_aio_get_msg(w->aio)) != NULL)
+			nng_msg_free(m);
+		return;
+	}
+	if (rv == NNG_ECANCELED || rv == NNG_ECLOSED)
+		return;
+	if (w->state == WK_SEND) {
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(w->aio));
+			nng_aio_set_msg(w->aio, NULL);
+			pl_log_warn("PL-RPC-REPLY-FAIL", "url=%s err=\"%s\"",
+			    w->s->url, nng_strerror(rv));
+		}
+		wk_recv(w);
+		return;
+	}
+	if (rv != 0) {
+		pl_log_warn("PL-RPC-RECV-FAIL", "url=%s err=\"%s\"", w->s->url,
+		    nng_strerror(rv));
+		wk_recv(w);
+		return;
+	}
+	w->msg = nng_aio_get_msg(w->aio);
+	w->state = WK_HANDLE;
+	pl_inbox_post(w->s->in, wk_dispatch, w);
+}
+
+/* pl_rpc_reply - send the reply on the request's context and free req */
+void
+pl_rpc_reply(struct pl_rpc_req *req, const void *data, size_t len)
+{
+	struct rpc_worker *w = req->w;
+
+	if (w != NULL) {
+		w->req = NULL;
+		w->state = WK_SEND;
+		nng_aio_set_msg(w->aio, rpc_msg_from(data, len));
+		nng_ctx_send(w->ctx, w->aio);
+	}
+	nng_msg_free(req->msg);
+	free(req);
+}
+
+/* srv_workers_start - open contexts and aios, arm every receive */
+static int
+srv_workers_start(struct pl_rpc_server *s)
+{
+	int i, nrv;
+
+	s->w = pl_calloc((size_t)s->nworkers, sizeof(*s->w));
+	for (i = 0; i < s->nworkers; i++) {
+		s->w[i].s = s;
+		if ((nrv = nng_ctx_open(&s->w[i].ctx, s->sock)) != 0 ||
+		    (nrv = nng_aio_alloc(&s->w[i].aio, wk_aio_cb, &s->w[i])) != 0)
+			return rpc_fail("PL-RPC-SERVER-START", "ctx", s->url, nrv);
+	}
+	for (i = 0; i < s->nworkers; i++)
+		wk_recv(&s->w[i]);
+	return 0;
+}
+
+/* srv_free - tear down in the order of the file comment */
+static void
+srv_free(struct pl_rpc_server *s)
+{
+	int i;
+
+	atomic_store(&s->stopping, 1);
+	for (i = 0; s->w != NULL && i < s->nworkers; i++)
+		if (s->w[i].aio != NULL)
+			nng_aio_stop(s->w[i].aio);
+	nng_close(s->sock);
+	pl_inbox_free(&s->in);
+	for (i = 0; s->w != NULL && i < s->nworkers; i++) {
+		if (s->w[i].req != NULL)
+			s->w[i].req->w = NULL;	/* a late reply just frees */
+		if (s->w[i].msg != NULL)
+			nng_msg_free(s->w[i].msg);
+		if (s->w[i].aio != NULL)
+			nng_aio_free(s->w[i].aio);
+	}
+	free(s->w);
+	free(s->url);
+	free(s);
+}
+
+/* pl_rpc_server_start - rep0 socket listening on url, `workers` contexts */
+int
+pl_rpc_server_start(struct pl_loop *l, const char *url, int workers,
+    pl_rpc_handler fn, void *arg, struct pl_rpc_server **r)
+{
+	struct pl_rpc_server *s;
+	int rv, nrv;
+
+	if (l == NULL || url == NULL || fn == NULL || r == NULL)
+		return PL_EINVAL;
+	rpc_metrics_init();
+	s = pl_calloc(1, sizeof(*s));
+	s->url = pl_strdup(url);
+	s->fn = fn;
+	s->arg = arg;
+	s->nworkers = workers > 0 ? workers : RPC_DEFAULT_WORKERS;
+	if ((nrv = nng_rep0_open(&s->sock)) != 0) {
+		rv = rpc_fail("PL-RPC-SERVER-START", "open", url, nrv);
+		free(s->url);
+		free(s);
+		return rv;
+	}
+	if ((rv = pl_inbox_create(l, &s->in)) != 0)
+		goto fail;
+	if ((nrv = nng_listen(s->sock, url, NULL, 0)) != 0) {
+		rv = rpc_fail("PL-RPC-SERVER-START", "listen", url, nrv);
+		goto fail;
+	}
+	if ((rv = srv_workers_start(s)) != 0)
+		goto fail;
+	pl_log_info("PL-RPC-SERVER-START", "url=%s workers=%d", url, s->nworkers);
+	*r = s;
+	return 0;
+fail:
+	srv_free(s);
+	return rv;
+}
+
+/* pl_rpc_server_stop - stop receiving; pending replies are dropped */
+void
+pl_rpc_server_stop(struct pl_rpc_server **sp)
+{
+	if (sp == NULL || *sp == NULL)
+		return;
+	pl_log_info("PL-RPC-SERVER-STOP", "url=%s", (*sp)->url);
+	srv_free(*sp);
+	*sp = NULL;
+}
+
+/* ==== client ==== */
+
+enum { CALL_SEND, CALL_RECV };
+
+struct rpc_call {
+	struct rpc_call *prev, *next;	/* client list, loop thread only */
+	struct pl_rpc_client *c;
+	nng_ctx ctx;
+	nng_aio *aio;
+	int state;
+	nng_time deadline;
+	uint64_t start_us;
+	int rv;
+	nng_msg *reply;
+	pl_rpc_done done;
+	void *arg;
+};
+
+struct pl_rpc_client {
+	char *url;
+	nng_socket sock;
+	struct pl_inbox *in;
+	struct rpc_call *calls;
+	int pending;
+	int stopping;
+};
+
+/* call_unlink - take a call off its client's list */
+static void
+call_unlink(struct rpc_call *k)
+{
+	struct pl_rpc_client *c = k->c;
+
+	if (k->prev != NULL)
+		k->prev->next = k->next;
+	else
+		c->calls = k->next;
+	if (k->next != NULL)
+		k->next->prev = k->prev;
+	k->prev = k->next = NULL;
+	c->pending--;
+}
+
+/* call_release - free a call's nng resources (its aio callback is over) */
+static void
+call_release(struct rpc_call *k)
+{
+	nng_aio_free(k->aio);	/* waits for a callback still returning */
+	nng_ctx_close(k->ctx);
+	if (k->reply != NULL)
+		nng_msg_free(k->reply);
+	free(k);
+}
+
+/* call_deliver - loop thread: complete the call, then free it. The client
+ * is not touched after done() so done may stop the client. */
+static void
+call_deliver(void *arg)
+{
+	struct rpc_call *k = arg;
+	nng_msg *m = k->reply;
+
+	call_unlink(k);
+	k->reply = NULL;
+	rpc_count_call(m != NULL ? 0 : k->rv, k->start_us);
+	if (m != NULL)
+		k->done(0, nng_msg_body(m), nng_msg_len(m), k->arg);
+	else
+		k->done(k->rv, NULL, 0, k->arg);
+	if (m != NULL)
+		nng_msg_free(m);
+	call_release(k);
+}
+
+/* call_finish - nng thread: record the outcome and post it */
+static void
+call_finish(struct rpc_call *k, int nrv)
+{
+	k->rv = nrv ? rpc_err(nrv) : 0;
+	pl_inbox_post(k->c->in, call_deliver, k);
+}
+
+/* call_aio_cb - nng thread: the send or the receive finished */
+static void
+call_aio_cb(void *arg)
+{
+	struct rpc_call *k = arg;
+	int rv = nng_aio_result(k->aio);
+	nng_time now;
+
+	if (rv == NNG_ECANCELED || rv == NNG_ECLOSED)
+		return;	/* only stop cancels: the stop completes the call */
+	if (k->state == CALL_SEND) {
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(k->aio));
+			nng_aio_set_msg(k->aio, NULL);
+			call_finish(k, rv);
+			return;
+		}
+		nng_aio_set_msg(k->aio, NULL);	/* nng owns the sent message */
+		now = nng_clock();
+		if (now >= k->deadline) {
+			call_finish(k, NNG_ETIMEDOUT);
+			return;
+		}
+		k->state = CALL_RECV;
+		nng_aio_set_timeout(k->aio, (nng_duration)(k->deadline - now));
+		nng_ctx_recv(k->ctx, k->aio);
+		return;
+	}
+	if (rv == 0)
+		k->reply = nng_aio_get_msg(k->aio);
+	call_finish(k, rv);
+}
+
+/* pl_rpc_client_start - req0 socket dialing url (connects in background) */
+int
+pl_rpc_client_start(struct pl_loop *l, const char *url, int resend_ms,
+    struct pl_rpc_client **r)
+{
+	struct pl_rpc_client *c;
+	int rv, nrv;
+
+	if (l == NULL || url == NULL || r == NULL)
+		return PL_EINVAL;
+	rpc_metrics_init();
+	c = pl_calloc(1, sizeof(*c));
+	c->url = pl_strdup(url);
+	if ((nrv = nng_req0_open(&c->sock)) != 0) {
+		rv = rpc_fail("PL-RPC-CLIENT-START", "open", url, nrv);
+		free(c->url);
+		free(c);
+		return rv;
+	}
+	rpc_dial_opts(c->sock);
+	if (resend_ms > 0)
+		nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, resend_ms);
+	if ((rv = pl_inbox_create(l, &c->in)) != 0)
+		goto fail;
+	if ((nrv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		rv = rpc_fail("PL-RPC-CLIENT-START", "dial", url, nrv);
+		goto fail;
+	}
+	*r = c;
+	return 0;
+fail:
+	pl_inbox_free(&c->in);
+	nng_close(c->sock);
+	free(c->url);
+	free(c);
+	return rv;
+}
+
+/* pl_rpc_call - send data on a fresh context; done runs on the loop thread */
+int
+pl_rpc_call(struct pl_rpc_client *c, const void *data, size_t len,
+    int timeout_ms, pl_rpc_done done, void *arg)
+{
+	struct rpc_call *k;
+	int nrv;
+
+	if (c == NULL || done == NULL || timeout_ms <= 0)
+		return PL_EINVAL;
+	if (c->stopping)
+		return PL_ECLOSED;
+	k = pl_calloc(1, sizeof(*k));
+	k->c = c;
+	k->done = done;
+	k->arg = arg;
+	if ((nrv = nng_ctx_open(&k->ctx, c->sock)) != 0) {
+		free(k);
+		return rpc_fail("PL-RPC-CALL", "ctx", c->url, nrv);
+	}
+	if ((nrv = nng_aio_alloc(&k->aio, call_aio_cb, k)) != 0) {
+		nng_ctx_close(k->ctx);
+		free(k);
+		return rpc_fail("PL-RPC-CALL", "aio", c->url, nrv);
+	}
+	k->next = c->calls;
+	if (c->calls != NULL)
+		c->calls->prev = k;
+	c->calls = k;
+	c->pending++;
+	k->state = CALL_SEND;
+	k->start_us = pl_clock_mono_us();
+	k->deadline = nng_clock() + (nng_time)timeout_ms;
+	nng_aio_set_timeout(k->aio, timeout_ms);
+	nng_aio_set_msg(k->aio, rpc_msg_from(data, len));
+	nng_ctx_send(k->ctx, k->aio);
+	return 0;
+}
+
+/* pl_rpc_client_pending - calls not yet completed */
+int
+pl_rpc_client_pending(const struct pl_rpc_client *c)
+{
+	return c != NULL ? c->pending : 0;
+}
+
+/* pl_rpc_client_stop - complete every pending call with PL_ECLOSED, free */
+void
+pl_rpc_client_stop(struct pl_rpc_client **cp)
+{
+	struct pl_rpc_client *c;
+	struct rpc_call *k;
+
+	if (cp == NULL || (c = *cp) == NULL)
+		return;
+	*cp = NULL;
+	c->stopping = 1;
+	for (k = c->calls; k != NULL; k = k->next)
+		nng_aio_stop(k->aio);	/* no callback runs after this */
+	pl_inbox_free(&c->in);		/* drops completions not yet run */
+	while ((k = c->calls) != NULL) {
+		call_unlink(k);
+		rpc_count_call(PL_ECLOSED, k->start_us);
+		if (k->state == CALL_SEND && k->reply == NULL &&
+		    nng_aio_get_msg(k->aio) != NULL)
+			nng_msg_free(nng_aio_get_msg(k->aio));
+		k->done(PL_ECLOSED, NULL, 0, k->arg);
+		call_release(k);
+	}
+	nng_close(c->sock);
+	free(c->url);
+	free(c);
+}
+
+/* ==== push / pull ==== */
+
+struct pl_rpc_pull {
+	char *url;
+	nng_socket sock;
+	nng_aio *aio;
+	struct pl_inbox *in;
+	nng_msg *msg;
+	pl_rpc_handler fn;
+	void *arg;
+	atomic_int stopping;
+};
+
+/* pull_deliver - loop thread: run the handler, then receive the next */
+static void
+pull_deliver(void *arg)
+{
+	struct pl_rpc_pull *p = arg;
+	nng_msg *m = p->msg;
+
+	p->msg = NULL;
+	/* re-arm first: the handler may stop the puller */
+	nng_recv_aio(p->sock, p->aio);
+	p->fn(NULL, nng_msg_body(m), nng_msg_len(m), p->arg);
+	nng_msg_free(m);
+}
+
+/* pull_aio_cb - nng thread: a message arrived */
+static void
+pull_aio_cb(void *arg)
+{
+	struct pl_rpc_pull *p = arg;
+	int rv = nng_aio_result(p->aio);
+	nng_msg *m;
+
+	if (atomic_load(&p->stopping)) {
+		if (rv == 0 && (m = nng_aio_get_msg(p->aio)) != NULL)
+			nng_msg_free(m);
+		return;
+	}
+	if (rv == NNG_ECANCELED || rv == NNG_ECLOSED)
+		return;
+	if (rv != 0) {
+		nng_recv_aio(p->sock, p->aio);
+		return;
+	}
+	p->msg = nng_aio_get_msg(p->aio);
+	pl_inbox_post(p->in, pull_deliver, p);
+}
+
+/* pull_free - stop order of the file comment */
+static void
+pull_free(struct pl_rpc_pull *p)
+{
+	atomic_store(&p->stopping, 1);
+	if (p->aio != NULL)
+		nng_aio_stop(p->aio);
+	nng_close(p->sock);
+	pl_inbox_free(&p->in);
+	if (p->aio != NULL) {
+		/* a message received but not delivered, or after re-arm */
+		if (p->msg != NULL)
+			nng_msg_free(p->msg);
+		nng_aio_free(p->aio);
+	}
+	free(p->url);
+	free(p);
+}
+
+/* pl_rpc_pull_start - pull0 socket listening on url; fn(NULL, data, len) */
+int
+pl_rpc_pull_start(struct pl_loop *l, const char *url, pl_rpc_handler fn,
+    void *arg, struct pl_rpc_pull **r)
+{
+	struct pl_rpc_pull *p;
+	int rv, nrv;
+
+	if (l == NULL || url == NULL || fn == NULL || r == NULL)
+		return PL_EINVAL;
+	p = pl_calloc(1, sizeof(*p));
+	p->url = pl_strdup(url);
+	p->fn = fn;
+	p->arg = arg;
+	if ((nrv = nng_pull0_open(&p->sock)) != 0) {
+		rv = rpc_fail("PL-RPC-PULL-START", "open", url, nrv);
+		free(p->url);
+		free(p);
+		return rv;
+	}
+	if ((rv = pl_inbox_create(l, &p->in)) != 0)
+		goto fail;
+	if ((nrv = nng_aio_alloc(&p->aio, pull_aio_cb, p)) != 0 ||
+	    (nrv = nng_listen(p->sock, url, NULL, 0)) != 0) {
+		rv = rpc_fail("PL-RPC-PULL-START", "listen", url, nrv);
+		goto fail;
+	}
+	nng_recv_aio(p->sock, p->aio);
+	pl_log_info("PL-RPC-PULL-START", "url=%s", url);
+	*r = p;
+	return 0;
+fail:
+	pull_free(p);
+	return rv;
+}
+
+/* pl_rpc_pull_stop - stop receiving; undelivered messages are dropped */
+void
+pl_rpc_pull_stop(struct pl_rpc_pull **pp)
+{
+	if (pp == NULL || *pp == NULL)
+		return;
+	pull_free(*pp);
+	*pp = NULL;
+}
+
+struct pl_rpc_push {
+	char *url;
+	nng_socket sock;
+};
+
+/* pl_rpc_push_start - push0 socket dialing url (connects in background) */
+int
+pl_rpc_push_start(struct pl_loop *l, const char *url, struct pl_rpc_push **r)
+{
+	struct pl_rpc_push *p;
+	int rv, nrv;
+
+	if (url == NULL || r == NULL)
+		return PL_EINVAL;
+	rpc_metrics_init();
+	p = pl_calloc(1, sizeof(*p));
+	p->url = pl_strdup(url);
+	if ((nrv = nng_push0_open(&p->sock)) != 0) {
+		rv = rpc_fail("PL-RPC-PUSH-START", "open", url, nrv);
+		free(p->url);
+		free(p);
+		return rv;
+	}
+	rpc_dial_opts(p->sock);
+	nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, RPC_PUSH_SENDBUF);
+	if ((nrv = nng_dial(p->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		rv = rpc_fail("PL-RPC-PUSH-START", "dial", url, nrv);
+		nng_close(p->sock);
+		free(p->url);
+		free(p);
+		return rv;
+	}
+	*r = p;
+	return 0;
+}
+
+/* pl_rpc_push - queue data (copied) without blocking */
+int
+pl_rpc_push(struct pl_rpc_push *p, const void *data, size_t len)
+{
+	int nrv;
+
+	if (p == NULL)
+		return PL_EINVAL;
+	nrv = nng_send(p->sock, (void *)data, len, NNG_FLAG_NONBLOCK);
+	if (nrv == NNG_EAGAIN)
+		pl_metrics_inc(rpc_m.push_full);
+	return nrv == 0 ? 0 : rpc_err(nrv);
+}
+
+/* pl_rpc_push_stop - close; messages still queued may be lost */
+void
+pl_rpc_push_stop(struct pl_rpc_push **pp)
+{
+	if (pp == NULL || *pp == NULL)
+		return;
+	nng_close((*pp)->sock);
+	free((*pp)->url);
+	free(*pp);
+	*pp = NULL;
+}

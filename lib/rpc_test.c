@@ -1,0 +1,337 @@
+/* rpc_test.c - nng req/rep and push/pull over ipc in a temp dir, in-process,
+ * on a libevent loop. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "err.h"
+#include "buf.h"
+#include "loop.h"
+#include "metrics.h"
+#include "pl_test.h"
+#include "rpc.h"
+
+static struct event_base *base;
+static struct pl_loop *loop;
+static char dir[64];
+static char url[128];
+
+static void
+setup(void)
+{
+	strcpy(dir, "/tmp/pl-rpc-test-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(url, sizeof(url), "ipc://%s/s.ipc", dir);
+	base = event_base_new();
+	loop = pl_loop_event_create(base);
+}
+
+static void
+teardown(void)
+{
+	char p[128];
+
+	pl_loop_free(&loop);
+	event_base_free(base);
+	snprintf(p, sizeof(p), "%s/s.ipc", dir);
+	unlink(p);
+	rmdir(dir);
+}
+
+/* run_until - run the loop until *flag >= want or ms passed */
+static void
+run_until(const int *flag, int want, int ms)
+{
+	struct timeval tv = { 0, 10000 };
+	int i;
+
+	for (i = 0; i < ms / 10 && *flag < want; i++) {
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+}
+
+/* the echo handler; "hold" requests are kept for a later reply */
+static struct pl_rpc_req *held[64];
+static int nheld;
+static int hold_all;	/* hold every request, whatever it says */
+
+static void
+echo_handler(struct pl_rpc_req *req, const void *data, size_t len, void *arg)
+{
+	if (hold_all || (len >= 4 && memcmp(data, "hold", 4) == 0)) {
+		held[nheld++] = req;
+		return;
+	}
+	pl_rpc_reply(req, data, len);
+}
+
+struct result {
+	int n;
+	int ok;
+	int rv;
+	char last[64];
+};
+
+static void
+on_done(int rv, const void *data, size_t len, void *arg)
+{
+	struct result *r = arg;
+
+	r->n++;
+	r->rv = rv;
+	if (rv == 0 && len < sizeof(r->last)) {
+		memcpy(r->last, data, len);
+		r->last[len] = 0;
+		r->ok++;
+	}
+}
+
+PL_TEST(echo)
+{
+	struct pl_rpc_server *s = NULL;
+	struct pl_rpc_client *c = NULL;
+	struct result r = { 0 };
+
+	setup();
+	PL_CHECK_EQ_INT(pl_rpc_server_start(loop, url, 4, echo_handler, NULL, &s), 0);
+	PL_CHECK_EQ_INT(pl_rpc_client_start(loop, url, 0, &c), 0);
+	PL_CHECK_EQ_INT(pl_rpc_call(c, "hello", 5, 2000, on_done, &r), 0);
+	PL_CHECK_EQ_INT(pl_rpc_client_pending(c), 1);
+	run_until(&r.n, 1, 3000);
+	PL_CHECK_EQ_INT(r.rv, 0);
+	PL_CHECK_EQ_STR(r.last, "hello");
+	PL_CHECK_EQ_INT(pl_rpc_client_pending(c), 0);
+	pl_rpc_client_stop(&c);
+	pl_rpc_server_stop(&s);
+	PL_CHECK(c == NULL && s == NULL);
+	{
+		struct pl_buf b;
+
+		pl_buf_init(&b);
+		pl_metrics_render(&b);
+		pl_buf_append(&b, "", 1);
+		PL_CHECK(strstr(b.data, "parley_rpc_calls_total{result=\"ok\"} 1") != NULL);
+		PL_CHECK(strstr(b.data, "parley_rpc_requests_total 1") != NULL);
+		pl_buf_fini(&b);
+	}
+	teardown();
+}
+
+/* each call checks that its own reply came back */
+struct one {
+	int i;
+	int *n;
+	int *bad;
+};
+
+static void
+on_one(int rv, const void *data, size_t len, void *arg)
+{
+	struct one *o = arg;
+	char want[16];
+
+	snprintf(want, sizeof(want), "%d", o->i);
+	if (rv != 0 || len != strlen(want) || memcmp(data, want, len) != 0)
+		(*o->bad)++;
+	(*o->n)++;
+}
+
+PL_TEST(thousand_concurrent)
+{
+	struct pl_rpc_server *s = NULL;
+	struct pl_rpc_client *c = NULL;
+	static struct one ones[1000];
+	int n = 0, bad = 0, i;
+	char buf[16];
+
+	setup();
+	PL_CHECK_EQ_INT(pl_rpc_server_start(loop, url, 16, echo_handler, NULL, &s), 0);
+	PL_CHECK_EQ_INT(pl_rpc_client_start(loop, url, 0, &c), 0);
+	for (i = 0; i < 1000; i++) {
+		ones[i] = (struct one){ i, &n, &bad };
+		snprintf(buf, sizeof(buf), "%d", i);
+		PL_CHECK_EQ_INT(pl_rpc_call(c, buf, strlen(buf), 10000, on_one,
+		    &ones[i]), 0);
+	}
+	run_until(&n, 1000, 12000);
+	PL_CHECK_EQ_INT(n, 1000);
+	PL_CHECK_EQ_INT(bad, 0);
+	pl_rpc_client_stop(&c);
+	pl_rpc_server_stop(&s);
+	teardown();
+}
+
+PL_TEST(timeout_when_no_reply)
+{
+	struct pl_rpc_server *s = NULL;
+	struct pl_rpc_client *c = NULL;
+	struct result r = { 0 };
+
+	setup();
+	nheld = 0;
+	PL_CHECK_EQ_INT(pl_rpc_server_start(loop, url, 2, echo_handler, NULL, &s), 0);
+	PL_CHECK_EQ_INT(pl_rpc_client_start(loop, url, 0, &c), 0);
+	PL_CHECK_EQ_INT(pl_rpc_call(c, "hold", 4, 200, on_done, &r), 0);
+	run_until(&r.n, 1, 3000);
+	PL_CHECK_EQ_INT(r.n, 1);
+	PL_CHECK_EQ_INT(r.rv, PL_ETIMEDOUT);
+	PL_CHECK_EQ_INT(nheld, 1);
+	/* the server stops with a reply pending; a late reply only frees */
+	pl_rpc_server_stop(&s);
+	pl_rpc_reply(held[0], "late", 4);
+	pl_rpc_client_stop(&c);
+	teardown();
+}
+
+/* a timer that restarts the server */
+static struct pl_rpc_server *restart_srv;
+
+static void
+restart_cb(void *arg)
+{
+	if (pl_rpc_server_start(loop, url, 2, echo_handler, NULL, &restart_srv) != 0)
+		restart_srv = NULL;
+}
+
+PL_TEST(server_restart)
+{
+	struct pl_rpc_client *c = NULL;
+	struct pl_timer *t = NULL;
+	struct result r = { 0 }, r2 = { 0 };
+
+	setup();
+	PL_CHECK_EQ_INT(pl_rpc_server_start(loop, url, 2, echo_handler, NULL,
+	    &restart_srv), 0);
+	PL_CHECK_EQ_INT(pl_rpc_client_start(loop, url, 200, &c), 0);
+	PL_CHECK_EQ_INT(pl_rpc_call(c, "one", 3, 2000, on_done, &r), 0);
+	run_until(&r.n, 1, 3000);
+	PL_CHECK_EQ_STR(r.last, "one");
+
+	pl_rpc_server_stop(&restart_srv);
+	/* sent while the server is down; it comes back 300 ms later */
+	PL_CHECK_EQ_INT(pl_rpc_call(c, "two", 3, 5000, on_done, &r2), 0);
+	PL_CHECK_EQ_INT(pl_loop_timer(loop, 300, 0, restart_cb, NULL, &t), 0);
+	run_until(&r2.n, 1, 6000);
+	PL_CHECK(restart_srv != NULL);
+	PL_CHECK_EQ_INT(r2.rv, 0);
+	PL_CHECK_EQ_STR(r2.last, "two");
+	pl_loop_timer_stop(&t);
+	pl_rpc_client_stop(&c);
+	pl_rpc_server_stop(&restart_srv);
+	teardown();
+}
+
+/* the server dies holding the request; REQ resends it to the next one */
+PL_TEST(server_dies_with_request_inflight)
+{
+	struct pl_rpc_server *s = NULL;
+	struct pl_rpc_client *c = NULL;
+	struct result r = { 0 };
+
+	setup();
+	nheld = 0;
+	hold_all = 1;
+	PL_CHECK_EQ_INT(pl_rpc_server_start(loop, url, 2, echo_handler, NULL, &s), 0);
+	PL_CHECK_EQ_INT(pl_rpc_client_start(loop, url, 300, &c), 0);
+	PL_CHECK_EQ_INT(pl_rpc_call(c, "again", 5, 5000, on_done, &r), 0);
+	run_until(&nheld, 1, 3000);
+	PL_CHECK_EQ_INT(nheld, 1);
+	pl_rpc_server_stop(&s);
+	pl_rpc_reply(held[0], "lost", 4);	/* dropped: server is gone */
+	hold_all = 0;
+	PL_CHECK_EQ_INT(pl_rpc_server_start(loop, url, 2, echo_handler, NULL, &s), 0);
+	run_until(&r.n, 1, 5000);
+	PL_CHECK_EQ_INT(r.rv, 0);
+	PL_CHECK_EQ_STR(r.last, "again");
+	pl_rpc_client_stop(&c);
+	pl_rpc_server_stop(&s);
+	teardown();
+}
+
+PL_TEST(stop_with_pending)
+{
+	struct pl_rpc_server *s = NULL;
+	struct pl_rpc_client *c = NULL;
+	struct result r = { 0 }, ok = { 0 };
+	int i;
+
+	setup();
+	nheld = 0;
+	PL_CHECK_EQ_INT(pl_rpc_server_start(loop, url, 16, echo_handler, NULL, &s), 0);
+	PL_CHECK_EQ_INT(pl_rpc_client_start(loop, url, 0, &c), 0);
+	for (i = 0; i < 10; i++)
+		PL_CHECK_EQ_INT(pl_rpc_call(c, "hold", 4, 10000, on_done, &r), 0);
+	PL_CHECK_EQ_INT(pl_rpc_call(c, "fine", 4, 10000, on_done, &ok), 0);
+	run_until(&nheld, 10, 3000);
+	run_until(&ok.n, 1, 3000);
+	PL_CHECK_EQ_INT(nheld, 10);
+	PL_CHECK_EQ_INT(ok.rv, 0);
+	PL_CHECK_EQ_INT(pl_rpc_client_pending(c), 10);
+	pl_rpc_client_stop(&c);
+	PL_CHECK_EQ_INT(r.n, 10);
+	PL_CHECK_EQ_INT(r.rv, PL_ECLOSED);
+	/* replies to a client that left are dropped by nng */
+	for (i = 0; i < nheld; i++)
+		pl_rpc_reply(held[i], "x", 1);
+	pl_rpc_server_stop(&s);
+	teardown();
+}
+
+/* push/pull: every message arrives, in order */
+static int pulled, pull_bad;
+
+static void
+pull_handler(struct pl_rpc_req *req, const void *data, size_t len, void *arg)
+{
+	char want[16];
+
+	snprintf(want, sizeof(want), "%d", pulled);
+	if (req != NULL || len != strlen(want) || memcmp(data, want, len) != 0)
+		pull_bad++;
+	pulled++;
+}
+
+PL_TEST(push_pull)
+{
+	struct pl_rpc_pull *pl = NULL;
+	struct pl_rpc_push *ps = NULL;
+	char buf[16];
+	int i, sent = 0, rv;
+
+	setup();
+	pulled = pull_bad = 0;
+	PL_CHECK_EQ_INT(pl_rpc_pull_start(loop, url, pull_handler, NULL, &pl), 0);
+	PL_CHECK_EQ_INT(pl_rpc_push_start(loop, url, &ps), 0);
+	for (i = 0; i < 200 && sent < 100; i++) {
+		snprintf(buf, sizeof(buf), "%d", sent);
+		rv = pl_rpc_push(ps, buf, strlen(buf));
+		if (rv == PL_EAGAIN) {	/* not connected yet */
+			usleep(10000);
+			continue;
+		}
+		PL_CHECK_EQ_INT(rv, 0);
+		sent++;
+	}
+	PL_CHECK_EQ_INT(sent, 100);
+	run_until(&pulled, 100, 3000);
+	PL_CHECK_EQ_INT(pulled, 100);
+	PL_CHECK_EQ_INT(pull_bad, 0);
+	pl_rpc_push_stop(&ps);
+	pl_rpc_pull_stop(&pl);
+	teardown();
+}
+
+static const struct pl_test_case tests[] = {
+	PL_TEST_CASE(echo),
+	PL_TEST_CASE(thousand_concurrent),
+	PL_TEST_CASE(timeout_when_no_reply),
+	PL_TEST_CASE(server_restart),
+	PL_TEST_CASE(server_dies_with_request_inflight),
+	PL_TEST_CASE(stop_with_pending),
+	PL_TEST_CASE(push_pull),
+};
+PL_TEST_MAIN(tests)
