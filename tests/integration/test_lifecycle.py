@@ -100,3 +100,43 @@ def test_make_run_entry_point_stops_cleanly(tmp_path):
         if os.environ.get("PARLEY_TEST_KEEP") != "1":
             import shutil
             shutil.rmtree(base, ignore_errors=True)
+
+
+def test_second_run_continues_the_channel(new_stack):
+    """make run, stop, make run again: devkafka is in memory, so the second
+    run starts with empty topics while PostgreSQL keeps the channels and
+    offsets. The channel's seq continues (never reused), the new messages are
+    persisted and history shows old and new in order."""
+    st = new_stack(gateways=1)
+    api = parley.Api(st.http_url)
+    t = parley.provision(st, users=("alice", "bob"), api=api)
+    alice = t.token("alice")
+    first = [api.call("chat.postMessage", alice, channel=t.channel, text="before %d" % i)
+             for i in range(3)]
+    seqs = [m["message"]["seq"] for m in first]
+    assert seqs == list(range(seqs[0], seqs[0] + 3)), seqs
+    last = parley.find_message_row(st, t.channel, seqs[-1])
+    assert last[1]["text"] == "before 2"
+    base, admin = st.base, st.admin_token
+    st.stop()
+
+    again = stackmod.Stack(base, fixed_ports=False, shards=2, gateways=1,
+                           bin_dir=st.bin_dir, admin_token=admin, pg_durable=False,
+                           extra_env=st.extra_env)
+    try:
+        again.start()
+        api2 = parley.Api(again.http_url)
+        with parley.Ws(again.ws_url, token=t.token("bob")) as bob:
+            r = api2.call("chat.postMessage", alice, channel=t.channel, text="after")
+            ev = bob.wait_event(lambda e: e.get("type") == "message" and
+                                e.get("text") == "after", what="message after restart")
+        new_seq = ev["seq"]
+        assert new_seq > seqs[-1], (seqs, new_seq)
+        assert r["ts"] > first[-1]["ts"]
+        row = parley.find_message_row(again, t.channel, new_seq)
+        assert row[1]["text"] == "after"
+        hist = api2.call("conversations.history", alice, channel=t.channel, limit=10)
+        texts = [m["text"] for m in reversed(hist["messages"])]
+        assert texts[-4:] == ["before 0", "before 1", "before 2", "after"], texts
+    finally:
+        again.stop()
