@@ -137,20 +137,26 @@ pl_daemon_signals_stop(void)
 	pl_daemon.drain_timer = NULL;
 }
 
-/* pl_daemon_config - common table, then the daemon's own */
+#define PL_DAEMON_MAX_TABLES 8
+
+/* pl_daemon_config - common table, shared tables, then the daemon's own */
 static void
 pl_daemon_config(const struct pl_daemon *d, int argc, char **argv)
 {
 	static const struct pl_config_entry empty[] = { PL_CONFIG_END };
 	struct pl_config_entry common[sizeof(pl_daemon_common_table) /
 	    sizeof(pl_daemon_common_table[0])];
-	const struct pl_config_entry *tables[3];
+	const struct pl_config_entry *tables[PL_DAEMON_MAX_TABLES + 3];
+	int n = 0, i;
 
 	memcpy(common, pl_daemon_common_table, sizeof(common));
 	common[1].def = d->ops_addr_default;
-	tables[0] = common;
-	tables[1] = d->config ? d->config : empty;
-	tables[2] = NULL;
+	tables[n++] = common;
+	for (i = 0; d->shared_config && d->shared_config[i] &&
+	    i < PL_DAEMON_MAX_TABLES; i++)
+		tables[n++] = d->shared_config[i];
+	tables[n++] = d->config ? d->config : empty;
+	tables[n] = NULL;
 	pl_config_load(d->name, d->summary, tables, argc, argv);
 }
 

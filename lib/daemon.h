@@ -22,6 +22,9 @@ struct pl_daemon {
 	const char *summary;		/* one line for --help */
 	const char *ops_addr_default;	/* "127.0.0.1:9101" */
 	const struct pl_config_entry *config;	/* the daemon's own table */
+	/* tables shared with other daemons (NULL-terminated, optional), applied
+	 * after the common table and before the daemon's own */
+	const struct pl_config_entry *const *shared_config;
 	int (*init)(struct event_base *base, struct pl_loop *loop);
 	void (*drain)(void);
 	void (*fini)(void);

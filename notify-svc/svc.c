@@ -13,6 +13,7 @@
 #include "ops.h"
 #include "pg.h"
 #include "redis.h"
+#include "settings.h"
 
 #define NS_PG_MAX_QUEUE 1000
 
@@ -41,25 +42,24 @@ static const char *const ns_svc_topics[] = { PL_TOPIC_MESSAGES };
 int
 ns_svc_init(struct event_base *base, struct pl_loop *loop)
 {
-	char *brokers = pl_feed_brokers(ns_conf.kafka_brokers,
-	    ns_conf.kafka_brokers_file);
-	struct pl_feed_conf feed = { .fetch_wait_ms = ns_conf.fetch_wait_ms,
+	char *brokers = pl_settings_brokers();
+	struct pl_feed_conf feed = { .fetch_wait_ms = pl_settings.kafka_fetch_wait_ms,
 	    .topics = ns_svc_topics, .ntopics = 1, .metric_prefix = "parley_notify" };
 	int rv;
 
 	pl_ops_add_check("deps", ns_svc_check, NULL);
 	if (brokers == NULL) {
-		pl_log_error("NS-NO-BROKERS", "file=%s", ns_conf.kafka_brokers_file);
+		pl_log_error("NS-NO-BROKERS", "file=%s", pl_settings.kafka_brokers_file);
 		return PL_EINVAL;
 	}
 	feed.brokers = brokers;
-	if ((rv = pl_redis_start(loop, ns_conf.redis_addr, &ns_svc.redis)) != 0 ||
-	    (rv = pl_pg_start(loop, ns_conf.pg_dir_dsn, NS_PG_MAX_QUEUE, &ns_svc.pg)) != 0 ||
+	if ((rv = pl_redis_start(loop, pl_settings.redis_addr, &ns_svc.redis)) != 0 ||
+	    (rv = pl_pg_start(loop, pl_settings.pg_directory_dsn, NS_PG_MAX_QUEUE, &ns_svc.pg)) != 0 ||
 	    (rv = pl_feed_start(loop, &feed, &ns_svc.feed)) != 0) {
 		free(brokers);
 		return rv;
 	}
-	pl_log_info("NS-INIT", "brokers=%s redis=%s", brokers, ns_conf.redis_addr);
+	pl_log_info("NS-INIT", "brokers=%s redis=%s", brokers, pl_settings.redis_addr);
 	free(brokers);
 	return 0;
 }

@@ -9,11 +9,7 @@ struct pl_loop;
 struct pl_rpc_req;
 
 struct ps_conf {
-	char *run_dir;
 	char *push_url;
-	char *kafka_brokers;
-	char *kafka_brokers_file;
-	char *redis_addr;
 };
 extern struct ps_conf ps_conf;
 

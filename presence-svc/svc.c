@@ -7,7 +7,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "err.h"
-#include "feed.h"
+#include "settings.h"
 #include "kafka.h"
 #include "log.h"
 #include "mem.h"
@@ -40,23 +40,22 @@ ps_svc_check(void *arg, struct pl_buf *why)
 int
 ps_svc_init(struct event_base *base, struct pl_loop *loop)
 {
-	char *brokers = pl_feed_brokers(ps_conf.kafka_brokers,
-	    ps_conf.kafka_brokers_file), *url = NULL;
+	char *brokers = pl_settings_brokers(), *url = NULL;
 	int rv = PL_EINVAL;
 
 	ps_report_init();
 	pl_ops_add_check("deps", ps_svc_check, NULL);
 	if (brokers == NULL) {
-		pl_log_error("PS-NO-BROKERS", "file=%s", ps_conf.kafka_brokers_file);
+		pl_log_error("PS-NO-BROKERS", "file=%s", pl_settings.kafka_brokers_file);
 		goto out;
 	}
-	url = pl_endpoint(PL_EP_PRESENCE_PUSH_FMT, ps_conf.run_dir, 0, ps_conf.push_url);
-	if ((rv = pl_redis_start(loop, ps_conf.redis_addr, &ps_svc.redis)) != 0 ||
+	url = pl_endpoint(PL_EP_PRESENCE_PUSH_FMT, pl_settings.run_dir, 0, ps_conf.push_url);
+	if ((rv = pl_redis_start(loop, pl_settings.redis_addr, &ps_svc.redis)) != 0 ||
 	    (rv = pl_kafka_producer_start(loop, brokers, NULL, &ps_svc.producer)) != 0 ||
 	    (rv = pl_rpc_pull_start(loop, url, ps_report_recv, NULL, &ps_svc.pull)) != 0)
 		goto out;
 	pl_log_info("PS-INIT", "brokers=%s redis=%s push_url=%s", brokers,
-	    ps_conf.redis_addr, url);
+	    pl_settings.redis_addr, url);
 out:
 	free(url);
 	free(brokers);

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "err.h"
 #include "feed.h"
 #include "log.h"
@@ -194,14 +193,4 @@ pl_feed_stop(struct pl_feed **f)
 		pl_loop_timer_stop(&(*f)->retry);
 	pl_kafka_consumer_stop(&(*f)->consumer);
 	pl_free(f);
-}
-
-char *
-pl_feed_brokers(const char *setting, const char *file)
-{
-	if (setting != NULL && setting[0] != '\0')
-		return pl_strdup(setting);
-	if (file == NULL || file[0] == '\0')
-		return NULL;
-	return pl_config_read_file(file);
 }

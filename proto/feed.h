@@ -35,8 +35,4 @@ int pl_feed_start(struct pl_loop *l, const struct pl_feed_conf *conf,
 int pl_feed_ready(const struct pl_feed *f);
 void pl_feed_stop(struct pl_feed **f);
 
-/* pl_feed_brokers - the bootstrap list: the setting if non-empty, else the
- * first line of the file devkafka writes. Heap string or NULL. */
-char *pl_feed_brokers(const char *setting, const char *file);
-
 #endif

@@ -8,30 +8,17 @@
  * here pretends to do them yet. */
 #include "daemon.h"
 #include "search.h"
+#include "settings.h"
 
-struct si_conf si_conf;
-
-static const struct pl_config_entry si_config[] = {
-	{ "run-dir", "PARLEY_RUN_DIR", PL_CONF_STR, "var/run", &si_conf.run_dir,
-	    0, 0, "directory of the ipc:// sockets", 0 },
-	{ "kafka-brokers", "PARLEY_KAFKA_BROKERS", PL_CONF_STR, NULL,
-	    &si_conf.kafka_brokers, 0, 0, "Kafka bootstrap list (empty: read kafka-brokers-file)", 0 },
-	{ "kafka-brokers-file", "PARLEY_KAFKA_BROKERS_FILE", PL_CONF_STR,
-	    "var/run/kafka.brokers", &si_conf.kafka_brokers_file, 0, 0,
-	    "file with the bootstrap list (devkafka writes it)", 0 },
-	{ "kafka-fetch-wait-ms", "PARLEY_KAFKA_FETCH_WAIT_MS", PL_CONF_INT, "1",
-	    &si_conf.fetch_wait_ms, 0, 10000, "consumer fetch.wait.max.ms", 0 },
-	{ "pg-directory-dsn", "PARLEY_PG_DIRECTORY_DSN", PL_CONF_STR,
-	    "host=127.0.0.1 port=5433 dbname=parley_shard_0 user=postgres",
-	    &si_conf.pg_dsn, 0, 0, "the database of the search index tables (the directory, shard 0)", 1 },
-	PL_CONFIG_END
+static const struct pl_config_entry *const si_shared[] = {
+	pl_settings_run, pl_settings_kafka, pl_settings_directory, NULL
 };
 
 static const struct pl_daemon si_daemon = {
 	.name = "search-indexer",
 	.summary = "Parley search indexer: full-text index of messages and queries",
 	.ops_addr_default = "127.0.0.1:9140",
-	.config = si_config,
+	.shared_config = si_shared,
 	.init = si_svc_init,
 	.drain = si_svc_drain,
 	.fini = si_svc_fini,

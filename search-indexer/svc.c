@@ -10,6 +10,7 @@
 #include "log.h"
 #include "names.h"
 #include "search.h"
+#include "settings.h"
 #include "ops.h"
 #include "pg.h"
 
@@ -37,19 +38,18 @@ static const char *const si_svc_topics[] = { PL_TOPIC_MESSAGES, PL_TOPIC_EVENTS 
 int
 si_svc_init(struct event_base *base, struct pl_loop *loop)
 {
-	char *brokers = pl_feed_brokers(si_conf.kafka_brokers,
-	    si_conf.kafka_brokers_file);
-	struct pl_feed_conf feed = { .fetch_wait_ms = si_conf.fetch_wait_ms,
+	char *brokers = pl_settings_brokers();
+	struct pl_feed_conf feed = { .fetch_wait_ms = pl_settings.kafka_fetch_wait_ms,
 	    .topics = si_svc_topics, .ntopics = 2, .metric_prefix = "parley_search" };
 	int rv;
 
 	pl_ops_add_check("deps", si_svc_check, NULL);
 	if (brokers == NULL) {
-		pl_log_error("SI-NO-BROKERS", "file=%s", si_conf.kafka_brokers_file);
+		pl_log_error("SI-NO-BROKERS", "file=%s", pl_settings.kafka_brokers_file);
 		return PL_EINVAL;
 	}
 	feed.brokers = brokers;
-	if ((rv = pl_pg_start(loop, si_conf.pg_dsn, SI_PG_MAX_QUEUE, &si_svc.pg)) != 0 ||
+	if ((rv = pl_pg_start(loop, pl_settings.pg_directory_dsn, SI_PG_MAX_QUEUE, &si_svc.pg)) != 0 ||
 	    (rv = pl_feed_start(loop, &feed, &si_svc.feed)) != 0) {
 		free(brokers);
 		return rv;
