@@ -1,0 +1,111 @@
+/* presence_clnt_test.c - reports encode as the Envelopes presence-svc reads,
+ * and travel over a real nng push/pull pair on the loop. */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loop.h"
+#include "parley.pb-c.h"
+#include "pl_test.h"
+#include "presence_clnt.h"
+#include "rpc.h"
+
+static const struct pl_presence_report typing = {
+	"typing", "U1", "T1", "S1", "gw-1", "C9",
+};
+static const struct pl_presence_report connect_ = {
+	"connect", "U2", "T1", "S2", "gw-1", NULL,
+};
+
+PL_TEST(test_encode_typing)
+{
+	uint8_t buf[512];
+	size_t n = pl_presence_encode(&typing, 42, buf, sizeof(buf));
+	Parley__Envelope *env = parley__envelope__unpack(NULL, n, buf);
+
+	PL_CHECK(n > 0 && env != NULL);
+	if (env == NULL)
+		return;
+	PL_CHECK_EQ_INT(env->type, PARLEY__EVENT_TYPE__USER_TYPING);
+	PL_CHECK_EQ_INT(env->produced_us, 42);
+	PL_CHECK_EQ_STR(env->presence->user, "U1");
+	PL_CHECK_EQ_STR(env->presence->channel, "C9");
+	PL_CHECK_EQ_STR(env->presence->presence, "typing");
+	PL_CHECK_EQ_STR(env->idempotency_key, "S1:typing:42");
+	parley__envelope__free_unpacked(env, NULL);
+}
+
+PL_TEST(test_encode_too_small)
+{
+	uint8_t buf[8];
+
+	PL_CHECK_EQ_INT(pl_presence_encode(&connect_, 1, buf, sizeof(buf)), 0);
+}
+
+static struct {
+	struct event_base *base;
+	int got;
+	int type;
+	char user[16];
+} rx;
+
+/* on_pull - presence-svc's side: decode what arrived */
+static void
+on_pull(struct pl_rpc_req *req, const void *data, size_t len, void *arg)
+{
+	Parley__Envelope *env = parley__envelope__unpack(NULL, len, data);
+
+	if (env != NULL) {
+		rx.type = env->type;
+		snprintf(rx.user, sizeof(rx.user), "%s", env->presence->user);
+		parley__envelope__free_unpacked(env, NULL);
+	}
+	rx.got++;
+	event_base_loopbreak(rx.base);
+}
+
+static void
+on_deadline(void *arg)
+{
+	event_base_loopbreak(rx.base);
+}
+
+PL_TEST(test_push_over_nng)
+{
+	char dir[] = "/tmp/pl-presence-XXXXXX", url[128];
+	struct pl_loop *l;
+	struct pl_rpc_pull *pull = NULL;
+	struct pl_presence_clnt *c = NULL;
+	struct pl_timer *t = NULL;
+
+	PL_CHECK(mkdtemp(dir) != NULL);
+	snprintf(url, sizeof(url), "ipc://%s/presence.ipc", dir);
+	rx.base = event_base_new();
+	l = pl_loop_event_create(rx.base);
+	PL_CHECK_EQ_INT(pl_rpc_pull_start(l, url, on_pull, NULL, &pull), 0);
+	PL_CHECK_EQ_INT(pl_presence_clnt_start(l, url, &c), 0);
+	PL_CHECK_EQ_INT(pl_loop_timer(l, 5000, 0, on_deadline, NULL, &t), 0);
+	/* the push pipe may still be connecting: retry until one is queued */
+	for (int i = 0; i < 100 && pl_presence_report(c, &connect_) != 0; i++)
+		usleep(10000);
+	event_base_dispatch(rx.base);
+	PL_CHECK_EQ_INT(rx.got, 1);
+	PL_CHECK_EQ_INT(rx.type, PARLEY__EVENT_TYPE__PRESENCE_CHANGE);
+	PL_CHECK_EQ_STR(rx.user, "U2");
+	pl_loop_timer_stop(&t);
+	pl_presence_clnt_stop(&c);
+	pl_rpc_pull_stop(&pull);
+	pl_loop_free(&l);
+	event_base_free(rx.base);
+	unlink(url + strlen("ipc://"));
+	rmdir(dir);
+}
+
+static const struct pl_test_case tests[] = {
+	PL_TEST_CASE(test_encode_typing),
+	PL_TEST_CASE(test_encode_too_small),
+	PL_TEST_CASE(test_push_over_nng),
+};
+PL_TEST_MAIN(tests)
