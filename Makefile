@@ -27,7 +27,7 @@ LDLIBS = $(PKG_LIBS) -lnng -lpthread -lm
 LDFLAGS = $(SANFLAGS)
 
 DAEMONS = gateway message-svc presence-svc notify-svc search-indexer
-TOOLS = devkafka loadgen floor
+TOOLS = devkafka loadgen floor msgbench
 
 srcs = $(filter-out %_test.c $(1)/main.c,$(wildcard $(1)/*.c))
 objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -76,6 +76,7 @@ $(foreach d,$(DAEMONS),$(eval $(call program,$(d),$(d))))
 $(eval $(call program,tools/devkafka,devkafka))
 $(eval $(call program,tools/loadgen,loadgen))
 $(eval $(call program,tools/floor,floor))
+$(eval $(call program,tools/msgbench,msgbench))
 
 # a unit test links its own object, its folder's objects (not main.c) and the libs
 .SECONDEXPANSION:

@@ -262,26 +262,21 @@ ms_chan_kind_prefix(const char *kind)
 void
 ms_chan_obj_json(const struct ms_chan *ch, const char *user, struct pl_buf *b)
 {
-	int im = strcmp(ch->kind, "dm") == 0, mpim = strcmp(ch->kind, "group") == 0;
+	struct ms_chan_view v;
 
-	pl_buf_puts(b, "{\"id\":");
-	pl_buf_json_str(b, ch->id);
-	pl_buf_puts(b, ",\"name\":");
-	pl_buf_json_str(b, ch->name ? ch->name : "");
-	pl_buf_printf(b, ",\"is_channel\":%s,\"is_group\":%s,\"is_im\":%s,\"is_mpim\":%s,"
-	    "\"is_private\":%s,\"created\":%lld,\"creator\":",
-	    strcmp(ch->kind, "public") == 0 ? "true" : "false",
-	    strcmp(ch->kind, "private") == 0 ? "true" : "false",
-	    im ? "true" : "false", mpim ? "true" : "false",
-	    strcmp(ch->kind, "public") == 0 ? "false" : "true", (long long)ch->created);
-	pl_buf_json_str(b, ch->creator);
-	pl_buf_printf(b, ",\"is_archived\":%s,\"is_member\":%s,\"num_members\":%zu,"
-	    "\"context_team_id\":", ch->archived ? "true" : "false",
-	    user && ms_chan_is_member(ch, user) ? "true" : "false",
-	    ms_map_count(ch->members));
-	pl_buf_json_str(b, ch->team);
-	pl_buf_printf(b, ",\"last_seq\":%lld,\"epoch\":%u}", (long long)(ch->next_seq - 1),
-	    ch->epoch);
+	memset(&v, 0, sizeof(v));
+	v.id = ch->id;
+	v.name = ch->name;
+	v.kind = ch->kind;
+	v.team = ch->team;
+	v.creator = ch->creator;
+	v.created = ch->created;
+	v.archived = ch->archived;
+	v.is_member = user && ms_chan_is_member(ch, user);
+	v.num_members = (int64_t)ms_map_count(ch->members);
+	v.last_seq = ch->next_seq - 1;
+	v.epoch = ch->epoch;
+	ms_render_chan(&v, b);
 }
 
 /* ms_chan_to_proto - fill pc (strings borrowed from ch) */

@@ -6,7 +6,12 @@
  * done afterwards (resends get the original message). Entries live 24 h.
  * The consumer also records every client_msg_id it reads from the log, so
  * after a restart the window since the last committed offset is covered;
- * older sends are found in PostgreSQL (post.c). */
+ * older sends are found in PostgreSQL (post.c).
+ *
+ * Bounded: at most dedupe-max entries (PARLEY_MS_DEDUPE_MAX). Keys are
+ * remembered in insertion order in a ring; past the bound the oldest done
+ * entries are dropped (pending ones are kept: a resend must find them).
+ * PostgreSQL is the durable guard for the dropped ones. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +31,11 @@ struct ms_dedupe_wait {
 
 static struct ms_map *ms_dedupe;
 static struct pl_timer *ms_dedupe_timer;
+static struct dedupe_ring {
+	char **v;			/* keys, oldest at head */
+	size_t head, n, cap;
+} ms_dedupe_ring;
+static uint64_t ms_dedupe_evicted;
 
 /* dedupe_free - an entry (never one with waiters: those finish first) */
 static void
@@ -72,6 +82,77 @@ dedupe_tick(void *arg)
 	free(p.keys);
 }
 
+/* dedupe_ring_push_tail - put an owned key back at the tail (no eviction) */
+static void
+dedupe_ring_push_tail(char *key)
+{
+	ms_dedupe_ring.v[(ms_dedupe_ring.head + ms_dedupe_ring.n) % ms_dedupe_ring.cap] = key;
+	ms_dedupe_ring.n++;
+}
+
+/* dedupe_ring_push - remember key's insertion; evict past the bound */
+static void dedupe_evict(void);
+
+static void
+dedupe_ring_push(const char *key)
+{
+	struct dedupe_ring *r = &ms_dedupe_ring;
+	size_t i;
+
+	if (r->n == r->cap) {
+		size_t ncap = r->cap ? r->cap * 2 : 1024;
+		char **nv = pl_calloc(ncap, sizeof(*nv));
+
+		for (i = 0; i < r->n; i++)
+			nv[i] = r->v[(r->head + i) % r->cap];
+		free(r->v);
+		r->v = nv;
+		r->head = 0;
+		r->cap = ncap;
+	}
+	r->v[(r->head + r->n) % r->cap] = pl_strdup(key);
+	r->n++;
+	dedupe_evict();
+}
+
+/* dedupe_evict - drop the oldest done entries while over dedupe-max */
+static void
+dedupe_evict(void)
+{
+	size_t max = ms_conf.dedupe_max > 0 ? (size_t)ms_conf.dedupe_max : 200000;
+	size_t tries = ms_dedupe_ring.n;
+
+	while (ms_map_count(ms_dedupe) > max && ms_dedupe_ring.n > 0 && tries-- > 0) {
+		char *key = ms_dedupe_ring.v[ms_dedupe_ring.head];
+		struct ms_dedupe_entry *e = ms_map_get(ms_dedupe, key);
+
+		ms_dedupe_ring.head = (ms_dedupe_ring.head + 1) % ms_dedupe_ring.cap;
+		ms_dedupe_ring.n--;
+		if (e != NULL && e->pending) {
+			dedupe_ring_push_tail(key);
+			continue;
+		}
+		if (e != NULL) {
+			dedupe_free(ms_map_del(ms_dedupe, key));
+			ms_dedupe_evicted++;
+		}
+		free(key);
+	}
+	/* keys of entries already gone (expired, failed) just age out here */
+	while (ms_dedupe_ring.n > 2 * max + 1024) {
+		free(ms_dedupe_ring.v[ms_dedupe_ring.head]);
+		ms_dedupe_ring.head = (ms_dedupe_ring.head + 1) % ms_dedupe_ring.cap;
+		ms_dedupe_ring.n--;
+	}
+}
+
+/* ms_dedupe_count - entries held (tests, metrics) */
+size_t
+ms_dedupe_count(void)
+{
+	return ms_dedupe ? ms_map_count(ms_dedupe) : 0;
+}
+
 void
 ms_dedupe_init(void)
 {
@@ -83,9 +164,15 @@ ms_dedupe_init(void)
 void
 ms_dedupe_fini(void)
 {
+	size_t i;
+
 	if (ms_dedupe_timer != NULL)
 		pl_loop_timer_stop(&ms_dedupe_timer);
 	ms_map_free(&ms_dedupe, dedupe_free);
+	for (i = 0; i < ms_dedupe_ring.n; i++)
+		free(ms_dedupe_ring.v[(ms_dedupe_ring.head + i) % ms_dedupe_ring.cap]);
+	pl_free(&ms_dedupe_ring.v);
+	ms_dedupe_ring.head = ms_dedupe_ring.n = ms_dedupe_ring.cap = 0;
 }
 
 /* ms_dedupe_key - "c|<channel>|<user>|<cmid>" or "r|<request id>" ("" if neither) */
@@ -116,9 +203,10 @@ ms_dedupe_begin(const char *key)
 
 	e->pending = 1;
 	e->at_s = pl_clock_wall_us() / 1000000;
-	if (key[0])
+	if (key[0]) {
 		ms_map_put(ms_dedupe, key, e);
-	else
+		dedupe_ring_push(key);
+	} else
 		free(e), e = NULL;
 	return e;
 }
@@ -195,6 +283,7 @@ ms_dedupe_seen(const Parley__Message *m)
 		e->at_s = pl_clock_wall_us() / 1000000;
 		e->msg = dedupe_copy(m);
 		ms_map_put(ms_dedupe, key.data, e);
+		dedupe_ring_push(key.data);
 	}
 	pl_buf_fini(&key);
 }

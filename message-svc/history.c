@@ -3,7 +3,10 @@
  * Pages go backwards by seq, not by ts or offset: the cursor names the seq
  * below which the next page starts, so messages arriving between two pages
  * (they get higher seqs) never shift a page, and nothing is skipped or
- * repeated. Rows come from the shard's messages table. */
+ * repeated. Replies go forwards (oldest first, the parent on the first
+ * page) with the same cursor meaning "above seq n". Rows come from the
+ * shard's messages table merged with the channel's tail (tail.c): a message
+ * acknowledged a moment ago is in history even before it is committed. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +61,11 @@ struct hist {
 	struct ms_call *c;
 	int limit;
 	int replies;
-	char bounds[4][32];	/* oldest_us, latest_us, below_seq, limit+1 */
+	uint64_t oldest, latest;	/* inclusive, us */
+	int64_t seq_bound;		/* history: below it; replies: above it */
+	const char *thread;		/* replies: the parent's ts */
+	char channel[PL_ID_MAX + 1];
+	char bounds[4][32];	/* oldest_us, latest_us, seq bound, limit+1 */
 };
 
 /* hist_row - one messages row as a Parley__Message (strings borrowed) */
@@ -77,42 +84,154 @@ hist_row(struct pg_result *res, int i, Parley__Message *m)
 	m->reply_count = atoi(PQgetvalue(res, i, 8));
 }
 
-/* hist_done - render the page (rows newest first; replies oldest first) */
+/* the page being built: rows borrowed from the PostgreSQL result and the tail */
+struct hpage {
+	Parley__Message *m;
+	int *drop;
+	int n, cap;
+};
+
+/* hpage_add - one more row (strings borrowed) */
+static void
+hpage_add(struct hpage *pg, const Parley__Message *m)
+{
+	if (pg->n == pg->cap) {
+		pg->cap = pg->cap ? pg->cap * 2 : 64;
+		pg->m = pl_realloc(pg->m, (size_t)pg->cap * sizeof(*pg->m));
+		pg->drop = pl_realloc(pg->drop, (size_t)pg->cap * sizeof(*pg->drop));
+	}
+	pg->m[pg->n] = *m;
+	pg->drop[pg->n] = 0;
+	pg->n++;
+}
+
+/* hist_matches - a tail message that belongs on this page */
+static int
+hist_matches(const struct hist *st, int type, const Parley__Message *m)
+{
+	uint64_t us = 0;
+
+	if (type != PARLEY__EVENT_TYPE__MESSAGE_CREATED &&
+	    type != PARLEY__EVENT_TYPE__CHANNEL_JOIN && type != PARLEY__EVENT_TYPE__CHANNEL_LEAVE)
+		return 0;
+	if (ms_seq_ts_parse(m->ts, &us) != 0 || us < st->oldest || us > st->latest)
+		return 0;
+	if (st->replies)
+		return m->seq > st->seq_bound && (strcmp(m->ts, st->thread) == 0 ||
+		    strcmp(m->thread_ts, st->thread) == 0);
+	return m->seq < st->seq_bound && (m->thread_ts[0] == '\0' ||
+	    strcmp(m->thread_ts, m->ts) == 0);
+}
+
+/* hist_tail_rows - the tail's messages of the page, in page order */
+static void
+hist_tail_rows(const struct hist *st, const struct ms_tail_ev *ev, size_t n,
+    struct hpage *pg)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		size_t k = st->replies ? i : n - 1 - i;
+
+		if (!ev[k].pending && hist_matches(st, ev[k].type, ev[k].m))
+			hpage_add(pg, ev[k].m);
+	}
+}
+
+/* hist_apply - one tail event's effect on the rows of the page */
+static void
+hist_apply(struct hpage *pg, const struct ms_tail_ev *e)
+{
+	const Parley__Message *m = e->m;
+	int i;
+
+	for (i = 0; i < pg->n; i++) {
+		Parley__Message *r = &pg->m[i];
+
+		if (e->type == PARLEY__EVENT_TYPE__MESSAGE_CREATED) {
+			if (m->thread_ts[0] && strcmp(m->thread_ts, r->ts) == 0 &&
+			    strcmp(m->ts, r->ts) != 0 && m->seq > r->seq) {
+				r->reply_count++;
+				r->thread_ts = r->ts;
+			}
+			continue;
+		}
+		if (m->target_ts == NULL || strcmp(m->target_ts, r->ts) != 0)
+			continue;
+		if (e->type == PARLEY__EVENT_TYPE__MESSAGE_CHANGED) {
+			r->text = m->text;
+			r->edited_ts = m->ts;
+		} else if (e->type == PARLEY__EVENT_TYPE__MESSAGE_DELETED) {
+			pg->drop[i] = 1;
+		}
+	}
+}
+
+/* hist_render - the kept rows, has_more, the cursor */
+static void
+hist_render(const struct hist *st, const struct hpage *pg, struct pl_buf *b)
+{
+	int i, kept = 0;
+	int64_t last = 0;
+	char cur[32];
+
+	pl_buf_puts(b, "{\"messages\":[");
+	for (i = 0; i < pg->n && kept <= st->limit; i++) {
+		if (pg->drop[i])
+			continue;
+		if (kept == st->limit) {
+			kept++;
+			break;
+		}
+		pl_buf_puts(b, kept++ ? "," : "");
+		pl_message_obj_json(&pg->m[i], b);
+		last = pg->m[i].seq;
+	}
+	pl_buf_printf(b, "],\"has_more\":%s", kept > st->limit ? "true" : "false");
+	if (kept > st->limit) {
+		ms_history_cursor(last, cur);
+		pl_buf_printf(b, ",\"response_metadata\":{\"next_cursor\":\"%s\"}}", cur);
+	} else {
+		pl_buf_puts(b, ",\"response_metadata\":{\"next_cursor\":\"\"}}");
+	}
+}
+
+/* hist_done - PostgreSQL's rows merged with the tail (events not yet
+ * committed: all newer than any row), then rendered */
 static void
 hist_done(int rv, struct pg_result *res, void *arg)
 {
 	struct hist *st = arg;
-	int i, n, more;
+	const struct ms_tail_ev *ev;
+	struct hpage pg = { NULL, NULL, 0, 0 };
 	struct pl_buf b;
-	char cur[32];
+	size_t n, i;
+	int k;
 
 	if (rv != 0) {
 		ms_call_rv_error(&st->c, rv);
 		return;
 	}
-	n = PQntuples(res);
-	more = n > st->limit;
-	if (more)
-		n = st->limit;
-	pl_buf_init(&b);
-	pl_buf_puts(&b, "{\"messages\":[");
-	for (i = 0; i < n; i++) {
+	ev = ms_tail_events(st->channel, &n);
+	if (!st->replies)
+		hist_tail_rows(st, ev, n, &pg);
+	for (k = 0; k < PQntuples(res); k++) {
 		Parley__Message m;
 
-		hist_row(res, i, &m);
-		if (i)
-			pl_buf_puts(&b, ",");
-		pl_message_obj_json(&m, &b);
+		hist_row(res, k, &m);
+		hpage_add(&pg, &m);
 	}
-	pl_buf_printf(&b, "],\"has_more\":%s", more ? "true" : "false");
-	if (more) {
-		ms_history_cursor(strtoll(PQgetvalue(res, n - 1, 0), NULL, 10), cur);
-		pl_buf_printf(&b, ",\"response_metadata\":{\"next_cursor\":\"%s\"}}", cur);
-	} else {
-		pl_buf_puts(&b, ",\"response_metadata\":{\"next_cursor\":\"\"}}");
-	}
+	if (st->replies)
+		hist_tail_rows(st, ev, n, &pg);
+	for (i = 0; i < n; i++)
+		if (!ev[i].pending)
+			hist_apply(&pg, &ev[i]);
+	pl_buf_init(&b);
+	hist_render(st, &pg, &b);
 	ms_call_json(&st->c, b.data);
 	pl_buf_fini(&b);
+	free(pg.m);
+	free(pg.drop);
 }
 
 /* hist_bounds - oldest/latest/inclusive/cursor/limit into SQL parameters */
@@ -124,7 +243,7 @@ hist_bounds(struct hist *st)
 	const char *inc = ms_param(c, "inclusive"), *cur = ms_param(c, "cursor");
 	int inclusive = strcmp(inc, "true") == 0 || strcmp(inc, "1") == 0;
 	uint64_t oldest = 0, latest = UINT64_MAX / 2;
-	int64_t below = INT64_MAX;
+	int64_t below = st->replies ? 0 : INT64_MAX;
 	long lim = strtol(ms_param(c, "limit"), NULL, 10);
 
 	if ((o[0] && ms_seq_ts_parse(o, &oldest) != 0) ||
@@ -139,6 +258,10 @@ hist_bounds(struct hist *st)
 	}
 	st->limit = lim > 0 ? (lim > MS_HISTORY_MAX ? MS_HISTORY_MAX : (int)lim) :
 	    MS_HISTORY_DEFAULT;
+	st->oldest = oldest;
+	st->latest = latest;
+	st->seq_bound = below;
+	st->thread = ms_param(c, "ts");
 	snprintf(st->bounds[0], 32, "%llu", (unsigned long long)oldest);
 	snprintf(st->bounds[1], 32, "%llu", (unsigned long long)latest);
 	snprintf(st->bounds[2], 32, "%lld", (long long)below);
@@ -159,6 +282,7 @@ hist_ready(int rv, struct ms_chan *ch, void *arg)
 		    "channel_not_found");
 		return;
 	}
+	snprintf(st->channel, sizeof(st->channel), "%s", ch->id);
 	p[0] = ch->id;
 	p[1] = st->bounds[0];
 	p[2] = st->bounds[1];
@@ -174,9 +298,9 @@ hist_ready(int rv, struct ms_chan *ch, void *arg)
 	else
 		rv = pl_pg_query(ms.pg, "SELECT seq, ts, user_id, text, thread_ts, client_msg_id,"
 		    " subtype, edited_ts, reply_count FROM messages WHERE channel_id = $1"
-		    " AND NOT deleted AND ts_us >= $2 AND ts_us <= $3 AND seq < $4"
+		    " AND NOT deleted AND ts_us >= $2 AND ts_us <= $3 AND seq > $4"
 		    " AND (ts = $6 OR thread_ts = $6)"
-		    " ORDER BY seq DESC LIMIT $5", 6, p, hist_done, st);
+		    " ORDER BY seq LIMIT $5", 6, p, hist_done, st);
 	if (rv != 0)
 		ms_call_rv_error(&st->c, rv);
 }

@@ -43,6 +43,10 @@ static const struct pl_config_entry ms_config[] = {
 	    1, 100000, "events per PostgreSQL transaction", 0 },
 	{ "recent-max", "PARLEY_MS_RECENT_MAX", PL_CONF_INT, "200", &ms_conf.recent_max,
 	    10, 100000, "events kept per channel in the Redis recent cache", 0 },
+	{ "dedupe-max", "PARLEY_MS_DEDUPE_MAX", PL_CONF_INT, "200000", &ms_conf.dedupe_max,
+	    16, 100000000, "client_msg_id records kept in memory (PostgreSQL beyond)", 0 },
+	{ "drain-wait-ms", "PARLEY_MS_DRAIN_WAIT_MS", PL_CONF_INT, "5000",
+	    &ms_conf.drain_wait_ms, 0, 600000, "SIGTERM: wait this long for in-flight produces", 0 },
 	PL_CONFIG_END
 };
 

@@ -21,6 +21,13 @@
  *   cache.c       ms_cache_*: the Redis recent cache and channel meta
  *   replay.c      ms_replay_*: channel.replay
  *   history.c     ms_history_*: conversations.history / replies
+ *   tail.c        ms_tail_*: events not yet in PostgreSQL (per channel)
+ *   target.c      ms_target_*: one message's current state (PostgreSQL + tail)
+ *   edit.c        ms_edit_*: chat.update, chat.delete
+ *   react.c       ms_react_*: reactions.add / remove / get
+ *   render.c      ms_render_*: Slack objects, cursors, type filters (pure)
+ *   listing.c     ms_list_*: conversations.list, users.*, team.info
+ *   open.c        ms_open_*: conversations.open (DMs), conversations.archive
  */
 #ifndef MS_MESSAGE_SVC_H
 #define MS_MESSAGE_SVC_H
@@ -54,6 +61,8 @@ struct ms_conf {
 	int64_t batch_max;
 	int64_t recent_max;
 	char *kafka_extra;
+	int64_t dedupe_max;
+	int64_t drain_wait_ms;
 };
 extern struct ms_conf ms_conf;
 
@@ -70,6 +79,8 @@ struct ms_state {
 	char *brokers;
 	int partitions;			/* of parley.messages */
 	int caught_up;			/* consumer reached the end of its partitions */
+	int warm;			/* the producer's first record was answered */
+	int draining;			/* SIGTERM: no new sends */
 };
 extern struct ms_state ms;
 
@@ -195,6 +206,7 @@ typedef void (*ms_send_fn)(int rv, Parley__Message *m, void *arg);
  * live until fn; m->seq, m->ts (heap, freed by the caller) are set. */
 int ms_send_append(struct ms_chan *ch, Parley__EventType t, Parley__Message *m,
     const char *idem, ms_send_fn fn, void *arg);
+extern int ms_send_inflight;	/* appends waiting for their delivery report */
 /* ms_send_event - produce a directory event on parley.events (key = team) */
 int ms_send_event(Parley__Envelope *env, ms_send_fn fn, void *arg);
 void ms_send_env_init(Parley__Envelope *env, Parley__EventType t, const char *team,
@@ -221,6 +233,7 @@ struct ms_dedupe_entry *ms_dedupe_begin(const char *key);
 void ms_dedupe_wait(struct ms_dedupe_entry *e, void (*fn)(int rv, const Parley__Message *m, void *arg), void *arg);
 /* ms_dedupe_finish - rv 0: remember m (copied); else forget; runs waiters */
 void ms_dedupe_finish(const char *key, int rv, const Parley__Message *m);
+size_t ms_dedupe_count(void);
 /* ms_dedupe_seen - the log showed m (consumer): remember it */
 void ms_dedupe_seen(const Parley__Message *m);
 
@@ -261,5 +274,88 @@ int ms_history_replies(struct ms_call *c);
 /* cursor: "seq:<n>" base64url-free, opaque to clients */
 void ms_history_cursor(int64_t seq, char out[32]);
 int ms_history_cursor_parse(const char *s, int64_t *seq_r);
+
+
+/* ---- tail.c: events of a channel not yet committed to PostgreSQL */
+struct ms_tail_ev {
+	int type;			/* Parley__EventType */
+	int pending;			/* appended, not yet acknowledged */
+	Parley__Message *m;		/* heap copy */
+};
+void ms_tail_init(void);
+void ms_tail_fini(void);
+void ms_tail_add(int type, const Parley__Message *m, int pending);
+void ms_tail_settle(const char *channel, int64_t seq, int ok);
+void ms_tail_persisted(const char *channel, int64_t seq);
+const struct ms_tail_ev *ms_tail_events(const char *channel, size_t *n_r);
+size_t ms_tail_count(void);
+
+/* ---- target.c: the current state of one message of a channel */
+struct ms_target {
+	int found;
+	int deleted;
+	int64_t seq;
+	char *ts, *user, *text, *thread_ts, *subtype, *edited_ts, *cmid;	/* heap */
+	int reply_count;
+	char **rx_name, **rx_user;	/* reactions, in order added */
+	int nrx;
+};
+typedef void (*ms_target_fn)(int rv, struct ms_target *t, void *arg);
+/* ms_target_get - PostgreSQL's row with the tail applied; fn(0, t) (t->found
+ * 0 when there is no such message), or fn(PL_EUNAVAIL, NULL) when PostgreSQL
+ * is down and the tail does not know it. t is valid during fn. */
+void ms_target_get(const struct ms_chan *ch, const char *ts, ms_target_fn fn, void *arg);
+/* ms_target_apply - apply one event to t (pure; used by tests) */
+void ms_target_apply(struct ms_target *t, int type, const Parley__Message *m);
+int ms_target_has_rx(const struct ms_target *t, const char *name, const char *user);
+void ms_target_fini(struct ms_target *t);
+
+/* ---- edit.c / react.c */
+int ms_edit_update(struct ms_call *c);
+int ms_edit_delete(struct ms_call *c);
+int ms_react_add(struct ms_call *c);
+int ms_react_remove(struct ms_call *c);
+int ms_react_get(struct ms_call *c);
+/* ms_react_json - "reactions":[{"name","users","count"}] of t (nothing if none) */
+void ms_react_json(const struct ms_target *t, struct pl_buf *b);
+
+/* ---- render.c (pure) */
+struct ms_chan_view {
+	const char *id, *name, *kind, *team, *creator, *user;	/* user: the DM's other */
+	int64_t created;
+	int archived, is_member;
+	int64_t num_members;
+	int64_t last_seq;		/* < 0: leave out */
+	uint32_t epoch;
+};
+void ms_render_chan(const struct ms_chan_view *v, struct pl_buf *b);
+struct ms_user_view {
+	const char *id, *team, *name, *real_name;
+	int deleted, is_admin;
+	int64_t updated;
+};
+void ms_render_user(const struct ms_user_view *v, struct pl_buf *b);
+/* ms_render_cursor - base64url("<tag>:<value>"); _parse: PL_EINVAL if foreign */
+char *ms_render_cursor(const char *tag, const char *value);
+int ms_render_cursor_parse(const char *cursor, const char *tag, char *out, size_t n);
+/* ms_render_kinds - Slack's types= list to a text[] literal of kinds
+ * (default public_channel); PL_EINVAL on an unknown type */
+int ms_render_kinds(const char *types, struct pl_buf *arr_r);
+/* ms_render_limit - limit= within [1, max], default def; PL_EINVAL if junk */
+int ms_render_limit(const char *s, int def, int max, int *r);
+/* ms_render_user_set - caller + "U1,U2" sorted, unique, into v (heap strings);
+ * returns the count, or PL_EINVAL for a bad id */
+int ms_render_user_set(const char *caller, const char *users, char ***v_r);
+/* ms_render_reaction_ok - Slack's emoji names: [a-z0-9_+'-], 1..100, colons stripped */
+int ms_render_reaction_name(const char *in, char *out, size_t n);
+
+/* ---- listing.c / open.c */
+int ms_list_conversations(struct ms_call *c);
+int ms_list_user_conversations(struct ms_call *c);
+int ms_list_users(struct ms_call *c);
+int ms_list_user_info(struct ms_call *c);
+int ms_list_team_info(struct ms_call *c);
+int ms_open_conversation(struct ms_call *c);
+int ms_open_archive(struct ms_call *c);
 
 #endif

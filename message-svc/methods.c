@@ -35,6 +35,18 @@ static const struct ms_method ms_methods[] = {
 	{ "conversations.history", ms_history, MS_NEEDS_USER },
 	{ "conversations.replies", ms_history_replies, MS_NEEDS_USER },
 	{ "chat.postMessage", ms_post_message, MS_NEEDS_USER | MS_NEEDS_READY },
+	{ "chat.update", ms_edit_update, MS_NEEDS_USER | MS_NEEDS_READY },
+	{ "chat.delete", ms_edit_delete, MS_NEEDS_USER | MS_NEEDS_READY },
+	{ "reactions.add", ms_react_add, MS_NEEDS_USER | MS_NEEDS_READY },
+	{ "reactions.remove", ms_react_remove, MS_NEEDS_USER | MS_NEEDS_READY },
+	{ "reactions.get", ms_react_get, MS_NEEDS_USER },
+	{ "conversations.list", ms_list_conversations, MS_NEEDS_USER },
+	{ "conversations.archive", ms_open_archive, MS_NEEDS_USER },
+	{ "conversations.open", ms_open_conversation, MS_NEEDS_USER },
+	{ "users.list", ms_list_users, MS_NEEDS_USER },
+	{ "users.info", ms_list_user_info, MS_NEEDS_USER },
+	{ "users.conversations", ms_list_user_conversations, MS_NEEDS_USER },
+	{ "team.info", ms_list_team_info, MS_NEEDS_USER },
 	{ "channel.replay", ms_replay, 0 },
 };
 

@@ -177,8 +177,11 @@ persist_done(int rv, struct pg_result *res, void *arg)
 	pl_backoff_reset(&ps.bo);
 	pl_metrics_add(ms_m.events_persisted, (double)n);
 	pl_metrics_observe(ms_m.batch_size, (double)n);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (ps.q[i].env != NULL)
+			ms_tail_persisted(ps.q[i].env->message->channel, ps.q[i].env->message->seq);
 		persist_pev_free(&ps.q[i]);
+	}
 	memmove(ps.q, ps.q + n, (ps.n - n) * sizeof(*ps.q));
 	ps.n -= n;
 	ps.behind -= (int64_t)n;
@@ -244,6 +247,7 @@ persist_msg(const struct pl_kafka_msg *km, void *arg)
 		ms_chan_log_seen(m->channel, m->seq, ts_us);
 		if (e.env->type == PARLEY__EVENT_TYPE__MESSAGE_CREATED)
 			ms_dedupe_seen(m);
+		ms_tail_add(e.env->type, m, 0);
 		e.raw = pl_memdup(km->payload, km->len ? km->len : 1);
 		e.len = km->len;
 	}

@@ -20,6 +20,8 @@
 #include "names.h"
 #include "shard.h"
 
+int ms_send_inflight;		/* appends waiting for the broker */
+
 struct send_op {
 	ms_send_fn fn;
 	void *arg;
@@ -65,6 +67,8 @@ send_dr(int rv, int32_t partition, int64_t offset, void *opaque)
 	    (double)(pl_clock_mono_us() - op->t0_us) / 1e6);
 	if (rv == 0 && ch != NULL)
 		ms_cache_append(ch, op->m, op->env, op->env_len);
+	ms_tail_settle(op->m->channel, op->m->seq, rv == 0);
+	ms_send_inflight--;
 	if (rv != 0) {
 		pl_metrics_inc(ms_m.send_errors);
 		pl_log_warn("MS-SEND-FAIL", "channel=%s seq=%lld err=%s", op->m->channel,
@@ -104,6 +108,7 @@ ms_send_append(struct ms_chan *ch, Parley__EventType t, Parley__Message *m,
 	ms_send_env_init(&env, t, ch->team, idem);
 	env.body_case = PARLEY__ENVELOPE__BODY_MESSAGE;
 	env.message = m;
+	ms_tail_add(t, m, 1);
 	op = pl_calloc(1, sizeof(*op));
 	op->fn = fn;
 	op->arg = arg;
@@ -113,7 +118,10 @@ ms_send_append(struct ms_chan *ch, Parley__EventType t, Parley__Message *m,
 	rv = pl_kafka_produce(ms.prod, PL_TOPIC_MESSAGES,
 	    pl_shard_partition(ch->id, ms.partitions), ch->id, strlen(ch->id),
 	    op->env, op->env_len, send_dr, op);
+	if (rv == 0)
+		ms_send_inflight++;
 	if (rv != 0) {
+		ms_tail_settle(ch->id, seq, 0);
 		/* nothing reached the log: give the seq back if it was the last */
 		if (ch->next_seq == seq + 1)
 			ch->next_seq = seq;

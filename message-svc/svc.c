@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "err.h"
 #include "kafka.h"
@@ -89,7 +90,40 @@ ms_svc_lag(void *arg)
 int
 ms_svc_ready(void)
 {
-	return ms.caught_up && ms.prod != NULL;
+	return ms.caught_up && ms.prod != NULL && ms.warm && !ms.draining;
+}
+
+/* ms_svc_warm_dr - the warm-up record's answer: the producer id is known
+ * and the broker connections are up, so the first send is not slow */
+static void
+ms_svc_warm_dr(int rv, int32_t partition, int64_t offset, void *opaque)
+{
+	if (!ms.warm)
+		pl_log_info("MS-PRODUCER-WARM", "rv=%d", rv);
+	ms.warm = 1;
+}
+
+/* ms_svc_warm - produce harmless records (EVENT_UNKNOWN, which every reader
+ * ignores) on parley.events before declaring ready */
+static void
+ms_svc_warm(void)
+{
+	Parley__Envelope env;
+	uint8_t buf[128];
+	char key[32];
+	size_t len;
+	int i, ok = 0;
+
+	ms_send_env_init(&env, PARLEY__EVENT_TYPE__EVENT_UNKNOWN, "", "warm");
+	len = parley__envelope__pack(&env, buf);
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "warm-%lld-%d", (long long)ms_conf.shard_index, i);
+		if (pl_kafka_produce(ms.prod, PL_TOPIC_EVENTS, -1, key, strlen(key), buf, len,
+		    ms_svc_warm_dr, NULL) == 0)
+			ok++;
+	}
+	if (ok == 0)
+		ms.warm = 1;
 }
 
 /* ms_svc_check_* - readiness checks for /readyz */
@@ -151,11 +185,13 @@ ms_svc_init(struct event_base *base, struct pl_loop *loop)
 		return rv;
 	ms_chan_init();
 	ms_dedupe_init();
+	ms_tail_init();
 	if ((rv = pl_pg_start(loop, ms_conf.pg_dsn, 10000, &ms.pg)) != 0 ||
 	    (rv = pl_pg_start(loop, ms_conf.pg_dir_dsn, 10000, &ms.dir)) != 0 ||
 	    (rv = pl_redis_start(loop, ms_conf.redis_addr, &ms.redis)) != 0 ||
 	    (rv = pl_kafka_producer_start(loop, ms.brokers, ms_conf.kafka_extra, &ms.prod)) != 0)
 		return rv;
+	ms_svc_warm();
 	if ((rv = ms_persist_start()) != 0)
 		return rv;
 	url = pl_endpoint(PL_EP_MESSAGE_FMT, ms_conf.run_dir, (int)ms_conf.shard_index,
@@ -171,20 +207,43 @@ ms_svc_init(struct event_base *base, struct pl_loop *loop)
 	return rv;
 }
 
-/* ms_svc_drain - stop taking requests; the log is durable, so nothing else
- * needs to finish: the skeleton stops the loop after drain-ms */
+static struct pl_timer *ms_drain_timer;
+static uint64_t ms_drain_deadline_us;
+
+/* ms_svc_drain_tick - stop once no append waits for the broker (or at the
+ * deadline): their replies go out before the RPC port closes */
+static void
+ms_svc_drain_tick(void *arg)
+{
+	if (ms_send_inflight > 0 && pl_clock_mono_us() < ms_drain_deadline_us)
+		return;
+	if (ms_drain_timer != NULL)
+		pl_loop_timer_stop(&ms_drain_timer);
+	pl_log_info("MS-DRAIN-DONE", "inflight=%d", ms_send_inflight);
+	pl_rpc_server_stop(&ms.rpc);
+	pl_daemon_stop();
+}
+
+/* ms_svc_drain - refuse new sends (not_ready: the gateway retries
+ * elsewhere), wait (bounded by drain-wait-ms) for in-flight produces */
 void
 ms_svc_drain(void)
 {
-	pl_log_info("MS-DRAIN", "outq=%d", ms.prod ? pl_kafka_producer_outq(ms.prod) : 0);
-	pl_rpc_server_stop(&ms.rpc);
-	pl_daemon_stop();
+	ms.draining = 1;
+	pl_log_info("MS-DRAIN", "inflight=%d outq=%d", ms_send_inflight,
+	    ms.prod ? pl_kafka_producer_outq(ms.prod) : 0);
+	ms_drain_deadline_us = pl_clock_mono_us() + (uint64_t)ms_conf.drain_wait_ms * 1000;
+	if (ms_send_inflight == 0 ||
+	    pl_loop_timer(ms.loop, 10, 1, ms_svc_drain_tick, NULL, &ms_drain_timer) != 0)
+		ms_svc_drain_tick(NULL);
 }
 
 /* ms_svc_fini - reverse of init (each step tolerates "never started") */
 void
 ms_svc_fini(void)
 {
+	if (ms_drain_timer != NULL)
+		pl_loop_timer_stop(&ms_drain_timer);
 	if (ms.rpc != NULL)
 		pl_rpc_server_stop(&ms.rpc);
 	ms_persist_stop();
@@ -196,6 +255,7 @@ ms_svc_fini(void)
 		pl_pg_stop(&ms.dir);
 	if (ms.pg != NULL)
 		pl_pg_stop(&ms.pg);
+	ms_tail_fini();
 	ms_dedupe_fini();
 	ms_chan_fini();
 	pl_free(&ms.brokers);

@@ -1,0 +1,229 @@
+/* react.c - reactions.add, reactions.remove, reactions.get.
+ *
+ * A reaction is an event on parley.messages (REACTION_ADDED / _REMOVED) with
+ * the channel's next seq; the persistence consumer keeps the reactions
+ * table. The current set comes from PostgreSQL with the tail applied
+ * (target.c), and the check-and-append runs in one loop turn after that
+ * look-up, with pending appends already in the tail: two concurrent adds of
+ * the same reaction give one event and one already_reacted. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "event_json.h"
+#include "log.h"
+#include "mem.h"
+#include "message_svc.h"
+
+enum { RX_ADD, RX_REMOVE, RX_GET };
+
+struct react {
+	struct ms_call *c;
+	struct ms_chan *ch;
+	int op;
+	char name[104];
+	char *target;
+	Parley__Message m;
+};
+
+static void
+react_free(void *p)
+{
+	struct react *st = p;
+
+	if (st->m.ts != NULL && st->m.ts != protobuf_c_empty_string)
+		free(st->m.ts);
+	free(st->target);
+	free(st);
+}
+
+/* ms_react_json - ,"reactions":[{"name","users":[…],"count"}] grouped by name
+ * in order of first use; nothing when there are none */
+void
+ms_react_json(const struct ms_target *t, struct pl_buf *b)
+{
+	int i, j, first = 1;
+
+	if (t->nrx == 0)
+		return;
+	pl_buf_puts(b, ",\"reactions\":[");
+	for (i = 0; i < t->nrx; i++) {
+		int count = 0, seen = 0;
+
+		for (j = 0; j < i && !seen; j++)
+			seen = strcmp(t->rx_name[j], t->rx_name[i]) == 0;
+		if (seen)
+			continue;
+		pl_buf_puts(b, first ? "{\"name\":" : ",{\"name\":");
+		first = 0;
+		pl_buf_json_str(b, t->rx_name[i]);
+		pl_buf_puts(b, ",\"users\":[");
+		for (j = i; j < t->nrx; j++) {
+			if (strcmp(t->rx_name[j], t->rx_name[i]) != 0)
+				continue;
+			pl_buf_puts(b, count++ ? "," : "");
+			pl_buf_json_str(b, t->rx_user[j]);
+		}
+		pl_buf_printf(b, "],\"count\":%d}", count);
+	}
+	pl_buf_puts(b, "]");
+}
+
+/* react_get_reply - {"type":"message","channel","message":{…,"reactions"}} */
+static void
+react_get_reply(struct react *st, const struct ms_target *t)
+{
+	Parley__Message m;
+	struct pl_buf b;
+
+	parley__message__init(&m);
+	m.user = t->user;
+	m.text = t->text;
+	m.ts = t->ts;
+	m.seq = t->seq;
+	m.thread_ts = t->thread_ts;
+	m.subtype = t->subtype;
+	m.edited_ts = t->edited_ts;
+	m.client_msg_id = t->cmid;
+	m.reply_count = t->reply_count;
+	pl_buf_init(&b);
+	pl_buf_puts(&b, "{\"type\":\"message\",\"channel\":");
+	pl_buf_json_str(&b, st->ch->id);
+	pl_buf_puts(&b, ",\"message\":");
+	pl_message_obj_json(&m, &b);
+	b.len--;			/* reopen the object for "reactions" */
+	ms_react_json(t, &b);
+	pl_buf_puts(&b, "}}");
+	ms_call_json(&st->c, b.data);
+	pl_buf_fini(&b);
+}
+
+/* react_sent - the broker's answer */
+static void
+react_sent(int rv, Parley__Message *m, void *arg)
+{
+	struct react *st = arg;
+
+	if (rv != 0)
+		ms_call_error(&st->c, "internal_error");
+	else
+		ms_call_json(&st->c, "{}");
+}
+
+/* react_found - the message's reactions as they are now */
+static void
+react_found(int rv, struct ms_target *t, void *arg)
+{
+	struct react *st = arg;
+	int has;
+
+	if (rv != 0) {
+		ms_call_rv_error(&st->c, rv);
+		return;
+	}
+	if (!t->found || t->deleted) {
+		ms_call_error(&st->c, "message_not_found");
+		return;
+	}
+	if (st->op == RX_GET) {
+		react_get_reply(st, t);
+		return;
+	}
+	has = ms_target_has_rx(t, st->name, st->c->user);
+	if (st->op == RX_ADD && has) {
+		ms_call_error(&st->c, "already_reacted");
+		return;
+	}
+	if (st->op == RX_REMOVE && !has) {
+		ms_call_error(&st->c, "no_reaction");
+		return;
+	}
+	parley__message__init(&st->m);
+	st->m.user = (char *)st->c->user;
+	st->m.reaction = st->name;
+	st->m.target_ts = st->target;
+	st->m.thread_ts = t->thread_ts;
+	rv = ms_send_append(st->ch, st->op == RX_ADD ? PARLEY__EVENT_TYPE__REACTION_ADDED :
+	    PARLEY__EVENT_TYPE__REACTION_REMOVED, &st->m, NULL, react_sent, st);
+	st->m.thread_ts = (char *)"";	/* t's, gone after this call */
+	if (rv != 0)
+		ms_call_rv_error(&st->c, rv == PL_EAGAIN ? PL_EUNAVAIL : rv);
+}
+
+/* react_chan_ready - the caller may see the channel (and react if a member) */
+static void
+react_chan_ready(int rv, struct ms_chan *ch, void *arg)
+{
+	struct react *st = arg;
+
+	if (rv != 0 || strcmp(ch->team, st->c->team) != 0 ||
+	    (strcmp(ch->kind, "public") != 0 && !ms_chan_is_member(ch, st->c->user))) {
+		ms_call_error(&st->c, rv == PL_EUNAVAIL ? "service_unavailable" :
+		    rv == PL_EPROTO ? "wrong_shard" : "channel_not_found");
+		return;
+	}
+	if (st->op != RX_GET && ch->archived) {
+		ms_call_error(&st->c, "is_archived");
+		return;
+	}
+	if (st->op != RX_GET && !ms_chan_is_member(ch, st->c->user)) {
+		ms_call_error(&st->c, "not_in_channel");
+		return;
+	}
+	st->ch = ch;
+	ms_target_get(ch, st->target, react_found, st);
+}
+
+/* react_start - shared validation */
+static int
+react_start(struct ms_call *c, int op)
+{
+	const char *ts = ms_param(c, "timestamp");
+	struct react *st;
+	char name[104];
+	uint64_t us;
+
+	if (ts[0] == '\0')
+		ts = ms_param(c, "ts");
+	if (ms_param(c, "channel")[0] == '\0') {
+		ms_call_error(&c, "channel_not_found");
+		return 0;
+	}
+	if (ts[0] == '\0' || ms_seq_ts_parse(ts, &us) != 0) {
+		ms_call_error(&c, op == RX_GET ? "message_not_found" : "no_item_specified");
+		return 0;
+	}
+	if (op != RX_GET && ms_render_reaction_name(ms_param(c, "name"), name,
+	    sizeof(name)) != 0) {
+		ms_call_error(&c, "invalid_name");
+		return 0;
+	}
+	st = pl_calloc(1, sizeof(*st));
+	st->c = c;
+	st->op = op;
+	if (op != RX_GET)
+		memcpy(st->name, name, sizeof(st->name));
+	st->target = pl_strdup(ts);
+	c->state = st;
+	c->state_free = react_free;
+	ms_chan_get(ms_param(c, "channel"), react_chan_ready, st);
+	return 0;
+}
+
+int
+ms_react_add(struct ms_call *c)
+{
+	return react_start(c, RX_ADD);
+}
+
+int
+ms_react_remove(struct ms_call *c)
+{
+	return react_start(c, RX_REMOVE);
+}
+
+int
+ms_react_get(struct ms_call *c)
+{
+	return react_start(c, RX_GET);
+}

@@ -1,0 +1,205 @@
+/* target.c - the current state of one message (the target of an edit, a
+ * delete or a reaction): its PostgreSQL row and reactions, with the
+ * channel's tail (tail.c: events not yet committed, including pending
+ * appends) applied on top in seq order. See tail.c for why the two agree. */
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "mem.h"
+#include "message_svc.h"
+#include "pg.h"
+
+struct target_op {
+	char channel[PL_ID_MAX + 1];
+	char *ts;
+	ms_target_fn fn;
+	void *arg;
+};
+
+/* target_set - replace a heap string */
+static void
+target_set(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = pl_strdup(v ? v : "");
+}
+
+/* ms_target_has_rx - index+1 of (name, user) in t's reactions, else 0 */
+int
+ms_target_has_rx(const struct ms_target *t, const char *name, const char *user)
+{
+	int i;
+
+	for (i = 0; i < t->nrx; i++)
+		if (strcmp(t->rx_name[i], name) == 0 && strcmp(t->rx_user[i], user) == 0)
+			return i + 1;
+	return 0;
+}
+
+/* target_rx_add / target_rx_del - one reaction of one user */
+static void
+target_rx_add(struct ms_target *t, const char *name, const char *user)
+{
+	if (ms_target_has_rx(t, name, user))
+		return;
+	t->rx_name = pl_realloc(t->rx_name, (size_t)(t->nrx + 1) * sizeof(char *));
+	t->rx_user = pl_realloc(t->rx_user, (size_t)(t->nrx + 1) * sizeof(char *));
+	t->rx_name[t->nrx] = pl_strdup(name);
+	t->rx_user[t->nrx] = pl_strdup(user);
+	t->nrx++;
+}
+
+static void
+target_rx_del(struct ms_target *t, const char *name, const char *user)
+{
+	int i = ms_target_has_rx(t, name, user) - 1;
+
+	if (i < 0)
+		return;
+	free(t->rx_name[i]);
+	free(t->rx_user[i]);
+	memmove(t->rx_name + i, t->rx_name + i + 1, (size_t)(t->nrx - i - 1) * sizeof(char *));
+	memmove(t->rx_user + i, t->rx_user + i + 1, (size_t)(t->nrx - i - 1) * sizeof(char *));
+	t->nrx--;
+}
+
+/* target_created - t becomes the created message m */
+static void
+target_created(struct ms_target *t, const Parley__Message *m)
+{
+	t->found = 1;
+	t->deleted = 0;
+	t->seq = m->seq;
+	target_set(&t->user, m->user);
+	target_set(&t->text, m->text);
+	target_set(&t->thread_ts, m->thread_ts);
+	target_set(&t->subtype, m->subtype);
+	target_set(&t->cmid, m->client_msg_id);
+}
+
+/* ms_target_apply - one event of the channel, if it concerns t->ts */
+void
+ms_target_apply(struct ms_target *t, int type, const Parley__Message *m)
+{
+	if (type == PARLEY__EVENT_TYPE__MESSAGE_CREATED) {
+		if (strcmp(m->ts, t->ts) == 0)
+			target_created(t, m);
+		else if (m->thread_ts[0] && strcmp(m->thread_ts, t->ts) == 0 &&
+		    strcmp(m->ts, t->ts) != 0)
+			t->reply_count++;
+		return;
+	}
+	if (m->target_ts == NULL || strcmp(m->target_ts, t->ts) != 0 || !t->found)
+		return;
+	if (type == PARLEY__EVENT_TYPE__MESSAGE_CHANGED) {
+		target_set(&t->text, m->text);
+		target_set(&t->edited_ts, m->ts);
+	} else if (type == PARLEY__EVENT_TYPE__MESSAGE_DELETED) {
+		t->deleted = 1;
+	} else if (type == PARLEY__EVENT_TYPE__REACTION_ADDED) {
+		target_rx_add(t, m->reaction, m->user);
+	} else if (type == PARLEY__EVENT_TYPE__REACTION_REMOVED) {
+		target_rx_del(t, m->reaction, m->user);
+	}
+}
+
+/* ms_target_fini - free t's strings */
+void
+ms_target_fini(struct ms_target *t)
+{
+	int i;
+
+	free(t->ts);
+	free(t->user);
+	free(t->text);
+	free(t->thread_ts);
+	free(t->subtype);
+	free(t->edited_ts);
+	free(t->cmid);
+	for (i = 0; i < t->nrx; i++) {
+		free(t->rx_name[i]);
+		free(t->rx_user[i]);
+	}
+	free(t->rx_name);
+	free(t->rx_user);
+	memset(t, 0, sizeof(*t));
+}
+
+/* target_row - fill t from the row (seq, user, text, thread_ts, subtype,
+ * edited_ts, cmid, deleted, reply_count, rx names[], rx users[]) */
+static void
+target_row(struct ms_target *t, struct pg_result *res)
+{
+	char **names, **users;
+	int nn = 0, nu = 0, i;
+
+	t->found = 1;
+	t->seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	target_set(&t->user, PQgetvalue(res, 0, 1));
+	target_set(&t->text, PQgetvalue(res, 0, 2));
+	target_set(&t->thread_ts, PQgetvalue(res, 0, 3));
+	target_set(&t->subtype, PQgetvalue(res, 0, 4));
+	target_set(&t->edited_ts, PQgetvalue(res, 0, 5));
+	target_set(&t->cmid, PQgetvalue(res, 0, 6));
+	t->deleted = PQgetvalue(res, 0, 7)[0] == 't';
+	t->reply_count = atoi(PQgetvalue(res, 0, 8));
+	names = ms_pgarr_split(PQgetvalue(res, 0, 9), &nn);
+	users = ms_pgarr_split(PQgetvalue(res, 0, 10), &nu);
+	for (i = 0; i < nn && i < nu; i++)
+		target_rx_add(t, names[i], users[i]);
+	ms_pgarr_free(&names, nn);
+	ms_pgarr_free(&users, nu);
+}
+
+/* target_done - PostgreSQL answered: apply the tail, hand t over */
+static void
+target_done(int rv, struct pg_result *res, void *arg)
+{
+	struct target_op *op = arg;
+	const struct ms_tail_ev *ev;
+	struct ms_target t;
+	size_t n, i;
+
+	memset(&t, 0, sizeof(t));
+	t.ts = pl_strdup(op->ts);
+	if (rv == 0 && PQntuples(res) > 0)
+		target_row(&t, res);
+	ev = ms_tail_events(op->channel, &n);
+	for (i = 0; i < n; i++)
+		ms_target_apply(&t, ev[i].type, ev[i].m);
+	/* PostgreSQL down: the tail alone is the answer only if it created it */
+	if (rv != 0 && !t.found)
+		op->fn(PL_EUNAVAIL, NULL, op->arg);
+	else
+		op->fn(0, &t, op->arg);
+	ms_target_fini(&t);
+	free(op->ts);
+	free(op);
+}
+
+/* ms_target_get - the message ts of ch, as it is now */
+void
+ms_target_get(const struct ms_chan *ch, const char *ts, ms_target_fn fn, void *arg)
+{
+	struct target_op *op = pl_calloc(1, sizeof(*op));
+	const char *p[2];
+	int rv;
+
+	memcpy(op->channel, ch->id, sizeof(op->channel));
+	op->ts = pl_strdup(ts);
+	op->fn = fn;
+	op->arg = arg;
+	p[0] = ch->id;
+	p[1] = ts;
+	rv = pl_pg_query(ms.pg, "SELECT m.seq, m.user_id, m.text, m.thread_ts, m.subtype,"
+	    " m.edited_ts, m.client_msg_id, m.deleted, m.reply_count,"
+	    " coalesce((SELECT array_agg(r.name ORDER BY r.seq) FROM reactions r"
+	    "  WHERE r.channel_id = m.channel_id AND r.ts = m.ts), '{}'),"
+	    " coalesce((SELECT array_agg(r.user_id ORDER BY r.seq) FROM reactions r"
+	    "  WHERE r.channel_id = m.channel_id AND r.ts = m.ts), '{}')"
+	    " FROM messages m WHERE m.channel_id = $1 AND m.ts = $2", 2, p, target_done, op);
+	if (rv != 0)
+		target_done(rv, NULL, op);
+}
