@@ -29,27 +29,68 @@ struct gw_api_call {
 	uint64_t start_us;
 	char user[GW_ID_MAX + 1];
 	char team[GW_ID_MAX + 1];
+	int64_t exp_s;
 };
 
 typedef void (*gw_api_fn)(struct gw_conn *c, struct gw_auth *a);
+
+/* Rate-limit tiers (Slack's): calls a minute and burst per (caller, method);
+ * GW_TIER_POST is chat.postMessage's ~1/s per channel with bursts. */
+enum gw_api_tier {
+	GW_TIER_NONE, GW_TIER_1, GW_TIER_2, GW_TIER_3, GW_TIER_4, GW_TIER_POST,
+};
+
+static const struct {
+	double per_min, burst;
+} gw_api_tiers[] = {
+	[GW_TIER_NONE] = { 0, 0 },
+	[GW_TIER_1] = { 1, 3 },
+	[GW_TIER_2] = { 20, 20 },
+	[GW_TIER_3] = { 50, 50 },
+	[GW_TIER_4] = { 100, 100 },
+	[GW_TIER_POST] = { 60, 10 },
+};
 
 struct gw_api_method {
 	const char *name;	/* exact, or a prefix ending in '.' */
 	gw_api_fn fn;
 	int flags;
+	enum gw_api_tier tier;
 };
 
 static void gw_api_test(struct gw_conn *c, struct gw_auth *a);
 static void gw_api_rtm_connect(struct gw_conn *c, struct gw_auth *a);
 static void gw_api_forward(struct gw_conn *c, struct gw_auth *a);
 
+/* gw_api_poll - events.poll, served by poll.c */
+static void
+gw_api_poll(struct gw_conn *c, struct gw_auth *a)
+{
+	gw_poll_start(c, a);
+}
+
+#define FWD gw_api_forward
 static const struct gw_api_method gw_api_methods[] = {
-	{ "api.test", gw_api_test, GW_API_NOAUTH },
-	{ "rtm.connect", gw_api_rtm_connect, 0 },
-	{ "rtm.start", gw_api_rtm_connect, 0 },
-	{ "admin.", gw_api_forward, GW_API_ADMIN },
-	{ "", gw_api_forward, 0 },	/* the rest: message-svc */
+	{ "api.test", gw_api_test, GW_API_NOAUTH, GW_TIER_NONE },
+	{ "auth.test", FWD, 0, GW_TIER_4 },
+	{ "rtm.connect", gw_api_rtm_connect, 0, GW_TIER_1 },
+	{ "rtm.start", gw_api_rtm_connect, 0, GW_TIER_1 },
+	{ "events.poll", gw_api_poll, 0, GW_TIER_4 },
+	{ "chat.postMessage", FWD, 0, GW_TIER_POST },
+	{ "chat.update", FWD, 0, GW_TIER_3 },
+	{ "chat.delete", FWD, 0, GW_TIER_3 },
+	{ "conversations.create", FWD, 0, GW_TIER_2 },
+	{ "conversations.list", FWD, 0, GW_TIER_2 },
+	{ "conversations.members", FWD, 0, GW_TIER_4 },
+	{ "reactions.remove", FWD, 0, GW_TIER_2 },
+	{ "users.list", FWD, 0, GW_TIER_2 },
+	{ "users.info", FWD, 0, GW_TIER_4 },
+	{ "users.setPresence", FWD, 0, GW_TIER_2 },
+	{ "search.messages", FWD, 0, GW_TIER_2 },
+	{ "admin.", FWD, GW_API_ADMIN, GW_TIER_NONE },	/* provisioning */
+	{ "", FWD, 0, GW_TIER_3 },	/* the rest: message-svc, Tier 3 */
 };
+#undef FWD
 
 /* gw_api_reply_json - answer 200 with body */
 static void
@@ -175,6 +216,7 @@ gw_api_call_new(struct gw_conn *c, const struct gw_auth *a)
 	call->start_us = pl_clock_mono_us();
 	memcpy(call->user, a->user, sizeof(call->user));
 	memcpy(call->team, a->team, sizeof(call->team));
+	call->exp_s = a->exp_s;
 	return call;
 }
 
@@ -260,7 +302,8 @@ gw_api_rtm_booted(int rv, Parley__Reply *reply, void *arg)
 	bt = reply->boot;
 	rc = pl_calloc(1, sizeof(*rc));
 	rc->call = call;
-	if (gw_auth_ticket_sign(call->user, call->team, &ticket, &rc->jti) != 0) {
+	if (gw_auth_ticket_sign(call->user, call->team, call->exp_s, &ticket,
+	    &rc->jti) != 0) {
 		free(rc);
 		gw_api_reply_error(c, "internal_error");
 		goto drop;
@@ -360,6 +403,33 @@ gw_api_auth(struct gw_conn *c, const struct gw_api_method *m, struct gw_auth *a)
 	return rv == 0 ? NULL : gw_auth_err_code(rv);
 }
 
+/* gw_api_limited - the tier of m for this caller: 1 answered 429 */
+static int
+gw_api_limited(struct gw_conn *c, const struct gw_api_method *m,
+    const struct gw_auth *a)
+{
+	static const char body[] = "{\"ok\":false,\"error\":\"ratelimited\"}";
+	const char *ch = gw_params_get(&c->http->params, "channel");
+	char key[GW_ID_MAX + 128];
+	int retry = 0;
+
+	if (m->tier == GW_TIER_NONE || !gw_conf.rate_limits)
+		return 0;
+	if (m->tier == GW_TIER_POST && ch != NULL && *ch)
+		snprintf(key, sizeof(key), "#%.40s|%s", ch, c->http->method);
+	else
+		snprintf(key, sizeof(key), "%s|%s", a->user, c->http->method);
+	if (gw_limits_api(key, gw_api_tiers[m->tier].per_min,
+	    gw_api_tiers[m->tier].burst, &retry) == 0)
+		return 0;
+	pl_metrics_inc(gw_m.api_limited);
+	pl_log_debug("GW-API-LIMITED", "method=%s user=%s retry_after=%d",
+	    c->http->method, a->user, retry);
+	c->http->retry_after = retry;
+	gw_http_reply(c, 429, GW_JSON, body, sizeof(body) - 1);
+	return 1;
+}
+
 /* gw_api_dispatch - route a complete request through the table */
 void
 gw_api_dispatch(struct gw_conn *c)
@@ -378,12 +448,21 @@ gw_api_dispatch(struct gw_conn *c)
 		gw_api_reply_error(c, err);
 		return;
 	}
+	if (gw_api_limited(c, m, &a))
+		return;
 	m->fn(c, &a);
 }
 
-/* gw_api_init - nothing to prepare yet (tier limits live in limits.c) */
+/* gw_api_init - the tier buckets (limits.c) */
 int
 gw_api_init(void)
 {
-	return 0;
+	return gw_limits_api_init();
+}
+
+/* gw_api_fini - free the buckets */
+void
+gw_api_fini(void)
+{
+	gw_limits_api_fini();
 }

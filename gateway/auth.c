@@ -31,18 +31,20 @@ gw_auth_claims(const cJSON *claims, struct gw_auth *a)
 	const char *sub = pl_json_str(claims, "sub");
 	const char *tid = pl_json_str(claims, "tid");
 	const char *jti = pl_json_str(claims, "jti");
-	int64_t exp = 0;
+	int64_t exp = 0, uexp = 0;
 
 	if (sub == NULL || tid == NULL || !pl_id_valid(sub, "UW") ||
 	    !pl_id_valid(tid, "TE"))
 		return PL_EPERM;
 	(void)pl_json_int(claims, "exp", &exp);
+	(void)pl_json_int(claims, "uexp", &uexp);
 	memset(a, 0, sizeof(*a));
 	snprintf(a->user, sizeof(a->user), "%s", sub);
 	snprintf(a->team, sizeof(a->team), "%s", tid);
 	if (jti != NULL)
 		snprintf(a->jti, sizeof(a->jti), "%s", jti);
 	a->exp_s = exp;
+	a->uexp_s = uexp;
 	return 0;
 }
 
@@ -73,7 +75,9 @@ gw_auth_token(const char *token, struct gw_auth *a)
 	return gw_auth_verify(token, GW_AUD, a);
 }
 
-/* gw_auth_ticket_verify - verify an rtm.connect ticket (not yet consumed) */
+/* gw_auth_ticket_verify - verify an rtm.connect ticket (not yet consumed);
+ * the connection it opens inherits the original token's expiry (uexp, 0 =
+ * none), not the ticket's 30 s */
 int
 gw_auth_ticket_verify(const char *ticket, struct gw_auth *a)
 {
@@ -81,21 +85,28 @@ gw_auth_ticket_verify(const char *ticket, struct gw_auth *a)
 
 	if (rv == 0 && a->jti[0] == 0)
 		return PL_EPERM;
+	if (rv == 0)
+		a->exp_s = a->uexp_s;
 	return rv;
 }
 
-/* gw_auth_ticket_sign - a new single-use ticket for user (heap strings) */
+/* gw_auth_ticket_sign - a new single-use ticket for user (heap strings);
+ * uexp_s is the expiry of the token that asked for it (0: none): the ticket
+ * never outlives it, and carries it to the connection */
 int
-gw_auth_ticket_sign(const char *user, const char *team, char **ticket_r,
-    char **jti_r)
+gw_auth_ticket_sign(const char *user, const char *team, int64_t uexp_s,
+    char **ticket_r, char **jti_r)
 {
-	char claims[256], *jti = pl_random_hex(12);
+	char claims[320], *jti = pl_random_hex(12);
+	int64_t exp = (int64_t)(pl_clock_wall_ms() / 1000) + gw_conf.ticket_ttl_s;
 	int rv;
 
+	if (uexp_s > 0 && uexp_s < exp)
+		exp = uexp_s;
 	snprintf(claims, sizeof(claims),
 	    "{\"sub\":\"%s\",\"tid\":\"%s\",\"jti\":\"%s\",\"iss\":\"" GW_ISS
-	    "\",\"aud\":\"" GW_AUD_WS "\",\"exp\":%lld}", user, team, jti,
-	    (long long)(pl_clock_wall_ms() / 1000 + gw_conf.ticket_ttl_s));
+	    "\",\"aud\":\"" GW_AUD_WS "\",\"exp\":%lld,\"uexp\":%lld}", user, team, jti,
+	    (long long)exp, (long long)uexp_s);
 	rv = pl_jwt_sign(gw_conf.token_secret, claims, ticket_r);
 	if (rv != 0) {
 		free(jti);

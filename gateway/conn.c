@@ -343,7 +343,7 @@ gw_conn_established(struct gw_conn *c)
 	c->ticket = (uint8_t)ticket;
 	memcpy(c->user, a.user, sizeof(c->user));
 	memcpy(c->team, a.team, sizeof(c->team));
-	c->exp_s = ticket ? 0 : a.exp_s;
+	c->exp_s = a.exp_s;	/* a ticket carries its token's */
 	c->last_rx_s = (uint32_t)(pl_clock_mono_ms() / 1000);
 	pl_id_new('S', c->session);
 	pl_tbucket_init(&c->rate, (double)gw_conf.rate_msg_per_s,

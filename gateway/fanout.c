@@ -110,6 +110,10 @@ gw_fanout_one(struct gw_conn *c, struct gw_blob *b, const struct gw_event_key *k
 {
 	if (c->state != GW_CONN_LIVE)
 		return;
+	if (c->poll != NULL) {
+		gw_poll_event(c, b, k->channel, k->seq);
+		return;
+	}
 	if (c->resume != NULL && gw_resume_hold(c, b, k->channel, k->seq))
 		return;
 	if (gw_conn_send_blob(c, b) == 0)

@@ -18,6 +18,7 @@
  *   cache.c    the edge cache: users, teams, channels, channel -> connections
  *   fanout.c   Kafka consumer -> render once -> write to local subscribers
  *   resume.c   resume: channel.replay with a bounded holding buffer
+ *   poll.c     events.poll: long polling held on the same fan-out indexes
  *   limits.c   connection limit, accept bucket, per-connection send rate
  *   static.c   static files of the web client
  *   metrics.c  the gateway's metrics
@@ -88,6 +89,10 @@ struct gw_settings {
 	int64_t breaker_threshold;
 	int64_t breaker_open_ms;
 	int64_t ticket_ttl_s;
+	int64_t poll_max_s;
+	int64_t max_polls;
+	int64_t max_polls_user;
+	int64_t api_buckets;
 };
 extern struct gw_settings gw_conf;
 
@@ -208,6 +213,7 @@ typedef uint64_t gw_handle;
 struct gw_rx;
 struct gw_http;
 struct gw_resume;
+struct gw_poll;
 
 /* Per-session data of lws (allocated by lws for every wsi of our protocol).
  * Kept small: the heap pieces are allocated only when used. */
@@ -237,6 +243,7 @@ struct gw_conn {
 	struct pl_tbucket rate;
 	uint64_t typing_ms;
 	char *jti;			/* ticket id while being consumed */
+	struct gw_poll *poll;		/* an HTTP connection holding events.poll */
 };
 
 int gw_conn_init(void);
@@ -277,7 +284,8 @@ const char *gw_rtm_rpc_error(int rv);
 struct gw_auth {
 	char user[GW_ID_MAX + 1];
 	char team[GW_ID_MAX + 1];
-	int64_t exp_s;
+	int64_t exp_s;			/* for a ticket: the original token's */
+	int64_t uexp_s;			/* tickets: the original token's exp */
 	int admin;
 	char jti[40];			/* tickets only */
 };
@@ -293,8 +301,8 @@ const char *gw_auth_bearer(const char *header);
  * allows its subdomains */
 int gw_auth_origin_ok(const char *list, const char *origin, const char *host);
 /* tickets: sign a 30 s single-use ws ticket */
-int gw_auth_ticket_sign(const char *user, const char *team, char **ticket_r,
-    char **jti_r);
+int gw_auth_ticket_sign(const char *user, const char *team, int64_t uexp_s,
+    char **ticket_r, char **jti_r);
 int gw_auth_ticket_verify(const char *ticket, struct gw_auth *a);
 const char *gw_auth_err_code(int rv);
 
@@ -350,6 +358,7 @@ int gw_http_writeable(struct gw_conn *c);
 
 /* ---- api.c ---- */
 int gw_api_init(void);
+void gw_api_fini(void);
 /* dispatch a complete /api request (params decoded) */
 void gw_api_dispatch(struct gw_conn *c);
 void gw_api_reply_error(struct gw_conn *c, const char *code);
@@ -368,12 +377,31 @@ int gw_resume_hold(struct gw_conn *c, struct gw_blob *b, const char *channel,
     int64_t seq);
 void gw_resume_free(struct gw_conn *c);
 
+/* ---- poll.c ---- */
+/* events.poll on HTTP connection c (authenticated as a) */
+void gw_poll_start(struct gw_conn *c, const struct gw_auth *a);
+/* a live event for a held poll (fanout.c) */
+void gw_poll_event(struct gw_conn *c, const struct gw_blob *b,
+    const char *channel, int64_t seq);
+/* the HTTP connection closed: drop its poll */
+void gw_poll_free(struct gw_conn *c);
+void gw_poll_drain_all(void);
+size_t gw_poll_count(void);
+void gw_poll_fini(void);
+
 /* ---- limits.c ---- */
 int gw_limits_init(void);
 /* admit a new WebSocket: 0, or PL_EAGAIN with *retry_after_r seconds */
 int gw_limits_admit(int *retry_after_r);
 /* per-connection send rate: 1 allowed, 0 limited with *retry_after_s */
 int gw_limits_send(struct gw_conn *c, double *retry_after_s);
+/* Web API: one call from key's bucket (per_min per minute, burst); 0, or
+ * PL_EAGAIN with *retry_after_r seconds. Off with PARLEY_RATE_LIMITS=0. */
+int gw_limits_api_init(void);
+void gw_limits_api_fini(void);
+int gw_limits_api(const char *key, double per_min, double burst,
+    int *retry_after_r);
+size_t gw_limits_api_buckets(void);
 
 /* ---- static.c ---- */
 int gw_static_serve(struct lws *wsi, const char *path);

@@ -62,6 +62,10 @@ static const struct pl_config_entry gw_table[] = {
 	{ "breaker-threshold", "PARLEY_BREAKER_THRESHOLD", I64, "5", &gw_conf.breaker_threshold, 1, 1000, "consecutive failures that open a shard's breaker", 0 },
 	{ "breaker-open-ms", "PARLEY_BREAKER_OPEN_MS", I64, "2000", &gw_conf.breaker_open_ms, 10, 600000, "how long an open breaker fails fast", 0 },
 	{ "ticket-ttl-s", "PARLEY_TICKET_TTL_S", I64, "30", &gw_conf.ticket_ttl_s, 1, 3600, "rtm.connect URL lifetime", 0 },
+	{ "poll-max-s", "PARLEY_POLL_MAX_S", I64, "60", &gw_conf.poll_max_s, 0, 3600, "longest hold of events.poll (its timeout parameter is capped to this)", 0 },
+	{ "max-polls", "PARLEY_MAX_POLLS", I64, "10000", &gw_conf.max_polls, 1, 10000000, "held events.poll requests per process (then 429)", 0 },
+	{ "max-polls-user", "PARLEY_MAX_POLLS_USER", I64, "4", &gw_conf.max_polls_user, 1, 1000, "held events.poll requests per user and process (then 429)", 0 },
+	{ "api-buckets", "PARLEY_API_BUCKETS", I64, "100000", &gw_conf.api_buckets, 16, 100000000, "Web API rate-limit buckets kept (idle ones are evicted first)", 0 },
 	PL_CONFIG_END
 };
 static const struct pl_config_entry *const gw_tables[] = { gw_table, NULL };
@@ -91,6 +95,8 @@ gw_stop(void)
 	gw_services_stop();
 	gw_conn_fini();
 	gw_cache_fini();
+	gw_poll_fini();
+	gw_api_fini();
 	uv_close((uv_handle_t *)&gw_drain_timer, gw_close_cb);
 	uv_close((uv_handle_t *)&gw_sigterm, gw_close_cb);
 	uv_close((uv_handle_t *)&gw_sigint, gw_close_cb);
@@ -128,6 +134,7 @@ gw_signal(uv_signal_t *s, int signum)
 	pl_ops_set_draining(1);
 	gw_server_deprecate();
 	gw_conn_drain_all();
+	gw_poll_drain_all();
 	uv_timer_start(&gw_drain_timer, gw_drain_timeout, (uint64_t)gw_conf.drain_ms, 0);
 	gw_drained();
 }

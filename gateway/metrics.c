@@ -15,6 +15,22 @@ static const char *const gw_reasons[] = {
 };
 static struct pl_metric *gw_disconnects[sizeof(gw_reasons) / sizeof(gw_reasons[0])];
 
+/* gw_metrics_polls - held events.poll requests, at scrape time */
+static double
+gw_metrics_polls(void *arg)
+{
+	(void)arg;
+	return (double)gw_poll_count();
+}
+
+/* gw_metrics_buckets - Web API rate-limit buckets held */
+static double
+gw_metrics_buckets(void *arg)
+{
+	(void)arg;
+	return (double)gw_limits_api_buckets();
+}
+
 /* gw_metrics_init - register every metric */
 void
 gw_metrics_init(void)
@@ -47,6 +63,8 @@ gw_metrics_init(void)
 	gw_m.rtm_limited = pl_metrics_counter("parley_gateway_rtm_ratelimited_total", "RTM sends refused by the send rate.", NULL);
 	gw_m.resumes = pl_metrics_counter("parley_gateway_resumes_total", "Resume requests.", NULL);
 	gw_m.resyncs = pl_metrics_counter("parley_gateway_resyncs_total", "Channels answered resync_required.", NULL);
+	pl_metrics_gauge_fn("parley_gateway_polls_held", "events.poll requests being held.", NULL, gw_metrics_polls, NULL);
+	pl_metrics_gauge_fn("parley_gateway_api_buckets", "Web API rate-limit buckets in memory.", NULL, gw_metrics_buckets, NULL);
 }
 
 /* gw_metrics_disconnect - count one disconnect by reason */

@@ -23,6 +23,10 @@
 #include "metrics.h"
 
 #define GW_RESUME_MAX_CHANNELS 1000
+/* events asked per channel.replay call: a full page asks again from where it
+ * ended, so a long gap is replayed whole (message-svc caps a reply at 1000) */
+#define GW_REPLAY_PAGE 500
+#define GW_REPLAY_PAGE_S "500"
 
 struct gw_held {
 	struct gw_blob *b;
@@ -53,6 +57,8 @@ struct gw_replay_call {
 };
 
 static uint32_t gw_resume_ids;
+
+static void gw_resume_call(struct gw_conn *c, int idx);
 
 /* gw_resume_free - drop the state and every held frame */
 void
@@ -143,8 +149,9 @@ gw_resume_resync(struct gw_conn *c, const char *channel)
 	pl_buf_fini(&b);
 }
 
-/* gw_resume_write - write a channel's replayed events in order */
-static void
+/* gw_resume_write - write a channel's replayed events in order; returns
+ * the number of events the reply carried */
+static size_t
 gw_resume_write(struct gw_conn *c, struct gw_resume_chan *rc,
     const Parley__Reply *reply)
 {
@@ -166,6 +173,7 @@ gw_resume_write(struct gw_conn *c, struct gw_resume_chan *rc,
 		rc->upto = env->message->seq;
 	}
 	pl_buf_fini(&out);
+	return reply->n_events;
 }
 
 /* gw_resume_replayed - message-svc answered one channel's replay */
@@ -179,10 +187,13 @@ gw_resume_replayed(int rv, Parley__Reply *reply, void *arg)
 	if (c == NULL || c->resume == NULL || c->resume->id != call->id)
 		goto out;
 	rc = &c->resume->chans[call->idx];
-	if (rv != 0 || reply == NULL || !reply->ok || reply->resync_required)
+	if (rv != 0 || reply == NULL || !reply->ok || reply->resync_required) {
 		gw_resume_resync(c, rc->id);
-	else
-		gw_resume_write(c, rc, reply);
+	} else if (gw_resume_write(c, rc, reply) >= GW_REPLAY_PAGE &&
+	    c->resume != NULL && !c->close_pending) {
+		gw_resume_call(c, call->idx);	/* the next page */
+		goto out;
+	}
 	rc->done = 1;
 	if (--c->resume->pending == 0)
 		gw_resume_finish(c);
@@ -210,6 +221,7 @@ gw_resume_call(struct gw_conn *c, int idx)
 	req.source = "rtm";
 	pl_request_param(&req, "channel", r->chans[idx].id);
 	pl_request_param(&req, "after_seq", after);
+	pl_request_param(&req, "limit", GW_REPLAY_PAGE_S);
 	rv = pl_message_clnt_call(gw.msg, -1, &req, gw_resume_replayed, call);
 	req.caller = NULL;
 	req.source = NULL;

@@ -268,6 +268,7 @@ gw_server_http_body(struct gw_conn *c, void *in, size_t len)
 static void
 gw_server_http_closed(struct gw_conn *c)
 {
+	gw_poll_free(c);
 	if (c->http != NULL) {
 		gw_conn_unregister(c);
 		gw_http_free(&c->http);

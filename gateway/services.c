@@ -13,6 +13,7 @@
 #include "log.h"
 #include "mem.h"
 #include "message_clnt.h"
+#include "metrics.h"
 #include "names.h"
 #include "ops.h"
 #include "redis.h"
@@ -93,6 +94,31 @@ gw_services_ready(void *arg, struct pl_buf *why)
 	return ok;
 }
 
+/* gw_services_breaker - breaker state of a shard for /metrics: 0 closed,
+ * 1 open, 2 half-open (lib/breaker.h's order) */
+static double
+gw_services_breaker(void *arg)
+{
+	int shard = (int)(intptr_t)arg;
+
+	return gw.msg ? (double)pl_message_clnt_breaker_state(gw.msg, shard) : 0;
+}
+
+/* gw_services_breaker_metrics - one gauge per message-svc shard */
+static void
+gw_services_breaker_metrics(void)
+{
+	char labels[32];
+	int i;
+
+	for (i = 0; i < gw_svc.shards; i++) {
+		snprintf(labels, sizeof(labels), "shard=\"%d\"", i);
+		pl_metrics_gauge_fn("parley_gateway_breaker_state",
+		    "message-svc circuit breaker per shard: 0 closed, 1 open, 2 half-open.",
+		    labels, gw_services_breaker, (void *)(intptr_t)i);
+	}
+}
+
 /* gw_services_partitions - partitions of parley.messages (setting or broker) */
 static int
 gw_services_partitions(void)
@@ -138,6 +164,7 @@ gw_services_start(void)
 	gw_svc.shards = pl_message_clnt_shards(gw.msg);
 	gw_svc.answered_ms = pl_calloc((size_t)gw_svc.shards + 1, sizeof(uint64_t));
 	pl_ops_add_check("message-svc", gw_services_ready, NULL);
+	gw_services_breaker_metrics();
 	gw_services_probe(NULL);
 	pl_log_info("GW-SERVICES", "shards=%d partitions=%d redis=%s", gw_svc.shards,
 	    parts, gw_conf.redis_addr);
