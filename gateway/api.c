@@ -147,14 +147,16 @@ gw_api_request(struct gw_conn *c, const struct gw_auth *a, Parley__Request *req,
     Parley__Caller *caller, char key[33])
 {
 	const struct gw_params *p = &c->http->params;
+	unsigned char raw[16];
 	int i;
 
 	pl_request_init(req, c->http->method);
 	gw_request_caller(req, caller, a->user, a->team, a->admin, "");
 	req->source = "web";
-	pl_random_bytes(key, 16);
+	/* 128 random bits, hex: encoded from a separate buffer, never in place */
+	pl_random_bytes(raw, sizeof(raw));
 	for (i = 0; i < 16; i++)
-		snprintf(key + 2 * i, 3, "%02x", (unsigned char)key[i] & 0xff);
+		snprintf(key + 2 * i, 3, "%02x", raw[i]);
 	req->idempotency_key = key;
 	for (i = 0; i < p->n; i++)
 		if (strcmp(p->v[i].key, "token") != 0)

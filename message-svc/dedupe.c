@@ -175,7 +175,9 @@ ms_dedupe_fini(void)
 	ms_dedupe_ring.head = ms_dedupe_ring.n = ms_dedupe_ring.cap = 0;
 }
 
-/* ms_dedupe_key - "c|<channel>|<user>|<cmid>" or "r|<request id>" ("" if neither) */
+/* ms_dedupe_key - "c|<channel>|<user>|<cmid>" or "r|<channel>|<user>|<request
+ * id>" ("" if neither): a key never matches another user's or channel's send,
+ * even if a request id repeats */
 void
 ms_dedupe_key(const char *channel, const char *user, const char *cmid,
     const char *idem, struct pl_buf *key_r)
@@ -184,7 +186,7 @@ ms_dedupe_key(const char *channel, const char *user, const char *cmid,
 	if (cmid != NULL && cmid[0] != '\0')
 		pl_buf_printf(key_r, "c|%s|%s|%s", channel, user, cmid);
 	else if (idem != NULL && idem[0] != '\0')
-		pl_buf_printf(key_r, "r|%s", idem);
+		pl_buf_printf(key_r, "r|%s|%s|%s", channel, user, idem);
 	else
 		pl_buf_puts(key_r, "");
 }
