@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh - `make test`: build, run every unit test under ASan/UBSan, then the
-# integration suite against real Redis, PostgreSQL, devkafka and the daemons.
+# integration suite against real Redis, PostgreSQL, devkafka and the daemons,
+# then the end-to-end tests with Slack's Node SDKs.
 #
 # Prints one line per suite and, last, exactly one line "N passed, N failed"
 # (the totals). Exits non-zero if anything failed or a step errored (a build
@@ -114,6 +115,33 @@ if [ "$build_ok" = 0 ]; then
 	failed=$((failed + i_fail))
 else
 	say "integration: skipped (build failed) - counted as 1 failure"
+	failed=$((failed + 1))
+fi
+
+# 4. end to end: Slack's official Node SDKs against a private stack
+e2e_log="$LOGS/e2e.log"
+if [ "$build_ok" = 0 ]; then
+	timeout --kill-after=20 "${PARLEY_TEST_E2E_TIMEOUT:-600}" bash tests/e2e/run.sh \
+		>"$e2e_log" 2>&1
+	rc=$?
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$e2e_log" | tail -n 1)
+	if [ -z "$summary" ]; then
+		say "e2e: FAILED (exit $rc, no summary line, log $e2e_log)"
+		tail -n 30 "$e2e_log" | sed 's/^/    /'
+		failed=$((failed + 1))
+	else
+		e_pass=${summary%% passed*}
+		e_fail=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$summary")
+		if [ "$rc" != 0 ] && [ "$e_fail" = 0 ]; then
+			e_fail=1
+		fi
+		say "e2e: $e_pass passed, $e_fail failed (log $e2e_log)"
+		[ "$e_fail" = 0 ] || grep -E '^not ok|# fail|Error' "$e2e_log" | head -n 20 | sed 's/^/    /'
+		passed=$((passed + e_pass))
+		failed=$((failed + e_fail))
+	fi
+else
+	say "e2e: skipped (build failed) - counted as 1 failure"
 	failed=$((failed + 1))
 fi
 
