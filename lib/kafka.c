@@ -137,26 +137,36 @@ kafka_conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 	return 0;
 }
 
-/* kafka_conf_extra - apply "k=v,k=v" */
+/* kafka_conf_extra - apply "k=v,k=v". A piece without '=' continues the
+ * previous value, so list values work: "debug=cgrp,fetch,linger.ms=1". */
 static int
 kafka_conf_extra(rd_kafka_conf_t *conf, const char *extra)
 {
-	char *copy, *tok, *save = NULL, *eq;
+	char *copy, *p, *key = NULL, *eq, *comma;
 	int rv = 0;
 
 	if (extra == NULL || *extra == '\0')
 		return 0;
 	copy = pl_strdup(extra);
-	for (tok = strtok_r(copy, ",", &save); tok != NULL && rv == 0;
-	    tok = strtok_r(NULL, ",", &save)) {
-		if ((eq = strchr(tok, '=')) == NULL) {
-			pl_log_error("PL-KAFKA-CONF", "entry=\"%s\" err=no_equals", tok);
-			rv = PL_EINVAL;
-			break;
+	for (p = copy; p != NULL && rv == 0; p = comma) {
+		if ((comma = strchr(p, ',')) != NULL)
+			*comma++ = '\0';
+		if ((eq = strchr(p, '=')) == NULL) {
+			if (key == NULL) {
+				pl_log_error("PL-KAFKA-CONF", "entry=\"%s\" err=no_equals", p);
+				rv = PL_EINVAL;
+			} else {
+				p[-1] = ',';	/* part of the previous value */
+			}
+			continue;
 		}
+		if (key != NULL)
+			rv = kafka_conf_set(conf, key, key + strlen(key) + 1);
 		*eq = '\0';
-		rv = kafka_conf_set(conf, tok, eq + 1);
+		key = p;
 	}
+	if (rv == 0 && key != NULL)
+		rv = kafka_conf_set(conf, key, key + strlen(key) + 1);
 	free(copy);
 	return rv;
 }
@@ -218,6 +228,10 @@ kq_open(struct kq *k, struct pl_loop *l, rd_kafka_queue_t *q, pl_loop_fn fn,
 	if ((rv = pl_loop_watch(l, k->pipe[0], fn, arg, &k->w)) != 0)
 		return rv;
 	rd_kafka_queue_io_event_enable(q, k->pipe[1], "1", 1);
+	/* ops queued before the io event was on (an early broker connection
+	 * error, say) would keep the queue non-empty and so silence every
+	 * later wake-up: drain once right away */
+	kq_kick(k);
 	return 0;
 }
 
@@ -274,6 +288,8 @@ static const char *const producer_conf[][2] = {
 	{ "enable.idempotence", "true" },
 	{ "acks", "all" },
 	{ "linger.ms", "0" },
+	/* small requests must not wait for Nagle + delayed ACK (~40 ms) */
+	{ "socket.nagle.disable", "true" },
 	{ "client.id", "parley-producer" },
 	{ "log.connection.close", "false" },
 };
@@ -454,6 +470,7 @@ static const char *const consumer_conf[][2] = {
 	{ "enable.auto.offset.store", "false" },
 	{ "enable.partition.eof", "true" },
 	{ "auto.offset.reset", "earliest" },
+	{ "socket.nagle.disable", "true" },
 	{ "client.id", "parley-consumer" },
 	{ "log.connection.close", "false" },
 };

@@ -313,7 +313,31 @@ PL_TEST(stop_from_callback_and_libuv)
 	PL_CHECK_EQ_INT(uv_loop_close(&uv), 0);
 }
 
+/* a 4 MB parameter: the send needs several writable wake-ups (PQflush 1) */
+PL_TEST(large_query_flushes)
+{
+	struct pl_pg *pg = NULL;
+	struct res r = { 0 };
+	size_t n = 4 << 20;
+	char *big = malloc(n + 1);
+	const char *p[1] = { big };
+
+	PL_CHECK_EQ_INT(cluster(), 0);
+	setup();
+	memset(big, 'a', n);
+	big[n] = 0;
+	PL_CHECK_EQ_INT(pl_pg_start(loop, dsn, 10, &pg), 0);
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT length($1)", 1, p, on_res, &r), 0);
+	free(big);	/* copied at submit */
+	run_until(&r.n, 1, 10000);
+	PL_CHECK_EQ_INT(r.rv, 0);
+	PL_CHECK_EQ_STR(r.v, "4194304");
+	pl_pg_stop(&pg);
+	teardown();
+}
+
 static const struct pl_test_case tests[] = {
+	PL_TEST_CASE(large_query_flushes),
 	PL_TEST_CASE(queries_params_errors_order),
 	PL_TEST_CASE(queue_bound_and_stop_closes),
 	PL_TEST_CASE(server_restart_reconnects),

@@ -202,15 +202,15 @@ wk_aio_cb(void *arg)
 	int rv = nng_aio_result(w->aio);
 	nng_msg *m;
 
-	if (atomic_load(&w->s->stopping)) {
-		/* a request nobody will handle */
-		if (rv == 0 && w->state == WK_RECV &&
+	if (atomic_load(&w->s->stopping) || rv == NNG_ECANCELED ||
+	    rv == NNG_ECLOSED) {
+		/* the message is ours after a good receive or a failed send */
+		if ((rv == 0) == (w->state == WK_RECV) &&
 		    (m = nng_aio_get_msg(w->aio)) != NULL)
 			nng_msg_free(m);
+		nng_aio_set_msg(w->aio, NULL);
 		return;
 	}
-	if (rv == NNG_ECANCELED || rv == NNG_ECLOSED)
-		return;
 	if (w->state == WK_SEND) {
 		if (rv != 0) {
 			nng_msg_free(nng_aio_get_msg(w->aio));
