@@ -1,12 +1,13 @@
-/* main.c - presence-svc: who is online, away or DND; typing indicators;
- * expiry of the connections of a dead gateway (DESIGN.md "Presence").
+/* main.c - presence-svc: who is online or away; typing indicators;
+ * expiry of the connections of a dead gateway (DESIGN.md "Presence and
+ * typing", docs/presence.md).
  *
- * At this stage presence-svc is a foundation only: it connects to Redis,
- * starts a producer for parley.presence and listens on the nng pull socket
- * where gateways push their reports, which it decodes as Envelopes and counts
- * by type (and undecodable ones) in /metrics. Connection sets, expiry and
- * publishing presence changes come in later issues; nothing here pretends to
- * do them yet. */
+ * Gateways push connect / heartbeat / disconnect / typing reports over nng;
+ * presence-svc keeps per-user connection sets in Redis (an in-memory view
+ * while Redis fails), throttles typing per (user, channel), and publishes
+ * USER_TYPING and PRESENCE_CHANGE ("active" | "away") on parley.presence,
+ * key = team. DND, manual away (users.setPresence) and presence queries are
+ * not here yet. */
 #include "daemon.h"
 #include "presence.h"
 #include "settings.h"
@@ -16,6 +17,18 @@ struct ps_conf ps_conf;
 static const struct pl_config_entry ps_config[] = {
 	{ "push-url", "PARLEY_PRESENCE_PUSH_URL", PL_CONF_STR, NULL, &ps_conf.push_url,
 	    0, 0, "nng pull URL for gateway reports (empty: ipc://<run-dir>/presence.ipc)", 0 },
+	{ "presence-ttl-ms", "PARLEY_PRESENCE_TTL_MS", PL_CONF_INT, "45000", &ps_conf.ttl_ms,
+	    500, 86400000, "a connection not seen (connect/heartbeat) for this long is gone; "
+	    "keep above the gateways' PARLEY_HEARTBEAT_MS (1.5x)", 0 },
+	{ "presence-sweep-ms", "PARLEY_PRESENCE_SWEEP_MS", PL_CONF_INT, "15000", &ps_conf.sweep_ms,
+	    100, 3600000, "how often expired connections are looked for; ttl + sweep is "
+	    "the longest a dead gateway's users stay active", 0 },
+	{ "typing-throttle-ms", "PARLEY_TYPING_THROTTLE_MS", PL_CONF_INT, "3000", &ps_conf.typing_ms,
+	    1, 600000, "one user_typing per (user, channel) per this many ms", 0 },
+	{ "typing-max", "PARLEY_TYPING_MAX", PL_CONF_INT, "100000", &ps_conf.typing_max,
+	    1, 100000000, "(user, channel) pairs the typing throttle keeps at most", 0 },
+	{ "presence-mem-max", "PARLEY_PRESENCE_MEM_MAX", PL_CONF_INT, "100000", &ps_conf.mem_max,
+	    1, 100000000, "sessions the in-memory view (used while Redis fails) keeps at most", 0 },
 	PL_CONFIG_END
 };
 
