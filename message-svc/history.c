@@ -15,6 +15,7 @@
 #include "err.h"
 #include "event_json.h"
 #include "jwt.h"
+#include "log.h"
 #include "mem.h"
 #include "message_svc.h"
 #include "pg.h"
@@ -196,6 +197,51 @@ hist_render(const struct hist *st, const struct hpage *pg, struct pl_buf *b)
 	}
 }
 
+/* hist_tail_covers - the tail alone answers the page: history needs more
+ * than limit of its messages (every PostgreSQL row would be older than the
+ * page), replies need the parent in the tail (every reply is newer) */
+static int
+hist_tail_covers(const struct hist *st, const struct hpage *pg)
+{
+	int i, kept = 0;
+
+	for (i = 0; !st->replies && i < pg->n; i++)
+		kept += !pg->drop[i];
+	if (!st->replies)
+		return kept > st->limit;
+	for (i = 0; i < pg->n; i++)
+		if (strcmp(pg->m[i].ts, st->thread) == 0)
+			return 1;
+	return 0;
+}
+
+/* hist_tail_only - PostgreSQL is down: answer from the tail (events not yet
+ * committed) where it covers the page, else the error (MS-HISTORY-DEGRADED) */
+static void
+hist_tail_only(struct hist *st, const struct ms_tail_ev *ev, size_t n, int rv)
+{
+	struct hpage pg = { NULL, NULL, 0, 0 };
+	struct pl_buf b;
+	size_t i;
+
+	hist_tail_rows(st, ev, n, &pg);
+	for (i = 0; i < n; i++)
+		if (!ev[i].pending)
+			hist_apply(&pg, &ev[i]);
+	if (!hist_tail_covers(st, &pg)) {
+		pl_log_warn("MS-HISTORY-DEGRADED", "channel=%s tail=%d err=%s", st->channel,
+		    pg.n, pl_err_str(rv));
+		ms_call_rv_error(&st->c, rv);
+	} else {
+		pl_buf_init(&b);
+		hist_render(st, &pg, &b);
+		ms_call_json(&st->c, b.data);
+		pl_buf_fini(&b);
+	}
+	free(pg.m);
+	free(pg.drop);
+}
+
 /* hist_done - PostgreSQL's rows merged with the tail (events not yet
  * committed: all newer than any row), then rendered */
 static void
@@ -208,11 +254,11 @@ hist_done(int rv, struct pg_result *res, void *arg)
 	size_t n, i;
 	int k;
 
+	ev = ms_tail_events(st->channel, &n);
 	if (rv != 0) {
-		ms_call_rv_error(&st->c, rv);
+		hist_tail_only(st, ev, n, rv);
 		return;
 	}
-	ev = ms_tail_events(st->channel, &n);
 	if (!st->replies)
 		hist_tail_rows(st, ev, n, &pg);
 	for (k = 0; k < PQntuples(res); k++) {
