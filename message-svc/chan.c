@@ -258,7 +258,18 @@ ms_chan_kind_prefix(const char *kind)
 	return 'G';
 }
 
-/* ms_chan_obj_json - Slack's conversation object */
+/* chan_other - the first member other than user (a DM's "user") */
+static void
+chan_other(const char *key, void *val, void *arg)
+{
+	const char **r = arg;
+
+	if (strcmp(key, r[0]) != 0 && r[1] == r[0])
+		r[1] = key;
+}
+
+/* ms_chan_obj_json - Slack's conversation object; a DM's "user" is the
+ * member other than the caller (the caller for a self-DM) */
 void
 ms_chan_obj_json(const struct ms_chan *ch, const char *user, struct pl_buf *b)
 {
@@ -276,6 +287,12 @@ ms_chan_obj_json(const struct ms_chan *ch, const char *user, struct pl_buf *b)
 	v.num_members = (int64_t)ms_map_count(ch->members);
 	v.last_seq = ch->next_seq - 1;
 	v.epoch = ch->epoch;
+	if (user != NULL && strcmp(ch->kind, "dm") == 0 && ch->members != NULL) {
+		const char *r[2] = { user, user };
+
+		ms_map_each(ch->members, chan_other, (void *)r);
+		v.user = r[1];
+	}
 	ms_render_chan(&v, b);
 }
 

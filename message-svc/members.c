@@ -7,6 +7,7 @@
  * (or CHANNEL_CREATED/ARCHIVED) on parley.events keyed by team, which the
  * gateways use for their edge caches. The reply goes after both acks. */
 #include <libpq-fe.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,39 +444,98 @@ ms_members_info(struct ms_call *c)
 	return 0;
 }
 
-/* members_add - one member id into the JSON array */
+/* members_collect - one member id into the vector */
 static void
-members_add(const char *key, void *val, void *arg)
+members_collect(const char *key, void *val, void *arg)
 {
-	struct pl_buf *b = arg;
+	struct pl_buf *v = arg;
 
-	if (b->data[b->len - 1] != '[')
-		pl_buf_puts(b, ",");
-	pl_buf_json_str(b, key);
+	pl_buf_append(v, &key, sizeof(key));
 }
+
+/* members_cmp - qsort of borrowed ids */
+static int
+members_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* members_page - ids after `after`, in id order, up to limit; the cursor
+ * base64url("id:<last>") when more follow (like listing.c) */
+static void
+members_page(const struct ms_chan *ch, const char *after, int limit, struct pl_buf *b)
+{
+	struct pl_buf v;
+	const char **ids;
+	char *cur = NULL;
+	size_t n, i;
+	int kept = 0;
+
+	pl_buf_init(&v);
+	ms_map_each(ch->members, members_collect, &v);
+	ids = (const char **)v.data;
+	n = v.len / sizeof(*ids);
+	if (n > 0)
+		qsort(ids, n, sizeof(*ids), members_cmp);
+	pl_buf_puts(b, "{\"members\":[");
+	for (i = 0; i < n; i++) {
+		if (strcmp(ids[i], after) <= 0)
+			continue;
+		if (kept == limit) {
+			cur = ms_render_cursor("id", ids[i - 1]);
+			break;
+		}
+		pl_buf_puts(b, kept++ ? "," : "");
+		pl_buf_json_str(b, ids[i]);
+	}
+	pl_buf_printf(b, "],\"response_metadata\":{\"next_cursor\":\"%s\"}}", cur ? cur : "");
+	free(cur);
+	pl_buf_fini(&v);
+}
+
+struct members_q {
+	struct ms_call *c;
+	int limit;
+	char after[PL_ID_MAX + 1];
+};
 
 static void
 members_ready(int rv, struct ms_chan *ch, void *arg)
 {
-	struct ms_call *c = arg;
+	struct members_q *q = arg;
 	struct pl_buf b;
 
-	if (rv != 0 || !mem_visible(ch, c)) {
-		mem_chan_error(&c, rv ? rv : PL_ENOTFOUND);
+	if (rv != 0 || !mem_visible(ch, q->c)) {
+		mem_chan_error(&q->c, rv ? rv : PL_ENOTFOUND);
 		return;
 	}
 	pl_buf_init(&b);
-	pl_buf_puts(&b, "{\"members\":[");
-	ms_map_each(ch->members, members_add, &b);
-	pl_buf_puts(&b, "],\"response_metadata\":{\"next_cursor\":\"\"}}");
-	ms_call_json(&c, b.data);
+	members_page(ch, q->after, q->limit, &b);
+	ms_call_json(&q->c, b.data);
 	pl_buf_fini(&b);
 }
 
+/* ms_members_members - conversations.members(channel, limit, cursor). Without
+ * a limit every member comes in one page (Slack's default is 100): the
+ * gateway's membership look-up (gateway/members.c) relies on that. */
 int
 ms_members_members(struct ms_call *c)
 {
-	ms_chan_get(ms_param(c, "channel"), members_ready, c);
+	const char *cur = ms_param(c, "cursor");
+	struct members_q *q = pl_calloc(1, sizeof(*q));
+
+	q->c = c;
+	c->state = q;
+	c->state_free = free;
+	if (cur[0] && ms_render_cursor_parse(cur, "id", q->after, sizeof(q->after)) != 0) {
+		ms_call_error(&c, "invalid_cursor");
+		return 0;
+	}
+	if (ms_render_limit(ms_param(c, "limit"), INT_MAX, 1000, &q->limit) != 0) {
+		ms_call_error(&c, "invalid_limit");
+		return 0;
+	}
+	ms_chan_get(ms_param(c, "channel"), members_ready, q);
 	return 0;
 }
 
@@ -550,19 +610,24 @@ create_done(int rv, struct pg_result *res, void *arg)
 		create_acked(rv, NULL, st);
 }
 
-/* create_valid_name - Slack's rule: lowercase letters, digits, - _ ., <= 80 */
-static int
-create_valid_name(const char *s)
+/* create_name_error - Slack's rule for channel names: 1..80 of lowercase
+ * letters, digits, '-', '_', '.', not only punctuation; the error or NULL */
+static const char *
+create_name_error(const char *s)
 {
-	size_t n = strlen(s), i;
+	size_t n = strlen(s), i, punct = 0;
 
-	if (n == 0 || n > 80)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '-' || s[i] == '_' || s[i] == '.'))
-			return 0;
-	return 1;
+	if (n == 0)
+		return "invalid_name_required";
+	if (n > 80)
+		return "invalid_name_maxlength";
+	for (i = 0; i < n; i++) {
+		if (s[i] == '-' || s[i] == '_' || s[i] == '.')
+			punct++;
+		else if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
+			return "invalid_name_specials";
+	}
+	return punct == n ? "invalid_name_punctuation" : NULL;
 }
 
 int
@@ -572,10 +637,10 @@ ms_members_create(struct ms_call *c)
 	int is_private = strcmp(priv, "true") == 0 || strcmp(priv, "1") == 0;
 	struct create *st;
 	char id[PL_ID_MAX + 1], now[32];
-	const char *p[7];
+	const char *p[7], *why;
 
-	if (!create_valid_name(name)) {
-		ms_call_error(&c, "invalid_name_specials");
+	if ((why = create_name_error(name)) != NULL) {
+		ms_call_error(&c, why);
 		return 0;
 	}
 	pl_id_new(is_private ? 'G' : 'C', id);

@@ -26,6 +26,7 @@
  *   edit.c        ms_edit_*: chat.update, chat.delete
  *   react.c       ms_react_*: reactions.add / remove / get
  *   render.c      ms_render_*: Slack objects, cursors, type filters (pure)
+ *   page.c        ms_page_*: a history/replies page: rows, tail merge, objects (pure)
  *   listing.c     ms_list_*: conversations.list, users.*, team.info
  *   open.c        ms_open_*: conversations.open (DMs), conversations.archive
  */
@@ -308,7 +309,31 @@ void ms_target_get(const struct ms_chan *ch, const char *ts, ms_target_fn fn, vo
 /* ms_target_apply - apply one event to t (pure; used by tests) */
 void ms_target_apply(struct ms_target *t, int type, const Parley__Message *m);
 int ms_target_has_rx(const struct ms_target *t, const char *name, const char *user);
+void ms_target_rx_add(struct ms_target *t, const char *name, const char *user);
+void ms_target_rx_del(struct ms_target *t, const char *name, const char *user);
 void ms_target_fini(struct ms_target *t);
+
+/* ---- page.c (pure): the message objects of a history / replies page */
+struct ms_page_row {
+	Parley__Message m;		/* strings borrowed (PostgreSQL result, tail) */
+	int drop;			/* deleted by a tail event */
+	struct ms_target rx;		/* reactions (only rx_* used) */
+	char **reply_users;		/* heap; a root's repliers, first reply first */
+	int nreply_users;
+	const char *latest_reply;	/* borrowed; "" when none */
+	const char *parent_user;	/* borrowed; a reply's parent_user_id or "" */
+};
+struct ms_page {
+	struct ms_page_row *v;
+	int n, cap;
+};
+struct ms_page_row *ms_page_add(struct ms_page *pg, const Parley__Message *m);
+void ms_page_reply_user(struct ms_page_row *r, const char *user);
+/* ms_page_apply - an acknowledged tail event (newer than every row's own
+ * state) applied to the rows: edits, deletes, new replies, reactions */
+void ms_page_apply(struct ms_page *pg, int type, const Parley__Message *m);
+void ms_page_row_json(const struct ms_page_row *r, struct pl_buf *b);
+void ms_page_fini(struct ms_page *pg);
 
 /* ---- edit.c / react.c */
 int ms_edit_update(struct ms_call *c);

@@ -38,9 +38,10 @@ ms_target_has_rx(const struct ms_target *t, const char *name, const char *user)
 	return 0;
 }
 
-/* target_rx_add / target_rx_del - one reaction of one user */
-static void
-target_rx_add(struct ms_target *t, const char *name, const char *user)
+/* ms_target_rx_add / ms_target_rx_del - one reaction of one user (also
+ * used by history.c for the reactions of a page's rows) */
+void
+ms_target_rx_add(struct ms_target *t, const char *name, const char *user)
 {
 	if (ms_target_has_rx(t, name, user))
 		return;
@@ -51,8 +52,8 @@ target_rx_add(struct ms_target *t, const char *name, const char *user)
 	t->nrx++;
 }
 
-static void
-target_rx_del(struct ms_target *t, const char *name, const char *user)
+void
+ms_target_rx_del(struct ms_target *t, const char *name, const char *user)
 {
 	int i = ms_target_has_rx(t, name, user) - 1;
 
@@ -99,9 +100,9 @@ ms_target_apply(struct ms_target *t, int type, const Parley__Message *m)
 	} else if (type == PARLEY__EVENT_TYPE__MESSAGE_DELETED) {
 		t->deleted = 1;
 	} else if (type == PARLEY__EVENT_TYPE__REACTION_ADDED) {
-		target_rx_add(t, m->reaction, m->user);
+		ms_target_rx_add(t, m->reaction, m->user);
 	} else if (type == PARLEY__EVENT_TYPE__REACTION_REMOVED) {
-		target_rx_del(t, m->reaction, m->user);
+		ms_target_rx_del(t, m->reaction, m->user);
 	}
 }
 
@@ -148,7 +149,7 @@ target_row(struct ms_target *t, struct pg_result *res)
 	names = ms_pgarr_split(PQgetvalue(res, 0, 9), &nn);
 	users = ms_pgarr_split(PQgetvalue(res, 0, 10), &nu);
 	for (i = 0; i < nn && i < nu; i++)
-		target_rx_add(t, names[i], users[i]);
+		ms_target_rx_add(t, names[i], users[i]);
 	ms_pgarr_free(&names, nn);
 	ms_pgarr_free(&users, nu);
 }
