@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# tools/bench/run.sh - Parley's benchmark suite (`make bench`).
+#
+# Starts what it measures, each on free ports, and stops all of it (by PID):
+#   floor     build/bin/floor: the raw epoll write() loop (one process;
+#             a second one joins the port just before its storm)
+#   socketio  tools/bench/socketio/server.js: Socket.IO 4 + redis adapter,
+#             one process per core, with its own redis-server
+#   parley    deploy/local/stack.py (PARLEY_RATE_LIMITS=0), when the
+#             daemons are built
+# Runs the same scenarios against each with build/bin/loadgen, prints one
+# table, writes bench/results/<timestamp>.json. Bounded by BENCH_BUDGET_S.
+#
+# Sizes (environment):
+#   BENCH_MODES="floor socketio parley"   BENCH_CONNS=19000 (idle, broadcast)
+#   (the baselines first: they are quick; Parley's provisioning is the slow part)
+#   BENCH_CHAT_CONNS=5000  BENCH_RATE=5000  BENCH_DURATION=10  BENCH_PROCS=2
+#   BENCH_CHANNELS=1000  BENCH_LARGE=4  BENCH_LARGE_SHARE=0.005
+#   BENCH_SMALL_PER_USER=1  BENCH_SENDERS=500  BENCH_GATEWAYS=2
+#   BENCH_SIO_PROCS=$(nproc)  BENCH_BUDGET_S=840
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+BIN=${PARLEY_BIN_DIR:-$ROOT/build/bin}
+PY=/usr/bin/python3
+MODES=${BENCH_MODES:-"floor socketio parley"}
+CONNS=${BENCH_CONNS:-19000}
+CHAT_CONNS=${BENCH_CHAT_CONNS:-5000}
+RATE=${BENCH_RATE:-5000}
+DUR=${BENCH_DURATION:-10}
+PROCS=${BENCH_PROCS:-2}
+CHANNELS=${BENCH_CHANNELS:-1000}
+LARGE=${BENCH_LARGE:-4}
+LARGE_SHARE=${BENCH_LARGE_SHARE:-0.005}
+SMALL=${BENCH_SMALL_PER_USER:-1}
+SENDERS=${BENCH_SENDERS:-500}
+GATEWAYS=${BENCH_GATEWAYS:-2}
+SIO_PROCS=${BENCH_SIO_PROCS:-$(nproc)}
+BUDGET=${BENCH_BUDGET_S:-840}
+START=$(date +%s)
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+WORK=$(mktemp -d /tmp/parley-bench.XXXXXX)
+OUT=$ROOT/bench/results/$STAMP.json
+PIDS=()            # everything started here, stopped in reverse order
+
+log() { echo "bench: $*" >&2; }
+left() { echo $(( BUDGET - ($(date +%s) - START) )); }
+free_port() { $PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# stop_pid PID - TERM, wait up to 15 s, then KILL
+stop_pid() {
+	local p=$1
+	kill -TERM "$p" 2>/dev/null || return 0
+	for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+	kill -KILL "$p" 2>/dev/null
+}
+LG_PID=
+cleanup() {
+	local i
+	[ -n "$LG_PID" ] && stop_pid "$LG_PID"
+	for (( i=${#PIDS[@]}-1; i>=0; i-- )); do stop_pid "${PIDS[$i]}"; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_file F SECONDS - until F exists and is not empty
+wait_file() {
+	for _ in $(seq $(( $2 * 10 ))); do [ -s "$1" ] && return 0; sleep 0.1; done
+	return 1
+}
+
+# lg MODE SCENARIO NAME PORT SERVER_PIDS [extra loadgen options] - one run into $WORK/MODE-NAME.json
+lg() {
+	local mode=$1 scen=$2 name=$3 port=$4 pids=$5; shift 5
+	local t=$(( $(left) ))
+	if [ "$t" -lt 30 ]; then log "budget spent: skipping $mode $name"; return 0; fi
+	log "$mode $name ($scen) ..."
+	# in the background and waited for, so that a signal reaches the trap at once
+	timeout -k 5 "$t" "$BIN/loadgen" --mode "$mode" --scenario "$scen" --port "$port" \
+		--procs "$PROCS" --duration "$DUR" --server-pids "$pids" --label "$name" \
+		--out "$WORK/$mode-$name.json" "$@" > /dev/null 2> "$WORK/$mode-$name.log" &
+	LG_PID=$!
+	wait "$LG_PID" || { log "$mode $name failed:"; tail -5 "$WORK/$mode-$name.log" >&2; }
+	LG_PID=
+}
+
+CHAT_OPTS=(--conns "$CHAT_CONNS" --rate "$RATE" --senders "$SENDERS" --channels "$CHANNELS"
+	--large "$LARGE" --large-share "$LARGE_SHARE" --small-per-user "$SMALL")
+
+# suite MODE PORT PIDS KILL_PIDS [extra] - the standard set against one server
+suite() {
+	local mode=$1 port=$2 pids=$3 kill=$4; shift 4
+	# idle at N first: the server's RSS growth is measured on a fresh process
+	lg "$mode" idle idle "$port" "$pids" --conns "$CONNS" --channels 0 --ping-ms 10000 --settle 5 "$@"
+	lg "$mode" idle idle-1k "$port" "$pids" --conns 1000 --channels 0 --ping-ms 1000 --settle 5 "$@"
+	lg "$mode" chat chat "$port" "$pids" "${CHAT_OPTS[@]}" --ping-ms 10000 "$@"
+	lg "$mode" slow slow "$port" "$pids" "${CHAT_OPTS[@]}" --rate $(( RATE / 2 )) --slow-frac 0.05 "$@"
+	if [ "$kill" = floor2 ]; then
+		# the floor's storm: a second floor joins the port, the first is killed
+		"$BIN/floor" --port "$port" 2> "$WORK/floor2.err" &
+		PIDS+=("$!"); kill=$pids; pids="$pids,$!"
+		sleep 0.3
+	fi
+	if [ -n "$kill" ]; then
+		lg "$mode" storm storm "$port" "$pids" "${CHAT_OPTS[@]}" --rate $(( RATE / 10 )) \
+			--kill-pids "$kill" --ping-ms 5000 "$@"
+	fi
+	# last: Parley's invites of N members are the slowest part of the suite. After
+	# the storm Parley's surviving gateway holds all N (N local members); Socket.IO
+	# has re-forked its worker (3 s after the kill); the floor is one process throughout.
+	lg "$mode" broadcast broadcast "$port" "$pids" --conns "$CONNS" --rounds 5 --ping-ms 0 --settle 5 "$@"
+}
+
+run_floor() {
+	local port p1 p2
+	"$BIN/floor" --port 0 --port-file "$WORK/floor.port" 2> "$WORK/floor.err" &
+	p1=$!; PIDS+=("$p1")
+	wait_file "$WORK/floor.port" 10 || { log "floor did not start"; return; }
+	port=$(cat "$WORK/floor.port")
+	# the storm: a second floor joins the port, the first is killed; the
+	# broadcast that follows runs on the survivor alone
+	suite floor "$port" "$p1" floor2
+	grep -h floor-fanout "$WORK"/floor*.err > "$WORK/floor-fanout.txt" || true
+}
+
+run_socketio() {
+	local rport port pids
+	[ -d tools/bench/socketio/node_modules/socket.io ] ||
+		(cd tools/bench/socketio && npm ci --no-audit --no-fund > "$WORK/npm.log" 2>&1) ||
+		{ log "npm ci failed"; return; }
+	rport=$(free_port); port=$(free_port)
+	redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+		> "$WORK/redis.log" 2>&1 &
+	PIDS+=("$!")
+	node tools/bench/socketio/server.js --port "$port" --redis-port "$rport" \
+		--procs "$SIO_PROCS" --pid-file "$WORK/sio.pids" > "$WORK/sio.log" 2>&1 &
+	PIDS+=("$!")
+	wait_file "$WORK/sio.pids" 20 || { log "socket.io did not start"; tail "$WORK/sio.log" >&2; return; }
+	pids=$(tr -d '\n' < "$WORK/sio.pids")
+	suite socketio "$port" "$pids" "$(echo "$pids" | cut -d, -f2)"
+}
+
+run_parley() {
+	local base=$WORK/stack port gw tok
+	for d in gateway message-svc presence-svc notify-svc search-indexer devkafka; do
+		[ -x "$BIN/$d" ] || { log "parley: $BIN/$d missing, skipped"; return; }
+	done
+	PARLEY_RATE_LIMITS=0 setsid $PY deploy/local/stack.py run --base "$base" --free-ports \
+		--no-seed --gateways "$GATEWAYS" > "$WORK/stack.log" 2>&1 &
+	PIDS+=("$!")
+	wait_file "$base/stack.json" 120 || { log "parley stack did not start"; tail "$WORK/stack.log" >&2; return; }
+	port=$($PY -c 'import json,sys;print(json.load(open(sys.argv[1]))["http_url"].rsplit(":",1)[1])' "$base/stack.json")
+	gw=$($PY -c 'import json,sys;p=json.load(open(sys.argv[1]))["pids"];print(",".join(str(v) for k,v in sorted(p.items()) if k.startswith("gateway")))' "$base/stack.json")
+	tok=$(cat "$base/admin-token")
+	suite parley "$port" "$gw" "$(echo "$gw" | cut -d, -f1)" --admin-token "$tok" \
+		--provision "$WORK/parley-users.txt"
+}
+
+for m in $MODES; do
+	case $m in
+	floor) run_floor ;;
+	socketio) run_socketio ;;
+	parley) run_parley ;;
+	*) log "unknown mode $m" ;;
+	esac
+	# each server is stopped before the next one is measured
+	for (( i=${#PIDS[@]}-1; i>=0; i-- )); do stop_pid "${PIDS[$i]}"; done
+	PIDS=()
+done
+
+mkdir -p bench/results
+$PY tools/bench/table.py "$WORK" "$OUT" "$STAMP" "conns=$CONNS chat_conns=$CHAT_CONNS rate=$RATE \
+channels=$CHANNELS large=$LARGE large_share=$LARGE_SHARE small_per_user=$SMALL senders=$SENDERS \
+duration_s=$DUR loadgen_procs=$PROCS gateways=$GATEWAYS sio_procs=$SIO_PROCS"
+log "results: $OUT ($(( $(date +%s) - START )) s)"
