@@ -120,8 +120,13 @@ gw_conn_each_ws(void (*fn)(struct gw_conn *c, void *arg), void *arg)
 static int
 gw_conn_write(struct gw_conn *c, struct gw_blob *b)
 {
-	if (lws_write(c->wsi, b->data, b->len, LWS_WRITE_TEXT) < (int)b->len)
+	int n = lws_write(c->wsi, b->data, b->len, LWS_WRITE_TEXT);
+
+	if (n < (int)b->len) {
+		pl_log_debug("GW-CONN-WRITE-FAIL", "conn=%s len=%u rv=%d", c->session,
+		    b->len, n);
 		return -1;
+	}
 	pl_metrics_inc(gw_m.frames_out);
 	pl_metrics_add(gw_m.bytes_out, b->len);
 	if (b->kafka_ts_ms > 0)
@@ -236,6 +241,13 @@ gw_conn_writeable(struct gw_conn *c)
 		return 0;
 	}
 	gw_sendq_free(&c->q);
+	if (c->close_pending && lws_send_pipe_choked(c->wsi)) {
+		/* lws still holds the tail of a partly sent frame: the close
+		 * frame must wait until it is flushed, or it is never written
+		 * and the client sees no code (the backstop timeout bounds it) */
+		lws_callback_on_writable(c->wsi);
+		return 0;
+	}
 	if (c->close_pending) {
 		pl_log_debug("GW-CONN-CLOSE", "conn=%s code=%d", c->session, c->close_code);
 		return gw_conn_close_now(c, c->close_code);
@@ -443,10 +455,17 @@ gw_conn_receive(struct gw_conn *c, const void *in, size_t len)
 	if (need + lws_remaining_packet_payload(c->wsi) > (size_t)gw_conf.max_frame)
 		return gw_conn_too_big(c);
 	if (c->rx == NULL || c->rx->cap < need) {
-		c->rx = pl_realloc(c->rx, sizeof(*c->rx) + need + 1);
+		/* geometric: a small rx buffer delivers a frame in many pieces */
+		size_t cap = c->rx ? c->rx->cap * 2 : 1024;
+
+		while (cap < need)
+			cap *= 2;
+		if (cap > (size_t)gw_conf.max_frame)
+			cap = (size_t)gw_conf.max_frame;
+		c->rx = pl_realloc(c->rx, sizeof(*c->rx) + cap + 1);
 		if (need == len)
 			c->rx->len = 0;
-		c->rx->cap = need;
+		c->rx->cap = cap;
 	}
 	memcpy(c->rx->data + c->rx->len, in, len);
 	c->rx->len += len;

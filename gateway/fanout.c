@@ -30,7 +30,7 @@ enum gw_audience {
 	GW_TO_USER,		/* the user's own connections */
 	GW_TO_WATCHERS,		/* presence_sub of the user, same team */
 };
-enum gw_effect { GW_FX_NONE, GW_FX_JOIN, GW_FX_LEAVE };
+enum gw_effect { GW_FX_NONE, GW_FX_JOIN, GW_FX_LEAVE, GW_FX_CREATE };
 
 struct gw_event_rule {
 	Parley__EventType type;
@@ -46,7 +46,7 @@ static const struct gw_event_rule gw_rules[] = {
 	{ PARLEY__EVENT_TYPE__REACTION_REMOVED, GW_TO_CHANNEL, GW_FX_NONE },
 	{ PARLEY__EVENT_TYPE__CHANNEL_JOIN, GW_TO_CHANNEL, GW_FX_JOIN },
 	{ PARLEY__EVENT_TYPE__CHANNEL_LEAVE, GW_TO_CHANNEL, GW_FX_LEAVE },
-	{ PARLEY__EVENT_TYPE__CHANNEL_CREATED, GW_TO_TEAM, GW_FX_NONE },
+	{ PARLEY__EVENT_TYPE__CHANNEL_CREATED, GW_TO_TEAM, GW_FX_CREATE },
 	{ PARLEY__EVENT_TYPE__CHANNEL_RENAMED, GW_TO_CHANNEL, GW_FX_NONE },
 	{ PARLEY__EVENT_TYPE__CHANNEL_ARCHIVED, GW_TO_CHANNEL, GW_FX_NONE },
 	{ PARLEY__EVENT_TYPE__MEMBER_JOINED, GW_TO_CHANNEL, GW_FX_JOIN },
@@ -67,41 +67,81 @@ struct gw_event_key {
 };
 
 static struct pl_kafka_consumer *gw_consumer;
+
+/* PARLEY_TEST_EVENTS_LAG_MS (tests only): parley.events envelopes wait this
+ * long before they are applied, in order, so that a test can make a
+ * channel's first message arrive before its membership event (members.c) */
+struct gw_lagged {
+	void *payload;
+	size_t len;
+	int64_t ts_ms;
+	uint64_t due_ms;
+};
+static struct {
+	struct gw_lagged *v;
+	uint32_t head, n, cap;
+	struct pl_timer *timer;
+} gw_lag;
 static const char *const gw_topics[] = {
 	PL_TOPIC_MESSAGES, PL_TOPIC_EVENTS, PL_TOPIC_PRESENCE,
 };
 
-/* gw_fanout_key - channel, user, team and seq of env */
+/* gw_fanout_key - channel, user, team and seq of env. The body is a
+ * protobuf oneof (a union): only the member named by body_case is valid. */
 static void
 gw_fanout_key(const Parley__Envelope *env, struct gw_event_key *k)
 {
+	const char *team = NULL;
+
 	memset(k, 0, sizeof(*k));
 	k->team = env->team;
-	if (env->message != NULL) {
+	switch (env->body_case) {
+	case PARLEY__ENVELOPE__BODY_MESSAGE:
 		k->channel = env->message->channel;
 		k->user = env->message->user;
 		k->seq = env->message->seq;
-		if (env->message->team && *env->message->team)
-			k->team = env->message->team;
-	} else if (env->membership != NULL) {
+		team = env->message->team;
+		break;
+	case PARLEY__ENVELOPE__BODY_MEMBERSHIP:
 		k->channel = env->membership->channel;
 		k->user = env->membership->user;
 		k->kind = env->membership->kind;
-		if (env->membership->team && *env->membership->team)
-			k->team = env->membership->team;
-	} else if (env->channel != NULL) {
+		team = env->membership->team;
+		break;
+	case PARLEY__ENVELOPE__BODY_CHANNEL:
 		k->channel = env->channel->id;
 		k->kind = env->channel->kind;
 		k->user = env->channel->creator;
 		k->is_public = env->channel->kind == NULL || strcmp(env->channel->kind, "public") == 0;
-		if (env->channel->team && *env->channel->team)
-			k->team = env->channel->team;
-	} else if (env->presence != NULL) {
+		team = env->channel->team;
+		break;
+	case PARLEY__ENVELOPE__BODY_PRESENCE:
 		k->channel = env->presence->channel;
 		k->user = env->presence->user;
-		if (env->presence->team && *env->presence->team)
-			k->team = env->presence->team;
+		team = env->presence->team;
+		break;
+	default:
+		break;
 	}
+	if (team != NULL && *team)
+		k->team = team;
+}
+
+/* gw_fanout_created - a new channel's members (a DM's, a group's, the
+ * creator of any) are subscribed at CHANNEL_CREATED, the first event of the
+ * channel on parley.events: so a channel this gateway learns from the events
+ * topic is never known with only part of its local members */
+static void
+gw_fanout_created(const Parley__Envelope *env, const struct gw_event_key *k)
+{
+	size_t i;
+
+	if (env->body_case != PARLEY__ENVELOPE__BODY_CHANNEL || k->channel == NULL)
+		return;
+	for (i = 0; i < env->channel->n_members; i++)
+		gw_cache_join(env->channel->members[i], k->channel, k->team, k->kind);
+	if (env->channel->n_members == 0 && k->user != NULL)
+		gw_cache_join(k->user, k->channel, k->team, k->kind);
 }
 
 /* gw_fanout_one - deliver b to c (or hold it while c resumes) */
@@ -198,6 +238,8 @@ gw_fanout_deliver(const Parley__Envelope *env, int64_t ts_ms)
 	gw_fanout_key(env, &k);
 	if (r->fx == GW_FX_JOIN && k.user != NULL)
 		gw_cache_join(k.user, k.channel, k.team, k.kind);
+	if (r->fx == GW_FX_CREATE)
+		gw_fanout_created(env, &k);
 	pl_buf_init(&out);
 	if (pl_event_json(env, &out) == 0 && out.len > 0) {
 		b = gw_blob_create(out.data, out.len, ts_ms);
@@ -209,23 +251,125 @@ gw_fanout_deliver(const Parley__Envelope *env, int64_t ts_ms)
 		gw_cache_leave(k.user, k.channel);
 }
 
+/* gw_fanout_held - a channel event (parley.messages) for a channel with no
+ * local subscriber: members.c decides whether a local user may have just
+ * become a member (the membership event, on another topic, not seen yet)
+ * and then holds it. 1 if held (it is delivered later, in order). */
+static int
+gw_fanout_held(const Parley__Envelope *env, const struct pl_kafka_msg *m)
+{
+	const struct gw_event_rule *r = gw_fanout_rule(env->type);
+	struct gw_event_key k;
+
+	if (r == NULL || r->to != GW_TO_CHANNEL ||
+	    env->body_case != PARLEY__ENVELOPE__BODY_MESSAGE)
+		return 0;
+	gw_fanout_key(env, &k);
+	if (k.channel == NULL || *k.channel == 0)
+		return 0;
+	return gw_members_hold(k.channel, k.team, k.user, m->payload, m->len,
+	    m->timestamp_ms);
+}
+
+static void gw_fanout_payload(const void *payload, size_t len, int64_t ts_ms,
+    const struct pl_kafka_msg *m);
+
+/* gw_fanout_lag_tick - apply the lagged events that are due, in order */
+static void
+gw_fanout_lag_tick(void *arg)
+{
+	uint64_t now = pl_clock_mono_ms();
+	struct gw_lagged *l;
+
+	(void)arg;
+	while (gw_lag.n > 0 && gw_lag.v[gw_lag.head].due_ms <= now) {
+		l = &gw_lag.v[gw_lag.head];
+		gw_lag.head = (gw_lag.head + 1) % gw_lag.cap;
+		gw_lag.n--;
+		gw_fanout_payload(l->payload, l->len, l->ts_ms, NULL);
+		free(l->payload);
+	}
+}
+
+/* gw_fanout_lag_push - keep a copy of m until it is due */
+static void
+gw_fanout_lag_push(const struct pl_kafka_msg *m)
+{
+	struct gw_lagged *v;
+	uint32_t i;
+
+	if (gw_lag.n == gw_lag.cap) {
+		v = pl_malloc((gw_lag.cap ? gw_lag.cap * 2 : 64) * sizeof(*v));
+		for (i = 0; i < gw_lag.n; i++)
+			v[i] = gw_lag.v[(gw_lag.head + i) % gw_lag.cap];
+		free(gw_lag.v);
+		gw_lag.v = v;
+		gw_lag.cap = gw_lag.cap ? gw_lag.cap * 2 : 64;
+		gw_lag.head = 0;
+	}
+	v = &gw_lag.v[(gw_lag.head + gw_lag.n) % gw_lag.cap];
+	v->payload = pl_memdup(m->payload, m->len);
+	v->len = m->len;
+	v->ts_ms = m->timestamp_ms;
+	v->due_ms = pl_clock_mono_ms() + (uint64_t)gw_conf.test_events_lag_ms;
+	gw_lag.n++;
+	if (gw_lag.timer == NULL)
+		pl_loop_timer(gw.loop, 20, 1, gw_fanout_lag_tick, NULL, &gw_lag.timer);
+}
+
+/* gw_fanout_lag_stop - drop what is still lagging */
+static void
+gw_fanout_lag_stop(void)
+{
+	pl_loop_timer_stop(&gw_lag.timer);
+	while (gw_lag.n > 0) {
+		free(gw_lag.v[gw_lag.head].payload);
+		gw_lag.head = (gw_lag.head + 1) % gw_lag.cap;
+		gw_lag.n--;
+	}
+	free(gw_lag.v);
+	memset(&gw_lag, 0, sizeof(gw_lag));
+}
+
+/* gw_fanout_payload - decode one envelope, then hold or deliver it; m is
+ * the Kafka message when it comes straight from the consumer */
+static void
+gw_fanout_payload(const void *payload, size_t len, int64_t ts_ms,
+    const struct pl_kafka_msg *m)
+{
+	Parley__Envelope *env;
+	struct pl_kafka_msg copy;
+
+	env = parley__envelope__unpack(NULL, len, payload);
+	if (env == NULL) {
+		pl_metrics_inc(gw_m.events_bad);
+		pl_log_warn("GW-EVENT-BAD", "topic=%s partition=%d offset=%lld",
+		    m ? m->topic : "lagged", m ? (int)m->partition : -1,
+		    m ? (long long)m->offset : -1LL);
+		return;
+	}
+	memset(&copy, 0, sizeof(copy));
+	copy.payload = payload;
+	copy.len = len;
+	copy.timestamp_ms = ts_ms;
+	if (!gw_fanout_held(env, m ? m : &copy))
+		gw_fanout_deliver(env, ts_ms);
+	parley__envelope__free_unpacked(env, NULL);
+}
+
 /* gw_fanout_msg - one Kafka message */
 static void
 gw_fanout_msg(const struct pl_kafka_msg *m, void *arg)
 {
-	Parley__Envelope *env;
-
 	(void)arg;
 	pl_metrics_inc(gw_m.events_in);
-	env = parley__envelope__unpack(NULL, m->len, m->payload);
-	if (env == NULL) {
-		pl_metrics_inc(gw_m.events_bad);
-		pl_log_warn("GW-EVENT-BAD", "topic=%s partition=%d offset=%lld",
-		    m->topic, (int)m->partition, (long long)m->offset);
+	pl_log_debug("GW-EVENT", "topic=%s partition=%d offset=%lld len=%zu",
+	    m->topic, (int)m->partition, (long long)m->offset, m->len);
+	if (gw_conf.test_events_lag_ms > 0 && strcmp(m->topic, PL_TOPIC_EVENTS) == 0) {
+		gw_fanout_lag_push(m);
 		return;
 	}
-	gw_fanout_deliver(env, m->timestamp_ms);
-	parley__envelope__free_unpacked(env, NULL);
+	gw_fanout_payload(m->payload, m->len, m->timestamp_ms, m);
 }
 
 /* gw_fanout_ready_check - /readyz: the consumer has its partitions */
@@ -296,4 +440,5 @@ gw_fanout_stop(void)
 	gw.kafka_assigned = 0;
 	gw.kafka = NULL;
 	pl_kafka_consumer_stop(&gw_consumer);
+	gw_fanout_lag_stop();
 }

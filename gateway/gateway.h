@@ -17,6 +17,7 @@
  *   rtm.c      client frames: the dispatch table
  *   cache.c    the edge cache: users, teams, channels, channel -> connections
  *   fanout.c   Kafka consumer -> render once -> write to local subscribers
+ *   members.c  channels new to this gateway: hold, look up members, deliver
  *   resume.c   resume: channel.replay with a bounded holding buffer
  *   poll.c     events.poll: long polling held on the same fan-out indexes
  *   limits.c   connection limit, accept bucket, per-connection send rate
@@ -41,7 +42,7 @@ struct lws_context;
 struct pl_loop;
 struct pl_redis;
 struct pl_message_clnt;
-struct pl_rpc_push;
+struct pl_presence_clnt;
 struct pl_kafka_consumer;
 struct cJSON;
 
@@ -93,6 +94,7 @@ struct gw_settings {
 	int64_t max_polls;
 	int64_t max_polls_user;
 	int64_t api_buckets;
+	int64_t test_events_lag_ms;	/* tests only: parley.events applied late */
 };
 extern struct gw_settings gw_conf;
 
@@ -107,7 +109,7 @@ struct gw {
 	int port;
 	struct pl_redis *redis;
 	struct pl_message_clnt *msg;
-	struct pl_rpc_push *presence;
+	struct pl_presence_clnt *presence;
 	struct pl_kafka_consumer *kafka;
 	int kafka_assigned;
 	int draining;
@@ -369,6 +371,16 @@ void gw_fanout_stop(void);
 int gw_fanout_ready(void);
 /* deliver a rendered event to a set (used by resume too) */
 void gw_fanout_deliver(const Parley__Envelope *env, int64_t ts_ms);
+
+/* ---- members.c: the lazy membership look-up (see the file's comment) ---- */
+int gw_members_init(void);
+void gw_members_fini(void);
+/* an event of channel (parley.messages; payload is the Kafka value, copied
+ * when held): 1 if held, to be delivered in order after a look-up of the
+ * channel's members; 0: deliver it now */
+int gw_members_hold(const char *channel, const char *team, const char *user,
+    const void *payload, size_t len, int64_t ts_ms);
+size_t gw_members_count(void);
 
 /* ---- resume.c ---- */
 int gw_resume_start(struct gw_conn *c, int64_t reply_to, const struct cJSON *last_seq);

@@ -46,8 +46,9 @@ static const struct pl_config_entry gw_table[] = {
 	{ "max-sendq-bytes", "PARLEY_MAX_SENDQ_BYTES", I64, "1048576", &gw_conf.max_sendq_bytes, 1024, 1073741824, "per-connection send queue bytes (then close 4008)", 0 },
 	{ "max-sendq-frames", "PARLEY_MAX_SENDQ_FRAMES", I64, "1024", &gw_conf.max_sendq_frames, 1, 1000000, "per-connection send queue frames (then close 4008)", 0 },
 	{ "max-body", "PARLEY_MAX_BODY", I64, "1048576", &gw_conf.max_body, 1024, 67108864, "largest Web API request body", 0 },
+	{ "test-events-lag-ms", "PARLEY_TEST_EVENTS_LAG_MS", I64, "0", &gw_conf.test_events_lag_ms, 0, 60000, "TESTS ONLY: apply parley.events this much later (fault injection for the membership race)", 0 },
 	{ "max-hold", "PARLEY_MAX_HOLD", I64, "1024", &gw_conf.max_hold, 1, 1000000, "live events held per connection during a resume (then close 4008)", 0 },
-	{ "ws-rx-buffer", "PARLEY_WS_RX_BUFFER", I64, "512", &gw_conf.rx_buffer, 128, 65536, "lws receive buffer per connection", 0 },
+	{ "ws-rx-buffer", "PARLEY_WS_RX_BUFFER", I64, "128", &gw_conf.rx_buffer, 128, 65536, "lws receive buffer per connection", 0 },
 	{ "rate-limits", "PARLEY_RATE_LIMITS", PL_CONF_BOOL, "1", &gw_conf.rate_limits, 0, 0, "0 turns the per-user and per-method rate limits off", 0 },
 	{ "rate-msg-per-s", "PARLEY_RATE_MSG_PER_S", I64, "1", &gw_conf.rate_msg_per_s, 1, 1000000, "RTM sends per connection per second", 0 },
 	{ "rate-msg-burst", "PARLEY_RATE_MSG_BURST", I64, "10", &gw_conf.rate_msg_burst, 1, 1000000, "RTM send burst", 0 },
@@ -93,6 +94,7 @@ gw_stop(void)
 	gw_server_stop();
 	gw_fanout_stop();
 	gw_services_stop();
+	gw_members_fini();
 	gw_conn_fini();
 	gw_cache_fini();
 	gw_poll_fini();
@@ -160,7 +162,8 @@ gw_start(void)
 		snprintf(gw.name, sizeof(gw.name), "gw-%d", (int)getpid());
 	gw.started_ms = pl_clock_mono_ms();
 	gw_metrics_init();
-	if ((rv = gw_cache_init()) != 0 || (rv = gw_conn_init()) != 0 ||
+	if ((rv = gw_cache_init()) != 0 || (rv = gw_members_init()) != 0 ||
+	    (rv = gw_conn_init()) != 0 ||
 	    (rv = gw_limits_init()) != 0 || (rv = gw_api_init()) != 0)
 		pl_fatal("GW-START", "err=%s", pl_err_str(rv));
 	if ((rv = gw_fanout_start()) != 0)

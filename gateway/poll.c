@@ -293,7 +293,8 @@ gw_poll_replayed(int rv, Parley__Reply *reply, void *arg)
 	for (i = 0; i < reply->n_events; i++) {
 		const Parley__Envelope *env = reply->events[i];
 
-		if (env->message == NULL || env->message->seq != pc->upto + 1)
+		if (env->body_case != PARLEY__ENVELOPE__BODY_MESSAGE ||
+		    env->message->seq != pc->upto + 1)
 			continue;
 		pl_buf_reset(&out);
 		if (pl_event_json(env, &out) == 0 && out.len > 0)

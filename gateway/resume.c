@@ -162,7 +162,8 @@ gw_resume_write(struct gw_conn *c, struct gw_resume_chan *rc,
 	pl_buf_init(&out);
 	for (i = 0; i < reply->n_events; i++) {
 		env = reply->events[i];
-		if (env->message == NULL || strcmp(env->message->channel, rc->id) != 0 ||
+		if (env->body_case != PARLEY__ENVELOPE__BODY_MESSAGE ||
+		    strcmp(env->message->channel, rc->id) != 0 ||
 		    env->message->seq <= rc->upto)
 			continue;
 		pl_buf_reset(&out);

@@ -28,6 +28,13 @@
 #define GW_JSON "application/json; charset=utf-8"
 
 #define GW_ACCEPT_BATCH 64
+/* the most lws hands to one send(): lws 4.1 caps a send at tx_packet_size,
+ * or, when that is 0, at rx_buffer_size (its "backwards compatibility"),
+ * and copies the rest of the frame into a per-connection buffer to send on
+ * the next POLLOUT. Our rx buffer is small (memory per idle connection), so
+ * without this every frame over ~0.5 KB was split and copied per recipient.
+ * Larger than any frame we write (a 40,000-character text, JSON-escaped). */
+#define GW_TX_PACKET (1024 * 1024)
 
 static struct lws_protocols gw_protocols[2];
 static lws_retry_bo_t gw_retry;
@@ -395,6 +402,7 @@ gw_server_start(void)
 	gw_protocols[0].callback = gw_server_cb;
 	gw_protocols[0].per_session_data_size = sizeof(struct gw_conn);
 	gw_protocols[0].rx_buffer_size = (size_t)gw_conf.rx_buffer;
+	gw_protocols[0].tx_packet_size = GW_TX_PACKET;
 	gw_retry.secs_since_valid_ping = (uint16_t)gw_conf.ping_s;
 	gw_retry.secs_since_valid_hangup = (uint16_t)(gw_conf.ping_s + gw_conf.pong_timeout_s);
 	loops[0] = gw.uv;

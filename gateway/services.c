@@ -16,8 +16,8 @@
 #include "metrics.h"
 #include "names.h"
 #include "ops.h"
+#include "presence_clnt.h"
 #include "redis.h"
-#include "rpc.h"
 
 #define GW_PROBE_MS 2000
 #define GW_PROBE_FRESH_MS 7000
@@ -157,7 +157,7 @@ gw_services_start(void)
 	if ((rv = pl_message_clnt_start(gw.loop, &mc, &gw.msg)) != 0)
 		return rv;
 	url = pl_endpoint(PL_EP_PRESENCE_PUSH_FMT, gw_conf.run_dir, 0, "");
-	rv = pl_rpc_push_start(gw.loop, url, &gw.presence);
+	rv = pl_presence_clnt_start(gw.loop, url, &gw.presence);
 	free(url);
 	if (rv != 0)
 		return rv;
@@ -177,7 +177,7 @@ void
 gw_services_stop(void)
 {
 	pl_loop_timer_stop(&gw_svc.probe);
-	pl_rpc_push_stop(&gw.presence);
+	pl_presence_clnt_stop(&gw.presence);
 	pl_message_clnt_stop(&gw.msg);
 	pl_redis_stop(&gw.redis);
 	free(gw_svc.answered_ms);
@@ -185,38 +185,22 @@ gw_services_stop(void)
 	gw_svc.shards = 0;
 }
 
-/* gw_services_presence - push one report to presence-svc (best effort:
- * presence is soft state, a dropped report is repaired by the next beat) */
+/* gw_services_presence - report to presence-svc through its client stub
+ * (best effort: presence is soft state, a dropped report is repaired by the
+ * next heartbeat) */
 void
 gw_services_presence(const struct gw_conn *c, const char *what,
     const char *channel)
 {
-	Parley__Envelope env = PARLEY__ENVELOPE__INIT;
-	Parley__Presence p = PARLEY__PRESENCE__INIT;
-	char key[64];
-	uint8_t buf[512];
-	size_t n;
+	struct pl_presence_report r;
 
 	if (gw.presence == NULL)
 		return;
-	env.type = channel ? PARLEY__EVENT_TYPE__USER_TYPING : PARLEY__EVENT_TYPE__PRESENCE_CHANGE;
-	env.version = PL_ENVELOPE_VERSION;
-	env.produced_us = (int64_t)pl_clock_wall_us();
-	snprintf(key, sizeof(key), "%s:%s:%lld", c->session, what,
-	    (long long)env.produced_us);
-	env.idempotency_key = key;
-	env.team = (char *)c->team;
-	p.user = (char *)c->user;
-	p.team = (char *)c->team;
-	p.presence = (char *)what;
-	p.channel = (char *)(channel ? channel : "");
-	p.gateway = gw.name;
-	p.session = (char *)c->session;
-	env.body_case = PARLEY__ENVELOPE__BODY_PRESENCE;
-	env.presence = &p;
-	n = parley__envelope__get_packed_size(&env);
-	if (n > sizeof(buf))
-		return;
-	parley__envelope__pack(&env, buf);
-	(void)pl_rpc_push(gw.presence, buf, n);
+	r.what = what;
+	r.user = c->user;
+	r.team = c->team;
+	r.session = c->session;
+	r.gateway = gw.name;
+	r.channel = channel;
+	(void)pl_presence_report(gw.presence, &r);
 }
