@@ -19,6 +19,8 @@
 #include "message_svc.h"
 #include "pg.h"
 
+#define MS_INVITE_MAX 1000	/* users per conversations.invite, as Slack */
+
 /* ---- shared */
 
 /* mem_chan_error - the Slack code of a failed channel look-up */
@@ -82,22 +84,33 @@ mem_membership_event(const struct ms_chan *ch, const char *user, const char *act
 	return ms_send_event(&env, fn, arg);
 }
 
-/* ---- one membership change: directory, log message, event */
+/* ---- a membership change of one or many users: directory, log messages,
+ * events.
+ *
+ * Bulk by design (conversations.invite takes up to MS_INVITE_MAX users): the
+ * member set changes at once (optimistic, so a resend sees it), the directory
+ * rows change in one statement, then every CHANNEL_JOIN/LEAVE message (each
+ * takes the next seq, in list order) and every MEMBER_JOINED/LEFT event is
+ * produced at once; the reply goes when all of them are acknowledged. The
+ * idempotent producer keeps them in order per partition, so members still
+ * see the channel_join messages in seq order. */
+
+struct mannounce {
+	Parley__Message m;
+	char text[128];
+};
 
 struct mchange {
 	struct ms_call *c;
 	struct ms_chan *ch;
 	char **users;		/* to change, in order */
-	int nusers, next;
+	int nusers;
 	int join;
-	int pending;		/* acks outstanding for the current user */
+	int pending;		/* acks outstanding */
 	int failed;
-	Parley__Message m;
-	char text[128];
+	struct mannounce *ann;	/* one per user, alive until its ack */
 	const char *reply_extra;
 };
-
-static void mchange_next(struct mchange *st);
 
 static void
 mchange_free(void *p)
@@ -105,15 +118,30 @@ mchange_free(void *p)
 	struct mchange *st = p;
 	int i;
 
-	for (i = 0; i < st->nusers; i++)
+	for (i = 0; i < st->nusers; i++) {
 		free(st->users[i]);
+		if (st->ann != NULL && st->ann[i].m.ts != NULL &&
+		    st->ann[i].m.ts != protobuf_c_empty_string)
+			free(st->ann[i].m.ts);
+	}
 	free(st->users);
-	if (st->m.ts != NULL && st->m.ts != protobuf_c_empty_string)
-		free(st->m.ts);
+	free(st->ann);
 	free(st);
 }
 
-/* mchange_acked - one of the two announcements is acknowledged */
+/* mchange_done - every announcement is settled: answer */
+static void
+mchange_done(struct mchange *st)
+{
+	if (st->failed)
+		ms_call_error(&st->c, "internal_error");
+	else if (st->join)
+		mem_reply_chan(&st->c, st->ch, st->reply_extra);
+	else
+		ms_call_json(&st->c, "{}");
+}
+
+/* mchange_acked - one announcement is acknowledged (or failed) */
 static void
 mchange_acked(int rv, Parley__Message *m, void *arg)
 {
@@ -121,101 +149,69 @@ mchange_acked(int rv, Parley__Message *m, void *arg)
 
 	if (rv != 0)
 		st->failed = 1;
-	if (--st->pending > 0)
-		return;
-	if (st->m.ts != NULL)
-		pl_free(&st->m.ts);
-	st->next++;
-	mchange_next(st);
+	if (--st->pending == 0)
+		mchange_done(st);
 }
 
-/* mchange_announce - the channel_join/leave message and the member event */
+/* mchange_announce_one - user i's channel_join/leave message and member
+ * event (pending counts both before either can answer) */
 static void
-mchange_announce(struct mchange *st)
+mchange_announce_one(struct mchange *st, int i)
 {
-	const char *user = st->users[st->next];
-	int rv;
+	struct mannounce *a = &st->ann[i];
+	const char *user = st->users[i];
 
-	parley__message__init(&st->m);
-	snprintf(st->text, sizeof(st->text), "<@%s> has %s the channel", user,
+	parley__message__init(&a->m);
+	snprintf(a->text, sizeof(a->text), "<@%s> has %s the channel", user,
 	    st->join ? "joined" : "left");
-	st->m.user = (char *)user;
-	st->m.text = st->text;
-	st->m.subtype = st->join ? "channel_join" : "channel_leave";
-	st->pending = 2;
-	rv = ms_send_append(st->ch, st->join ? PARLEY__EVENT_TYPE__CHANNEL_JOIN :
-	    PARLEY__EVENT_TYPE__CHANNEL_LEAVE, &st->m, NULL, mchange_acked, st);
-	if (rv != 0) {
+	a->m.user = (char *)user;
+	a->m.text = a->text;
+	a->m.subtype = st->join ? "channel_join" : "channel_leave";
+	if (ms_send_append(st->ch, st->join ? PARLEY__EVENT_TYPE__CHANNEL_JOIN :
+	    PARLEY__EVENT_TYPE__CHANNEL_LEAVE, &a->m, NULL, mchange_acked, st) != 0) {
 		st->failed = 1;
 		st->pending--;
 	}
-	rv = mem_membership_event(st->ch, user, st->c->user, st->join, mchange_acked, st);
-	if (rv != 0) {
+	if (mem_membership_event(st->ch, user, st->c->user, st->join, mchange_acked,
+	    st) != 0) {
 		st->failed = 1;
-		mchange_acked(rv, NULL, st);
+		st->pending--;
 	}
 }
 
-/* mchange_written - the directory row of the current user changed */
+/* mchange_written - the directory rows changed: announce every user */
 static void
 mchange_written(int rv, struct pg_result *res, void *arg)
 {
 	struct mchange *st = arg;
-	const char *user = st->users[st->next];
+	int i;
 
 	if (rv != 0) {
-		/* undo the optimistic cache change and stop here */
-		ms_chan_member_set(st->ch, user, !st->join);
+		/* undo the optimistic member set change and stop here */
+		for (i = 0; i < st->nusers; i++)
+			ms_chan_member_set(st->ch, st->users[i], !st->join);
 		ms_call_rv_error(&st->c, rv);
 		return;
 	}
-	pl_log_info(st->join ? "MS-MEMBER-JOIN" : "MS-MEMBER-LEAVE", "channel=%s user=%s actor=%s",
-	    st->ch->id, user, st->c->user);
-	mchange_announce(st);
+	st->ann = pl_calloc((size_t)st->nusers, sizeof(*st->ann));
+	st->pending = 2 * st->nusers + 1;	/* + 1: no answer while producing */
+	for (i = 0; i < st->nusers; i++) {
+		pl_log_info(st->join ? "MS-MEMBER-JOIN" : "MS-MEMBER-LEAVE",
+		    "channel=%s user=%s actor=%s", st->ch->id, st->users[i], st->c->user);
+		mchange_announce_one(st, i);
+	}
+	mchange_acked(0, NULL, st);
 }
 
-/* mchange_next - change the next user, or answer when all are done */
-static void
-mchange_next(struct mchange *st)
-{
-	const char *p[3];
-	char now[32];
-	int rv;
-
-	if (st->next >= st->nusers) {
-		if (st->failed)
-			ms_call_error(&st->c, "internal_error");
-		else if (st->join)
-			mem_reply_chan(&st->c, st->ch, st->reply_extra);
-		else
-			ms_call_json(&st->c, "{}");
-		return;
-	}
-	p[0] = st->ch->id;
-	p[1] = st->users[st->next];
-	p[2] = st->ch->team;
-	/* optimistic: a concurrent resend sees the member and answers at once */
-	ms_chan_member_set(st->ch, p[1], st->join);
-	snprintf(now, sizeof(now), "%llu", (unsigned long long)(pl_clock_wall_us() / 1000000));
-	if (st->join) {
-		const char *q[4] = { p[0], p[1], p[2], now };
-
-		rv = pl_pg_query(ms.dir, "INSERT INTO channel_members (channel_id, user_id,"
-		    " team_id, joined) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", 4, q,
-		    mchange_written, st);
-	} else {
-		rv = pl_pg_query(ms.dir, "DELETE FROM channel_members WHERE channel_id = $1"
-		    " AND user_id = $2", 2, p, mchange_written, st);
-	}
-	if (rv != 0)
-		mchange_written(rv, NULL, st);
-}
-
-/* mchange_start - change users (list of ids) of ch for the call */
+/* mchange_start - change users (heap list of ids, taken) of ch for the call */
 static void
 mchange_start(struct ms_call *c, struct ms_chan *ch, char **users, int n, int join)
 {
 	struct mchange *st = pl_calloc(1, sizeof(*st));
+	struct pl_buf list;
+	const char *p[4];
+	char now[32];
+	int i, rv;
 
 	st->c = c;
 	st->ch = ch;
@@ -224,7 +220,29 @@ mchange_start(struct ms_call *c, struct ms_chan *ch, char **users, int n, int jo
 	st->join = join;
 	c->state = st;
 	c->state_free = mchange_free;
-	mchange_next(st);
+	pl_buf_init(&list);
+	ms_pgarr_begin(&list);
+	for (i = 0; i < n; i++) {
+		/* optimistic: a concurrent resend sees the member and answers at once */
+		ms_chan_member_set(ch, users[i], join);
+		ms_pgarr_text(&list, users[i]);
+	}
+	ms_pgarr_end(&list);
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)(pl_clock_wall_us() / 1000000));
+	p[0] = ch->id;
+	p[1] = list.data;
+	p[2] = ch->team;
+	p[3] = now;
+	if (join)
+		rv = pl_pg_query(ms.dir, "INSERT INTO channel_members (channel_id, user_id,"
+		    " team_id, joined) SELECT $1, u, $3, $4 FROM unnest($2::text[]) u"
+		    " ON CONFLICT DO NOTHING", 4, p, mchange_written, st);
+	else
+		rv = pl_pg_query(ms.dir, "DELETE FROM channel_members WHERE channel_id = $1"
+		    " AND user_id = ANY ($2::text[])", 2, p, mchange_written, st);
+	pl_buf_fini(&list);
+	if (rv != 0)
+		mchange_written(rv, NULL, st);
 }
 
 /* mem_one - a heap list of one user */
@@ -413,11 +431,31 @@ invite_ready(int rv, struct ms_chan *ch, void *arg)
 		ms_call_rv_error(&c, rv);
 }
 
+/* invite_count - ids in a "U1,U2" list */
+static int
+invite_count(const char *users)
+{
+	int n = 0, in = 0;
+
+	for (; *users != '\0'; users++) {
+		int sep = *users == ',' || *users == ' ';
+
+		if (!sep && !in)
+			n++;
+		in = !sep;
+	}
+	return n;
+}
+
 int
 ms_members_invite(struct ms_call *c)
 {
 	if (ms_param(c, "users")[0] == '\0') {
 		ms_call_error(&c, "no_user");
+		return 0;
+	}
+	if (invite_count(ms_param(c, "users")) > MS_INVITE_MAX) {
+		ms_call_error(&c, "too_many_users");
 		return 0;
 	}
 	ms_chan_get(ms_param(c, "channel"), invite_ready, c);

@@ -53,7 +53,8 @@ struct ms_conf {
 	char *redis_addr;
 	char *kafka_brokers;
 	char *kafka_brokers_file;
-	int64_t fetch_wait_ms;
+	int64_t fetch_wait_ms;		/* the persistence consumer's */
+	int64_t linger_ms;
 	char *run_dir;
 	char *rpc_url;
 	int64_t rpc_workers;

@@ -160,6 +160,24 @@ ms_svc_migrate(void)
 	return rv;
 }
 
+/* ms_svc_producer_start - the shared producer: linger-ms batches the sends
+ * of a busy shard into fewer, larger produce requests (and message sets: the
+ * mock broker's fetch walks a partition's sets one by one), then kafka-extra */
+static int
+ms_svc_producer_start(void)
+{
+	struct pl_buf extra;
+	int rv;
+
+	pl_buf_init(&extra);
+	pl_buf_printf(&extra, "linger.ms=%lld", (long long)ms_conf.linger_ms);
+	if (ms_conf.kafka_extra != NULL && ms_conf.kafka_extra[0] != '\0')
+		pl_buf_printf(&extra, ",%s", ms_conf.kafka_extra);
+	rv = pl_kafka_producer_start(ms.loop, ms.brokers, extra.data, &ms.prod);
+	pl_buf_fini(&extra);
+	return rv;
+}
+
 /* ms_svc_init - dependencies, then the consumer, then the RPC port */
 int
 ms_svc_init(struct event_base *base, struct pl_loop *loop)
@@ -189,7 +207,7 @@ ms_svc_init(struct event_base *base, struct pl_loop *loop)
 	if ((rv = pl_pg_start(loop, ms_conf.pg_dsn, 10000, &ms.pg)) != 0 ||
 	    (rv = pl_pg_start(loop, ms_conf.pg_dir_dsn, 10000, &ms.dir)) != 0 ||
 	    (rv = pl_redis_start(loop, ms_conf.redis_addr, &ms.redis)) != 0 ||
-	    (rv = pl_kafka_producer_start(loop, ms.brokers, ms_conf.kafka_extra, &ms.prod)) != 0)
+	    (rv = ms_svc_producer_start()) != 0)
 		return rv;
 	ms_svc_warm();
 	if ((rv = ms_persist_start()) != 0)

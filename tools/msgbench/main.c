@@ -48,7 +48,39 @@ static struct {
 	double persist_rate;
 	long paced_due;
 	uint64_t paced_t0;
+	struct { char code[48]; long n; } errs[8];	/* failures by code */
 } mb;
+
+/* mb_err_note - count a failure under its code ("rpc:<rv>" for transport) */
+static void
+mb_err_note(int rv, const Parley__Reply *r)
+{
+	char code[48];
+	int i;
+
+	if (rv != 0 || r == NULL)
+		snprintf(code, sizeof(code), "rpc:%d", rv);
+	else
+		snprintf(code, sizeof(code), "%s", r->error ? r->error : "?");
+	for (i = 0; i < 8 && mb.errs[i].n > 0; i++)
+		if (strcmp(mb.errs[i].code, code) == 0)
+			break;
+	if (i == 8)
+		return;
+	snprintf(mb.errs[i].code, sizeof(mb.errs[i].code), "%s", code);
+	mb.errs[i].n++;
+}
+
+/* mb_err_print - the failures of a phase, then forget them */
+static void
+mb_err_print(const char *phase)
+{
+	int i;
+
+	for (i = 0; i < 8 && mb.errs[i].n > 0; i++)
+		printf("%s: failed %ld x %s\n", phase, mb.errs[i].n, mb.errs[i].code);
+	memset(mb.errs, 0, sizeof(mb.errs));
+}
 
 /* mb_req - a request from the bench user (admin for provisioning) */
 static void
@@ -148,6 +180,7 @@ mb_sent(int rv, Parley__Reply *r, void *arg)
 	mb.inflight--;
 	if (rv != 0 || r == NULL || !r->ok) {
 		mb.failed++;
+		mb_err_note(rv, r);
 	} else {
 		mb.acked++;
 		if (mb.phase == 2) {
@@ -238,6 +271,7 @@ mb_sustained(void)
 	    " persistence\n", mb_pg_count() - base, (double)(t_pers - t_acked) / 1e6,
 	    (double)mb.acked / ((double)(t_pers - t0) / 1e6));
 	mb.persist_rate = (double)mb.acked / ((double)(t_pers - t0) / 1e6);
+	mb_err_print("sustained");
 }
 
 /* mb_paced_tick - every ms: send what the rate says is due by now */
@@ -283,6 +317,7 @@ mb_paced(void)
 	    " p50=%.2f p99=%.2f max=%.2f\n", mb.rate, mb.rate_seconds, mb.sent - sent0,
 	    mb.nlat, mb.failed - failed0, mb.nlat ? mb.lat[mb.nlat / 2] : 0,
 	    mb.nlat ? mb.lat[(long)(mb.nlat * 0.99)] : 0, mb.nlat ? mb.lat[mb.nlat - 1] : 0);
+	mb_err_print("paced");
 }
 
 /* mb_baseline - the same number of rows, plain 500-row INSERT transactions
