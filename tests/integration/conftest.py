@@ -39,7 +39,6 @@ _live_stacks = []
 # settings for tests that are not about the limits they set
 TEST_ENV = {
     "PARLEY_RATE_LIMITS": "0",
-    "PARLEY_KAFKA_FETCH_WAIT_MS": "1",
     "PARLEY_DRAIN_MS": "2000",
 }
 
