@@ -8,6 +8,9 @@
 #             one process per core, with its own redis-server
 #   parley    deploy/local/stack.py (PARLEY_RATE_LIMITS=0), when the
 #             daemons are built
+# Runs with channels provision them completely before any client connects,
+# then connect everyone, then warm up (one message per channel, until every
+# member had it) before the measured phase.
 # Runs the same scenarios against each with build/bin/loadgen, prints one
 # table, writes bench/results/<timestamp>.json. Bounded by BENCH_BUDGET_S.
 #
@@ -18,6 +21,7 @@
 #   BENCH_CHANNELS=1000  BENCH_LARGE=4  BENCH_LARGE_SHARE=0.005
 #   BENCH_SMALL_PER_USER=1  BENCH_SENDERS=500  BENCH_GATEWAYS=2
 #   BENCH_SIO_PROCS=$(nproc)  BENCH_BUDGET_S=840
+#   BENCH_KEEP_WORK=1 keeps the work directory (loadgen and daemon logs)
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -59,7 +63,7 @@ cleanup() {
 	local i
 	[ -n "$LG_PID" ] && stop_pid "$LG_PID"
 	for (( i=${#PIDS[@]}-1; i>=0; i-- )); do stop_pid "${PIDS[$i]}"; done
-	rm -rf "$WORK"
+	if [ "${BENCH_KEEP_WORK:-0}" = 1 ]; then log "kept $WORK (logs of every run)"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -88,9 +92,11 @@ lg() {
 CHAT_OPTS=(--conns "$CHAT_CONNS" --rate "$RATE" --senders "$SENDERS" --channels "$CHANNELS"
 	--large "$LARGE" --large-share "$LARGE_SHARE" --small-per-user "$SMALL")
 
-# suite MODE PORT PIDS KILL_PIDS [extra] - the standard set against one server
+# suite MODE PORT PIDS KILL_PIDS AUX_PIDS [extra] - the standard set against one server
+# (AUX_PIDS: the side's redis-server, whose RSS is reported on a line of its own)
 suite() {
-	local mode=$1 port=$2 pids=$3 kill=$4; shift 4
+	local mode=$1 port=$2 pids=$3 kill=$4 aux=$5; shift 5
+	if [ -n "$aux" ]; then set -- --aux-pids "$aux" "$@"; fi
 	# idle at N first: the server's RSS growth is measured on a fresh process
 	lg "$mode" idle idle "$port" "$pids" --conns "$CONNS" --channels 0 --ping-ms 10000 --settle 5 "$@"
 	lg "$mode" idle idle-1k "$port" "$pids" --conns 1000 --channels 0 --ping-ms 1000 --settle 5 "$@"
@@ -120,29 +126,29 @@ run_floor() {
 	port=$(cat "$WORK/floor.port")
 	# the storm: a second floor joins the port, the first is killed; the
 	# broadcast that follows runs on the survivor alone
-	suite floor "$port" "$p1" floor2
+	suite floor "$port" "$p1" floor2 ""
 	grep -h floor-fanout "$WORK"/floor*.err > "$WORK/floor-fanout.txt" || true
 }
 
 run_socketio() {
-	local rport port pids
+	local rport port pids rpid
 	[ -d tools/bench/socketio/node_modules/socket.io ] ||
 		(cd tools/bench/socketio && npm ci --no-audit --no-fund > "$WORK/npm.log" 2>&1) ||
 		{ log "npm ci failed"; return; }
 	rport=$(free_port); port=$(free_port)
 	redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
 		> "$WORK/redis.log" 2>&1 &
-	PIDS+=("$!")
+	rpid=$!; PIDS+=("$rpid")
 	node tools/bench/socketio/server.js --port "$port" --redis-port "$rport" \
 		--procs "$SIO_PROCS" --pid-file "$WORK/sio.pids" > "$WORK/sio.log" 2>&1 &
 	PIDS+=("$!")
 	wait_file "$WORK/sio.pids" 20 || { log "socket.io did not start"; tail "$WORK/sio.log" >&2; return; }
 	pids=$(tr -d '\n' < "$WORK/sio.pids")
-	suite socketio "$port" "$pids" "$(echo "$pids" | cut -d, -f2)"
+	suite socketio "$port" "$pids" "$(echo "$pids" | cut -d, -f2)" "$rpid"
 }
 
 run_parley() {
-	local base=$WORK/stack port gw tok
+	local base=$WORK/stack port gw tok rpid
 	for d in gateway message-svc presence-svc notify-svc search-indexer devkafka; do
 		[ -x "$BIN/$d" ] || { log "parley: $BIN/$d missing, skipped"; return; }
 	done
@@ -152,8 +158,12 @@ run_parley() {
 	wait_file "$base/stack.json" 120 || { log "parley stack did not start"; tail "$WORK/stack.log" >&2; return; }
 	port=$($PY -c 'import json,sys;print(json.load(open(sys.argv[1]))["http_url"].rsplit(":",1)[1])' "$base/stack.json")
 	gw=$($PY -c 'import json,sys;p=json.load(open(sys.argv[1]))["pids"];print(",".join(str(v) for k,v in sorted(p.items()) if k.startswith("gateway")))' "$base/stack.json")
+	rpid=$($PY -c 'import json,sys;print(json.load(open(sys.argv[1]))["pids"].get("redis",""))' "$base/stack.json")
 	tok=$(cat "$base/admin-token")
-	suite parley "$port" "$gw" "$(echo "$gw" | cut -d, -f1)" --admin-token "$tok" \
+	# the rate limits must be off: check what the gateway really runs with
+	tr '\0' '\n' < "/proc/$(echo "$gw" | cut -d, -f1)/environ" | grep -q '^PARLEY_RATE_LIMITS=0$' ||
+		log "parley: WARNING: the gateway does not run with PARLEY_RATE_LIMITS=0"
+	suite parley "$port" "$gw" "$(echo "$gw" | cut -d, -f1)" "$rpid" --admin-token "$tok" \
 		--provision "$WORK/parley-users.txt"
 }
 

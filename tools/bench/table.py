@@ -69,12 +69,23 @@ def rows(runs, cfg):
         "/" + str(get(runs, m, "idle", "conns")) if get(runs, m, "idle", "conns") else ""))
     row("RSS per connection, KiB (idle)", lambda m: fmt(
         (get(runs, m, "idle", "rss_per_conn_bytes") or -1024) / 1024.0, "", 2))
+    def rss_incl(m):
+        a = get(runs, m, "idle", "rss_per_conn_bytes")
+        b = get(runs, m, "idle", "rss_aux_per_conn_bytes")
+        if a is None or b is None or a < 0 or b < 0 or get(runs, m, "idle", "rss_aux_kb_before") == -1:
+            return "-"
+        return fmt((a + b) / 1024.0, "", 2)
+    row("  the same with its redis-server, KiB (idle)", rss_incl)
     row("ping RTT p99 ms, 1k conns", lambda m: fmt(get(runs, m, "idle-1k", "rtt_ms", "p99"), "", 2))
     row("ping RTT p99 ms, idle N", lambda m: fmt(get(runs, m, "idle", "rtt_ms", "p99"), "", 2))
     row("broadcast to N: time to all, ms (median)", lambda m: fmt(
         get(runs, m, "broadcast", "broadcast", "median_time_to_all_ms")))
     row("broadcast rounds complete", lambda m: fmt(
         get(runs, m, "broadcast", "broadcast", "complete_rounds")))
+    row("broadcast: connected / warmed up before round 1", lambda m: (
+        "%s / %s" % (get(runs, m, "broadcast", "ready"),
+                     get(runs, m, "broadcast", "warmup", "complete"))
+        if get(runs, m, "broadcast") else "-"))
 
     def ratio_floor(m):
         a = get(runs, m, "broadcast", "broadcast", "median_time_to_all_ms")
@@ -86,11 +97,20 @@ def rows(runs, cfg):
     row("chat latency p50 ms", lambda m: fmt(get(runs, m, "chat", "latency_ms", "p50"), "", 2))
     row("chat latency p99 ms", lambda m: fmt(get(runs, m, "chat", "latency_ms", "p99"), "", 2))
     row("chat latency p99.9 ms", lambda m: fmt(get(runs, m, "chat", "latency_ms", "p999"), "", 2))
-    row("chat sends refused (ok:false + error events)", lambda m: (
-        fmt((get(runs, m, "chat", "counters", "nacked") or 0) +
-            (get(runs, m, "chat", "counters", "server_errors") or 0))
+    def refused(m):
+        c = get(runs, m, "chat", "counters")
+        if not c:
+            return "-"
+        codes = get(runs, m, "chat", "nack_codes") or {}
+        n = c.get("nacked", 0) + c.get("server_errors", 0)
+        return str(n) + ("" if not codes else " (" + ", ".join(
+            "%s %s" % (k, v) for k, v in sorted(codes.items(), key=lambda kv: -kv[1])) + ")")
+    row("chat sends refused (ok:false + error events)", refused)
+    row("chat sends acked", lambda m: (
+        "%s/%s" % (get(runs, m, "chat", "counters", "acked"),
+                   get(runs, m, "chat", "counters", "sent"))
         if get(runs, m, "chat", "counters") else "-"))
-    row("chat deliveries/s", lambda m: fmt(get(runs, m, "chat", "deliveries_per_s")))
+    row("chat deliveries/s (measured phase)", lambda m: fmt(get(runs, m, "chat", "deliveries_per_s")))
     row("chat delivered / expected", lambda m: (
         "%s/%s" % (get(runs, m, "chat", "counters", "delivered"),
                    get(runs, m, "chat", "counters", "expected"))
@@ -113,7 +133,13 @@ def rows(runs, cfg):
         return fmt(sum(vs)) if vs else "-"
     row("ledger violations (idle, broadcast, chat, slow)",
         lambda m: viol(m, ["idle-1k", "idle", "broadcast", "chat", "slow"]))
-    row("ledger violations (storm)", lambda m: viol(m, ["storm"]))
+    def viol_storm(m):
+        lg = get(runs, m, "storm", "ledger")
+        if not lg:
+            return "-"
+        kinds = ["%s %s" % (k, lg[k]) for k in ("gap", "duplicate", "reorder", "foreign") if lg.get(k)]
+        return str(lg["violations"]) + (" (" + ", ".join(kinds) + ")" if kinds else "")
+    row("ledger violations (storm)", viol_storm)
     return R
 
 

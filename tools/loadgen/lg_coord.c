@@ -33,9 +33,11 @@ static const struct {
 #define LG_CTR(f) { #f, offsetof(struct lg_stats, f) }
 	LG_CTR(connected), LG_CTR(connect_fail), LG_CTR(ready), LG_CTR(disconnects),
 	LG_CTR(reconnects), LG_CTR(sent), LG_CTR(acked), LG_CTR(nacked),
-	LG_CTR(expected), LG_CTR(delivered), LG_CTR(pongs), LG_CTR(resumed),
-	LG_CTR(resynced), LG_CTR(closed_4008), LG_CTR(slow_closed),
-	LG_CTR(proto_errors), LG_CTR(server_errors),
+	LG_CTR(expected), LG_CTR(delivered), LG_CTR(delivered_run), LG_CTR(pongs),
+	LG_CTR(resumed), LG_CTR(resynced), LG_CTR(closed_4008), LG_CTR(slow_closed),
+	LG_CTR(proto_errors), LG_CTR(server_errors), LG_CTR(server_closes),
+	LG_CTR(eof_resets), LG_CTR(warm_sent),
+	LG_CTR(warm_acked), LG_CTR(warm_nacked), LG_CTR(warm_delivered),
 #undef LG_CTR
 };
 
@@ -143,15 +145,17 @@ struct lg_child {
 	int ctl, out;
 	char *buf;
 	size_t len;
-	int ready_seen, done_seen;
+	int ready_seen, warm_seen, done_seen;
 };
 
 struct lg_total {
 	struct lg_stats st;
 	uint64_t ledger[6];
-	uint32_t ready, count;
+	uint32_t ready, count, warm, warm_ready;
 	long rss_before, rss_connected, rss_end;
-	uint64_t t_go, t_kill, t_end;
+	long aux_before, aux_connected;        /* --aux-pids (a peer's redis-server) */
+	uint64_t t_go, t_kill, t_end, t_warm_ns;
+	int warm_run;
 };
 
 /* lg_rss_kb - VmRSS summed over a comma list of pids; -1 if none readable */
@@ -251,6 +255,10 @@ lg_on_line(struct lg_total *t, struct lg_child *ch, const char *line)
 		ch->ready_seen = 1;
 		t->ready += (uint32_t)cJSON_GetObjectItem(js, "ready")->valuedouble;
 		t->count += (uint32_t)cJSON_GetObjectItem(js, "count")->valuedouble;
+	} else if (strcmp(ev->valuestring, "warm") == 0) {
+		ch->warm_seen = 1;
+		t->warm += (uint32_t)cJSON_GetObjectItem(js, "warm")->valuedouble;
+		t->warm_ready += (uint32_t)cJSON_GetObjectItem(js, "ready")->valuedouble;
 	} else if (strcmp(ev->valuestring, "done") == 0) {
 		ch->done_seen = 1;
 		lg_merge_done(t, js);
@@ -277,7 +285,7 @@ lg_pump(struct lg_total *t, struct lg_child *ch, int n, int ms)
 			continue;
 		if ((r = read(ch[i].out, tmp, sizeof(tmp))) <= 0) {
 			if (r == 0) {           /* the worker is gone: wait no more */
-				ch[i].ready_seen = ch[i].done_seen = 1;
+				ch[i].ready_seen = ch[i].warm_seen = ch[i].done_seen = 1;
 				ch[i].out = -1;
 			}
 			continue;
@@ -295,12 +303,15 @@ lg_pump(struct lg_total *t, struct lg_child *ch, int n, int ms)
 	}
 }
 
-/* lg_all - have all children said ready (or done)? */
+enum { LG_SEEN_READY, LG_SEEN_WARM, LG_SEEN_DONE };
+
+/* lg_all - have all children said ready (warm, done)? */
 static int
-lg_all(const struct lg_child *ch, int n, int done)
+lg_all(const struct lg_child *ch, int n, int what)
 {
 	for (int i = 0; i < n; i++)
-		if (!(done ? ch[i].done_seen : ch[i].ready_seen))
+		if (!(what == LG_SEEN_DONE ? ch[i].done_seen :
+		    what == LG_SEEN_WARM ? ch[i].warm_seen : ch[i].ready_seen))
 			return 0;
 	return 1;
 }
@@ -387,6 +398,30 @@ lg_kill_list(const char *pids)
 		p = strchr(p, ',');
 		p = p ? p + 1 : NULL;
 	}
+}
+
+/* lg_warmup - a run with channels: every channel's warm-up, until each
+ * connected member has had it (or --warmup seconds) */
+static void
+lg_warmup(const struct lg_cfg *cfg, struct lg_total *t, struct lg_child *ch)
+{
+	uint64_t t0 = lg_now_ns(), deadline = t0 + (uint64_t)cfg->warmup_s * 1000000000ull;
+
+	if (cfg->channels <= 0 && strcmp(cfg->scenario, "broadcast") != 0)
+		return;                         /* idle: no channels */
+	t->warm_run = 1;
+	lg_say(ch, cfg->procs, "warm\n");
+	while (!lg_all(ch, cfg->procs, LG_SEEN_WARM) && lg_now_ns() < deadline)
+		lg_pump(t, ch, cfg->procs, 50);
+	if (!lg_all(ch, cfg->procs, LG_SEEN_WARM)) {
+		lg_say(ch, cfg->procs, "late\n");
+		deadline = lg_now_ns() + 5000000000ull;
+		while (!lg_all(ch, cfg->procs, LG_SEEN_WARM) && lg_now_ns() < deadline)
+			lg_pump(t, ch, cfg->procs, 50);
+	}
+	t->t_warm_ns = lg_now_ns() - t0;
+	fprintf(stderr, "loadgen: warm-up: %u/%u connections had every channel's warm-up"
+	    " in %.1f s\n", t->warm, t->warm_ready, t->t_warm_ns / 1e9);
 }
 
 /* lg_run_phase - the measured phase; the storm's kill a third of the way in */
@@ -497,8 +532,21 @@ lg_write(FILE *f, const struct lg_cfg *cfg, const struct lg_total *t)
 		    (unsigned long long)*LG_CTR_AT(&t->st, i));
 	fputc('}', f);
 	lg_nacks(f, &t->st);
+	/* deliveries/s: those received during the measured phase only (the
+	 * drain after it would inflate the rate); delivered counts the drain too */
 	fprintf(f, ",\"deliveries_per_s\":%.0f,\"sends_per_s\":%.0f",
-	    secs > 0 ? t->st.delivered / secs : 0, secs > 0 ? t->st.sent / secs : 0);
+	    secs > 0 ? t->st.delivered_run / secs : 0, secs > 0 ? t->st.sent / secs : 0);
+	fprintf(f, ",\"rss_aux_kb_before\":%ld,\"rss_aux_kb_connected\":%ld,"
+	    "\"rss_aux_per_conn_bytes\":%.0f", t->aux_before, t->aux_connected,
+	    t->ready && t->aux_before >= 0 ?
+	    (double)(t->aux_connected - t->aux_before) * 1024.0 / t->ready : -1.0);
+	if (t->warm_run)
+		fprintf(f, ",\"warmup\":{\"complete\":%u,\"ready\":%u,\"ms\":%.1f,"
+		    "\"sent\":%llu,\"acked\":%llu,\"nacked\":%llu,\"delivered\":%llu}",
+		    t->warm, t->warm_ready, t->t_warm_ns / 1e6,
+		    (unsigned long long)t->st.warm_sent, (unsigned long long)t->st.warm_acked,
+		    (unsigned long long)t->st.warm_nacked,
+		    (unsigned long long)t->st.warm_delivered);
 	fprintf(f, ",\"ledger\":{\"ok\":%llu,\"gap\":%llu,\"duplicate\":%llu,\"reorder\":%llu,"
 	    "\"foreign\":%llu,\"missing\":%llu,\"violations\":%llu}",
 	    (unsigned long long)t->ledger[0], (unsigned long long)t->ledger[1],
@@ -548,20 +596,23 @@ lg_coord_run(const struct lg_cfg *cfg)
 	if (strcmp(cfg->mode, "parley") == 0 && lg_http_provision(cfg, cfg->provision) < 0)
 		return -1;
 	t.rss_before = lg_rss_kb(cfg->server_pids);
+	t.aux_before = lg_rss_kb(cfg->aux_pids);
 	if (lg_spawn(cfg, ch) < 0)
 		return -1;
 	deadline = lg_now_ns() + (uint64_t)(cfg->connect_timeout_s + 30) * 1000000000ull;
-	while (!lg_all(ch, cfg->procs, 0) && lg_now_ns() < deadline)
+	while (!lg_all(ch, cfg->procs, LG_SEEN_READY) && lg_now_ns() < deadline)
 		lg_pump(&t, ch, cfg->procs, 100);
 	fprintf(stderr, "loadgen: %u/%u connections ready\n", t.ready, (unsigned)cfg->conns);
+	lg_warmup(cfg, &t, ch);
 	/* the workers keep their sockets serviced while waiting for "go" */
 	deadline = lg_now_ns() + (uint64_t)cfg->settle_s * 1000000000ull;
 	while (lg_now_ns() < deadline)
 		lg_pump(&t, ch, cfg->procs, 100);
 	t.rss_connected = lg_rss_kb(cfg->server_pids);
+	t.aux_connected = lg_rss_kb(cfg->aux_pids);
 	lg_run_phase(cfg, &t, ch);
 	deadline = lg_now_ns() + (uint64_t)(cfg->drain_ms + 30000) * 1000000ull;
-	while (!lg_all(ch, cfg->procs, 1) && lg_now_ns() < deadline)
+	while (!lg_all(ch, cfg->procs, LG_SEEN_DONE) && lg_now_ns() < deadline)
 		lg_pump(&t, ch, cfg->procs, 100);
 	for (int i = 0; i < cfg->procs; i++) {
 		if (!ch[i].done_seen) {

@@ -26,7 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LG_HTTP_INVITE_BATCH 100
+#define LG_HTTP_MIN_BATCH 50
+#define LG_HTTP_CHECK_S 120            /* membership check: at most this long */
 #define LG_HTTP_RETRIES 6
 #define LG_HTTP_PAR 4                  /* invite connections at once */
 #define LG_SCEN_MAX 64
@@ -186,19 +187,32 @@ lg_http_members(const struct lg_cfg *cfg, uint32_t k, uint32_t *out)
 	return n;
 }
 
-/* lg_http_invite - one batch: members[i .. i+BATCH) into channel cid */
+/* lg_http_invite - members[i .. i+n) into channel cid; a batch the server
+ * does not take (a timeout, an error) is split in halves down to
+ * LG_HTTP_MIN_BATCH, then retried with backoff. A retried invite of users
+ * already in answers already_in_channel, which counts as done. */
 static int
 lg_http_invite(struct lg_http *h, const char *cid, const char *tok, char **ids,
     const uint32_t *members, uint32_t i, uint32_t n)
 {
-	size_t cap = 64 + 20 * LG_HTTP_INVITE_BATCH, off;
+	size_t cap = 64 + 20 * (size_t)n, off;
 	char *form = malloc(cap);
-	cJSON *js;
+	cJSON *js = NULL;
 
 	off = (size_t)snprintf(form, cap, "channel=%s&users=", cid);
-	for (uint32_t j = i; j < n && j < i + LG_HTTP_INVITE_BATCH; j++)
+	for (uint32_t j = i; j < i + n; j++)
 		off += (size_t)snprintf(form + off, cap - off, "%s%s",
 		    j > i ? "%2C" : "", ids[members[j]]);
+	if (n > LG_HTTP_MIN_BATCH) {
+		js = lg_http_call(h, "conversations.invite", tok, form);
+		free(form);
+		cJSON_Delete(js);
+		if (js != NULL)
+			return 0;
+		fprintf(stderr, "loadgen: invite of %u failed: halves\n", n);
+		return lg_http_invite(h, cid, tok, ids, members, i, n / 2) < 0 ||
+		    lg_http_invite(h, cid, tok, ids, members, i + n / 2, n - n / 2) < 0 ? -1 : 0;
+	}
 	js = lg_http_retry(h, "conversations.invite", tok, form);
 	free(form);
 	cJSON_Delete(js);
@@ -212,14 +226,16 @@ lg_http_invite_share(const struct lg_cfg *cfg, int part, char **cids, uint32_t n
 {
 	struct lg_http h = { .cfg = cfg, .fd = -1 };
 	uint32_t *members = calloc((size_t)cfg->conns + 1, sizeof(uint32_t)), job = 0;
+	uint32_t batch = (uint32_t)cfg->invite_batch;
 	int rv = 0;
 
 	for (uint32_t k = 0; k < nchan && rv == 0; k++) {
 		uint32_t n = cids[k] ? lg_http_members(cfg, k, members) : 0;
 
-		for (uint32_t i = 1; i < n && rv == 0; i += LG_HTTP_INVITE_BATCH, job++)
+		for (uint32_t i = 1; i < n && rv == 0; i += batch, job++)
 			if (job % LG_HTTP_PAR == (uint32_t)part)
-				rv = lg_http_invite(&h, cids[k], toks[members[0]], ids, members, i, n);
+				rv = lg_http_invite(&h, cids[k], toks[members[0]], ids, members, i,
+				    n - i < batch ? n - i : batch);
 	}
 	return rv;
 }
@@ -243,6 +259,53 @@ lg_http_invite_all(const struct lg_cfg *cfg, char **cids, uint32_t nchan, char *
 		    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			rv = -1;
 	return rv;
+}
+
+/* lg_http_short - how many channels still have fewer members than the layout */
+static uint32_t
+lg_http_short(struct lg_http *h, const struct lg_chan *chans, uint32_t nchan, char **cids,
+    char **toks, uint8_t *done)
+{
+	char form[128];
+	uint32_t left = 0;
+
+	for (uint32_t k = 0; k < nchan; k++) {
+		const cJSON *num;
+		cJSON *js;
+
+		if (done[k] || cids[k] == NULL)
+			continue;
+		snprintf(form, sizeof(form), "channel=%s", cids[k]);
+		js = lg_http_call(h, "conversations.info", toks[chans[k].first], form);
+		num = cJSON_GetObjectItem(cJSON_GetObjectItem(js, "channel"), "num_members");
+		if (cJSON_IsNumber(num) && (uint32_t)num->valuedouble >= chans[k].members)
+			done[k] = 1;
+		else
+			left++;
+		cJSON_Delete(js);
+	}
+	return left;
+}
+
+/* lg_http_check - wait (bounded) until every channel has all its members:
+ * a timed-out invite may still be carried out after its retry was answered.
+ * Only then may a client connect (their channel_join events are not fanned
+ * out to connected clients of the run). 0, or -1 if some stayed short. */
+static int
+lg_http_check(struct lg_http *h, const struct lg_chan *chans, uint32_t nchan, char **cids,
+    char **toks)
+{
+	uint8_t *done = calloc(nchan + 1, 1);
+	time_t end = time(NULL) + LG_HTTP_CHECK_S;
+	uint32_t left;
+
+	while ((left = lg_http_short(h, chans, nchan, cids, toks, done)) > 0 && time(NULL) < end)
+		sleep(1);
+	free(done);
+	if (left > 0)
+		fprintf(stderr, "loadgen: %u channels still short of members after %d s\n",
+		    left, LG_HTTP_CHECK_S);
+	return left > 0 ? -1 : 0;
 }
 
 /* lg_http_channels - create each channel as its first member, then invite the rest */
@@ -273,6 +336,8 @@ lg_http_channels(struct lg_http *h, const char *stamp, char **ids, char **toks, 
 	}
 	if (rv == 0)
 		rv = lg_http_invite_all(h->cfg, cids, nchan, ids, toks);
+	if (rv == 0)
+		rv = lg_http_check(h, chans, nchan, cids, toks);
 	for (uint32_t k = 0; k < nchan; k++)
 		free(cids[k]);
 	free(cids);

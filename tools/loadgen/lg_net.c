@@ -122,8 +122,16 @@ lg_net_down(struct lg_worker *w, uint32_t local, int reconnect)
 	if (c->state == LG_C_IDLE || c->state == LG_C_BACKOFF || c->state == LG_C_DEAD)
 		return;
 	if (c->state == LG_C_READY) {
+		const struct lg_ledger *l = &w->ledger;
+
 		w->ready--;
 		w->st.disconnects++;
+		/* warm-up counts connections that are up and have had it */
+		if (w->warm_got != NULL && w->warm_got[local] > 0 &&
+		    w->warm_got[local] == l->first[local + 1] - l->first[local])
+			w->warm_done--;
+		if (w->warm_got != NULL)
+			w->warm_got[local] = 0;
 	} else {
 		w->handshaking--;
 	}
@@ -261,6 +269,7 @@ lg_net_control(struct lg_worker *w, uint32_t local, const struct lg_ws_frame *f)
 		return lg_net_send_frame(w, local, LG_WS_PONG, f->payload, f->len);
 	if (f->opcode != LG_WS_CLOSE)
 		return 0;
+	w->st.server_closes++;
 	if (lg_ws_close_code(f) == 4008)
 		w->st.closed_4008++;
 	return -1;
@@ -340,8 +349,11 @@ lg_net_read(struct lg_worker *w, uint32_t local)
 		memcpy(buf, c->rbuf, have);
 	r = read(c->fd, buf + have, sizeof(buf) - have);
 	if (r <= 0) {
-		if (r == 0 || errno != EAGAIN)
+		if (r == 0 || errno != EAGAIN) {
+			if (c->state == LG_C_READY)
+				w->st.eof_resets++;     /* no close frame came first */
 			lg_net_down(w, local, 1);
+		}
 		return;
 	}
 	have += (size_t)r;

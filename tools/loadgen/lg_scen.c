@@ -10,7 +10,16 @@
  * probability large_share, else to one of its small channels.
  *
  * Phases (commands from the coordinator on the control pipe):
- *   connect  -> "ready" line -> "go <t0 ns>" -> run -> "stop" -> drain -> report
+ *   connect -> "ready" line -> ["warm" -> warm-up -> "warm" line] ->
+ *   "go <t0 ns>" -> run -> "stop" -> drain -> report
+ *
+ * Warm-up (every run with channels): the lowest member of each channel
+ * sends one message "w.<ns>" to it once everyone is connected; a worker
+ * says "warm" when each of its ready connections has had the warm-up of
+ * every one of its channels (or at the coordinator's deadline). So nothing
+ * of the provisioning (channel_join events) is still in flight when the
+ * measured phase starts, and every ledger slot has its base seq. Warm-up
+ * sends, acks and deliveries are counted apart (warm_*), not in the figures.
  */
 #include "loadgen.h"
 
@@ -68,7 +77,8 @@ lg_scen_channels(const struct lg_cfg *cfg, struct lg_chan **chans_r, uint32_t *n
 		int m = lg_scen_layout(cfg, u, mine, LG_SCEN_MAX_CHANS);
 
 		for (int i = 0; i < m; i++)
-			ch[mine[i]].members++;
+			if (ch[mine[i]].members++ == 0)
+				ch[mine[i]].first = u;
 	}
 	*chans_r = ch;
 	*n_r = n;
@@ -83,7 +93,8 @@ lg_scen_setup(struct lg_worker *w)
 
 	lg_ledger_init(&w->ledger, count, count * (uint32_t)(w->cfg->small_per_user + 2));
 	w->senders = calloc(count + 1, sizeof(*w->senders));
-	if (w->senders == NULL)
+	w->warm_got = calloc(count + 1, 1);
+	if (w->senders == NULL || w->warm_got == NULL)
 		abort();
 	for (uint32_t l = 0; l < count; l++) {
 		int m = lg_scen_layout(w->cfg, w->lo + l, mine, LG_SCEN_MAX_CHANS);
@@ -98,15 +109,31 @@ lg_scen_setup(struct lg_worker *w)
 	}
 }
 
-/* lg_scen_ctl - a command from the coordinator, or "" */
+/* lg_scen_ctl - the next command line from the coordinator, or "" */
 static void
 lg_scen_ctl(struct lg_worker *w, char *cmd, size_t cap)
 {
-	ssize_t n = read(w->ctl_fd, cmd, cap - 1);
+	static char buf[512];
+	static size_t len;
+	char *nl;
+	ssize_t n;
 
-	cmd[n > 0 ? n : 0] = '\0';
-	if (n == 0)
-		snprintf(cmd, cap, "stop");     /* the coordinator went away */
+	if (memchr(buf, '\n', len) == NULL && len < sizeof(buf)) {
+		n = read(w->ctl_fd, buf + len, sizeof(buf) - len);
+		if (n == 0) {
+			snprintf(cmd, cap, "stop");     /* the coordinator went away */
+			return;
+		}
+		len += n > 0 ? (size_t)n : 0;
+	}
+	cmd[0] = '\0';
+	if ((nl = memchr(buf, '\n', len)) == NULL)
+		return;
+	*nl = '\0';
+	memcpy(cmd, buf, (size_t)(nl - buf) < cap ? (size_t)(nl - buf) + 1 : cap);
+	cmd[cap - 1] = '\0';
+	len -= (size_t)(nl + 1 - buf);
+	memmove(buf, nl + 1, len);
 }
 
 /* lg_scen_dial - start idle and due backed-off connections, within the inflight budget */
@@ -238,18 +265,53 @@ lg_scen_tick(struct lg_worker *w, uint64_t *pings, uint32_t *cursor,
 	lg_scen_dial(w);
 }
 
-/* lg_scen_wait_go - keep the connections serviced until "go <t0>" */
+/* lg_scen_warm_send - the warm-up of each channel whose lowest member is ours */
+static void
+lg_scen_warm_send(struct lg_worker *w)
+{
+	for (uint32_t k = 0; k < w->nchan; k++) {
+		uint32_t u = w->chans[k].first;
+
+		if (w->chans[k].members == 0 || u < w->lo || u >= w->hi ||
+		    w->conns[u - w->lo].state != LG_C_READY)
+			continue;
+		lg_mode_send_warmup(w, u - w->lo, k);
+	}
+}
+
+/* lg_scen_warm_line - say how far the warm-up got */
+static void
+lg_scen_warm_line(struct lg_worker *w)
+{
+	lg_worker_line(w, "{\"ev\":\"warm\",\"w\":%d,\"warm\":%u,\"ready\":%u,"
+	    "\"sent\":%llu,\"nacked\":%llu}", w->index, w->warm_done, w->ready,
+	    (unsigned long long)w->st.warm_sent, (unsigned long long)w->st.warm_nacked);
+}
+
+/* lg_scen_wait_go - keep the connections serviced (and warm them up) until "go <t0>" */
 static int
 lg_scen_wait_go(struct lg_worker *w)
 {
 	char cmd[128];
 	unsigned long long t0;
+	int warming = 0;
 
 	for (;;) {
 		lg_net_poll(w, 10);
+		if (warming && w->warm_done >= w->ready) {
+			lg_scen_warm_line(w);
+			warming = 0;
+		}
 		lg_scen_ctl(w, cmd, sizeof(cmd));
 		if (strncmp(cmd, "stop", 4) == 0)
 			return -1;
+		if (strncmp(cmd, "warm", 4) == 0) {
+			lg_scen_warm_send(w);
+			warming = 1;
+		} else if (strncmp(cmd, "late", 4) == 0 && warming) {
+			lg_scen_warm_line(w);   /* the deadline: say how far it got */
+			warming = 0;
+		}
 		if (sscanf(cmd, "go %llu", &t0) == 1) {
 			w->t_go = t0;
 			return 0;

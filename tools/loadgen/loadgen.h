@@ -28,14 +28,15 @@
 #define LG_SERIES 600                  /* 100 ms bins of the reconnect curve */
 #define LG_PENDING 65536               /* in-flight sends per worker */
 #define LG_NACK_CODES 6
+#define LG_WARM_PENDING UINT32_MAX     /* pending[] of a warm-up send */
 
 struct lg_cfg {
 	const char *mode, *scenario, *host, *label, *out, *provision;
-	const char *server_pids, *kill_pids, *admin_token;
+	const char *server_pids, *aux_pids, *kill_pids, *admin_token;
 	int port, conns, procs, nsrc, inflight, duration_s, connect_timeout_s;
 	int rate, senders, channels, large, small_per_user, rounds, ping_ms;
 	double large_share, slow_frac;
-	int drain_ms, settle_s;
+	int drain_ms, settle_s, warmup_s, invite_batch;
 };
 
 enum { LG_C_IDLE, LG_C_BACKOFF, LG_C_CONNECTING, LG_C_UPGRADING, LG_C_OPEN,
@@ -57,13 +58,16 @@ struct lg_conn {
 struct lg_chan {
 	char name[24];
 	uint32_t members;
+	uint32_t first;                /* its lowest user: creator, warm-up sender */
 };
 
 struct lg_stats {
 	uint64_t connected, connect_fail, ready, disconnects, reconnects;
-	uint64_t sent, acked, nacked, expected, delivered, pongs;
+	uint64_t sent, acked, nacked, expected, delivered, delivered_run, pongs;
 	uint64_t resumed, resynced, closed_4008, slow_closed, proto_errors;
 	uint64_t server_errors;
+	uint64_t server_closes, eof_resets;   /* close frames; drops without one */
+	uint64_t warm_sent, warm_acked, warm_nacked, warm_delivered;
 	uint64_t bc_n[LG_MAX_ROUNDS], bc_max[LG_MAX_ROUNDS];
 	uint64_t recon_series[LG_SERIES];
 	uint64_t recon_done_max;       /* absolute ns of the last reconnect */
@@ -93,6 +97,8 @@ struct lg_worker {
 	uint32_t *senders, nsenders;   /* local indexes */
 	uint64_t t_base, t_go, t_now;  /* start, measurement start, last poll */
 	uint32_t handshaking, ready;
+	uint8_t *warm_got;             /* per connection: warm-ups received (once each) */
+	uint32_t warm_done;            /* connections that got one in every channel */
 	uint64_t rng;
 };
 
@@ -116,6 +122,7 @@ struct lg_mode {
 const struct lg_mode *lg_mode_find(const char *name);
 void lg_mode_on_ready(struct lg_worker *w, uint32_t local);
 int lg_mode_send_message(struct lg_worker *w, uint32_t local, uint32_t chan, uint32_t round);
+int lg_mode_send_warmup(struct lg_worker *w, uint32_t local, uint32_t chan);
 int lg_mode_send_ping(struct lg_worker *w, uint32_t local);
 int lg_mode_on_json(struct lg_worker *w, uint32_t local, const char *js, size_t n);
 int lg_mode_chan_index(struct lg_worker *w, const char *name, size_t len);

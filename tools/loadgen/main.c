@@ -19,6 +19,7 @@ static struct lg_cfg lg_cfg = {
 	.duration_s = 10, .connect_timeout_s = 60, .rate = 1000, .senders = 100,
 	.channels = 200, .large = 2, .small_per_user = 2, .rounds = 5,
 	.ping_ms = 10000, .large_share = 0.02, .slow_frac = 0.05, .drain_ms = 1000,
+	.warmup_s = 60, .invite_batch = 1000,
 };
 
 static const struct {
@@ -48,9 +49,12 @@ static const struct {
 	{ "slow-frac", LG_OPT_DBL, &lg_cfg.slow_frac, "slow: share of clients that stop reading" },
 	{ "drain-ms", LG_OPT_INT, &lg_cfg.drain_ms, "time to receive after the last send" },
 	{ "settle", LG_OPT_INT, &lg_cfg.settle_s, "seconds between all connected and the measured phase" },
+	{ "warmup", LG_OPT_INT, &lg_cfg.warmup_s, "seconds the warm-up message may take to reach everyone" },
 	{ "server-pids", LG_OPT_STR, &lg_cfg.server_pids, "comma list: RSS of these is reported" },
+	{ "aux-pids", LG_OPT_STR, &lg_cfg.aux_pids, "comma list: RSS reported apart (a redis-server)" },
 	{ "kill-pids", LG_OPT_STR, &lg_cfg.kill_pids, "storm: SIGKILL these a third of the way in" },
 	{ "admin-token", LG_OPT_STR, &lg_cfg.admin_token, "parley: PARLEY_ADMIN_TOKEN" },
+	{ "invite-batch", LG_OPT_INT, &lg_cfg.invite_batch, "parley: users per conversations.invite (halved on failure)" },
 	{ "provision", LG_OPT_STR, &lg_cfg.provision, "parley: where to write the user/channel map" },
 	{ "label", LG_OPT_STR, &lg_cfg.label, "a name for the result" },
 	{ "out", LG_OPT_STR, &lg_cfg.out, "write the JSON result here too" },
@@ -95,6 +99,8 @@ lg_check(const struct lg_cfg *c)
 		return "--port, --conns and --procs (1..64) are needed";
 	if (c->conns / c->procs > 19900)
 		return "more than 19,900 connections per process: raise --procs";
+	if (c->invite_batch < 1 || c->invite_batch > 1000)
+		return "--invite-batch is 1..1000 (the most conversations.invite takes)";
 	if (c->large >= c->channels && c->channels > 1)
 		return "--large must be below --channels";
 	if (strcmp(c->mode, "parley") == 0 && (c->admin_token == NULL || c->provision == NULL))
