@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh - `make test`: build, run every unit test under ASan/UBSan, then the
 # integration suite against real Redis, PostgreSQL, devkafka and the daemons,
-# then the end-to-end tests with Slack's Node SDKs.
+# then the end-to-end tests with Slack's Node SDKs and the web client in Chromium.
 #
 # Prints one line per suite and, last, exactly one line "N passed, N failed"
 # (the totals). Exits non-zero if anything failed or a step errored (a build
@@ -142,6 +142,31 @@ if [ "$build_ok" = 0 ]; then
 	fi
 else
 	say "e2e: skipped (build failed) - counted as 1 failure"
+	failed=$((failed + 1))
+fi
+
+# 5. the web client in a real browser (Debian's chromium, playwright-core)
+web_log="$LOGS/e2e-web.log"
+if [ "$build_ok" = 0 ]; then
+	timeout --kill-after=20 "${PARLEY_TEST_WEB_TIMEOUT:-300}" bash tests/e2e/web/run.sh \
+		>"$web_log" 2>&1
+	rc=$?
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$web_log" | tail -n 1)
+	if [ -z "$summary" ]; then
+		say "e2e-web: FAILED (exit $rc, no summary line, log $web_log)"
+		tail -n 30 "$web_log" | sed 's/^/    /'
+		failed=$((failed + 1))
+	else
+		w_pass=${summary%% passed*}
+		w_fail=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$summary")
+		[ "$rc" != 0 ] && [ "$w_fail" = 0 ] && w_fail=1
+		say "e2e-web: $w_pass passed, $w_fail failed (log $web_log)"
+		[ "$w_fail" = 0 ] || grep -E '^not ok|# fail|Error' "$web_log" | head -n 20 | sed 's/^/    /'
+		passed=$((passed + w_pass))
+		failed=$((failed + w_fail))
+	fi
+else
+	say "e2e-web: skipped (build failed) - counted as 1 failure"
 	failed=$((failed + 1))
 fi
 

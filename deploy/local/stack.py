@@ -797,6 +797,9 @@ def banner(stack, s):
     ]
     for name in DEMO_USERS:
         lines.append("  %-6s %-12s token %s" % (name, u[name]["id"], u[name]["token"]))
+    lines += ["", "Open the web client signed in as:"]
+    for name in DEMO_USERS:
+        lines.append("  %-6s %s/?token=%s" % (name, stack.http_url, u[name]["token"]))
     lines += [
         "",
         "Try it:",
