@@ -272,6 +272,7 @@ gw_api_rtm_stored(int rv, void *arg)
 static void
 gw_api_rtm_url(struct pl_buf *b, const struct gw_conn *c, const char *ticket)
 {
+	const char *resume = gw_params_get(&c->http->params, "resume");
 	struct pl_buf u;
 
 	pl_buf_init(&u);
@@ -280,6 +281,9 @@ gw_api_rtm_url(struct pl_buf *b, const struct gw_conn *c, const char *ticket)
 	else
 		pl_buf_printf(&u, "ws://%s/ws?ticket=%s",
 		    c->http->host ? c->http->host : "127.0.0.1", ticket);
+	/* Parley: rtm.connect(resume=1) asks for a holding connection */
+	if (resume != NULL && strcmp(resume, "1") == 0)
+		pl_buf_puts(&u, "&resume=1");
 	pl_buf_json_str(b, u.data);
 	pl_buf_fini(&u);
 }

@@ -148,7 +148,8 @@ gw_cache_user_put(struct gw_user *u)
 
 /* gw_cache_chan_sub - put c into channel id's subscribers */
 static void
-gw_cache_chan_sub(struct gw_conn *c, const char *id, const char *team, char kind)
+gw_cache_chan_sub(struct gw_conn *c, const char *id, const char *team, char kind,
+    uint32_t epoch)
 {
 	struct gw_chan *ch = gw_map_get(gw_cache.chans, id);
 	uint16_t i;
@@ -164,13 +165,17 @@ gw_cache_chan_sub(struct gw_conn *c, const char *id, const char *team, char kind
 		snprintf(ch->team, sizeof(ch->team), "%s", team);
 	if (kind)
 		ch->kind = kind;
+	if (epoch != 0)
+		ch->epoch = epoch;
 	for (i = 0; i < c->nchans; i++)
 		if (c->chans[i] == ch)
 			return;
 	if (c->nchans == c->capchans) {
 		c->capchans = c->capchans ? (uint16_t)(c->capchans * 2) : 4;
 		c->chans = pl_realloc(c->chans, c->capchans * sizeof(*c->chans));
+		c->seen = pl_realloc(c->seen, c->capchans * sizeof(*c->seen));
 	}
+	c->seen[c->nchans].lo = c->seen[c->nchans].hi = 0;
 	c->chans[c->nchans++] = ch;
 	gw_set_add(&ch->subs, c);
 }
@@ -184,6 +189,7 @@ gw_cache_chan_unsub(struct gw_conn *c, struct gw_chan *ch)
 	for (i = 0; i < c->nchans; i++) {
 		if (c->chans[i] == ch) {
 			c->chans[i] = c->chans[--c->nchans];
+			c->seen[i] = c->seen[c->nchans];
 			break;
 		}
 	}
@@ -232,7 +238,8 @@ gw_cache_attach(struct gw_conn *c, const Parley__Boot *boot)
 	for (i = 0; i < boot->n_channels; i++) {
 		ch = boot->channels[i];
 		if (ch->id != NULL && *ch->id && !ch->archived)
-			gw_cache_chan_sub(c, ch->id, ch->team, gw_cache_kind(ch->kind, ch->id));
+			gw_cache_chan_sub(c, ch->id, ch->team, gw_cache_kind(ch->kind, ch->id),
+			    ch->epoch);
 	}
 }
 
@@ -242,14 +249,18 @@ gw_cache_detach(struct gw_conn *c)
 {
 	if (gw_cache.chans == NULL) {
 		free(c->chans);
+		free(c->seen);
 		c->chans = NULL;
+		c->seen = NULL;
 		return;
 	}
 	gw_cache_watch(c, NULL);
 	while (c->nchans > 0)
 		gw_cache_chan_unsub(c, c->chans[c->nchans - 1]);
 	free(c->chans);
+	free(c->seen);
 	c->chans = NULL;
+	c->seen = NULL;
 	c->capchans = 0;
 	if (c->u != NULL) {
 		gw_set_del(&c->u->conns, c);
@@ -278,6 +289,18 @@ gw_cache_member(const struct gw_conn *c, const char *channel)
 	return 0;
 }
 
+/* gw_cache_seen - c's written seq range of ch, NULL if c is not in ch */
+struct gw_seen *
+gw_cache_seen(struct gw_conn *c, const struct gw_chan *ch)
+{
+	uint16_t i;
+
+	for (i = 0; ch != NULL && i < c->nchans; i++)
+		if (c->chans[i] == ch)
+			return &c->seen[i];
+	return NULL;
+}
+
 /* gw_cache_join - user became a member: subscribe its local connections */
 void
 gw_cache_join(const char *user, const char *channel, const char *team,
@@ -291,7 +314,7 @@ gw_cache_join(const char *user, const char *channel, const char *team,
 	for (i = 0; i < u->conns.n; i++)
 		if (u->conns.v[i]->state == GW_CONN_LIVE)
 			gw_cache_chan_sub(u->conns.v[i], channel, team,
-			    gw_cache_kind(kind, channel));
+			    gw_cache_kind(kind, channel), 0);
 	pl_log_debug("GW-CACHE-JOIN", "user=%s channel=%s conns=%u", user, channel,
 	    u->conns.n);
 }

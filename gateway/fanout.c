@@ -62,6 +62,7 @@ struct gw_event_key {
 	const char *user;
 	const char *team;
 	const char *kind;
+	struct gw_chan *ch;	/* the channel's cache entry (GW_TO_CHANNEL) */
 	int64_t seq;
 	int is_public;
 };
@@ -156,7 +157,7 @@ gw_fanout_one(struct gw_conn *c, struct gw_blob *b, const struct gw_event_key *k
 	}
 	if (c->resume != NULL && gw_resume_hold(c, b, k->channel, k->seq))
 		return;
-	if (gw_conn_send_blob(c, b) == 0)
+	if (gw_conn_send_seq(c, b, k->ch, k->seq) == 0)
 		pl_metrics_inc(gw_m.events_delivered);
 }
 
@@ -184,7 +185,7 @@ gw_fanout_set(const struct gw_set *s, struct gw_blob *b,
 /* gw_fanout_to - deliver b to the audience of rule r */
 static void
 gw_fanout_to(const struct gw_event_rule *r, struct gw_blob *b,
-    const struct gw_event_key *k)
+    struct gw_event_key *k)
 {
 	struct gw_chan *ch;
 	struct gw_team *t;
@@ -193,9 +194,11 @@ gw_fanout_to(const struct gw_event_rule *r, struct gw_blob *b,
 	switch (r->to) {
 	case GW_TO_CHANNEL:
 	case GW_TO_CHANNEL_OTHERS:
-		if (k->channel != NULL && (ch = gw_cache_chan(k->channel)) != NULL)
+		if (k->channel != NULL && (ch = gw_cache_chan(k->channel)) != NULL) {
+			k->ch = ch;
 			gw_fanout_set(&ch->subs, b, k,
 			    r->to == GW_TO_CHANNEL_OTHERS ? k->user : NULL, NULL);
+		}
 		break;
 	case GW_TO_TEAM:
 		if (k->is_public && k->team != NULL && (t = gw_cache_team(k->team)) != NULL)
@@ -230,6 +233,7 @@ gw_fanout_deliver(const Parley__Envelope *env, int64_t ts_ms)
 {
 	const struct gw_event_rule *r = gw_fanout_rule(env->type);
 	struct gw_event_key k;
+	struct gw_chan *ch;
 	struct gw_blob *b;
 	struct pl_buf out;
 
@@ -240,6 +244,9 @@ gw_fanout_deliver(const Parley__Envelope *env, int64_t ts_ms)
 		gw_cache_join(k.user, k.channel, k.team, k.kind);
 	if (r->fx == GW_FX_CREATE)
 		gw_fanout_created(env, &k);
+	if (env->body_case == PARLEY__ENVELOPE__BODY_MESSAGE && env->message->epoch != 0 &&
+	    k.channel != NULL && (ch = gw_cache_chan(k.channel)) != NULL)
+		ch->epoch = env->message->epoch;	/* in seq order: the latest */
 	pl_buf_init(&out);
 	if (pl_event_json(env, &out) == 0 && out.len > 0) {
 		b = gw_blob_create(out.data, out.len, ts_ms);

@@ -172,7 +172,13 @@ struct gw_chan {
 	char id[GW_ID_MAX + 1];
 	char team[GW_ID_MAX + 1];
 	char kind;			/* 'C' public, 'G' private, 'D' dm, 'M' group */
+	uint32_t epoch;			/* recent-history epoch last seen (0: unknown) */
 	struct gw_set subs;		/* local connections of members */
+};
+/* per connection and channel: the seq range written on this connection
+ * (lo = first, hi = highest), so no seq is written twice or backwards */
+struct gw_seen {
+	int64_t lo, hi;
 };
 struct gw_user {
 	char id[GW_ID_MAX + 1];
@@ -192,6 +198,8 @@ void gw_cache_fini(void);
 struct gw_chan *gw_cache_chan(const char *id);
 struct gw_user *gw_cache_user(const char *id);
 struct gw_team *gw_cache_team(const char *id);
+/* c's seq range of channel ch (NULL: c is not subscribed to ch) */
+struct gw_seen *gw_cache_seen(struct gw_conn *c, const struct gw_chan *ch);
 /* attach a booted connection: its user, team and channels */
 void gw_cache_attach(struct gw_conn *c, const Parley__Boot *boot);
 void gw_cache_detach(struct gw_conn *c);
@@ -226,14 +234,18 @@ struct gw_conn {
 	uint8_t ws;			/* is a WebSocket */
 	uint8_t ticket;			/* authenticated by an rtm.connect ticket */
 	uint8_t close_pending;
+	uint8_t resume_opt;		/* ?resume=1: hold live events until resume */
 	uint16_t close_code;
 	uint16_t nchans, capchans;
+	uint8_t pinged;			/* a server ping is out, no answer yet */
 	uint32_t last_rx_s;		/* monotonic seconds of the last client frame */
+	uint32_t last_seen_s;		/* ... of anything from the client (pongs too) */
 	int64_t exp_s;			/* token expiry (unix s), 0 = none */
 	char user[GW_ID_MAX + 1];
 	char team[GW_ID_MAX + 1];
 	char session[GW_ID_MAX + 1];
 	struct gw_chan **chans;
+	struct gw_seen *seen;		/* parallel to chans */
 	struct gw_user *u;
 	struct gw_team *t;
 	struct gw_sendq *q;
@@ -257,12 +269,19 @@ gw_handle gw_conn_handle(const struct gw_conn *c);
 /* a new WebSocket: c->user/team/exp set by auth */
 int gw_conn_established(struct gw_conn *c);
 void gw_conn_closed(struct gw_conn *c);
+/* a pong (or any control frame) arrived: the peer is alive */
+void gw_conn_pong(struct gw_conn *c);
 int gw_conn_receive(struct gw_conn *c, const void *in, size_t len);
 int gw_conn_writeable(struct gw_conn *c);
 /* send text (copied); PL_ECLOSED when the connection is closing */
 int gw_conn_send(struct gw_conn *c, const char *text, size_t len);
 /* send a shared frame */
 int gw_conn_send_blob(struct gw_conn *c, struct gw_blob *b);
+/* send a channel event with seq (0: none) of ch (NULL: not tracked): a seq
+ * at or below the highest already written on c for ch is dropped
+ * (PL_EEXIST), so an event is never written twice or backwards */
+int gw_conn_send_seq(struct gw_conn *c, struct gw_blob *b, struct gw_chan *ch,
+    int64_t seq);
 /* close with a WebSocket code and reason (after queued frames are written) */
 void gw_conn_close(struct gw_conn *c, int code, const char *reason);
 /* drain: goodbye + 1001 to every connection */
@@ -342,6 +361,8 @@ struct gw_http {
 	char *auth;			/* Authorization header */
 	char *host;
 	int is_post;
+	int too_large;			/* body over max-body: read and dropped */
+	size_t dropped;			/* bytes of it dropped */
 	int status;
 	int retry_after;
 	struct pl_buf resp;
@@ -383,7 +404,13 @@ int gw_members_hold(const char *channel, const char *team, const char *user,
 size_t gw_members_count(void);
 
 /* ---- resume.c ---- */
-int gw_resume_start(struct gw_conn *c, int64_t reply_to, const struct cJSON *last_seq);
+/* resume=1 connections: hold live events from hello until the resume frame
+ * has been answered (or GW_RESUME_WAIT_S without one) */
+void gw_resume_wait(struct gw_conn *c);
+/* the sweep: release the hold of a connection that never sent resume */
+void gw_resume_expire(struct gw_conn *c, uint32_t now_s);
+int gw_resume_start(struct gw_conn *c, int64_t reply_to, const struct cJSON *last_seq,
+    const struct cJSON *epochs);
 /* a live event for a resuming connection: 1 if held */
 int gw_resume_hold(struct gw_conn *c, struct gw_blob *b, const char *channel,
     int64_t seq);
@@ -432,6 +459,7 @@ struct gw_metrics {
 	struct pl_metric *api_calls, *api_limited;
 	struct pl_metric *rtm_limited;
 	struct pl_metric *resumes, *resyncs;
+	struct pl_metric *dups_dropped, *resume_hold_expired;
 };
 extern struct gw_metrics gw_m;
 void gw_metrics_init(void);

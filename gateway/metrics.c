@@ -11,7 +11,7 @@ struct gw_metrics gw_m;
 
 static const char *const gw_reasons[] = {
 	"peer", "drain", "frame_too_big", "auth", "token_expired", "slow_consumer",
-	"idle", "unavailable", "server",
+	"idle", "unavailable", "server", "dead_peer",
 };
 static struct pl_metric *gw_disconnects[sizeof(gw_reasons) / sizeof(gw_reasons[0])];
 
@@ -63,6 +63,8 @@ gw_metrics_init(void)
 	gw_m.rtm_limited = pl_metrics_counter("parley_gateway_rtm_ratelimited_total", "RTM sends refused by the send rate.", NULL);
 	gw_m.resumes = pl_metrics_counter("parley_gateway_resumes_total", "Resume requests.", NULL);
 	gw_m.resyncs = pl_metrics_counter("parley_gateway_resyncs_total", "Channels answered resync_required.", NULL);
+	gw_m.dups_dropped = pl_metrics_counter("parley_gateway_seq_dups_dropped_total", "Channel events not written because their seq was already written on the connection.", NULL);
+	gw_m.resume_hold_expired = pl_metrics_counter("parley_gateway_resume_hold_expired_total", "resume=1 connections that sent no resume within the hold time.", NULL);
 	pl_metrics_gauge_fn("parley_gateway_polls_held", "events.poll requests being held.", NULL, gw_metrics_polls, NULL);
 	pl_metrics_gauge_fn("parley_gateway_api_buckets", "Web API rate-limit buckets in memory.", NULL, gw_metrics_buckets, NULL);
 }

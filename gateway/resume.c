@@ -1,13 +1,22 @@
-/* resume.c - {"type":"resume","last_seq":{"C1":41,…}}: replay what the
- * client missed, per channel in seq order, from message-svc (channel.replay),
- * then {"type":"resumed"}; a channel that cannot be replayed gets
+/* resume.c - {"type":"resume","last_seq":{"C1":41,…},"epoch"?:{"C1":3}}:
+ * replay what the client missed, per channel in seq order, from message-svc
+ * (channel.replay), then {"type":"resumed","epochs":{…}}; a channel that
+ * cannot be replayed (or whose epoch changed) gets
  * {"type":"resync_required","channel"}. A gap is never silent.
  *
  * While a resume runs, live events for the connection are held in a bounded
- * buffer (overflow closes 4008: resume again). When every channel has been
- * replayed, held events of a replayed channel with seq <= the last replayed
- * seq are dropped (they were in the replay) and the rest are written in
- * arrival order, so nothing is lost or duplicated by the switch-over. */
+ * buffer (frames and bytes; overflow closes 4008: resume again). A
+ * connection opened with ?resume=1 holds from hello on (gw_resume_wait), so
+ * nothing live reaches it before its replay; without a resume frame within
+ * GW_RESUME_WAIT_S the held events are written and the hold ends.
+ *
+ * Never twice: every channel event goes through gw_conn_send_seq, which
+ * keeps per connection and channel the seq range written (lo..hi) and drops
+ * a seq at or below hi. The replay writes a seq above hi, or below the lo
+ * the range had when the resume began (events the client missed before
+ * the first live one it got: written late, but not lost). Held events are
+ * written after the replay, in arrival order (a channel's events arrive in
+ * seq order), above what the replay wrote. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +43,14 @@ struct gw_held {
 	int64_t seq;
 };
 
+/* resume=1: how long live events are held waiting for the resume frame */
+#define GW_RESUME_WAIT_S 10
+
 struct gw_resume_chan {
 	char id[GW_ID_MAX + 1];
-	int64_t upto;		/* last seq written by the replay */
+	int64_t upto;		/* last seq the replay returned */
+	int64_t lo0;		/* the lo of the written range at the start */
+	uint32_t epoch;		/* the client's epoch (0: not given) */
 	int done;
 };
 
@@ -44,10 +58,13 @@ struct gw_resume {
 	int64_t reply_to;
 	uint32_t id;		/* tells replies of an older resume apart */
 	int pending;
+	uint8_t waiting;	/* resume=1: holding, no resume frame yet */
+	uint32_t wait_until_s;	/* monotonic seconds */
 	struct gw_resume_chan *chans;
 	int nchans;
 	struct gw_held *held;
 	uint32_t nheld, capheld;
+	size_t heldbytes;
 };
 
 struct gw_replay_call {
@@ -85,7 +102,10 @@ gw_resume_hold(struct gw_conn *c, struct gw_blob *b, const char *channel,
 	struct gw_resume *r = c->resume;
 	struct gw_held *h;
 
-	if (r->nheld >= (uint32_t)gw_conf.max_hold) {
+	if (r->nheld >= (uint32_t)gw_conf.max_hold ||
+	    r->heldbytes + b->len > (size_t)gw_conf.max_sendq_bytes) {
+		pl_log_info("GW-RESUME-HOLD-FULL", "conn=%s user=%s frames=%u bytes=%zu",
+		    c->session, c->user, r->nheld, r->heldbytes);
 		pl_metrics_inc(gw_m.sendq_closes);
 		gw_resume_free(c);
 		gw_conn_close(c, 4008, "send queue full: resume");
@@ -97,23 +117,47 @@ gw_resume_hold(struct gw_conn *c, struct gw_blob *b, const char *channel,
 	}
 	h = &r->held[r->nheld++];
 	h->b = gw_blob_ref(b);
+	r->heldbytes += b->len;
 	snprintf(h->channel, sizeof(h->channel), "%s", channel ? channel : "");
 	h->seq = seq;
 	return 1;
 }
 
-/* gw_resume_dup - was a held event already written by the replay */
-static int
-gw_resume_dup(const struct gw_resume *r, const struct gw_held *h)
+/* gw_resume_flush - write the held events: a channel event only above
+ * the seq already written (gw_conn_send_seq), in arrival order */
+static void
+gw_resume_flush(struct gw_conn *c)
 {
-	int i;
+	struct gw_resume *r = c->resume;
+	struct gw_held *h;
+	uint32_t i;
 
-	if (h->seq <= 0 || h->channel[0] == 0)
-		return 0;
-	for (i = 0; i < r->nchans; i++)
-		if (strcmp(r->chans[i].id, h->channel) == 0)
-			return h->seq <= r->chans[i].upto;
-	return 0;
+	for (i = 0; i < r->nheld && c->resume == r; i++) {
+		h = &r->held[i];
+		if (h->seq > 0 && h->channel[0] != 0)
+			gw_conn_send_seq(c, h->b, gw_cache_chan(h->channel), h->seq);
+		else
+			gw_conn_send_blob(c, h->b);
+	}
+}
+
+/* gw_resume_epochs - ,"epochs":{"C1":4,…} of the resumed channels (the
+ * epoch this gateway last saw: boot or the channel's latest event) */
+static void
+gw_resume_epochs(const struct gw_resume *r, struct pl_buf *b)
+{
+	const struct gw_chan *ch;
+	int i, n = 0;
+
+	for (i = 0; i < r->nchans; i++) {
+		if ((ch = gw_cache_chan(r->chans[i].id)) == NULL || ch->epoch == 0)
+			continue;
+		pl_buf_puts(b, n++ ? "," : ",\"epochs\":{");
+		pl_buf_json_str(b, ch->id);
+		pl_buf_printf(b, ":%u", ch->epoch);
+	}
+	if (n > 0)
+		pl_buf_puts(b, "}");
 }
 
 /* gw_resume_finish - every channel replayed: flush held, say resumed */
@@ -121,17 +165,48 @@ static void
 gw_resume_finish(struct gw_conn *c)
 {
 	struct gw_resume *r = c->resume;
-	char done[96];
-	uint32_t i;
-	int n;
+	struct pl_buf done;
 
-	for (i = 0; i < r->nheld; i++)
-		if (!gw_resume_dup(r, &r->held[i]))
-			gw_conn_send_blob(c, r->held[i].b);
-	n = snprintf(done, sizeof(done), "{\"type\":\"resumed\",\"reply_to\":%lld}",
+	gw_resume_flush(c);
+	if (c->resume != r)
+		return;		/* closed (4008) while flushing */
+	pl_buf_init(&done);
+	pl_buf_printf(&done, "{\"type\":\"resumed\",\"reply_to\":%lld",
 	    (long long)r->reply_to);
+	gw_resume_epochs(r, &done);
+	pl_buf_puts(&done, "}");
 	gw_resume_free(c);
-	gw_conn_send(c, done, (size_t)n);
+	gw_conn_send(c, done.data, done.len);
+	pl_buf_fini(&done);
+}
+
+/* gw_resume_wait - resume=1: hold live events until the resume frame */
+void
+gw_resume_wait(struct gw_conn *c)
+{
+	struct gw_resume *r;
+
+	if (c->resume != NULL)
+		return;
+	r = pl_calloc(1, sizeof(*r));
+	r->waiting = 1;
+	r->wait_until_s = (uint32_t)(pl_clock_mono_ms() / 1000) + GW_RESUME_WAIT_S;
+	c->resume = r;
+}
+
+/* gw_resume_expire - no resume frame in time: write what was held */
+void
+gw_resume_expire(struct gw_conn *c, uint32_t now_s)
+{
+	struct gw_resume *r = c->resume;
+
+	if (r == NULL || !r->waiting || now_s < r->wait_until_s)
+		return;
+	pl_metrics_inc(gw_m.resume_hold_expired);
+	pl_log_debug("GW-RESUME-HOLD-EXPIRED", "conn=%s held=%u", c->session, r->nheld);
+	gw_resume_flush(c);
+	if (c->resume == r)
+		gw_resume_free(c);
 }
 
 /* gw_resume_resync - tell the client to reload a channel */
@@ -156,7 +231,9 @@ gw_resume_write(struct gw_conn *c, struct gw_resume_chan *rc,
     const Parley__Reply *reply)
 {
 	struct pl_buf out;
+	struct gw_seen *s;
 	size_t i;
+	int64_t seq;
 	const Parley__Envelope *env;
 
 	pl_buf_init(&out);
@@ -164,14 +241,23 @@ gw_resume_write(struct gw_conn *c, struct gw_resume_chan *rc,
 		env = reply->events[i];
 		if (env->body_case != PARLEY__ENVELOPE__BODY_MESSAGE ||
 		    strcmp(env->message->channel, rc->id) != 0 ||
-		    env->message->seq <= rc->upto)
+		    (seq = env->message->seq) <= rc->upto)
 			continue;
+		rc->upto = seq;
+		/* removed from the channel meanwhile: nothing more of it */
+		if ((s = gw_cache_seen(c, gw_cache_chan(rc->id))) == NULL)
+			break;
+		if (seq <= s->hi && !(rc->lo0 > 0 && seq < rc->lo0))
+			continue;	/* written live already */
 		pl_buf_reset(&out);
 		if (pl_event_json(env, &out) != 0 || out.len == 0)
 			continue;
 		if (gw_conn_send(c, out.data, out.len) != 0)
 			break;
-		rc->upto = env->message->seq;
+		if (seq > s->hi)
+			s->hi = seq;
+		if (s->lo == 0 || seq < s->lo)
+			s->lo = seq;
 	}
 	pl_buf_fini(&out);
 	return reply->n_events;
@@ -210,7 +296,7 @@ gw_resume_call(struct gw_conn *c, int idx)
 	struct gw_replay_call *call = pl_calloc(1, sizeof(*call));
 	Parley__Request req;
 	Parley__Caller caller;
-	char after[24];
+	char after[24], epoch[16];
 	int rv;
 
 	call->h = gw_conn_handle(c);
@@ -223,6 +309,10 @@ gw_resume_call(struct gw_conn *c, int idx)
 	pl_request_param(&req, "channel", r->chans[idx].id);
 	pl_request_param(&req, "after_seq", after);
 	pl_request_param(&req, "limit", GW_REPLAY_PAGE_S);
+	if (r->chans[idx].epoch != 0) {
+		snprintf(epoch, sizeof(epoch), "%u", r->chans[idx].epoch);
+		pl_request_param(&req, "epoch", epoch);
+	}
 	rv = pl_message_clnt_call(gw.msg, -1, &req, gw_resume_replayed, call);
 	req.caller = NULL;
 	req.source = NULL;
@@ -231,20 +321,46 @@ gw_resume_call(struct gw_conn *c, int idx)
 		gw_resume_replayed(rv, NULL, call);
 }
 
-/* gw_resume_start - begin a resume for the member channels of last_seq */
-int
-gw_resume_start(struct gw_conn *c, int64_t reply_to, const cJSON *last_seq)
+/* gw_resume_chan_add - one channel of last_seq: the client's seq, its
+ * epoch, and the written range's lo at the start; what the client says it
+ * has counts as written */
+static void
+gw_resume_chan_add(struct gw_conn *c, struct gw_resume *r, const cJSON *it,
+    const cJSON *epochs)
 {
-	struct gw_resume *r;
+	struct gw_resume_chan *rc = &r->chans[r->nchans++];
+	const cJSON *ep = cJSON_GetObjectItemCaseSensitive(epochs, it->string);
+	struct gw_seen *s = gw_cache_seen(c, gw_cache_chan(it->string));
+
+	snprintf(rc->id, sizeof(rc->id), "%s", it->string);
+	rc->upto = it->valuedouble > 0 ? (int64_t)it->valuedouble : 0;
+	if (cJSON_IsNumber(ep) && ep->valuedouble > 0 && ep->valuedouble < 4294967296.0)
+		rc->epoch = (uint32_t)ep->valuedouble;
+	if (s == NULL)
+		return;
+	rc->lo0 = s->lo;
+	if (rc->upto > s->hi)
+		s->hi = rc->upto;
+}
+
+/* gw_resume_start - begin a resume for the member channels of last_seq;
+ * epochs (may be NULL) is the client's {"C1":epoch} */
+int
+gw_resume_start(struct gw_conn *c, int64_t reply_to, const cJSON *last_seq,
+    const cJSON *epochs)
+{
+	struct gw_resume *r = c->resume;
 	const cJSON *it;
 	int i, n;
 
-	if (c->resume != NULL) {
+	if (r != NULL && !r->waiting) {
 		gw_rtm_error(c, reply_to, "resume_in_progress", "a resume is running");
 		return 0;
 	}
 	pl_metrics_inc(gw_m.resumes);
-	r = pl_calloc(1, sizeof(*r));
+	if (r == NULL)
+		r = pl_calloc(1, sizeof(*r));
+	r->waiting = 0;		/* resume=1: keep holding until resumed */
 	r->reply_to = reply_to;
 	r->id = ++gw_resume_ids;
 	n = cJSON_GetArraySize(last_seq);
@@ -252,10 +368,9 @@ gw_resume_start(struct gw_conn *c, int64_t reply_to, const cJSON *last_seq)
 	cJSON_ArrayForEach(it, last_seq) {
 		/* only channels the user is a member of; others are ignored */
 		if (r->nchans >= GW_RESUME_MAX_CHANNELS || !cJSON_IsNumber(it) ||
-		    !gw_cache_member(c, it->string) || strlen(it->string) > GW_ID_MAX)
+		    strlen(it->string) > GW_ID_MAX || !gw_cache_member(c, it->string))
 			continue;
-		snprintf(r->chans[r->nchans].id, sizeof(r->chans[0].id), "%s", it->string);
-		r->chans[r->nchans++].upto = (int64_t)it->valuedouble;
+		gw_resume_chan_add(c, r, it, epochs);
 	}
 	c->resume = r;
 	if (r->nchans == 0) {

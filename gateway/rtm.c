@@ -249,12 +249,14 @@ static int
 gw_rtm_resume(struct gw_conn *c, const cJSON *f, int64_t id)
 {
 	const cJSON *ls = cJSON_GetObjectItemCaseSensitive(f, "last_seq");
+	const cJSON *ep = cJSON_GetObjectItemCaseSensitive(f, "epoch");
 
-	if (!cJSON_IsObject(ls)) {
-		gw_rtm_error(c, id, "invalid_arguments", "last_seq must be an object");
+	if (!cJSON_IsObject(ls) || (ep != NULL && !cJSON_IsObject(ep))) {
+		gw_rtm_error(c, id, "invalid_arguments",
+		    "last_seq (and epoch, if given) must be objects");
 		return 0;
 	}
-	return gw_resume_start(c, id, ls);
+	return gw_resume_start(c, id, ls, ep);
 }
 
 static const struct {

@@ -35,6 +35,11 @@
  * without this every frame over ~0.5 KB was split and copied per recipient.
  * Larger than any frame we write (a 40,000-character text, JSON-escaped). */
 #define GW_TX_PACKET (1024 * 1024)
+/* a body over max-body is read and dropped up to this, then answered
+ * (request_too_large) on the same connection; beyond it (or a Content-Length
+ * beyond it) the answer is written at once and the connection closed */
+#define GW_BODY_DROP_MAX ((size_t)64 * 1024 * 1024)
+#define GW_TOO_LARGE "{\"ok\":false,\"error\":\"request_too_large\"}"
 
 static struct lws_protocols gw_protocols[2];
 static lws_retry_bo_t gw_retry;
@@ -180,6 +185,35 @@ gw_server_ops(struct lws *wsi, const char *path)
 	return 0;
 }
 
+/* gw_server_too_large - answer request_too_large now and hang up: the rest
+ * of the body is not read (PROTOCOL.md: HTTP 200 with an error) */
+static int
+gw_server_too_large(struct gw_conn *c)
+{
+	pl_log_info("GW-HTTP-TOO-LARGE", "path=%s dropped=%zu", c->http->path,
+	    c->http->dropped);
+	gw_http_respond(c->wsi, 200, GW_JSON, GW_TOO_LARGE, sizeof(GW_TOO_LARGE) - 1, 0);
+	return -1;
+}
+
+/* gw_server_body_limit - a declared Content-Length over max-body: drop the
+ * body as it comes (answered at its end), or, when even that is too much,
+ * answer now and close */
+static int
+gw_server_body_limit(struct lws *wsi, struct gw_conn *c)
+{
+	char cl[32] = "";
+	unsigned long long n;
+
+	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+		return 0;
+	n = strtoull(cl, NULL, 10);
+	if (n <= (unsigned long long)gw_conf.max_body)
+		return 0;
+	c->http->too_large = 1;
+	return n > GW_BODY_DROP_MAX ? gw_server_too_large(c) : 0;
+}
+
 /* gw_server_api - start an /api/<method> transaction */
 static int
 gw_server_api(struct lws *wsi, struct gw_conn *c, const char *path)
@@ -209,6 +243,8 @@ gw_server_api(struct lws *wsi, struct gw_conn *c, const char *path)
 	}
 	if (!h->is_post)
 		gw_api_dispatch(c);
+	else
+		return gw_server_body_limit(wsi, c);
 	return 0;
 }
 
@@ -221,6 +257,11 @@ gw_server_body_done(struct gw_conn *c)
 
 	if (h == NULL)
 		return -1;
+	if (h->too_large) {
+		pl_log_info("GW-HTTP-TOO-LARGE", "path=%s dropped=%zu", h->path, h->dropped);
+		gw_api_reply_error(c, "request_too_large");
+		return 0;
+	}
 	if (h->body.len > 0) {
 		if (h->ctype != NULL && strstr(h->ctype, "application/json") != NULL)
 			rv = gw_params_json(&h->params, h->body.data, h->body.len);
@@ -260,15 +301,21 @@ gw_server_http(struct lws *wsi, struct gw_conn *c, void *in, size_t len)
 static int
 gw_server_http_body(struct gw_conn *c, void *in, size_t len)
 {
-	if (c->http == NULL)
+	struct gw_http *h = c->http;
+
+	if (h == NULL)
 		return -1;
-	if (c->http->body.len + len > (size_t)gw_conf.max_body) {
-		gw_http_respond(c->wsi, 413, GW_JSON,
-		    "{\"ok\":false,\"error\":\"request_too_large\"}", 41, 0);
-		return -1;
+	if (!h->too_large && h->body.len + len > (size_t)gw_conf.max_body) {
+		h->too_large = 1;
+		h->dropped = h->body.len;
+		pl_buf_fini(&h->body);
 	}
-	pl_buf_append(&c->http->body, in, len);
-	return 0;
+	if (!h->too_large) {
+		pl_buf_append(&h->body, in, len);
+		return 0;
+	}
+	h->dropped += len;
+	return h->dropped > GW_BODY_DROP_MAX ? gw_server_too_large(c) : 0;
 }
 
 /* gw_server_http_closed - the HTTP connection went away */
@@ -311,6 +358,9 @@ gw_server_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return gw_conn_established(c);
 	case LWS_CALLBACK_RECEIVE:
 		return gw_conn_receive(c, in, len);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		gw_conn_pong(c);
+		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return gw_conn_writeable(c);
 	case LWS_CALLBACK_CLOSED:
@@ -403,8 +453,10 @@ gw_server_start(void)
 	gw_protocols[0].per_session_data_size = sizeof(struct gw_conn);
 	gw_protocols[0].rx_buffer_size = (size_t)gw_conf.rx_buffer;
 	gw_protocols[0].tx_packet_size = GW_TX_PACKET;
-	gw_retry.secs_since_valid_ping = (uint16_t)gw_conf.ping_s;
-	gw_retry.secs_since_valid_hangup = (uint16_t)(gw_conf.ping_s + gw_conf.pong_timeout_s);
+	/* no lws validity timers (pings and dead peers are conn.c's sweep):
+	 * lws re-inserts them into a sorted list, O(connections), per frame */
+	gw_retry.secs_since_valid_ping = 0;
+	gw_retry.secs_since_valid_hangup = 0;
 	loops[0] = gw.uv;
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;

@@ -95,3 +95,41 @@ def test_sigterm_sends_goodbye_and_1001(new_stack):
     closed = ws.wait_closed(10)
     assert closed is not None and closed[0] == 1001, closed
     assert gw.reap(10), "gateway did not exit within the drain time"
+
+
+def test_body_over_limit_answered_200_and_connection_kept(stack, team):
+    # PROTOCOL.md: always HTTP 200 except 429. A body over PARLEY_MAX_BODY
+    # (1 MiB) is read and dropped, answered request_too_large, and the same
+    # keep-alive connection serves the next request
+    import requests
+    s = requests.Session()
+    tok = team.token("alice")
+    r = s.post(stack.http_url + "/api/chat.postMessage",
+               headers={"Authorization": "Bearer " + tok},
+               data={"channel": team.channel, "text": "x" * (3 << 20)}, timeout=20)
+    assert r.status_code == 200, (r.status_code, r.text[:200])
+    assert r.json() == {"ok": False, "error": "request_too_large"}
+    r = s.post(stack.http_url + "/api/auth.test",
+               headers={"Authorization": "Bearer " + tok}, timeout=10)
+    assert r.status_code == 200 and r.json()["ok"] is True, r.text
+
+
+def test_body_declared_far_over_limit_answered_then_closed(stack):
+    # a Content-Length beyond what the gateway will read and drop (64 MiB)
+    # is answered at once, without reading the body, and the socket closed
+    import socket
+    port = int(stack.http_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"POST /api/api.test HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/x-www-form-urlencoded\r\n"
+                  b"Content-Length: 1000000000\r\n\r\nabc")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), data[:300]
+    assert b'"request_too_large"' in body, data[:300]
+    assert not stack.dead_children()

@@ -335,3 +335,31 @@ def test_breaker_per_shard_opens_and_recovers(stack, team, extra_gateway):
     wait_for(lambda: parley.Api(stack.http_url).call(
         "chat.postMessage", tok, check=False, channel=team.channel, text="ok").get("ok"),
         20, "stack gateways recovered", interval=0.3)
+
+
+def test_rate_limits_off_turns_off_the_rtm_send_rate(stack, team, extra_gateway):
+    # PROTOCOL.md: PARLEY_RATE_LIMITS=0 turns the per-user rates off, the
+    # per-connection RTM send rate included (same tiny bucket as above)
+    gw = extra_gateway(PARLEY_RATE_LIMITS=0, PARLEY_RATE_MSG_BURST=1, PARLEY_RATE_MSG_PER_S=1)
+    with Ws(gw.ws_url, team.token("alice")) as ws:
+        answers = [ws.request({"type": "message", "channel": team.channel,
+                               "text": "unlimited %d" % i}) for i in range(8)]
+    assert all(a.get("ok") is True for a in answers), answers
+    assert gw.metric("parley_gateway_rtm_ratelimited_total") in (0, None)
+
+
+def test_server_pings_and_dead_peer_hang_up(stack, team, extra_gateway):
+    # pings and dead peers are the gateway's 1 s sweep (not lws's validity
+    # timers): a client that answers pings stays; one that never answers
+    # (a raw socket that never reads or writes) is hung up
+    gw = extra_gateway(PARLEY_WS_PING_S=1, PARLEY_WS_PONG_TIMEOUT_S=2)
+    with Ws(gw.ws_url, team.token("alice")) as alive:     # websockets answers pings
+        dead = RawWs(gw.port, team.token("bob"))
+        try:
+            wait_for(lambda: gw.metric("parley_gateway_disconnects_total",
+                                       reason="dead_peer") == 1, 15, "dead peer hung up")
+        finally:
+            dead.s.close()
+        # the answering client outlived several ping periods and still works
+        assert alive.closed is None
+        assert alive.request({"type": "ping"})["type"] == "pong"

@@ -119,3 +119,163 @@ def test_kick_stops_every_path(stack, team, api):
                     json_body={"last_seq": {ch: before}, "timeout": 0})
     assert not [e for e in poll["events"] if e.get("channel") == ch], poll
     assert ch not in poll["last_seq"]
+
+
+# ---- resume=1 (Parley extension): hold live events until the resume is answered
+
+import socket
+import threading
+
+from test_gateway_limits import extra_gateway  # noqa: F401 (fixture)
+
+
+class _Poster:
+    """posts to a channel through the Web API, one message after another,
+    until stopped; keeps the seq of every acknowledged post"""
+
+    def __init__(self, stack, token, channel):
+        self.api = parley.Api(stack.http_url)
+        self.token, self.channel = token, channel
+        self.seqs = []
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        i = 0
+        while not self._stop.is_set():
+            r = self.api.call("chat.postMessage", self.token, channel=self.channel,
+                              text="storm %d" % i)
+            self.seqs.append(r["message"]["seq"])
+            i += 1
+            time.sleep(0.01)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join(15)
+
+
+def _channel_seqs(ws, channel):
+    return [e["seq"] for e in _msgs(ws, channel)]
+
+
+def _reconnect_during_posts(stack, team, url_suffix):
+    """bob reads, disconnects, misses some, reconnects (url_suffix) while
+    alice keeps posting, waits until live events were posted after his
+    hello, resumes; returns (last seq of the first connection, the
+    channel seqs of the second, the last posted seq)"""
+    ch = team.channel
+    with _Poster(stack, team.token("alice"), ch) as poster:
+        with Ws(stack.ws_url, team.token("bob")) as bob:
+            bob.wait_events(lambda e: e.get("type") == "message" and
+                            e.get("channel") == ch, 5, what="first messages")
+            last = max(_channel_seqs(bob, ch))
+        # missed while away, then live ones between hello and resume
+        n = len(poster.seqs)
+        wait_for(lambda: len(poster.seqs) >= n + 5, 15, "posts while away")
+        bob = Ws(stack.ws_url + url_suffix, team.token("bob"))
+        try:
+            n = len(poster.seqs)
+            wait_for(lambda: len(poster.seqs) >= n + 10, 15, "posts after hello")
+            r = bob.request({"type": "resume", "last_seq": {ch: last}}, timeout=20)
+            assert r["type"] == "resumed", r
+            n = len(poster.seqs)
+            wait_for(lambda: len(poster.seqs) >= n + 10, 15, "posts after resumed")
+        except BaseException:
+            bob.close()
+            raise
+    final = max(poster.seqs)
+    try:
+        bob.wait_event(lambda e: e.get("seq") == final and e.get("channel") == ch and
+                       "reply_to" not in e, 15, what="the last post")
+        return last, _channel_seqs(bob, ch), final
+    finally:
+        bob.close()
+
+
+def test_resume_opt_in_every_seq_once_in_order(stack, team):
+    last, seqs, final = _reconnect_during_posts(stack, team, "?resume=1")
+    assert seqs == list(range(last + 1, final + 1)), (last, final, seqs)
+
+
+def test_resume_without_opt_in_never_twice(stack, team):
+    # without the flag live events come before the replay: late ones may
+    # arrive after newer ones, but none twice and none lost
+    last, seqs, final = _reconnect_during_posts(stack, team, "")
+    assert len(seqs) == len(set(seqs)), seqs
+    assert sorted(seqs) == list(range(last + 1, final + 1)), (last, final, seqs)
+
+
+def test_resume_opt_in_on_rtm_connect_url(stack, team, api):
+    url = api.call("rtm.connect", team.token("bob"), resume="1")["url"]
+    assert url.endswith("&resume=1"), url
+    ch = team.channel
+    with Ws(url, None) as bob, Ws(stack.ws_url, team.token("alice")) as alice:
+        seq = _send(alice, ch, "held until resumed")
+        r = bob.request({"type": "resume", "last_seq": {ch: seq - 1}})
+        assert r["type"] == "resumed", r
+        assert _channel_seqs(bob, ch) == [seq]
+
+
+def test_resume_opt_in_hold_released_without_resume(stack, team, extra_gateway):
+    # one gateway process (the stack's two share a port: metrics and fan-out
+    # would come from either), so bob's and alice's copies are written in
+    # the same fan-out turn unless bob's is held
+    gw = extra_gateway()
+    ch = team.channel
+    with Ws(gw.ws_url + "?resume=1", team.token("bob")) as bob, \
+            Ws(gw.ws_url, team.token("alice")) as alice:
+        seq = _send(alice, ch, "no resume frame")
+        alice.wait_event(lambda e: e.get("seq") == seq and "reply_to" not in e)
+        assert bob.request({"type": "ping"})["type"] == "pong"
+        assert not _msgs(bob, ch), bob.events          # held
+        ev = bob.wait_event(lambda e: e.get("seq") == seq and "reply_to" not in e,
+                            timeout=20, what="the held event")
+        assert ev["text"] == "no resume frame"
+    assert gw.metric("parley_gateway_resume_hold_expired_total") == 1
+
+
+def _redis(addr, *args):
+    host, port = addr.rsplit(":", 1)
+    cmd = "*%d\r\n" % len(args) + "".join(
+        "$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args)
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(cmd.encode())
+        return s.recv(4096).decode()
+
+
+def test_resume_with_old_epoch_after_redis_flush(new_stack):
+    st = new_stack(shards=1, gateways=1)
+    team = parley.provision(st, users=("alice", "bob"))
+    ch = team.channel
+    with Ws(st.ws_url, team.token("alice")) as alice:
+        seq = _send(alice, ch, "before the flush")
+    with Ws(st.ws_url, team.token("bob")) as bob:
+        old = bob.hello.get("epochs", {}).get(ch)
+        assert isinstance(old, int) and old > 0, bob.hello
+    assert _redis(st.redis_addr, "FLUSHALL").startswith("+OK")
+    with Ws(st.ws_url, team.token("alice")) as alice:
+        # the first append after the flush finds the channel's meta gone
+        # and moves it to a new epoch; later ones carry it
+        def moved():
+            _send(alice, ch, "after the flush")
+            with Ws(st.ws_url, team.token("bob")) as b:
+                e = b.hello.get("epochs", {}).get(ch)
+                return e if e and e != old else None
+        new = wait_for(moved, 15, "a new epoch in hello")
+    with Ws(st.ws_url, team.token("bob")) as bob:
+        r = bob.request({"type": "resume", "last_seq": {ch: seq}, "epoch": {ch: old}})
+        assert r["type"] == "resumed", r
+        rs = bob.matching(lambda e: e.get("type") == "resync_required")
+        assert rs == [{"type": "resync_required", "channel": ch}], bob.events
+        assert not _msgs(bob, ch), bob.events
+        assert r.get("epochs", {}).get(ch) == new, r
+    with Ws(st.ws_url, team.token("bob")) as bob:
+        # the current epoch replays as usual
+        r = bob.request({"type": "resume", "last_seq": {ch: seq}, "epoch": {ch: new}})
+        assert r["type"] == "resumed", r
+        assert not bob.matching(lambda e: e.get("type") == "resync_required")
+        assert _msgs(bob, ch) and _msgs(bob, ch)[0]["seq"] == seq + 1, bob.events
