@@ -89,7 +89,7 @@ ms_dir_team_create(struct ms_call *c)
 	p[1] = ms_param(c, "name");
 	p[2] = now;
 	p[3] = dir_idem(c);
-	return pl_pg_query(ms.dir, "INSERT INTO teams (id, name, domain, created, create_key)"
+	return pl_pg_query(ms_svc_dir(), "INSERT INTO teams (id, name, domain, created, create_key)"
 	    " VALUES ($1, $2, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
 	    " WHERE teams.create_key = $4 AND $4 <> '' RETURNING id, name", 4, p,
 	    dir_team_created, c);
@@ -151,7 +151,7 @@ ms_dir_user_create(struct ms_call *c)
 	p[2] = ms_param(c, "name");
 	p[3] = now;
 	p[4] = dir_idem(c);
-	return pl_pg_query(ms.dir, "WITH ins AS (INSERT INTO users (id, team_id, name, created,"
+	return pl_pg_query(ms_svc_dir(), "WITH ins AS (INSERT INTO users (id, team_id, name, created,"
 	    " create_key) SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM teams"
 	    " WHERE id = $2) ON CONFLICT (team_id, name) DO UPDATE SET name = EXCLUDED.name"
 	    " WHERE users.create_key = $5 AND $5 <> '' RETURNING id, name, team_id)"
@@ -196,7 +196,7 @@ ms_dir_auth_test(struct ms_call *c)
 {
 	const char *p[2] = { c->user, c->team };
 
-	return pl_pg_query(ms.dir, "SELECT u.name, t.name, t.domain FROM users u"
+	return pl_pg_query(ms_svc_dir(), "SELECT u.name, t.name, t.domain FROM users u"
 	    " JOIN teams t ON t.id = u.team_id WHERE u.id = $1 AND u.team_id = $2"
 	    " AND NOT u.deleted", 2, p, dir_auth_done, c);
 }
@@ -212,8 +212,16 @@ struct boot {
 	Parley__Channel **chanp;
 	char **strs;		/* heap strings the protos point at */
 	int nstrs;
+	struct boot_look *looks;	/* one per channel (Redis callbacks' args) */
 	int pending;		/* Redis look-ups in flight */
 };
+
+struct boot_look {
+	struct boot *st;
+	Parley__Channel *pc;
+};
+
+static void boot_states(struct boot *st);
 
 /* boot_str - keep a copy of s for the reply's lifetime */
 static char *
@@ -234,6 +242,7 @@ boot_free(void *p)
 	free(st->strs);
 	free(st->chans);
 	free(st->chanp);
+	free(st->looks);
 	free(st);
 }
 
@@ -288,20 +297,15 @@ boot_finish(struct boot *st)
 	pl_buf_fini(&b);
 }
 
-struct boot_look {
-	struct boot *st;
-	Parley__Channel *pc;
-};
-
-/* boot_meta - HMGET {ch:ID}:meta seq epoch */
+/* boot_meta - the HMGET {ch:ID}:meta seq epoch of every channel not in
+ * memory, sent together (one pipelined write; each key is its own slot, so
+ * no multi-key command): arg is the channel's struct boot_look */
 static void
 boot_meta(int rv, struct redisReply *r, void *arg)
 {
-	struct boot_look *lk = arg;
-	struct boot *st = lk->st;
-	Parley__Channel *ch = lk->pc;
+	struct boot *st = ((struct boot_look *)arg)->st;
+	Parley__Channel *ch = ((struct boot_look *)arg)->pc;
 
-	free(lk);
 	if (rv == 0 && r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
 		if (r->element[0]->type == REDIS_REPLY_STRING) {
 			int64_t seq = strtoll(r->element[0]->str, NULL, 10);
@@ -315,74 +319,64 @@ boot_meta(int rv, struct redisReply *r, void *arg)
 	boot_finish(st);
 }
 
-/* boot_channel_state - last_seq and epoch: ours from memory, others' from Redis */
+/* boot_states - last_seq and epoch: ours from memory, others' from Redis */
 static void
-boot_channel_state(struct boot *st, Parley__Channel *pc)
+boot_states(struct boot *st)
 {
-	struct ms_chan *ch = ms_chan_peek(pc->id);
-	struct boot_look *lk;
+	size_t i, k;
 	char key[64];
 
-	if (ch != NULL && ch->seq_state == MS_CHAN_READY) {
-		pc->last_seq = ch->next_seq - 1;
-		pc->epoch = ch->epoch;
-		return;
-	}
-	if (ms.redis == NULL)
-		return;
-	snprintf(key, sizeof(key), "{ch:%s}:meta", pc->id);
-	lk = pl_malloc(sizeof(*lk));
-	lk->st = st;
-	lk->pc = pc;
-	st->pending++;
-	if (pl_redis_cmdf(ms.redis, boot_meta, lk, "HMGET %s seq epoch", key) != 0) {
-		free(lk);
-		st->pending--;
-	}
-}
-
-/* boot_channels - id, kind, name, archived, creator, created, last_seq, team */
-static void
-boot_channels(int rv, struct pg_result *res, void *arg)
-{
-	struct boot *st = arg;
-	int i, n;
-
-	if (rv != 0) {
-		ms_call_rv_error(&st->c, rv);
-		return;
-	}
-	n = PQntuples(res);
-	st->chans = pl_calloc((size_t)n + 1, sizeof(*st->chans));
-	st->chanp = pl_calloc((size_t)n + 1, sizeof(*st->chanp));
+	st->looks = pl_calloc(st->boot.n_channels + 1, sizeof(*st->looks));
 	st->pending = 1;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < st->boot.n_channels; i++) {
 		Parley__Channel *pc = &st->chans[i];
+		struct ms_chan *ch = ms_chan_peek(pc->id);
+		const char *argv[4];
+		size_t argl[4];
 
-		parley__channel__init(pc);
-		pc->id = boot_str(st, PQgetvalue(res, i, 0));
-		pc->kind = boot_str(st, PQgetvalue(res, i, 1));
-		pc->name = boot_str(st, PQgetvalue(res, i, 2));
-		pc->archived = PQgetvalue(res, i, 3)[0] == 't';
-		pc->creator = boot_str(st, PQgetvalue(res, i, 4));
-		pc->created = strtoll(PQgetvalue(res, i, 5), NULL, 10);
-		pc->last_seq = strtoll(PQgetvalue(res, i, 6), NULL, 10);
-		pc->team = boot_str(st, PQgetvalue(res, i, 7));
-		st->chanp[i] = pc;
+		if (ch != NULL && ch->seq_state == MS_CHAN_READY) {
+			pc->last_seq = ch->next_seq - 1;
+			pc->epoch = ch->epoch;
+			continue;
+		}
+		if (ms.redis == NULL)
+			continue;
+		snprintf(key, sizeof(key), "{ch:%s}:meta", pc->id);
+		argv[0] = "HMGET", argv[1] = key, argv[2] = "seq", argv[3] = "epoch";
+		for (k = 0; k < 4; k++)
+			argl[k] = strlen(argv[k]);
+		st->looks[i].st = st;
+		st->looks[i].pc = pc;
+		st->pending++;
+		if (pl_redis_cmd(ms.redis, boot_meta, &st->looks[i], 4, argv, argl) != 0)
+			st->pending--;
 	}
-	st->boot.channels = st->chanp;
-	st->boot.n_channels = (size_t)n;
-	for (i = 0; i < n; i++)
-		boot_channel_state(st, &st->chans[i]);
 	boot_finish(st);
 }
 
-/* boot_self - user name, team name, domain, is_admin */
+/* boot_row_channel - columns 4.. of row i: one channel of the caller */
 static void
-boot_self(int rv, struct pg_result *res, void *arg)
+boot_row_channel(struct boot *st, struct pg_result *res, int i, Parley__Channel *pc)
+{
+	parley__channel__init(pc);
+	pc->id = boot_str(st, PQgetvalue(res, i, 4));
+	pc->kind = boot_str(st, PQgetvalue(res, i, 5));
+	pc->name = boot_str(st, PQgetvalue(res, i, 6));
+	pc->archived = PQgetvalue(res, i, 7)[0] == 't';
+	pc->creator = boot_str(st, PQgetvalue(res, i, 8));
+	pc->created = strtoll(PQgetvalue(res, i, 9), NULL, 10);
+	pc->last_seq = strtoll(PQgetvalue(res, i, 10), NULL, 10);
+	pc->team = boot_str(st, PQgetvalue(res, i, 11));
+}
+
+/* boot_loaded - one row per channel of the caller (one row with NULL
+ * channel columns when none): user name, team name, domain, is_admin, then
+ * id, kind, name, archived, creator, created, last_seq, team of the channel */
+static void
+boot_loaded(int rv, struct pg_result *res, void *arg)
 {
 	struct boot *st = arg;
-	const char *p[1] = { st->c->user };
+	int i, n;
 
 	if (rv != 0 || PQntuples(res) == 0) {
 		if (rv != 0)
@@ -398,12 +392,16 @@ boot_self(int rv, struct pg_result *res, void *arg)
 	st->team.id = (char *)st->c->team;
 	st->team.name = boot_str(st, PQgetvalue(res, 0, 1));
 	st->team.domain = boot_str(st, PQgetvalue(res, 0, 2));
-	rv = pl_pg_query(ms.dir, "SELECT c.id, c.kind, c.name, c.archived, c.creator,"
-	    " c.created, c.last_seq, c.team_id FROM channel_members m"
-	    " JOIN channels c ON c.id = m.channel_id WHERE m.user_id = $1 ORDER BY c.created,"
-	    " c.id", 1, p, boot_channels, st);
-	if (rv != 0)
-		ms_call_rv_error(&st->c, rv);
+	n = PQgetisnull(res, 0, 4) ? 0 : PQntuples(res);
+	st->chans = pl_calloc((size_t)n + 1, sizeof(*st->chans));
+	st->chanp = pl_calloc((size_t)n + 1, sizeof(*st->chanp));
+	for (i = 0; i < n; i++) {
+		boot_row_channel(st, res, i, &st->chans[i]);
+		st->chanp[i] = &st->chans[i];
+	}
+	st->boot.channels = st->chanp;
+	st->boot.n_channels = (size_t)n;
+	boot_states(st);
 }
 
 /* ms_dir_boot - session.boot: self, team, the caller's channels */
@@ -422,9 +420,13 @@ ms_dir_boot(struct ms_call *c)
 	st->boot.team = &st->team;
 	c->state = st;
 	c->state_free = boot_free;
-	rv = pl_pg_query(ms.dir, "SELECT u.name, t.name, t.domain, u.is_admin FROM users u"
-	    " JOIN teams t ON t.id = u.team_id WHERE u.id = $1 AND u.team_id = $2", 2, p,
-	    boot_self, st);
+	/* one round trip: the user and team row repeated on each channel row */
+	rv = pl_pg_query(ms_svc_dir(), "SELECT u.name, t.name, t.domain, u.is_admin, c.id,"
+	    " c.kind, c.name, c.archived, c.creator, c.created, c.last_seq, c.team_id"
+	    " FROM users u JOIN teams t ON t.id = u.team_id"
+	    " LEFT JOIN (channel_members m JOIN channels c ON c.id = m.channel_id)"
+	    " ON m.user_id = u.id WHERE u.id = $1 AND u.team_id = $2"
+	    " ORDER BY c.created, c.id", 2, p, boot_loaded, st);
 	if (rv != 0)
 		ms_call_rv_error(&c, rv);
 	return 0;

@@ -150,7 +150,7 @@ list_channels(struct ms_call *c, int member_only)
 	p[5] = lim;
 	p[6] = member_only ? "true" : "false";
 	p[7] = who[0] ? who : c->user;
-	rv = pl_pg_query(ms.dir, "SELECT c.id, c.name, c.kind, c.creator, c.created,"
+	rv = pl_pg_query(ms_svc_dir(), "SELECT c.id, c.name, c.kind, c.creator, c.created,"
 	    " c.archived, EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id"
 	    "  AND m.user_id = $2),"
 	    " (SELECT count(*) FROM channel_members m WHERE m.channel_id = c.id),"
@@ -199,7 +199,7 @@ ms_list_users(struct ms_call *c)
 	p[0] = c->team;
 	p[1] = after;
 	p[2] = lim;
-	rv = pl_pg_query(ms.dir, "SELECT id, team_id, name, real_name, deleted, is_admin,"
+	rv = pl_pg_query(ms_svc_dir(), "SELECT id, team_id, name, real_name, deleted, is_admin,"
 	    " created FROM users WHERE team_id = $1 AND id > $2 ORDER BY id LIMIT $3::int",
 	    3, p, list_done, q);
 	if (rv != 0)
@@ -240,7 +240,7 @@ ms_list_user_info(struct ms_call *c)
 		ms_call_error(&c, "user_not_found");
 		return 0;
 	}
-	return pl_pg_query(ms.dir, "SELECT id, team_id, name, real_name, deleted, is_admin,"
+	return pl_pg_query(ms_svc_dir(), "SELECT id, team_id, name, real_name, deleted, is_admin,"
 	    " created FROM users WHERE team_id = $1 AND id = $2", 2, p, info_user_done, c);
 }
 
@@ -282,6 +282,6 @@ ms_list_team_info(struct ms_call *c)
 		ms_call_error(&c, "team_not_found");
 		return 0;
 	}
-	return pl_pg_query(ms.dir, "SELECT id, name, domain FROM teams WHERE id = $1", 1, p,
+	return pl_pg_query(ms_svc_dir(), "SELECT id, name, domain FROM teams WHERE id = $1", 1, p,
 	    team_done, c);
 }

@@ -18,6 +18,9 @@ static const struct pl_config_entry ms_config[] = {
 	    0, 0, "this shard's PostgreSQL database", 1 },
 	{ "pg-directory-dsn", "PARLEY_PG_DIRECTORY_DSN", PL_CONF_STR, NULL,
 	    &ms_conf.pg_dir_dsn, 0, 0, "the directory database (empty: the shard's)", 1 },
+	{ "dir-conns", "PARLEY_MS_DIR_CONNS", PL_CONF_INT, "4", &ms_conf.dir_conns,
+	    1, MS_DIR_CONNS_MAX, "connections to the directory database (each query to"
+	    " the least busy)", 0 },
 	{ "redis-addr", "PARLEY_REDIS_ADDR", PL_CONF_STR, "127.0.0.1:6390",
 	    &ms_conf.redis_addr, 0, 0, "Redis host:port or unix:/path", 0 },
 	{ "kafka-brokers", "PARLEY_KAFKA_BROKERS", PL_CONF_STR, NULL,

@@ -44,12 +44,15 @@ struct pl_loop;
 struct pl_rpc_req;
 struct pg_result;
 
+#define MS_DIR_CONNS_MAX 16
+
 /* settings (main.c's table) */
 struct ms_conf {
 	int64_t shard_index;
 	int64_t shard_count;
 	char *pg_dsn;
 	char *pg_dir_dsn;
+	int64_t dir_conns;		/* directory connections (pool) */
 	char *redis_addr;
 	char *kafka_brokers;
 	char *kafka_brokers_file;
@@ -76,7 +79,8 @@ struct ms_state {
 	struct pl_kafka_producer *prod;
 	struct pl_kafka_consumer *cons;
 	struct pl_pg *pg;		/* this shard's database */
-	struct pl_pg *dir;		/* the directory database */
+	struct pl_pg *dir[MS_DIR_CONNS_MAX];	/* the directory database: a pool */
+	int ndir;
 	struct pl_redis *redis;
 	char *brokers;
 	int partitions;			/* of parley.messages */
@@ -91,6 +95,10 @@ void ms_svc_drain(void);
 void ms_svc_fini(void);
 /* ms_svc_ready - 1 when sends may be served (caught up, producer up) */
 int ms_svc_ready(void);
+/* ms_svc_dir - the directory connection with the fewest queries queued.
+ * Every directory query is autocommit and its caller waits for the answer
+ * before the next step, so any connection of the pool may run it. */
+struct pl_pg *ms_svc_dir(void);
 
 /* metrics (svc.c) */
 struct ms_metrics {

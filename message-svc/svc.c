@@ -126,6 +126,50 @@ ms_svc_warm(void)
 		ms.warm = 1;
 }
 
+/* ms_svc_dir - the least busy directory connection (connected ones first) */
+struct pl_pg *
+ms_svc_dir(void)
+{
+	struct pl_pg *best = ms.dir[0];
+	int i, bq = pl_pg_queued(best), bc = pl_pg_connected(best);
+
+	for (i = 1; i < ms.ndir; i++) {
+		int q = pl_pg_queued(ms.dir[i]), cn = pl_pg_connected(ms.dir[i]);
+
+		if ((cn && !bc) || (cn == bc && q < bq)) {
+			best = ms.dir[i];
+			bq = q;
+			bc = cn;
+		}
+	}
+	return best;
+}
+
+/* ms_svc_dir_connected - some directory connection is up (ms_svc_dir
+ * prefers those, so one is enough to serve) */
+static int
+ms_svc_dir_connected(void)
+{
+	int i;
+
+	for (i = 0; i < ms.ndir; i++)
+		if (pl_pg_connected(ms.dir[i]))
+			return 1;
+	return 0;
+}
+
+/* ms_svc_dir_start - the pool of dir-conns connections */
+static int
+ms_svc_dir_start(struct pl_loop *loop)
+{
+	int rv;
+
+	for (ms.ndir = 0; ms.ndir < ms_conf.dir_conns; ms.ndir++)
+		if ((rv = pl_pg_start(loop, ms_conf.pg_dir_dsn, 10000, &ms.dir[ms.ndir])) != 0)
+			return rv;
+	return 0;
+}
+
 /* ms_svc_check_* - readiness checks for /readyz */
 static int
 ms_svc_check_log(void *arg, struct pl_buf *why)
@@ -138,7 +182,7 @@ ms_svc_check_log(void *arg, struct pl_buf *why)
 static int
 ms_svc_check_pg(void *arg, struct pl_buf *why)
 {
-	int ok = pl_pg_connected(ms.pg) && pl_pg_connected(ms.dir);
+	int ok = pl_pg_connected(ms.pg) && ms_svc_dir_connected();
 
 	if (!ok)
 		pl_buf_puts(why, "postgresql down");
@@ -205,7 +249,7 @@ ms_svc_init(struct event_base *base, struct pl_loop *loop)
 	ms_dedupe_init();
 	ms_tail_init();
 	if ((rv = pl_pg_start(loop, ms_conf.pg_dsn, 10000, &ms.pg)) != 0 ||
-	    (rv = pl_pg_start(loop, ms_conf.pg_dir_dsn, 10000, &ms.dir)) != 0 ||
+	    (rv = ms_svc_dir_start(loop)) != 0 ||
 	    (rv = pl_redis_start(loop, ms_conf.redis_addr, &ms.redis)) != 0 ||
 	    (rv = ms_svc_producer_start()) != 0)
 		return rv;
@@ -269,8 +313,8 @@ ms_svc_fini(void)
 		pl_kafka_producer_stop(&ms.prod, 5000);
 	if (ms.redis != NULL)
 		pl_redis_stop(&ms.redis);
-	if (ms.dir != NULL)
-		pl_pg_stop(&ms.dir);
+	while (ms.ndir > 0)
+		pl_pg_stop(&ms.dir[--ms.ndir]);
 	if (ms.pg != NULL)
 		pl_pg_stop(&ms.pg);
 	ms_tail_fini();

@@ -11,6 +11,11 @@
  *   msgbench --run-dir DIR --pg-dsn-fmt "host=… dbname=parley_shard_%d" \
  *            [--shards 2] [--partitions 8] [--channels 16] [--window 512]
  *            [--seconds 10] [--rate 5000] [--rate-seconds 10]
+ *
+ *   --boot N: instead of the above, session.boot only: --boot-users users
+ *   (each a member of --boot-channels of the --channels channels), N boots
+ *   in flight for --seconds; boots/s and boot latency p50/p99. All boots of
+ *   one team go to the team's shard, as the gateway's do.
  */
 #include <event2/event.h>
 #include <libpq-fe.h>
@@ -30,6 +35,10 @@
 static struct {
 	const char *run_dir, *dsn_fmt;
 	int shards, partitions, channels, window, seconds, rate, rate_seconds;
+	int boot, boot_users, boot_channels;
+	char (*users)[32];		/* --boot: the booting users */
+	int nusers;
+	const char *as;			/* caller of the next request ("": the bencher) */
 	struct event_base *base;
 	struct pl_loop *loop;
 	struct pl_message_clnt *mc;
@@ -91,7 +100,7 @@ mb_req(Parley__Request *req, Parley__Caller *caller, const char *method, int adm
 
 	pl_request_init(req, method);
 	parley__caller__init(caller);
-	caller->user = mb.user;
+	caller->user = mb.as && mb.as[0] ? (char *)mb.as : mb.user;
 	caller->team = mb.team;
 	caller->admin = admin;
 	req->caller = caller;
@@ -320,6 +329,105 @@ mb_paced(void)
 	mb_err_print("paced");
 }
 
+/* mb_boot_provision - the booting users, each joining boot_channels channels */
+static int
+mb_boot_provision(void)
+{
+	Parley__Request req;
+	Parley__Caller caller;
+	char name[64];
+	int i, k;
+
+	mb.users = pl_calloc((size_t)mb.boot_users, sizeof(*mb.users));
+	for (i = 0; i < mb.boot_users; i++) {
+		snprintf(name, sizeof(name), "booter-%d", i);
+		mb_req(&req, &caller, "admin.users.create", 1);
+		pl_request_param(&req, "team_id", mb.team);
+		pl_request_param(&req, "name", name);
+		if (mb_call_sync(&req) != 0)
+			return fprintf(stderr, "user: %s\n", mb.reply_json), -1;
+		mb_json_id("\"user\"", mb.users[mb.nusers++]);
+		mb.as = mb.users[i];
+		for (k = 0; k < mb.boot_channels && k < mb.nchans; k++) {
+			mb_req(&req, &caller, "conversations.join", 0);
+			pl_request_param(&req, "channel", mb.chans[(i + k) % mb.nchans]);
+			if (mb_call_sync(&req) != 0) {
+				mb.as = NULL;
+				return fprintf(stderr, "join: %s\n", mb.reply_json), -1;
+			}
+		}
+		mb.as = NULL;
+	}
+	return 0;
+}
+
+static void mb_boot_one(void);
+
+/* mb_booted - one boot's answer */
+static void
+mb_booted(int rv, Parley__Reply *r, void *arg)
+{
+	uint64_t t0 = (uint64_t)(uintptr_t)arg;
+
+	mb.inflight--;
+	if (rv != 0 || r == NULL || !r->ok || r->boot == NULL) {
+		mb.failed++;
+		mb_err_note(rv, r);
+	} else {
+		mb.acked++;
+		if (mb.nlat == mb.cap_lat) {
+			mb.cap_lat = mb.cap_lat ? mb.cap_lat * 2 : 65536;
+			mb.lat = pl_realloc(mb.lat, (size_t)mb.cap_lat * sizeof(double));
+		}
+		mb.lat[mb.nlat++] = (double)(pl_clock_mono_us() - t0) / 1000.0;
+	}
+	if (pl_clock_mono_us() < mb.t_end_us)
+		mb_boot_one();
+}
+
+/* mb_boot_one - session.boot of the next user */
+static void
+mb_boot_one(void)
+{
+	Parley__Request req;
+	Parley__Caller caller;
+
+	mb.as = mb.users[mb.sent % mb.nusers];
+	mb_req(&req, &caller, "session.boot", 0);
+	mb.as = NULL;
+	mb.sent++;
+	mb.inflight++;
+	if (pl_message_clnt_call(mb.mc, -1, &req, mb_booted,
+	    (void *)(uintptr_t)pl_clock_mono_us()) != 0) {
+		mb.inflight--;
+		mb.failed++;
+	}
+	pl_request_fini(&req);
+}
+
+/* mb_boots - --boot N: N boots in flight for --seconds */
+static void
+mb_boots(void)
+{
+	uint64_t t0 = pl_clock_mono_us();
+	double secs;
+	int i;
+
+	mb.t_end_us = t0 + (uint64_t)mb.seconds * 1000000;
+	for (i = 0; i < mb.boot; i++)
+		mb_boot_one();
+	while (mb.inflight > 0)
+		event_base_loop(mb.base, EVLOOP_ONCE);
+	secs = (double)(pl_clock_mono_us() - t0) / 1e6;
+	qsort(mb.lat, (size_t)mb.nlat, sizeof(double), mb_cmp);
+	printf("boot: concurrency=%d users=%d channels/user=%d booted=%ld failed=%ld in %.2fs"
+	    " -> %.0f boots/s; latency ms: p50=%.2f p99=%.2f max=%.2f\n", mb.boot, mb.nusers,
+	    mb.boot_channels < mb.nchans ? mb.boot_channels : mb.nchans, mb.acked, mb.failed,
+	    secs, (double)mb.acked / secs, mb.nlat ? mb.lat[mb.nlat / 2] : 0,
+	    mb.nlat ? mb.lat[(long)(mb.nlat * 0.99)] : 0, mb.nlat ? mb.lat[mb.nlat - 1] : 0);
+	mb_err_print("boot");
+}
+
 /* mb_baseline - the same number of rows, plain 500-row INSERT transactions
  * (durable commits) into a scratch table of shard 0's database */
 static void
@@ -370,13 +478,15 @@ mb_args(int argc, char **argv)
 		{ "--shards", &mb.shards }, { "--partitions", &mb.partitions },
 		{ "--channels", &mb.channels }, { "--window", &mb.window },
 		{ "--seconds", &mb.seconds }, { "--rate", &mb.rate },
-		{ "--rate-seconds", &mb.rate_seconds },
+		{ "--rate-seconds", &mb.rate_seconds }, { "--boot", &mb.boot },
+		{ "--boot-users", &mb.boot_users }, { "--boot-channels", &mb.boot_channels },
 	};
 	int i;
 	size_t k;
 
 	mb.shards = 2, mb.partitions = 8, mb.channels = 16, mb.window = 512;
 	mb.seconds = 10, mb.rate = 5000, mb.rate_seconds = 10;
+	mb.boot_users = 100, mb.boot_channels = 8;
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--run-dir") == 0) {
 			mb.run_dir = argv[i + 1];
@@ -401,7 +511,8 @@ main(int argc, char **argv)
 	if (mb_args(argc, argv) != 0) {
 		fprintf(stderr, "usage: msgbench --run-dir DIR --pg-dsn-fmt 'host=... "
 		    "dbname=parley_shard_%%d' [--shards N] [--partitions P] [--channels C]"
-		    " [--window W] [--seconds S] [--rate R] [--rate-seconds S]\n");
+		    " [--window W] [--seconds S] [--rate R] [--rate-seconds S]"
+		    " [--boot N [--boot-users U] [--boot-channels K]]\n");
 		return 2;
 	}
 	mb.base = event_base_new();
@@ -416,13 +527,20 @@ main(int argc, char **argv)
 	conf.breaker_open_ms = 100;
 	if (pl_message_clnt_start(mb.loop, &conf, &mb.mc) != 0 || mb_provision() != 0)
 		return 1;
-	mb_sustained();
-	mb_paced();
-	mb_baseline(mb.acked);
+	if (mb.boot > 0) {
+		if (mb_boot_provision() != 0)
+			return 1;
+		mb_boots();
+	} else {
+		mb_sustained();
+		mb_paced();
+		mb_baseline(mb.acked);
+	}
 	pl_message_clnt_stop(&mb.mc);
 	pl_loop_free(&mb.loop);
 	event_base_free(mb.base);
 	free(mb.chans);
+	free(mb.users);
 	free(mb.lat);
 	return 0;
 }
