@@ -2,7 +2,7 @@
  * one sweep timer.
  *
  * Writes go straight to the socket with lws_write while the connection's
- * queue is empty and lws_send_pipe_choked() is false (DESIGN.md §4: that is
+ * queue is empty and lws holds no unsent tail (DESIGN.md §4: that is
  * what reaches the raw-epoll floor); only otherwise is the frame queued and
  * the writable callback asked for. The queue is bounded (frames and bytes):
  * overflowing it closes the connection with 4008, and the client resumes.
@@ -145,7 +145,16 @@ gw_conn_send_blob(struct gw_conn *c, struct gw_blob *b)
 {
 	if (!c->ws || c->state == GW_CONN_CLOSING || c->close_pending)
 		return PL_ECLOSED;
-	if ((c->q == NULL || c->q->n == 0) && !lws_send_pipe_choked(c->wsi))
+	/*
+	 * Not lws_send_pipe_choked() here: in lws 4.1 it is a poll() system
+	 * call per call, i.e. one more syscall per recipient of a fan-out
+	 * (docs/gateway.md). lws_partial_buffered() is the flag half of
+	 * it (a frame tail is still in lws's buffer). A socket whose kernel
+	 * buffer is full is then found by the send itself: lws keeps what
+	 * send() did not take (at most this one frame) and asks for POLLOUT,
+	 * and every later frame sees the flag and is queued here as before.
+	 */
+	if ((c->q == NULL || c->q->n == 0) && !lws_partial_buffered(c->wsi))
 		return gw_conn_write(c, b) == 0 ? 0 : PL_EIO;
 	if (c->q == NULL)
 		c->q = gw_sendq_create((uint32_t)gw_conf.max_sendq_frames,

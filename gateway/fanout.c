@@ -236,6 +236,7 @@ gw_fanout_deliver(const Parley__Envelope *env, int64_t ts_ms)
 	struct gw_chan *ch;
 	struct gw_blob *b;
 	struct pl_buf out;
+	uint64_t t0;
 
 	if (r == NULL)
 		return;
@@ -250,7 +251,9 @@ gw_fanout_deliver(const Parley__Envelope *env, int64_t ts_ms)
 	pl_buf_init(&out);
 	if (pl_event_json(env, &out) == 0 && out.len > 0) {
 		b = gw_blob_create(out.data, out.len, ts_ms);
+		t0 = pl_clock_mono_us();
 		gw_fanout_to(r, b, &k);
+		pl_metrics_observe(gw_m.fanout_s, (double)(pl_clock_mono_us() - t0) / 1e6);
 		gw_blob_unref(&b);
 	}
 	pl_buf_fini(&out);

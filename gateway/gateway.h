@@ -453,7 +453,7 @@ struct gw_metrics {
 	struct pl_metric *refused_limit, *refused_origin, *refused_auth;
 	struct pl_metric *frames_in, *frames_out, *bytes_in, *bytes_out;
 	struct pl_metric *sendq_closes;
-	struct pl_metric *delivery_s;
+	struct pl_metric *delivery_s, *fanout_s;
 	struct pl_metric *rpc_s;
 	struct pl_metric *events_in, *events_bad, *events_delivered;
 	struct pl_metric *api_calls, *api_limited;
