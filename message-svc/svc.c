@@ -179,6 +179,18 @@ ms_svc_check_log(void *arg, struct pl_buf *why)
 	return ms.caught_up;
 }
 
+/* the producer has had its warm-up acknowledged: before that sends answer
+ * not_ready, so /readyz must not say ready either */
+static int
+ms_svc_check_producer(void *arg, struct pl_buf *why)
+{
+	int ok = ms.prod != NULL && ms.warm;
+
+	if (!ok)
+		pl_buf_puts(why, "producer warming up");
+	return ok;
+}
+
 static int
 ms_svc_check_pg(void *arg, struct pl_buf *why)
 {
@@ -261,6 +273,7 @@ ms_svc_init(struct event_base *base, struct pl_loop *loop)
 	rv = pl_rpc_server_start(loop, url, (int)ms_conf.rpc_workers, ms_methods_handle,
 	    NULL, &ms.rpc);
 	pl_ops_add_check("log", ms_svc_check_log, NULL);
+	pl_ops_add_check("producer", ms_svc_check_producer, NULL);
 	pl_ops_add_check("postgresql", ms_svc_check_pg, NULL);
 	pl_log_info("MS-START", "shard=%lld/%lld rpc=%s partitions=%d rv=%d",
 	    (long long)ms_conf.shard_index, (long long)ms_conf.shard_count, url,
