@@ -118,57 +118,37 @@ else
 	failed=$((failed + 1))
 fi
 
-# 4. end to end: Slack's official Node SDKs against a private stack
-e2e_log="$LOGS/e2e.log"
-if [ "$build_ok" = 0 ]; then
-	timeout --kill-after=20 "${PARLEY_TEST_E2E_TIMEOUT:-600}" bash tests/e2e/run.sh \
-		>"$e2e_log" 2>&1
-	rc=$?
-	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$e2e_log" | tail -n 1)
-	if [ -z "$summary" ]; then
-		say "e2e: FAILED (exit $rc, no summary line, log $e2e_log)"
-		tail -n 30 "$e2e_log" | sed 's/^/    /'
+# node_suite NAME SCRIPT TIMEOUT - a suite that ends with "N passed, N failed"
+# (the Node end-to-end tests); adds its counts to the totals
+node_suite() {
+	local name=$1 script=$2 secs=$3 log="$LOGS/$1.log" rc summary s_pass s_fail
+	if [ "$build_ok" != 0 ]; then
+		say "$name: skipped (build failed) - counted as 1 failure"
 		failed=$((failed + 1))
-	else
-		e_pass=${summary%% passed*}
-		e_fail=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$summary")
-		if [ "$rc" != 0 ] && [ "$e_fail" = 0 ]; then
-			e_fail=1
-		fi
-		say "e2e: $e_pass passed, $e_fail failed (log $e2e_log)"
-		[ "$e_fail" = 0 ] || grep -E '^not ok|# fail|Error' "$e2e_log" | head -n 20 | sed 's/^/    /'
-		passed=$((passed + e_pass))
-		failed=$((failed + e_fail))
+		return
 	fi
-else
-	say "e2e: skipped (build failed) - counted as 1 failure"
-	failed=$((failed + 1))
-fi
+	timeout --kill-after=20 "$secs" bash "$script" >"$log" 2>&1
+	rc=$?
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+	if [ -z "$summary" ]; then
+		say "$name: FAILED (exit $rc, no summary line, log $log)"
+		tail -n 30 "$log" | sed 's/^/    /'
+		failed=$((failed + 1))
+		return
+	fi
+	s_pass=${summary%% passed*}
+	s_fail=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$summary")
+	[ "$rc" != 0 ] && [ "$s_fail" = 0 ] && s_fail=1
+	say "$name: $s_pass passed, $s_fail failed (log $log)"
+	[ "$s_fail" = 0 ] || grep -E '^not ok|# fail|Error' "$log" | head -n 20 | sed 's/^/    /'
+	passed=$((passed + s_pass))
+	failed=$((failed + s_fail))
+}
 
+# 4. end to end: Slack's official Node SDKs against a private stack
+node_suite e2e tests/e2e/run.sh "${PARLEY_TEST_E2E_TIMEOUT:-600}"
 # 5. the web client in a real browser (Debian's chromium, playwright-core)
-web_log="$LOGS/e2e-web.log"
-if [ "$build_ok" = 0 ]; then
-	timeout --kill-after=20 "${PARLEY_TEST_WEB_TIMEOUT:-300}" bash tests/e2e/web/run.sh \
-		>"$web_log" 2>&1
-	rc=$?
-	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$web_log" | tail -n 1)
-	if [ -z "$summary" ]; then
-		say "e2e-web: FAILED (exit $rc, no summary line, log $web_log)"
-		tail -n 30 "$web_log" | sed 's/^/    /'
-		failed=$((failed + 1))
-	else
-		w_pass=${summary%% passed*}
-		w_fail=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$summary")
-		[ "$rc" != 0 ] && [ "$w_fail" = 0 ] && w_fail=1
-		say "e2e-web: $w_pass passed, $w_fail failed (log $web_log)"
-		[ "$w_fail" = 0 ] || grep -E '^not ok|# fail|Error' "$web_log" | head -n 20 | sed 's/^/    /'
-		passed=$((passed + w_pass))
-		failed=$((failed + w_fail))
-	fi
-else
-	say "e2e-web: skipped (build failed) - counted as 1 failure"
-	failed=$((failed + 1))
-fi
+node_suite e2e-web tests/e2e/web/run.sh "${PARLEY_TEST_WEB_TIMEOUT:-300}"
 
 failed=$((failed + errors))
 say "$passed passed, $failed failed"
