@@ -34,7 +34,7 @@ static const struct pl_config_entry gw_table[] = {
 	{ "kafka-partitions", "PARLEY_KAFKA_PARTITIONS", I64, "0", &gw_conf.partitions, 0, 100000, "partitions of parley.messages (0 = ask the broker)", 0 },
 	{ "kafka-brokers", "PARLEY_KAFKA_BROKERS", PL_CONF_STR, "", &gw_conf.kafka_brokers, 0, 0, "Kafka bootstrap list (empty: read kafka-brokers-file)", 0 },
 	{ "kafka-brokers-file", "PARLEY_KAFKA_BROKERS_FILE", PL_CONF_STR, "var/run/kafka.brokers", &gw_conf.kafka_brokers_file, 0, 0, "file with the bootstrap list (devkafka writes it)", 0 },
-	{ "kafka-fetch-wait-ms", "PARLEY_KAFKA_FETCH_WAIT_MS", I64, "2", &gw_conf.fetch_wait_ms, 0, 10000, "consumer fetch.wait.max.ms", 0 },
+	{ "kafka-fetch-wait-ms", "PARLEY_KAFKA_FETCH_WAIT_MS", I64, "100", &gw_conf.fetch_wait_ms, 0, 10000, "consumer fetch.wait.max.ms", 0 },
 	{ "redis-addr", "PARLEY_REDIS_ADDR", PL_CONF_STR, "127.0.0.1:6390", &gw_conf.redis_addr, 0, 0, "host:port or unix:/path", 0 },
 	{ "token-secret", "PARLEY_TOKEN_SECRET", PL_CONF_STR, "parley-dev-secret", &gw_conf.token_secret, 0, 0, "HS256 secret of user tokens", 1 },
 	{ "admin-token", "PARLEY_ADMIN_TOKEN", PL_CONF_STR, "", &gw_conf.admin_token, 0, 0, "token of admin.* methods (empty: none)", 1 },

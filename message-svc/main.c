@@ -28,7 +28,7 @@ static const struct pl_config_entry ms_config[] = {
 	{ "kafka-brokers-file", "PARLEY_KAFKA_BROKERS_FILE", PL_CONF_STR,
 	    "var/run/kafka.brokers", &ms_conf.kafka_brokers_file, 0, 0,
 	    "file with the bootstrap list (when kafka-brokers is empty)", 0 },
-	{ "persist-fetch-wait-ms", "PARLEY_MS_PERSIST_FETCH_WAIT_MS", PL_CONF_INT, "25",
+	{ "persist-fetch-wait-ms", "PARLEY_MS_PERSIST_FETCH_WAIT_MS", PL_CONF_INT, "100",
 	    &ms_conf.fetch_wait_ms, 0, 10000,
 	    "fetch.wait.max.ms of the persistence consumer (not latency-critical)", 0 },
 	{ "linger-ms", "PARLEY_MS_LINGER_MS", PL_CONF_INT, "2", &ms_conf.linger_ms,

@@ -17,11 +17,11 @@ const struct pl_config_entry pl_settings_kafka[] = {
 	{ "kafka-brokers-file", "PARLEY_KAFKA_BROKERS_FILE", PL_CONF_STR,
 	    "var/run/kafka.brokers", &pl_settings.kafka_brokers_file, 0, 0,
 	    "file with the bootstrap list (devkafka writes it)", 0 },
-	{ "kafka-fetch-wait-ms", "PARLEY_KAFKA_FETCH_WAIT_MS", PL_CONF_INT, "25",
+	{ "kafka-fetch-wait-ms", "PARLEY_KAFKA_FETCH_WAIT_MS", PL_CONF_INT, "100",
 	    &pl_settings.kafka_fetch_wait_ms, 0, 10000,
-	    "consumer fetch.wait.max.ms: devkafka answers a waiting fetch only when "
-	    "it expires, and every empty poll costs its single thread, so readers "
-	    "that are not latency-critical wait longer (the gateway uses 1-2)", 0 },
+	    "consumer fetch.wait.max.ms: how long a fetch may wait at the broker "
+	    "for data (devkafka's native engine and Kafka answer as soon as data "
+	    "arrives; with devkafka --engine mock use 1-2)", 0 },
 	PL_CONFIG_END
 };
 

@@ -489,11 +489,6 @@ class Stack:
     def _daemon_env(self, name, ops_port):
         env = self._base_env()
         env.setdefault("PARLEY_LOG_LEVEL", self.log_level)
-        if name.startswith("gateway"):
-            # delivery latency is the gateway's fetch wait with devkafka (it
-            # answers a waiting fetch only when the wait expires); the other
-            # readers keep their larger defaults, which spare devkafka's thread
-            env.setdefault("PARLEY_KAFKA_FETCH_WAIT_MS", "1")
         env.update(self.extra_env)
         env.update({
             "PARLEY_OPS_ADDR": "127.0.0.1:%d" % ops_port,

@@ -72,7 +72,7 @@ if [ -z "${PARLEY_URL:-}" ]; then
 	log="$stack_dir/stack.out"
 	# stack.py run: free ports, no demo seed (the tests provision their own),
 	# rate limits off (these tests are not about them), 1 gateway, 2 shards
-	PARLEY_RATE_LIMITS=0 PARLEY_KAFKA_FETCH_WAIT_MS=1 PARLEY_GATEWAY_PROCS=1 \
+	PARLEY_RATE_LIMITS=0 PARLEY_GATEWAY_PROCS=1 \
 		PARLEY_ADMIN_TOKEN="e2e-admin-$(basename "$stack_dir")" \
 		"$PY" deploy/local/stack.py run --base "$stack_dir" --free-ports --no-seed \
 		${PARLEY_BIN_DIR:+--bin-dir "$PARLEY_BIN_DIR"} >"$log" 2>&1 &

@@ -109,7 +109,7 @@ def settle(pid):
 
 def main():
     args = [a for a in sys.argv[1:]]
-    env = {"PARLEY_RATE_LIMITS": "0", "PARLEY_KAFKA_FETCH_WAIT_MS": "2",
+    env = {"PARLEY_RATE_LIMITS": "0",
            "PARLEY_RATE_ACCEPT_PER_S": "100000", "PARLEY_RATE_ACCEPT_BURST": "100000",
            "PARLEY_MAX_CONNS": "19500"}
     n = 10000

@@ -1,5 +1,5 @@
-/* dk_cluster.c - the mock cluster, its topics, the brokers file and the
- * readiness check of devkafka.
+/* dk_cluster.c - devkafka's "mock" engine: librdkafka's mock cluster, its
+ * topics and its readiness check (the native engine is dk_broker.c).
  *
  * Retention: the mock cluster keeps at most 5 MiB or 100000 message sets per
  * partition (hard-coded in rdkafka_mock.c, rd_kafka_mock_partition_init) and
@@ -8,11 +8,7 @@
  * consumer that falls further behind gets its offset reset (a gap the
  * services must announce, never hide). */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -23,11 +19,8 @@
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
-#include "names.h"
 #include "ops.h"
 #include "buf.h"
-
-struct dk_conf dk_conf;	/* filled by main.c's config table */
 
 #define DK_CHECK_MS 500		/* readiness probe period */
 #define DK_PROBE_TIMEOUT_MS 1000
@@ -40,18 +33,6 @@ static struct {
 	int ready;
 	int file_written;
 } dk;
-
-struct dk_topic {
-	const char *name;
-	const int64_t *partitions;
-};
-
-static const struct dk_topic dk_topics[] = {
-	{ PL_TOPIC_MESSAGES, &dk_conf.partitions_messages },
-	{ PL_TOPIC_EVENTS, &dk_conf.partitions_events },
-	{ PL_TOPIC_PRESENCE, &dk_conf.partitions_presence },
-};
-#define DK_NTOPICS (sizeof(dk_topics) / sizeof(dk_topics[0]))
 
 /* dk_log_cb - librdkafka log lines (mock and probe), any thread */
 static void
@@ -85,45 +66,6 @@ fail:
 	pl_log_error("DK-HANDLE-FAIL", "err=\"%s\"", errstr);
 	rd_kafka_conf_destroy(conf);
 	return NULL;
-}
-
-/* dk_mkdirs - create the parent directories of path */
-static void
-dk_mkdirs(const char *path)
-{
-	char *p = pl_strdup(path), *s;
-
-	for (s = strchr(p + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		mkdir(p, 0755);
-		*s = '/';
-	}
-	free(p);
-}
-
-/* dk_write_file - write text to path atomically (tmp + rename) */
-static int
-dk_write_file(const char *path, const char *text)
-{
-	char tmp[4096];
-	size_t len = strlen(text);
-	int fd, rv = 0;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path,
-	    (int)getpid()) >= sizeof(tmp))
-		return PL_EINVAL;
-	dk_mkdirs(path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
-		rv = -errno ? -errno : PL_EIO;
-	if (close(fd) != 0 && rv == 0)
-		rv = -errno;
-	if (rv == 0 && rename(tmp, path) != 0)
-		rv = -errno;
-	if (rv != 0)
-		unlink(tmp);
-	return rv;
 }
 
 /* dk_topics_seen - 1 when metadata shows every topic with its partitions */

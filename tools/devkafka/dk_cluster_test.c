@@ -1,4 +1,4 @@
-/* dk_cluster_test.c - devkafka's cluster: topics with their partition
+/* dk_cluster_test.c - devkafka's mock engine: topics with their partition
  * counts, the brokers file, readiness, and a produce → consume round trip
  * through lib/kafka.c; fini removes the file. */
 #include <stdio.h>

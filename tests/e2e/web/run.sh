@@ -77,7 +77,7 @@ if [ -z "${PARLEY_URL:-}" ]; then
 	log="$stack_dir/stack.out"
 	# free ports, no demo seed (the test provisions its own), rate limits off,
 	# 1 gateway, 2 shards; the gateway serves $REPO/web
-	PARLEY_RATE_LIMITS=0 PARLEY_KAFKA_FETCH_WAIT_MS=1 PARLEY_GATEWAY_PROCS=1 \
+	PARLEY_RATE_LIMITS=0 PARLEY_GATEWAY_PROCS=1 \
 		PARLEY_ADMIN_TOKEN="e2e-admin-$(basename "$stack_dir")" \
 		"$PY" deploy/local/stack.py run --base "$stack_dir" --free-ports --no-seed \
 		${PARLEY_BIN_DIR:+--bin-dir "$PARLEY_BIN_DIR"} >"$log" 2>&1 &
