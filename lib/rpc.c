@@ -29,11 +29,15 @@
 #include "mem.h"
 #include "metrics.h"
 #include "rpc.h"
+#include "rpc_batch.h"
 
 #define RPC_DEFAULT_WORKERS 16
 #define RPC_RECONN_MIN_MS 50	/* dialer retry after a lost peer */
 #define RPC_RECONN_MAX_MS 1000
 #define RPC_PUSH_SENDBUF 1024	/* messages queued before PL_EAGAIN */
+#define RPC_BATCH_MAX 64	/* requests in one batch frame (rpc_batch.h) */
+#define RPC_BATCH_BYTES (256u << 10)	/* a batch stops growing past this */
+#define RPC_RECV_MAX (64u << 20)	/* largest message taken (a batch of replies) */
 
 /* ---- errors ---- */
 
@@ -151,11 +155,23 @@ struct rpc_worker {
 	int state;		/* changed only while no operation runs */
 	nng_msg *msg;		/* request received, not yet handed over */
 	struct pl_rpc_req *req;	/* handed to the handler, not yet replied */
+	struct rpc_batch *batch;	/* or a batch of them */
+};
+
+/* rpc_batch - the requests of one batch frame: the reply frame goes out
+ * when the last of them is replied to */
+struct rpc_batch {
+	struct rpc_worker *w;	/* NULL once the server stopped */
+	nng_msg *msg;		/* the frame; items point into it */
+	int n, left;
+	struct pl_rpc_item *out;	/* replies (heap copies) by index */
 };
 
 struct pl_rpc_req {
 	struct rpc_worker *w;	/* NULL once the server stopped */
 	nng_msg *msg;
+	struct rpc_batch *batch;	/* set for an item of a batch */
+	int idx;
 };
 
 struct pl_rpc_server {
@@ -179,16 +195,89 @@ wk_recv(struct rpc_worker *w)
 	nng_ctx_recv(w->ctx, w->aio);
 }
 
-/* wk_dispatch - loop thread: hand the request to the handler */
+/* wk_send - hand a reply message to the worker's context */
+static void
+wk_send(struct rpc_worker *w, nng_msg *m)
+{
+	w->state = WK_SEND;
+	nng_aio_set_msg(w->aio, m);
+	nng_ctx_send(w->ctx, w->aio);
+}
+
+/* wk_dispatch_batch - loop thread: every item of a batch to the handler, in
+ * order; a malformed frame is answered with an empty reply (the client
+ * fails each of its calls with PL_EPROTO) */
+static void
+wk_dispatch_batch(struct rpc_worker *w, nng_msg *m)
+{
+	struct pl_rpc_item items[RPC_BATCH_MAX];
+	struct rpc_batch *b;
+	struct pl_rpc_req *req;
+	int n, i;
+
+	n = pl_rpc_batch_parse(nng_msg_body(m), nng_msg_len(m), items,
+	    RPC_BATCH_MAX);
+	if (n < 0) {
+		pl_log_warn("PL-RPC-BATCH-BAD", "url=%s len=%zu", w->s->url,
+		    nng_msg_len(m));
+		nng_msg_free(m);
+		wk_send(w, rpc_msg_from(NULL, 0));
+		return;
+	}
+	b = pl_calloc(1, sizeof(*b));
+	b->w = w;
+	b->msg = m;
+	b->n = b->left = n;
+	b->out = pl_calloc((size_t)n, sizeof(*b->out));
+	w->batch = b;
+	pl_metrics_add(rpc_m.requests, n);
+	for (i = 0; i < n; i++) {	/* b may be gone after the last call */
+		req = pl_calloc(1, sizeof(*req));
+		req->batch = b;
+		req->idx = i;
+		w->s->fn(req, items[i].data, items[i].len, w->s->arg);
+	}
+}
+
+/* batch_finish - every item replied: send the reply frame, free the batch */
+static void
+batch_finish(struct rpc_batch *b)
+{
+	struct pl_buf frame;
+	int i;
+
+	if (b->w != NULL) {
+		pl_buf_init(&frame);
+		pl_rpc_batch_begin(&frame, (uint32_t)b->n);
+		for (i = 0; i < b->n; i++)
+			pl_rpc_batch_add(&frame, b->out[i].data, b->out[i].len);
+		b->w->batch = NULL;
+		wk_send(b->w, rpc_msg_from(frame.data, frame.len));
+		pl_buf_fini(&frame);
+	}
+	for (i = 0; i < b->n; i++)
+		free((void *)b->out[i].data);
+	free(b->out);
+	nng_msg_free(b->msg);
+	free(b);
+}
+
+/* wk_dispatch - loop thread: hand the request (or batch) to the handler */
 static void
 wk_dispatch(void *arg)
 {
 	struct rpc_worker *w = arg;
-	struct pl_rpc_req *req = pl_calloc(1, sizeof(*req));
+	struct pl_rpc_req *req;
+	nng_msg *m = w->msg;
 
-	req->w = w;
-	req->msg = w->msg;
 	w->msg = NULL;
+	if (pl_rpc_batch_is(nng_msg_body(m), nng_msg_len(m))) {
+		wk_dispatch_batch(w, m);
+		return;
+	}
+	req = pl_calloc(1, sizeof(*req));
+	req->w = w;
+	req->msg = m;
 	w->req = req;
 	pl_metrics_inc(rpc_m.requests);
 	w->s->fn(req, nng_msg_body(req->msg), nng_msg_len(req->msg), w->s->arg);
@@ -232,17 +321,25 @@ wk_aio_cb(void *arg)
 	pl_inbox_post(w->s->in, wk_dispatch, w);
 }
 
-/* pl_rpc_reply - send the reply on the request's context and free req */
+/* pl_rpc_reply - send the reply on the request's context and free req; an
+ * item of a batch waits in the batch for the others */
 void
 pl_rpc_reply(struct pl_rpc_req *req, const void *data, size_t len)
 {
 	struct rpc_worker *w = req->w;
+	struct rpc_batch *b = req->batch;
 
+	if (b != NULL) {
+		b->out[req->idx].data = pl_memdup(len ? data : "", len ? len : 1);
+		b->out[req->idx].len = len;
+		free(req);
+		if (--b->left == 0)
+			batch_finish(b);
+		return;
+	}
 	if (w != NULL) {
 		w->req = NULL;
-		w->state = WK_SEND;
-		nng_aio_set_msg(w->aio, rpc_msg_from(data, len));
-		nng_ctx_send(w->ctx, w->aio);
+		wk_send(w, rpc_msg_from(data, len));
 	}
 	nng_msg_free(req->msg);
 	free(req);
@@ -281,6 +378,8 @@ srv_free(struct pl_rpc_server *s)
 	for (i = 0; s->w != NULL && i < s->nworkers; i++) {
 		if (s->w[i].req != NULL)
 			s->w[i].req->w = NULL;	/* a late reply just frees */
+		if (s->w[i].batch != NULL)
+			s->w[i].batch->w = NULL;
 		if (s->w[i].msg != NULL)
 			nng_msg_free(s->w[i].msg);
 		if (s->w[i].aio != NULL)
@@ -313,6 +412,7 @@ pl_rpc_server_start(struct pl_loop *l, const char *url, int workers,
 		free(s);
 		return rv;
 	}
+	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, RPC_RECV_MAX);
 	if ((rv = pl_inbox_create(l, &s->in)) != 0)
 		goto fail;
 	if ((nrv = nng_listen(s->sock, url, NULL, 0)) != 0) {
@@ -344,6 +444,18 @@ pl_rpc_server_stop(struct pl_rpc_server **sp)
 
 enum { CALL_SEND, CALL_RECV };
 
+/* rpc_pend - one pl_rpc_call: queued until the flush, then part of a call */
+struct rpc_pend {
+	void *data;		/* the request (heap copy) until sent */
+	size_t len;
+	int timeout_ms;
+	uint64_t start_us;
+	pl_rpc_done done;
+	void *arg;
+	int batch;		/* may share an nng request (pl_rpc_call_batch) */
+};
+
+/* rpc_call - one nng request: a single pl_rpc_call, or a batch of them */
 struct rpc_call {
 	struct rpc_call *prev, *next;	/* client list, loop thread only */
 	struct pl_rpc_client *c;
@@ -351,11 +463,10 @@ struct rpc_call {
 	nng_aio *aio;
 	int state;
 	nng_time deadline;
-	uint64_t start_us;
 	int rv;
 	nng_msg *reply;
-	pl_rpc_done done;
-	void *arg;
+	struct rpc_pend *items;
+	int nitems;
 };
 
 struct pl_rpc_client {
@@ -363,6 +474,9 @@ struct pl_rpc_client {
 	nng_socket sock;
 	struct pl_inbox *in;
 	struct rpc_call *calls;
+	struct rpc_pend *queue;		/* calls made since the last flush */
+	int nqueue, cap_queue;
+	int flush_posted;
 	int pending;
 	int stopping;
 };
@@ -380,7 +494,7 @@ call_unlink(struct rpc_call *k)
 	if (k->next != NULL)
 		k->next->prev = k->prev;
 	k->prev = k->next = NULL;
-	c->pending--;
+	c->pending -= k->nitems;
 }
 
 /* call_release - free a call's nng resources (its aio callback is over) */
@@ -391,24 +505,40 @@ call_release(struct rpc_call *k)
 	nng_ctx_close(k->ctx);
 	if (k->reply != NULL)
 		nng_msg_free(k->reply);
+	free(k->items);
 	free(k);
 }
 
-/* call_deliver - loop thread: complete the call, then free it. The client
- * is not touched after done() so done may stop the client. */
+/* call_deliver - loop thread: complete every pl_rpc_call of the request
+ * (a batch's replies in order), then free it. The client is not touched
+ * after the first done() so done may stop the client. */
 static void
 call_deliver(void *arg)
 {
+	struct pl_rpc_item replies[RPC_BATCH_MAX];
 	struct rpc_call *k = arg;
 	nng_msg *m = k->reply;
+	int i, rv = m != NULL ? 0 : k->rv;
 
 	call_unlink(k);
 	k->reply = NULL;
-	rpc_count_call(m != NULL ? 0 : k->rv, k->start_us);
-	if (m != NULL)
-		k->done(0, nng_msg_body(m), nng_msg_len(m), k->arg);
-	else
-		k->done(k->rv, NULL, 0, k->arg);
+	if (m != NULL && k->nitems == 1) {
+		replies[0].data = nng_msg_body(m);
+		replies[0].len = nng_msg_len(m);
+	} else if (m != NULL && pl_rpc_batch_parse(nng_msg_body(m),
+	    nng_msg_len(m), replies, RPC_BATCH_MAX) != k->nitems) {
+		pl_log_warn("PL-RPC-BATCH-REPLY-BAD", "url=%s len=%zu items=%d",
+		    k->c->url, nng_msg_len(m), k->nitems);
+		rv = PL_EPROTO;
+	}
+	for (i = 0; i < k->nitems; i++) {
+		rpc_count_call(rv, k->items[i].start_us);
+		if (rv == 0)
+			k->items[i].done(0, replies[i].data, replies[i].len,
+			    k->items[i].arg);
+		else
+			k->items[i].done(rv, NULL, 0, k->items[i].arg);
+	}
 	if (m != NULL)
 		nng_msg_free(m);
 	call_release(k);
@@ -475,6 +605,7 @@ pl_rpc_client_start(struct pl_loop *l, const char *url, int resend_ms,
 		return rv;
 	}
 	rpc_dial_opts(c->sock);
+	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, RPC_RECV_MAX);
 	if (resend_ms > 0)
 		nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, resend_ms);
 	if ((rv = pl_inbox_create(l, &c->in)) != 0)
@@ -493,43 +624,140 @@ fail:
 	return rv;
 }
 
-/* pl_rpc_call - send data on a fresh context; done runs on the loop thread */
-int
-pl_rpc_call(struct pl_rpc_client *c, const void *data, size_t len,
-    int timeout_ms, pl_rpc_done done, void *arg)
+/* call_start - one nng request for items (moved in): the bytes of a single
+ * call, or a batch frame; the deadline is the earliest of theirs */
+static void
+call_start(struct pl_rpc_client *c, struct rpc_pend *items, int n)
 {
-	struct rpc_call *k;
-	int nrv;
+	struct rpc_call *k = pl_calloc(1, sizeof(*k));
+	int i, nrv, timeout_ms = items[0].timeout_ms;
+	struct pl_buf frame;
+	nng_msg *m;
+
+	k->c = c;
+	k->items = items;
+	k->nitems = n;
+	k->next = c->calls;
+	if (c->calls != NULL)
+		c->calls->prev = k;
+	c->calls = k;
+	for (i = 1; i < n; i++)
+		if (items[i].timeout_ms < timeout_ms)
+			timeout_ms = items[i].timeout_ms;
+	if (n == 1) {
+		m = rpc_msg_from(items[0].data, items[0].len);
+	} else {
+		pl_buf_init(&frame);
+		pl_rpc_batch_begin(&frame, (uint32_t)n);
+		for (i = 0; i < n; i++)
+			pl_rpc_batch_add(&frame, items[i].data, items[i].len);
+		m = rpc_msg_from(frame.data, frame.len);
+		pl_buf_fini(&frame);
+	}
+	for (i = 0; i < n; i++) {
+		free(items[i].data);
+		items[i].data = NULL;
+	}
+	if ((nrv = nng_ctx_open(&k->ctx, c->sock)) != 0 ||
+	    (nrv = nng_aio_alloc(&k->aio, call_aio_cb, k)) != 0) {
+		/* completes on the loop like any failure; call_release is
+		 * safe with a NULL aio and a closed context */
+		rpc_fail("PL-RPC-CALL", "ctx", c->url, nrv);
+		nng_msg_free(m);
+		k->rv = rpc_err(nrv);
+		pl_inbox_post(c->in, call_deliver, k);
+		return;
+	}
+	k->state = CALL_SEND;
+	k->deadline = nng_clock() + (nng_time)timeout_ms;
+	nng_aio_set_timeout(k->aio, timeout_ms);
+	nng_aio_set_msg(k->aio, m);
+	nng_ctx_send(k->ctx, k->aio);
+}
+
+/* client_flush - loop thread: the calls queued since the last flush go out:
+ * each plain call in its own nng request; the batch calls together, up to
+ * RPC_BATCH_MAX calls or RPC_BATCH_BYTES per request */
+static void
+client_flush(void *arg)
+{
+	struct pl_rpc_client *c = arg;
+	struct rpc_pend *items = NULL;
+	size_t bytes = 0;
+	int i, n = 0;
+
+	c->flush_posted = 0;
+	for (i = 0; i < c->nqueue; i++) {
+		struct rpc_pend *p = &c->queue[i];
+
+		if (!p->batch) {
+			call_start(c, pl_memdup(p, sizeof(*p)), 1);
+			continue;
+		}
+		if (n > 0 && (n == RPC_BATCH_MAX ||
+		    bytes + p->len > RPC_BATCH_BYTES)) {
+			call_start(c, items, n);
+			n = 0;
+			bytes = 0;
+		}
+		if (n == 0)
+			items = pl_malloc(RPC_BATCH_MAX * sizeof(*items));
+		items[n++] = *p;
+		bytes += p->len;
+	}
+	if (n > 0)
+		call_start(c, items, n);
+	c->nqueue = 0;
+}
+
+/* client_queue - a call waits for the flush of this loop turn */
+static int
+client_queue(struct pl_rpc_client *c, const void *data, size_t len,
+    int timeout_ms, pl_rpc_done done, void *arg, int batch)
+{
+	struct rpc_pend *p;
 
 	if (c == NULL || done == NULL || timeout_ms <= 0)
 		return PL_EINVAL;
 	if (c->stopping)
 		return PL_ECLOSED;
-	k = pl_calloc(1, sizeof(*k));
-	k->c = c;
-	k->done = done;
-	k->arg = arg;
-	if ((nrv = nng_ctx_open(&k->ctx, c->sock)) != 0) {
-		free(k);
-		return rpc_fail("PL-RPC-CALL", "ctx", c->url, nrv);
+	if (c->nqueue == c->cap_queue) {
+		c->cap_queue = c->cap_queue ? c->cap_queue * 2 : 16;
+		c->queue = pl_realloc(c->queue, (size_t)c->cap_queue *
+		    sizeof(*c->queue));
 	}
-	if ((nrv = nng_aio_alloc(&k->aio, call_aio_cb, k)) != 0) {
-		nng_ctx_close(k->ctx);
-		free(k);
-		return rpc_fail("PL-RPC-CALL", "aio", c->url, nrv);
-	}
-	k->next = c->calls;
-	if (c->calls != NULL)
-		c->calls->prev = k;
-	c->calls = k;
+	p = &c->queue[c->nqueue++];
+	p->data = pl_memdup(len ? data : "", len ? len : 1);
+	p->len = len;
+	p->timeout_ms = timeout_ms;
+	p->start_us = pl_clock_mono_us();
+	p->done = done;
+	p->arg = arg;
+	p->batch = batch;
 	c->pending++;
-	k->state = CALL_SEND;
-	k->start_us = pl_clock_mono_us();
-	k->deadline = nng_clock() + (nng_time)timeout_ms;
-	nng_aio_set_timeout(k->aio, timeout_ms);
-	nng_aio_set_msg(k->aio, rpc_msg_from(data, len));
-	nng_ctx_send(k->ctx, k->aio);
+	if (!c->flush_posted) {
+		c->flush_posted = 1;
+		pl_inbox_post(c->in, client_flush, c);
+	}
 	return 0;
+}
+
+/* pl_rpc_call - one request on its own context, sent when the loop comes
+ * back; done runs on the loop thread */
+int
+pl_rpc_call(struct pl_rpc_client *c, const void *data, size_t len,
+    int timeout_ms, pl_rpc_done done, void *arg)
+{
+	return client_queue(c, data, len, timeout_ms, done, arg, 0);
+}
+
+/* pl_rpc_call_batch - like pl_rpc_call, but the batch calls of one loop
+ * turn share nng requests (rpc_batch.h) */
+int
+pl_rpc_call_batch(struct pl_rpc_client *c, const void *data, size_t len,
+    int timeout_ms, pl_rpc_done done, void *arg)
+{
+	return client_queue(c, data, len, timeout_ms, done, arg, 1);
 }
 
 /* pl_rpc_client_pending - calls not yet completed */
@@ -545,23 +773,33 @@ pl_rpc_client_stop(struct pl_rpc_client **cp)
 {
 	struct pl_rpc_client *c;
 	struct rpc_call *k;
+	int i;
 
 	if (cp == NULL || (c = *cp) == NULL)
 		return;
 	*cp = NULL;
 	c->stopping = 1;
 	for (k = c->calls; k != NULL; k = k->next)
-		nng_aio_stop(k->aio);	/* no callback runs after this */
+		if (k->aio != NULL)
+			nng_aio_stop(k->aio);	/* no callback runs after this */
 	pl_inbox_free(&c->in);		/* drops completions not yet run */
 	while ((k = c->calls) != NULL) {
 		call_unlink(k);
-		rpc_count_call(PL_ECLOSED, k->start_us);
-		if (k->state == CALL_SEND && k->reply == NULL &&
-		    nng_aio_get_msg(k->aio) != NULL)
+		if (k->aio != NULL && k->state == CALL_SEND &&
+		    k->reply == NULL && nng_aio_get_msg(k->aio) != NULL)
 			nng_msg_free(nng_aio_get_msg(k->aio));
-		k->done(PL_ECLOSED, NULL, 0, k->arg);
+		for (i = 0; i < k->nitems; i++) {
+			rpc_count_call(PL_ECLOSED, k->items[i].start_us);
+			k->items[i].done(PL_ECLOSED, NULL, 0, k->items[i].arg);
+		}
 		call_release(k);
 	}
+	for (i = 0; i < c->nqueue; i++) {	/* never sent */
+		rpc_count_call(PL_ECLOSED, c->queue[i].start_us);
+		free(c->queue[i].data);
+		c->queue[i].done(PL_ECLOSED, NULL, 0, c->queue[i].arg);
+	}
+	free(c->queue);
 	nng_close(c->sock);
 	free(c->url);
 	free(c);

@@ -1,14 +1,21 @@
 /* rpc.h - request/reply between daemons over nng (req0/rep0), on the loop.
  *
- * Server: `workers` nng contexts receive concurrently; each request is handed
- * to the loop thread as handler(req, data, len, arg). The handler (now or
+ * Server: `workers` nng contexts receive concurrently; each request (each
+ * item of a batch frame) is handed to the loop thread as
+ * handler(req, data, len, arg). The handler (now or
  * later, from any loop callback) must call pl_rpc_reply exactly once; the
  * request object is freed by that call. Because REQ resends after its resend
  * time, every handler must be idempotent.
  *
  * Client: pl_rpc_call sends one request on a fresh context and calls done on
  * the loop thread with the reply (rv 0), PL_ETIMEDOUT or PL_ECLOSED. The
- * reply bytes are valid only during the callback. */
+ * reply bytes are valid only during the callback. Calls are sent when the
+ * loop comes back (one flush per loop turn). pl_rpc_call_batch calls of the
+ * same turn share one nng request (a batch frame, rpc_batch.h; the server
+ * hands each item to its handler and sends the replies back together), which
+ * saves nng's per-message thread hand-offs under load; the price is that
+ * they complete together, with the slowest of them, so use it only for
+ * requests that take about the same time. */
 #ifndef PL_RPC_H
 #define PL_RPC_H
 #include <stddef.h>
@@ -34,6 +41,8 @@ void pl_rpc_server_stop(struct pl_rpc_server **s);
 int pl_rpc_client_start(struct pl_loop *l, const char *url, int resend_ms,
     struct pl_rpc_client **r);
 int pl_rpc_call(struct pl_rpc_client *c, const void *data, size_t len,
+    int timeout_ms, pl_rpc_done done, void *arg);
+int pl_rpc_call_batch(struct pl_rpc_client *c, const void *data, size_t len,
     int timeout_ms, pl_rpc_done done, void *arg);
 /* pl_rpc_client_stop - pending calls complete with PL_ECLOSED first. */
 void pl_rpc_client_stop(struct pl_rpc_client **c);

@@ -281,6 +281,76 @@ PL_TEST(stop_with_pending)
 	teardown();
 }
 
+/* batch calls of one loop turn share nng requests: 150 calls (three batch
+ * frames of at most 64) each get their own reply; a plain call made in the
+ * same turn is not held up by held batch items; stopping completes the held
+ * ones with PL_ECLOSED */
+static int nhandled;
+
+static void
+count_handler(struct pl_rpc_req *req, const void *data, size_t len, void *arg)
+{
+	nhandled++;
+	echo_handler(req, data, len, arg);
+}
+
+PL_TEST(batch_calls_share_requests)
+{
+	struct pl_rpc_server *s = NULL;
+	struct pl_rpc_client *c = NULL;
+	struct one ones[150];
+	struct result held_r = { 0 }, plain = { 0 };
+	char v[16];
+	int i, n = 0, bad = 0;
+
+	setup();
+	nheld = 0;
+	nhandled = 0;
+	PL_CHECK_EQ_INT(pl_rpc_server_start(loop, url, 2, count_handler, NULL, &s), 0);
+	PL_CHECK_EQ_INT(pl_rpc_client_start(loop, url, 0, &c), 0);
+	for (i = 0; i < 150; i++) {
+		ones[i].i = i;
+		ones[i].n = &n;
+		ones[i].bad = &bad;
+		snprintf(v, sizeof(v), "%d", i);
+		PL_CHECK_EQ_INT(pl_rpc_call_batch(c, v, strlen(v), 5000, on_one,
+		    &ones[i]), 0);
+	}
+	run_until(&n, 150, 5000);
+	PL_CHECK_EQ_INT(n, 150);
+	PL_CHECK_EQ_INT(bad, 0);
+	PL_CHECK_EQ_INT(nhandled, 150);
+	/* held batch items do not hold a plain call */
+	for (i = 0; i < 3; i++)
+		PL_CHECK_EQ_INT(pl_rpc_call_batch(c, "hold", 4, 10000, on_done,
+		    &held_r), 0);
+	PL_CHECK_EQ_INT(pl_rpc_call(c, "fine", 4, 10000, on_done, &plain), 0);
+	run_until(&plain.n, 1, 3000);
+	run_until(&nheld, 3, 3000);
+	PL_CHECK_EQ_INT(plain.rv, 0);
+	PL_CHECK_EQ_STR(plain.last, "fine");
+	PL_CHECK_EQ_INT(nheld, 3);
+	PL_CHECK_EQ_INT(held_r.n, 0);
+	/* the batch's reply goes when its last item is answered */
+	pl_rpc_reply(held[0], "a", 1);
+	pl_rpc_reply(held[1], "b", 1);
+	run_until(&held_r.n, 1, 300);
+	PL_CHECK_EQ_INT(held_r.n, 0);
+	pl_rpc_reply(held[2], "c", 1);
+	run_until(&held_r.n, 3, 3000);
+	PL_CHECK_EQ_INT(held_r.n, 3);
+	PL_CHECK_EQ_INT(held_r.ok, 3);
+	PL_CHECK_EQ_STR(held_r.last, "c");
+	/* queued, never flushed: stop completes them */
+	held_r.n = 0;
+	PL_CHECK_EQ_INT(pl_rpc_call_batch(c, "x", 1, 1000, on_done, &held_r), 0);
+	pl_rpc_client_stop(&c);
+	PL_CHECK_EQ_INT(held_r.n, 1);
+	PL_CHECK_EQ_INT(held_r.rv, PL_ECLOSED);
+	pl_rpc_server_stop(&s);
+	teardown();
+}
+
 /* push/pull: every message arrives, in order */
 static int pulled, pull_bad;
 
@@ -332,6 +402,7 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(server_restart),
 	PL_TEST_CASE(server_dies_with_request_inflight),
 	PL_TEST_CASE(stop_with_pending),
+	PL_TEST_CASE(batch_calls_share_requests),
 	PL_TEST_CASE(push_pull),
 };
 PL_TEST_MAIN(tests)

@@ -128,6 +128,15 @@ mc_done(int rv, const void *data, size_t len, void *arg)
 	free(call);
 }
 
+/* mc_batchable - methods whose replies all wait for about the same thing
+ * (the broker's acknowledgement of one append), so that those made in one
+ * loop turn may share an nng request (pl_rpc_call_batch) */
+static int
+mc_batchable(const Parley__Request *req)
+{
+	return req->method != NULL && strcmp(req->method, "chat.postMessage") == 0;
+}
+
 /* pl_message_clnt_call - encode req and send it to shard (or its route).
  * Returns 0 when done will run; otherwise (PL_EUNAVAIL: breaker open,
  * PL_EINVAL) done is not called. */
@@ -156,7 +165,8 @@ pl_message_clnt_call(struct pl_message_clnt *c, int shard,
 	call->shard = shard;
 	call->done = done;
 	call->arg = arg;
-	rv = pl_rpc_call(s->rpc, buf, len, c->timeout_ms, mc_done, call);
+	rv = (mc_batchable(req) ? pl_rpc_call_batch : pl_rpc_call)(s->rpc, buf,
+	    len, c->timeout_ms, mc_done, call);
 	free(buf);
 	if (rv != 0) {
 		pl_breaker_failure(&s->breaker, pl_clock_mono_ms());
