@@ -37,6 +37,7 @@ struct pgq {
 	char *sql;
 	int nparams;
 	char **params;
+	int *lengths, *formats;	/* NULL: text parameters */
 	pl_pg_fn cb;
 	void *arg;
 	uint64_t start_us;
@@ -128,6 +129,8 @@ pgq_free(struct pgq *q)
 	for (i = 0; i < q->nparams; i++)
 		free(q->params[i]);
 	free(q->params);
+	free(q->lengths);
+	free(q->formats);
 	free(q->sql);
 	free(q);
 }
@@ -330,7 +333,7 @@ pg_send(struct pl_pg *pg, struct pgq *q)
 
 	ok = q->nparams > 0 ?
 	    PQsendQueryParams(pg->conn, q->sql, q->nparams, NULL,
-	    (const char *const *)q->params, NULL, NULL, 0) :
+	    (const char *const *)q->params, q->lengths, q->formats, 0) :
 	    PQsendQuery(pg->conn, q->sql);
 	if (!ok)
 		return PL_EIO;
@@ -473,11 +476,11 @@ pl_pg_connected(const struct pl_pg *pg)
 	return pg != NULL && pg->state == PG_READY;
 }
 
-/* pl_pg_query - queue sql (and text params, copied); cb fires exactly once
- * unless this returns non-zero (PL_EAGAIN: queue full) */
-int
-pl_pg_query(struct pl_pg *pg, const char *sql, int nparams,
-    const char *const *params, pl_pg_fn cb, void *arg)
+/* pg_enqueue - copy the query in and start it if the line is free */
+static int
+pg_enqueue(struct pl_pg *pg, const char *sql, int nparams,
+    const char *const *params, const int *lengths, const int *formats,
+    pl_pg_fn cb, void *arg)
 {
 	struct pgq *q;
 	int i;
@@ -491,8 +494,15 @@ pl_pg_query(struct pl_pg *pg, const char *sql, int nparams,
 	q->sql = pl_strdup(sql);
 	q->nparams = nparams;
 	q->params = nparams > 0 ? pl_calloc((size_t)nparams, sizeof(char *)) : NULL;
-	for (i = 0; i < nparams; i++)
-		q->params[i] = params[i] != NULL ? pl_strdup(params[i]) : NULL;
+	if (lengths != NULL && nparams > 0) {
+		q->lengths = pl_memdup(lengths, (size_t)nparams * sizeof(int));
+		q->formats = pl_memdup(formats, (size_t)nparams * sizeof(int));
+	}
+	for (i = 0; i < nparams; i++)	/* libpq reads text ones to their NUL */
+		if (params[i] != NULL)
+			q->params[i] = lengths != NULL && formats[i] != 0 ?
+			    pl_memdup(params[i], lengths[i] > 0 ?
+			    (size_t)lengths[i] : 1) : pl_strdup(params[i]);
 	q->cb = cb;
 	q->arg = arg;
 	q->start_us = pl_clock_mono_us();
@@ -508,6 +518,25 @@ pl_pg_query(struct pl_pg *pg, const char *sql, int nparams,
 	pg->nwaiting++;
 	pg_start_next(pg);
 	return 0;
+}
+
+/* pl_pg_query - queue a query with text parameters */
+int
+pl_pg_query(struct pl_pg *pg, const char *sql, int nparams,
+    const char *const *params, pl_pg_fn cb, void *arg)
+{
+	return pg_enqueue(pg, sql, nparams, params, NULL, NULL, cb, arg);
+}
+
+/* pl_pg_query_bin - queue a query whose parameters have lengths and formats */
+int
+pl_pg_query_bin(struct pl_pg *pg, const char *sql, int nparams,
+    const char *const *params, const int *lengths, const int *formats,
+    pl_pg_fn cb, void *arg)
+{
+	if (lengths == NULL || formats == NULL)
+		return PL_EINVAL;
+	return pg_enqueue(pg, sql, nparams, params, lengths, formats, cb, arg);
 }
 
 /* pl_pg_queued - queries not yet completed (waiting + in flight) */

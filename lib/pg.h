@@ -25,6 +25,11 @@ int pl_pg_connected(const struct pl_pg *pg);
 /* params are text; copied at submit. nparams 0 allows several statements. */
 int pl_pg_query(struct pl_pg *pg, const char *sql, int nparams,
     const char *const *params, pl_pg_fn cb, void *arg);
+/* pl_pg_query_bin - the same with a length and a format (0 text, 1 binary)
+ * per parameter, for binary parameters such as whole arrays of a batch */
+int pl_pg_query_bin(struct pl_pg *pg, const char *sql, int nparams,
+    const char *const *params, const int *lengths, const int *formats,
+    pl_pg_fn cb, void *arg);
 int pl_pg_queued(const struct pl_pg *pg);
 const char *pl_pg_last_error(const struct pl_pg *pg);
 /* pl_pg_stop - pending queries complete with PL_ECLOSED */

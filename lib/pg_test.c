@@ -213,6 +213,36 @@ PL_TEST(queries_params_errors_order)
 	teardown();
 }
 
+/* binary parameters: bytes with a NUL inside and a binary int4[] arrive
+ * as they are (copied at submit, like text ones) */
+PL_TEST(binary_parameters)
+{
+	static const char arr[] = {
+		0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 23, 0, 0, 0, 2, 0, 0, 0, 1,
+		0, 0, 0, 4, 0, 0, 0, 40, 0, 0, 0, 4, 0, 0, 0, 2,
+	};
+	struct pl_pg *pg = NULL;
+	struct res r = { 0 };
+	char raw[3] = { 'a', 0, 'b' };
+	const char *params[3] = { raw, arr, "x" };
+	int lens[3] = { 3, (int)sizeof(arr), 1 }, fmts[3] = { 1, 1, 0 };
+
+	PL_CHECK_EQ_INT(cluster(), 0);
+	setup();
+	PL_CHECK_EQ_INT(pl_pg_start(loop, dsn, 100, &pg), 0);
+	PL_CHECK_EQ_INT(pl_pg_query_bin(pg, "SELECT length($1::bytea) || ':' || "
+	    "(SELECT sum(v) FROM unnest($2::int[]) v) || $3::text", 3, params,
+	    lens, fmts, on_res, &r), 0);
+	raw[0] = 'z';				/* copied at submit */
+	PL_CHECK_EQ_INT(pl_pg_query_bin(pg, "SELECT 1", 0, NULL, NULL, NULL,
+	    on_res, &r), PL_EINVAL);
+	run_until(&r.n, 1, 10000);
+	PL_CHECK_EQ_INT(r.rv, 0);
+	PL_CHECK_EQ_STR(r.v, "3:42x");
+	pl_pg_stop(&pg);
+	teardown();
+}
+
 PL_TEST(queue_bound_and_stop_closes)
 {
 	struct pl_pg *pg = NULL;
@@ -339,6 +369,7 @@ PL_TEST(large_query_flushes)
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(large_query_flushes),
 	PL_TEST_CASE(queries_params_errors_order),
+	PL_TEST_CASE(binary_parameters),
 	PL_TEST_CASE(queue_bound_and_stop_closes),
 	PL_TEST_CASE(server_restart_reconnects),
 	PL_TEST_CASE(stop_from_callback_and_libuv),

@@ -31,6 +31,11 @@ static const struct pl_config_entry ms_config[] = {
 	{ "persist-fetch-wait-ms", "PARLEY_MS_PERSIST_FETCH_WAIT_MS", PL_CONF_INT, "100",
 	    &ms_conf.fetch_wait_ms, 0, 10000,
 	    "fetch.wait.max.ms of the persistence consumer (not latency-critical)", 0 },
+	{ "persist-fetch-min-bytes", "PARLEY_MS_PERSIST_FETCH_MIN_BYTES", PL_CONF_INT,
+	    "65536", &ms_conf.fetch_min_bytes, 1, 16 << 20,
+	    "fetch.min.bytes of the persistence consumer: the broker answers once "
+	    "this much is new (or the wait is over), so batches are large under "
+	    "load", 0 },
 	{ "linger-ms", "PARLEY_MS_LINGER_MS", PL_CONF_INT, "2", &ms_conf.linger_ms,
 	    0, 1000, "producer linger.ms: batches of a channel shard's sends", 0 },
 	{ "kafka-extra", "PARLEY_MS_KAFKA_EXTRA", PL_CONF_STR, NULL,

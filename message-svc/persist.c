@@ -25,14 +25,20 @@
 #include "message_svc.h"
 #include "metrics.h"
 #include "names.h"
+#include "ids.h"
 #include "pg.h"
 
+/* one record waiting for its batch: the raw Envelope only. It is decoded
+ * for a moment on arrival and again when the batch is built, never kept
+ * decoded: thousands of long-lived protobuf trees made glibc's allocator
+ * consolidate and split chunks for most of the persister's time. */
 struct pev {
 	int32_t part;
 	int64_t offset;
-	Parley__Envelope *env;		/* NULL: undecodable, only the offset counts */
-	uint8_t *raw;
+	uint8_t *raw;			/* NULL: undecodable, only the offset counts */
 	size_t len;
+	int64_t seq;
+	char channel[PL_ID_MAX + 1];
 };
 
 static struct {
@@ -50,6 +56,7 @@ static struct {
 	int paused;
 	int stopping;
 	int64_t behind;			/* events read, not yet committed */
+	struct ms_pgbin arrays[17];	/* the batch's parameters, memory reused */
 } ps;
 
 /* persist_offsets - stored positions of our partitions (blocking: start-up) */
@@ -86,19 +93,29 @@ out:
 
 static void persist_flush(void);
 
-/* persist_arrays - the batch q[0..n) as the 17 parameters of ms_apply_batch */
+/* the element types of ms_apply_batch's array parameters $2..$17 */
+static const uint32_t persist_oids[17] = {
+	0, MS_OID_INT4, MS_OID_INT8, MS_OID_TEXT, MS_OID_INT8, MS_OID_INT4,
+	MS_OID_TEXT, MS_OID_INT8, MS_OID_TEXT, MS_OID_TEXT, MS_OID_TEXT,
+	MS_OID_TEXT, MS_OID_TEXT, MS_OID_TEXT, MS_OID_TEXT, MS_OID_TEXT,
+	MS_OID_BYTEA,
+};
+
+/* persist_arrays - the batch q[0..n) as the 17 binary parameters of
+ * ms_apply_batch ($1 the topic as raw text, then the arrays) */
 static void
-persist_arrays(size_t n, struct pl_buf *a)
+persist_arrays(size_t n, struct ms_pgbin *a)
 {
+	Parley__Envelope *env;
 	int64_t next[1024];
 	int32_t parts[1024];
 	int np = 0, k;
 	size_t i;
 
-	for (k = 0; k < 17; k++)
-		ms_pgarr_begin(&a[k]);
-	pl_buf_reset(&a[0]);
-	pl_buf_puts(&a[0], PL_TOPIC_MESSAGES);
+	pl_buf_reset(&a[0].b);
+	pl_buf_puts(&a[0].b, PL_TOPIC_MESSAGES);
+	for (k = 1; k < 17; k++)
+		ms_pgbin_begin(&a[k], persist_oids[k]);
 	for (i = 0; i < n; i++) {
 		const struct pev *e = &ps.q[i];
 		const Parley__Message *m;
@@ -110,39 +127,39 @@ persist_arrays(size_t n, struct pl_buf *a)
 			parts[np++] = e->part;
 		if (k < 1024)
 			next[k] = e->offset + 1;
-		if (e->env == NULL)
+		if (e->raw == NULL ||
+		    (env = parley__envelope__unpack(NULL, e->len, e->raw)) == NULL)
 			continue;
-		m = e->env->message;
+		m = env->message;
 		ms_seq_ts_parse(m->ts, &ts_us);
-		ms_pgarr_text(&a[3], m->channel);
-		ms_pgarr_int(&a[4], m->seq);
-		ms_pgarr_int(&a[5], e->env->type);
-		ms_pgarr_text(&a[6], m->ts);
-		ms_pgarr_int(&a[7], (int64_t)ts_us);
-		ms_pgarr_text(&a[8], m->user);
-		ms_pgarr_text(&a[9], m->team[0] ? m->team : e->env->team);
-		ms_pgarr_text(&a[10], m->text);
-		ms_pgarr_text(&a[11], m->thread_ts);
-		ms_pgarr_text(&a[12], m->client_msg_id);
-		ms_pgarr_text(&a[13], m->subtype);
-		ms_pgarr_text(&a[14], m->target_ts);
-		ms_pgarr_text(&a[15], m->reaction);
-		ms_pgarr_bytea(&a[16], e->raw, e->len);
+		ms_pgbin_text(&a[3], m->channel);
+		ms_pgbin_int8(&a[4], m->seq);
+		ms_pgbin_int4(&a[5], env->type);
+		ms_pgbin_text(&a[6], m->ts);
+		ms_pgbin_int8(&a[7], (int64_t)ts_us);
+		ms_pgbin_text(&a[8], m->user);
+		ms_pgbin_text(&a[9], m->team[0] ? m->team : env->team);
+		ms_pgbin_text(&a[10], m->text);
+		ms_pgbin_text(&a[11], m->thread_ts);
+		ms_pgbin_text(&a[12], m->client_msg_id);
+		ms_pgbin_text(&a[13], m->subtype);
+		ms_pgbin_text(&a[14], m->target_ts);
+		ms_pgbin_text(&a[15], m->reaction);
+		ms_pgbin_bytes(&a[16], e->raw, e->len);
+		parley__envelope__free_unpacked(env, NULL);
 	}
 	for (k = 0; k < np; k++) {
-		ms_pgarr_int(&a[1], parts[k]);
-		ms_pgarr_int(&a[2], next[k]);
+		ms_pgbin_int4(&a[1], parts[k]);
+		ms_pgbin_int8(&a[2], next[k]);
 	}
 	for (k = 1; k < 17; k++)
-		ms_pgarr_end(&a[k]);
+		ms_pgbin_end(&a[k]);
 }
 
 /* persist_pev_free - one queued event */
 static void
 persist_pev_free(struct pev *e)
 {
-	if (e->env != NULL)
-		parley__envelope__free_unpacked(e->env, NULL);
 	free(e->raw);
 }
 
@@ -178,8 +195,8 @@ persist_done(int rv, struct pg_result *res, void *arg)
 	pl_metrics_add(ms_m.events_persisted, (double)n);
 	pl_metrics_observe(ms_m.batch_size, (double)n);
 	for (i = 0; i < n; i++) {
-		if (ps.q[i].env != NULL)
-			ms_tail_persisted(ps.q[i].env->message->channel, ps.q[i].env->message->seq);
+		if (ps.q[i].raw != NULL)
+			ms_tail_persisted(ps.q[i].channel, ps.q[i].seq);
 		persist_pev_free(&ps.q[i]);
 	}
 	memmove(ps.q, ps.q + n, (ps.n - n) * sizeof(*ps.q));
@@ -197,28 +214,28 @@ persist_done(int rv, struct pg_result *res, void *arg)
 static void
 persist_flush(void)
 {
-	static const char sql[] = "SELECT ms_apply_batch($1, $2::int[], $3::bigint[],"
-	    " $4::text[], $5::bigint[], $6::int[], $7::text[], $8::bigint[], $9::text[],"
-	    " $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],"
-	    " $16::text[], $17::bytea[])";
-	struct pl_buf a[17];
+	static const char sql[] = "SELECT ms_apply_batch($1::text, $2::int[],"
+	    " $3::bigint[], $4::text[], $5::bigint[], $6::int[], $7::text[],"
+	    " $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[],"
+	    " $13::text[], $14::text[], $15::text[], $16::text[], $17::bytea[])";
+	struct ms_pgbin *a = ps.arrays;
 	const char *p[17];
+	int len[17], fmt[17];
 	size_t n;
 	int k, rv;
 
 	if (ps.inflight > 0 || ps.retry != NULL || ps.n == 0)
 		return;
 	n = ps.n < (size_t)ms_conf.batch_max ? ps.n : (size_t)ms_conf.batch_max;
-	for (k = 0; k < 17; k++)
-		pl_buf_init(&a[k]);
 	persist_arrays(n, a);
-	for (k = 0; k < 17; k++)
-		p[k] = a[k].data;
+	for (k = 0; k < 17; k++) {
+		p[k] = a[k].b.data;
+		len[k] = (int)a[k].b.len;
+		fmt[k] = 1;
+	}
 	ps.inflight = n;
 	ps.batch_t0 = pl_clock_mono_us();
-	rv = pl_pg_query(ms.pg, sql, 17, p, persist_done, NULL);
-	for (k = 0; k < 17; k++)
-		pl_buf_fini(&a[k]);
+	rv = pl_pg_query_bin(ms.pg, sql, 17, p, len, fmt, persist_done, NULL);
 	if (rv != 0)
 		persist_done(rv, NULL, NULL);
 }
@@ -227,29 +244,34 @@ persist_flush(void)
 static void
 persist_msg(const struct pl_kafka_msg *km, void *arg)
 {
-	struct pev e = { km->partition, km->offset, NULL, NULL, 0 };
+	struct pev e = { km->partition, km->offset, NULL, 0, 0, "" };
+	Parley__Envelope *env;
 	uint64_t ts_us = 0;
 
-	e.env = parley__envelope__unpack(NULL, km->len, km->payload);
-	if (e.env != NULL && (e.env->body_case != PARLEY__ENVELOPE__BODY_MESSAGE ||
-	    e.env->message->channel[0] == '\0' || e.env->message->seq <= 0)) {
-		parley__envelope__free_unpacked(e.env, NULL);
-		e.env = NULL;
+	env = parley__envelope__unpack(NULL, km->len, km->payload);
+	if (env != NULL && (env->body_case != PARLEY__ENVELOPE__BODY_MESSAGE ||
+	    env->message->channel[0] == '\0' || env->message->seq <= 0 ||
+	    strlen(env->message->channel) > PL_ID_MAX)) {
+		parley__envelope__free_unpacked(env, NULL);
+		env = NULL;
 	}
-	if (e.env == NULL) {
+	if (env == NULL) {
 		pl_metrics_inc(ms_m.bad_input);
 		pl_log_warn("MS-PERSIST-BAD", "partition=%d offset=%lld", (int)km->partition,
 		    (long long)km->offset);
 	} else {
-		const Parley__Message *m = e.env->message;
+		const Parley__Message *m = env->message;
 
 		ms_seq_ts_parse(m->ts, &ts_us);
 		ms_chan_log_seen(m->channel, m->seq, ts_us);
-		if (e.env->type == PARLEY__EVENT_TYPE__MESSAGE_CREATED)
+		if (env->type == PARLEY__EVENT_TYPE__MESSAGE_CREATED)
 			ms_dedupe_seen(m);
-		ms_tail_add(e.env->type, m, 0);
+		ms_tail_add(env->type, m, 0);
 		e.raw = pl_memdup(km->payload, km->len ? km->len : 1);
 		e.len = km->len;
+		e.seq = m->seq;
+		strcpy(e.channel, m->channel);
+		parley__envelope__free_unpacked(env, NULL);
 	}
 	if (ps.n == ps.cap) {
 		ps.cap = ps.cap ? ps.cap * 2 : 1024;
@@ -291,7 +313,8 @@ ms_persist_start(void)
 
 	pl_backoff_init(&ps.bo, 100, 5000, pl_clock_mono_us());
 	pl_buf_init(&extra);
-	pl_buf_printf(&extra, "fetch.wait.max.ms=%lld", (long long)ms_conf.fetch_wait_ms);
+	pl_buf_printf(&extra, "fetch.wait.max.ms=%lld,fetch.min.bytes=%lld",
+	    (long long)ms_conf.fetch_wait_ms, (long long)ms_conf.fetch_min_bytes);
 	if (ms_conf.kafka_extra != NULL && ms_conf.kafka_extra[0] != '\0')
 		pl_buf_printf(&extra, ",%s", ms_conf.kafka_extra);
 	rv = pl_kafka_consumer_start(ms.loop, ms.brokers, extra.data, persist_msg,
@@ -339,6 +362,8 @@ ms_persist_stop(void)
 	ps.n = ps.cap = 0;
 	pl_free(&ps.parts);
 	pl_free(&ps.eof);
+	for (i = 0; i < 17; i++)
+		pl_buf_fini(&ps.arrays[i].b);
 }
 
 /* ms_persist_lag - events read from the log and not yet committed */

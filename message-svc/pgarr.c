@@ -1,6 +1,7 @@
-/* pgarr.c - PostgreSQL array literals in text format, so that a whole batch
- * travels as a few parameters of one statement (see persist.c). Elements are
- * always double-quoted; '"' and '\' are backslash-escaped. */
+/* pgarr.c - PostgreSQL text[] literals as query parameters (user lists of
+ * the directory, history filters) and the parsing of text[] results.
+ * Elements are always double-quoted; '"' and '\' are backslash-escaped.
+ * Persistence batches use the binary arrays of pgbin.c instead. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,33 +34,6 @@ ms_pgarr_text(struct pl_buf *b, const char *s)
 		if (*s == '"' || *s == '\\')
 			pl_buf_append(b, "\\", 1);
 		pl_buf_append(b, s, 1);
-	}
-	pl_buf_puts(b, "\"");
-}
-
-/* ms_pgarr_int - one integer element */
-void
-ms_pgarr_int(struct pl_buf *b, int64_t v)
-{
-	pgarr_sep(b);
-	pl_buf_printf(b, "%lld", (long long)v);
-}
-
-/* ms_pgarr_bytea - one bytea element in hex form ("\\x…" inside quotes) */
-void
-ms_pgarr_bytea(struct pl_buf *b, const void *p, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *u = p;
-	size_t i;
-
-	pgarr_sep(b);
-	pl_buf_reserve(b, n * 2 + 8);
-	pl_buf_puts(b, "\"\\\\x");
-	for (i = 0; i < n; i++) {
-		char h[2] = { hex[u[i] >> 4], hex[u[i] & 15] };
-
-		pl_buf_append(b, h, 2);
 	}
 	pl_buf_puts(b, "\"");
 }

@@ -353,21 +353,40 @@ fetch_part_state(const struct dk_fetch *f, const struct dk_fetch_topic *t,
 	return DK_ERR_NONE;
 }
 
+/* fetch_ready - an error to report, or at least min_bytes to return */
+static int
+fetch_ready(const struct dk_fetch *f)
+{
+	int64_t avail = 0;
+	struct dk_part *p;
+	int i, j, has;
+	size_t k;
+
+	for (i = 0; i < f->ntopics; i++)
+		for (j = 0; j < f->topics[i].nparts; j++) {
+			const struct dk_fetch_part *fp = &f->topics[i].parts[j];
+
+			if (fetch_part_state(f, &f->topics[i], fp, &p, &has) != 0)
+				return 1;
+			for (k = has ? dk_part_find(p, fp->offset) : p->n;
+			    k < p->n; k++) {
+				avail += dk_part_batch(p, k)->len;
+				if (avail >= f->min_bytes)
+					return 1;
+			}
+		}
+	return 0;
+}
+
 int
 dk_api_fetch_try(struct dk_fetch *f, int force, struct pl_buf *out)
 {
-	int i, j, err, has, ready = force;
+	int i, j, err, has;
 	int64_t total = 0;
 	struct dk_part *p;
 	size_t at, len_at, k;
 
-	for (i = 0; i < f->ntopics && !ready; i++)
-		for (j = 0; j < f->topics[i].nparts && !ready; j++) {
-			err = fetch_part_state(f, &f->topics[i],
-			    &f->topics[i].parts[j], &p, &has);
-			ready = err != DK_ERR_NONE || has;
-		}
-	if (!ready)
+	if (!force && !fetch_ready(f))
 		return 0;
 	at = frame_begin(out, f->corr);
 	dk_wr_i32(out, 0);			/* throttle */

@@ -1,0 +1,92 @@
+/* pgbin.c - PostgreSQL one-dimensional arrays in the binary wire format, so
+ * that a persistence batch travels as a few binary parameters that the
+ * server copies in without parsing (the text literals of pgarr.c cost the
+ * backend array_in and hex_decode per element, and us an escape per byte).
+ *
+ *   int32 ndim | int32 flags (0: no NULLs) | int32 element type oid
+ *   | int32 count | int32 lower bound (1) | count × (int32 length | bytes)
+ *
+ * All integers big-endian. An empty array is ndim 0 and no dimension. */
+#include <string.h>
+
+#include "message_svc.h"
+
+/* put32 - a big-endian int32 */
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void
+add32(struct pl_buf *b, uint32_t v)
+{
+	uint8_t p[4];
+
+	put32(p, v);
+	pl_buf_append(b, p, 4);
+}
+
+/* ms_pgbin_begin - an array of element type oid (MS_OID_*) */
+void
+ms_pgbin_begin(struct ms_pgbin *a, uint32_t oid)
+{
+	pl_buf_reset(&a->b);
+	a->n = 0;
+	add32(&a->b, 1);
+	add32(&a->b, 0);
+	add32(&a->b, oid);
+	add32(&a->b, 0);	/* count, set by ms_pgbin_end */
+	add32(&a->b, 1);
+}
+
+/* ms_pgbin_bytes - one element of n raw bytes (text, bytea) */
+void
+ms_pgbin_bytes(struct ms_pgbin *a, const void *p, size_t n)
+{
+	add32(&a->b, (uint32_t)n);
+	pl_buf_append(&a->b, p, n);
+	a->n++;
+}
+
+void
+ms_pgbin_text(struct ms_pgbin *a, const char *s)
+{
+	ms_pgbin_bytes(a, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+}
+
+void
+ms_pgbin_int4(struct ms_pgbin *a, int32_t v)
+{
+	uint8_t p[4];
+
+	put32(p, (uint32_t)v);
+	ms_pgbin_bytes(a, p, 4);
+}
+
+void
+ms_pgbin_int8(struct ms_pgbin *a, int64_t v)
+{
+	uint8_t p[8];
+
+	put32(p, (uint32_t)((uint64_t)v >> 32));
+	put32(p + 4, (uint32_t)v);
+	ms_pgbin_bytes(a, p, 8);
+}
+
+/* ms_pgbin_end - set the count (an empty array drops its dimension) */
+void
+ms_pgbin_end(struct ms_pgbin *a)
+{
+	uint8_t *d = (uint8_t *)a->b.data;
+
+	if (a->n == 0) {
+		put32(d, 0);
+		a->b.len = 12;
+		return;
+	}
+	put32(d + 12, (uint32_t)a->n);
+}
