@@ -8,6 +8,10 @@
 #             one process per core, with its own redis-server
 #   parley    deploy/local/stack.py (PARLEY_RATE_LIMITS=0), when the
 #             daemons are built
+#   msgbench  a fresh stack (1 gateway, 2 shards) and build/bin/msgbench
+#             straight to message-svc: sustained sends/s with persistence,
+#             send -> ack latency at BENCH_RATE, and a plain batched INSERT
+#             of the same rows into the same PostgreSQL (issue #4)
 # Runs with channels provision them completely before any client connects,
 # then connect everyone, then warm up (one message per channel, until every
 # member had it) before the measured phase.
@@ -15,7 +19,7 @@
 # table, writes bench/results/<timestamp>.json. Bounded by BENCH_BUDGET_S.
 #
 # Sizes (environment):
-#   BENCH_MODES="floor socketio parley"   BENCH_CONNS=19000 (idle, broadcast)
+#   BENCH_MODES="floor socketio parley msgbench"   BENCH_CONNS=19000 (idle, broadcast)
 #   (the baselines first: they are quick; Parley's provisioning is the slow part)
 #   BENCH_CHAT_CONNS=5000  BENCH_RATE=5000  BENCH_DURATION=10  BENCH_PROCS=2
 #   BENCH_CHANNELS=1000  BENCH_LARGE=4  BENCH_LARGE_SHARE=0.005
@@ -27,7 +31,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BIN=${PARLEY_BIN_DIR:-$ROOT/build/bin}
 PY=/usr/bin/python3
-MODES=${BENCH_MODES:-"floor socketio parley"}
+MODES=${BENCH_MODES:-"floor socketio parley msgbench"}
 CONNS=${BENCH_CONNS:-19000}
 CHAT_CONNS=${BENCH_CHAT_CONNS:-5000}
 RATE=${BENCH_RATE:-5000}
@@ -167,11 +171,31 @@ run_parley() {
 		--provision "$WORK/parley-users.txt"
 }
 
+# run_msgbench - issue #4's figures on a fresh stack: 10 s of sends with 2048
+# in flight over 64 channels, then BENCH_RATE msgs/s for 10 s, then the
+# plain INSERT baseline (tools/msgbench/main.c); its lines go to the table
+run_msgbench() {
+	local base=$WORK/mstack pg
+	[ -x "$BIN/msgbench" ] || { log "msgbench: $BIN/msgbench missing, skipped"; return; }
+	[ "$(left)" -lt 90 ] && { log "budget spent: skipping msgbench"; return; }
+	setsid $PY deploy/local/stack.py run --base "$base" --free-ports --no-seed \
+		--gateways 1 > "$WORK/mstack.log" 2>&1 &
+	PIDS+=("$!")
+	wait_file "$base/stack.json" 120 || { log "msgbench stack did not start"; tail "$WORK/mstack.log" >&2; return; }
+	pg=$($PY -c 'import json,sys;print(json.load(open(sys.argv[1]))["pg_port"])' "$base/stack.json")
+	log "msgbench"
+	timeout 300 "$BIN/msgbench" --run-dir "$base/run" \
+		--pg-dsn-fmt "host=127.0.0.1 port=$pg user=postgres dbname=parley_shard_%d" \
+		--seconds 10 --window 2048 --channels 64 --rate "$RATE" --rate-seconds 10 \
+		> "$WORK/msgbench.txt" 2> "$WORK/msgbench.err" || log "msgbench failed (see $WORK/msgbench.err)"
+}
+
 for m in $MODES; do
 	case $m in
 	floor) run_floor ;;
 	socketio) run_socketio ;;
 	parley) run_parley ;;
+	msgbench) run_msgbench ;;
 	*) log "unknown mode $m" ;;
 	esac
 	# each server is stopped before the next one is measured

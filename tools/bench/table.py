@@ -166,12 +166,15 @@ def main():
     cfg = dict(kv.split("=", 1) for kv in cfgs.split())
     runs = load(work)
     fan = floor_fanout(work)
+    mb_path = os.path.join(work, "msgbench.txt")
+    msgbench = [ln.rstrip() for ln in open(mb_path)] if os.path.exists(mb_path) else []
     table = rows(runs, cfg)
     doc = {"timestamp": stamp, "cores": os.cpu_count(), "config": cfg,
            "ratios": ratios(runs),
            "floor_server_write_loop_us": {str(k): {"median": statistics.median(v), "n": len(v)}
                                           for k, v in fan.items()},
-           "table": [dict(zip(["figure"] + MODES, r)) for r in table], "runs": runs}
+           "table": [dict(zip(["figure"] + MODES, r)) for r in table], "runs": runs,
+           "msgbench": msgbench}
     tmp = out + ".tmp"
     with open(tmp, "w") as f:
         json.dump(doc, f, indent=1)
@@ -190,6 +193,8 @@ def main():
     for k, v in sorted(doc["floor_server_write_loop_us"].items(), key=lambda kv: int(kv[0])):
         print("floor server write loop to %s sockets: median %s us over %d broadcasts" % (
             k, v["median"], v["n"]))
+    for ln in msgbench:
+        print("msgbench " + ln)
 
 
 if __name__ == "__main__":
