@@ -37,7 +37,7 @@ cache_new_epoch(uint32_t old)
 	return e & 0x7fffffff ? e & 0x7fffffff : 1;
 }
 
-/* cache_epoch_set - HSETNX's answer after an append */
+/* cache_epoch_set - the append's answer: 1 when HSETNX created the epoch */
 static void
 cache_epoch_set(int rv, struct redisReply *r, void *arg)
 {
@@ -58,22 +58,46 @@ cache_epoch_set(int rv, struct redisReply *r, void *arg)
 	ch->epoch_known = 1;
 }
 
+/* the append as one script (both keys share the {ch:ID} hash tag, so it
+ * stays a single-slot command under Redis Cluster): HSETNX of the epoch
+ * (its answer tells a lost cache), ZADD, the cap, the last seq. One command
+ * and one reply per message instead of four: the formatting and reply
+ * parsing of four commands were an eighth of message-svc's CPU. */
+static const char cache_append_lua[] =
+	"local fresh = redis.call('HSETNX', KEYS[2], 'epoch', ARGV[3]) "
+	"redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) "
+	"redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[4]) + 1)) "
+	"redis.call('HSET', KEYS[2], 'seq', ARGV[1]) "
+	"return fresh";
+
 /* ms_cache_append - add an acknowledged event to the recent cache */
 void
 ms_cache_append(struct ms_chan *ch, const Parley__Message *m, const void *env, size_t len)
 {
-	char rkey[64], mkey[64];
+	char rkey[64], mkey[64], seq[24], epoch[16], keep[24];
+	const char *argv[9];
+	size_t argvlen[9];
+	int i;
 
 	if (ms.redis == NULL || !pl_redis_connected(ms.redis))
 		return;
 	cache_key(rkey, sizeof(rkey), ch->id, "recent");
 	cache_key(mkey, sizeof(mkey), ch->id, "meta");
-	pl_redis_cmdf(ms.redis, cache_epoch_set, ch, "HSETNX %s epoch %u", mkey, ch->epoch);
-	pl_redis_cmdf(ms.redis, NULL, NULL, "ZADD %s %lld %b", rkey, (long long)m->seq,
-	    env, len);
-	pl_redis_cmdf(ms.redis, NULL, NULL, "ZREMRANGEBYRANK %s 0 %lld", rkey,
-	    (long long)-(ms_conf.recent_max + 1));
-	pl_redis_cmdf(ms.redis, NULL, NULL, "HSET %s seq %lld", mkey, (long long)m->seq);
+	snprintf(seq, sizeof(seq), "%lld", (long long)m->seq);
+	snprintf(epoch, sizeof(epoch), "%u", ch->epoch);
+	snprintf(keep, sizeof(keep), "%lld", (long long)ms_conf.recent_max);
+	argv[0] = "EVAL";
+	argv[1] = cache_append_lua;
+	argv[2] = "2";
+	argv[3] = rkey;
+	argv[4] = mkey;
+	argv[5] = seq;
+	argv[6] = env;
+	argv[7] = epoch;
+	argv[8] = keep;
+	for (i = 0; i < 9; i++)
+		argvlen[i] = i == 6 ? len : strlen(argv[i]);
+	pl_redis_cmd(ms.redis, cache_epoch_set, ch, 9, argv, argvlen);
 }
 
 /* cache_epoch_loaded - HGET meta epoch at channel load */
