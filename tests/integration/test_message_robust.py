@@ -213,3 +213,56 @@ def test_update_right_after_post(stack, api, team):
         r = api.call("reactions.add", a, check=False, channel=team.channel,
                      timestamp=m["ts"], name="eyes")
         assert r.get("ok"), (i, r)
+
+
+def test_channel_moves_to_another_shard_seq_continues(new_stack):
+    """2 shards -> 1: a channel that shard 1 owned moves to shard 0, which
+    recovers its last seq from the log (it never stored offsets for those
+    partitions, so it reads them from the start); the next message gets the
+    next seq, none is reused, and the new owner's database holds the
+    channel's whole history."""
+    st = new_stack(gateways=1)
+    api = parley.Api(st.http_url)
+    team = parley.provision(st, api=api)
+    a = team.token("alice")
+    # a channel owned by shard 1
+    ch = seq = None
+    for i in range(40):
+        cid = api.call("conversations.create", a, name=parley.unique("mv"))["channel"]["id"]
+        m = api.call("chat.postMessage", a, channel=cid, text="probe")["message"]
+        if _owner_shard(st, cid, m["seq"]) == 1:
+            ch, seq = cid, m["seq"]
+            break
+    assert ch is not None, "no channel landed on shard 1"
+    before = [api.call("chat.postMessage", a, channel=ch, text="before %d" % i)["message"]["seq"]
+              for i in range(20)]
+    assert before == list(range(seq + 1, seq + 21))
+    # stop the gateway and both shards; start shard 0 and the gateway with count 1
+    for name in ("gateway-0", "message-svc-1", "message-svc-0"):
+        c = [c for c in st.children if c.name == name][0]
+        c.signal(signal.SIGTERM)
+        c.reap(20)
+    gone = [c for c in st.children if c.name == "message-svc-1"][0]
+    st.children.remove(gone)
+    for name in ("message-svc-0", "gateway-0"):
+        c = [c for c in st.children if c.name == name][0]
+        c.env["PARLEY_SHARD_COUNT"] = "1"
+        if name == "gateway-0":         # back on the port the clients know
+            c.env["PARLEY_HTTP_ADDR"] = "127.0.0.1:%d" % st.http_port
+    _restart_child(st, "message-svc-0")
+    _restart_child(st, "gateway-0")
+    after = [api.call("chat.postMessage", a, channel=ch, text="after %d" % i)["message"]["seq"]
+             for i in range(5)]
+    assert after == list(range(before[-1] + 1, before[-1] + 6)), (before[-1], after)
+    # the new owner persisted the moved channel's whole log
+    want = set(range(seq, after[-1] + 1))
+
+    def complete():
+        with psycopg.connect(st.dsn(0), autocommit=True) as c:
+            rows = {r[0] for r in c.execute(
+                "SELECT seq FROM messages WHERE channel_id = %s", (ch,))}
+        return want <= rows
+    parley.wait_for(complete, 60, "the moved channel's history in shard 0's database")
+    h = api.call("conversations.history", a, channel=ch, limit=100)
+    texts = [m["text"] for m in h["messages"]]
+    assert "after 4" in texts and "before 0" in texts and "probe" in texts
