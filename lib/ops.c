@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 
 #include <event2/event.h>
@@ -223,19 +224,34 @@ pl_ops_http_port(const struct pl_ops_http *h)
 	return h->port;
 }
 
-/* pl_write_port_file - write "port\n" to path atomically (tmp + rename) */
-int
-pl_write_port_file(const char *path, int port)
+/* mkdir_parents - create the missing parent directories of path */
+static void
+mkdir_parents(const char *path)
 {
-	char tmp[4096], text[16];
-	int fd, n, rv = 0;
+	char *p = pl_strdup(path), *s;
+
+	for (s = strchr(p + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		mkdir(p, 0755);
+		*s = '/';
+	}
+	free(p);
+}
+
+/* pl_write_file - write text + "\n" to path atomically (tmp + rename) */
+int
+pl_write_file(const char *path, const char *text)
+{
+	char tmp[4096];
+	size_t len = strlen(text);
+	int fd, rv = 0;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
 		return PL_EINVAL;
+	mkdir_parents(path);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
 		return -errno;
-	n = snprintf(text, sizeof(text), "%d\n", port);
-	if (write(fd, text, (size_t)n) != n)
+	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
 		rv = errno ? -errno : PL_EIO;
 	if (close(fd) != 0 && rv == 0)
 		rv = -errno;
@@ -244,6 +260,16 @@ pl_write_port_file(const char *path, int port)
 	if (rv != 0)
 		unlink(tmp);
 	return rv;
+}
+
+/* pl_write_port_file - write "port\n" to path atomically */
+int
+pl_write_port_file(const char *path, int port)
+{
+	char text[16];
+
+	snprintf(text, sizeof(text), "%d", port);
+	return pl_write_file(path, text);
 }
 
 /* pl_parse_hostport - split "host:port" ("[::1]:80" too); host_r is heap */

@@ -29,7 +29,10 @@ int pl_ops_http_start(struct event_base *base, const char *addr,
 void pl_ops_http_stop(struct pl_ops_http **h);
 int pl_ops_http_port(const struct pl_ops_http *h);
 
-/* pl_write_port_file - write "port\n" to path atomically (tmp + rename). */
+/* pl_write_file - write text + "\n" to path atomically (tmp + rename),
+ * creating missing parent directories. */
+int pl_write_file(const char *path, const char *text);
+/* pl_write_port_file - write "port\n" to path the same way. */
 int pl_write_port_file(const char *path, int port);
 /* pl_parse_hostport - split "host:port" ("[::1]:80" too). host_r is heap. */
 int pl_parse_hostport(const char *addr, char **host_r, int *port_r);

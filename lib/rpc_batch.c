@@ -1,6 +1,7 @@
 /* rpc_batch.c - the batch frame of lib/rpc.c (see rpc_batch.h). */
 #include <string.h>
 
+#include "be.h"
 #include "buf.h"
 #include "err.h"
 #include "rpc_batch.h"
@@ -13,21 +14,14 @@ pl_rpc_batch_is(const void *data, size_t len)
 	return len >= 6 && memcmp(data, rpc_batch_magic, 2) == 0;
 }
 
-/* put_u32 - big-endian */
+/* put_u32 - a big-endian length or count */
 static void
 put_u32(struct pl_buf *b, uint32_t v)
 {
-	uint8_t p[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16),
-	    (uint8_t)(v >> 8), (uint8_t)v };
+	uint8_t p[4];
 
+	pl_be32_put(p, v);
 	pl_buf_append(b, p, 4);
-}
-
-static uint32_t
-get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
 }
 
 void
@@ -54,14 +48,14 @@ pl_rpc_batch_parse(const void *data, size_t len, struct pl_rpc_item *items,
 
 	if (!pl_rpc_batch_is(data, len))
 		return PL_EPROTO;
-	n = get_u32(p + 2);
+	n = pl_be32_get(p + 2);
 	p += 6;
 	if (n == 0 || n > (uint32_t)max)
 		return PL_EPROTO;
 	for (i = 0; i < n; i++) {
 		if (end - p < 4)
 			return PL_EPROTO;
-		ilen = get_u32(p);
+		ilen = pl_be32_get(p);
 		p += 4;
 		if ((size_t)(end - p) < ilen)
 			return PL_EPROTO;

@@ -9,24 +9,15 @@
  * All integers big-endian. An empty array is ndim 0 and no dimension. */
 #include <string.h>
 
+#include "be.h"
 #include "message_svc.h"
-
-/* put32 - a big-endian int32 */
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 static void
 add32(struct pl_buf *b, uint32_t v)
 {
 	uint8_t p[4];
 
-	put32(p, v);
+	pl_be32_put(p, v);
 	pl_buf_append(b, p, 4);
 }
 
@@ -63,7 +54,7 @@ ms_pgbin_int4(struct ms_pgbin *a, int32_t v)
 {
 	uint8_t p[4];
 
-	put32(p, (uint32_t)v);
+	pl_be32_put(p, (uint32_t)v);
 	ms_pgbin_bytes(a, p, 4);
 }
 
@@ -72,8 +63,7 @@ ms_pgbin_int8(struct ms_pgbin *a, int64_t v)
 {
 	uint8_t p[8];
 
-	put32(p, (uint32_t)((uint64_t)v >> 32));
-	put32(p + 4, (uint32_t)v);
+	pl_be64_put(p, (uint64_t)v);
 	ms_pgbin_bytes(a, p, 8);
 }
 
@@ -84,9 +74,9 @@ ms_pgbin_end(struct ms_pgbin *a)
 	uint8_t *d = (uint8_t *)a->b.data;
 
 	if (a->n == 0) {
-		put32(d, 0);
+		pl_be32_put(d, 0);
 		a->b.len = 12;
 		return;
 	}
-	put32(d + 12, (uint32_t)a->n);
+	pl_be32_put(d + 12, (uint32_t)a->n);
 }

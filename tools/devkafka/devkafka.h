@@ -30,9 +30,6 @@ struct dk_topic_spec {
 extern const struct dk_topic_spec dk_topics[];
 #define DK_NTOPICS 3
 
-/* dk_write_file - text + "\n" to path atomically, parents created (dk_shared.c) */
-int dk_write_file(const char *path, const char *text);
-
 /* the native engine (dk_broker.c) */
 int dk_broker_init(struct event_base *base, struct pl_loop *loop);
 void dk_broker_drain(void);

@@ -408,7 +408,7 @@ dk_broker_init(struct event_base *base, struct pl_loop *loop)
 	dk_api_set_brokers(addrs, db.nls);
 	free(addrs);
 	pl_ops_add_check("kafka", dk_ready_check, NULL);
-	rv = dk_write_file(dk_conf.brokers_file, list.data);
+	rv = pl_write_file(dk_conf.brokers_file, list.data);
 	if (rv != 0)
 		pl_log_error("DK-FILE-FAIL", "path=%s err=%s", dk_conf.brokers_file,
 		    pl_err_str(rv));

@@ -157,7 +157,7 @@ dk_cluster_init(struct event_base *base, struct pl_loop *loop)
 	bootstraps = rd_kafka_mock_cluster_bootstraps(dk.mc);
 	if ((dk.probe = dk_handle_new(bootstraps)) == NULL)
 		return PL_EIO;
-	if ((rv = dk_write_file(dk_conf.brokers_file, bootstraps)) != 0) {
+	if ((rv = pl_write_file(dk_conf.brokers_file, bootstraps)) != 0) {
 		pl_log_error("DK-FILE-FAIL", "path=%s err=%s", dk_conf.brokers_file,
 		    pl_err_str(rv));
 		return rv;

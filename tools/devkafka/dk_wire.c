@@ -1,6 +1,7 @@
 /* dk_wire.c - Kafka wire primitives (see dk_wire.h). */
 #include <string.h>
 
+#include "be.h"
 #include "buf.h"
 #include "dk_wire.h"
 
@@ -44,24 +45,19 @@ dk_be16(const uint8_t *p)
 int32_t
 dk_be32(const uint8_t *p)
 {
-	return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3]);
+	return (int32_t)pl_be32_get(p);
 }
 
 int64_t
 dk_be64(const uint8_t *p)
 {
-	return (int64_t)((uint64_t)(uint32_t)dk_be32(p) << 32 |
-	    (uint32_t)dk_be32(p + 4));
+	return (int64_t)pl_be64_get(p);
 }
 
 void
 dk_put_be64(uint8_t *p, int64_t v)
 {
-	int i;
-
-	for (i = 7; i >= 0; i--, v = (int64_t)((uint64_t)v >> 8))
-		p[i] = (uint8_t)v;
+	pl_be64_put(p, (uint64_t)v);
 }
 
 int8_t
@@ -246,12 +242,7 @@ dk_wr_str(struct pl_buf *b, const char *s)
 void
 dk_wr_i32_at(struct pl_buf *b, size_t off, int32_t v)
 {
-	uint8_t *p = (uint8_t *)b->data + off;
-
-	p[0] = (uint8_t)((uint32_t)v >> 24);
-	p[1] = (uint8_t)((uint32_t)v >> 16);
-	p[2] = (uint8_t)((uint32_t)v >> 8);
-	p[3] = (uint8_t)v;
+	pl_be32_put((uint8_t *)b->data + off, (uint32_t)v);
 }
 
 /* crc32c_table - the reflected Castagnoli table (poly 0x82F63B78), once */
