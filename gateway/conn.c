@@ -1,22 +1,32 @@
 /* conn.c - WebSocket connections: handles, lifecycle, the write path and the
- * one sweep timer.
+ * one sweep.
  *
- * Writes go straight to the socket with lws_write while the connection's
- * queue is empty and lws holds no unsent tail (DESIGN.md §4: that is
- * what reaches the raw-epoll floor); only otherwise is the frame queued and
- * the writable callback asked for. The queue is bounded (frames and bytes):
- * overflowing it closes the connection with 4008, and the client resumes.
+ * Writes: a frame is built once per event (blob.c) and written with one
+ * send() on the socket while the connection's queue is empty and lws holds
+ * no unsent tail (DESIGN.md §4: that is what reaches the raw-epoll floor);
+ * only otherwise is it queued and the writable callback asked for. What a
+ * send() does not take is handed to lws (LWS_WRITE_RAW), which keeps it and
+ * flushes it first on the next POLLOUT, before any control frame of its own
+ * (pong, close) and before our writable callback: so frames never
+ * interleave. The queue is bounded (frames and bytes): overflowing it
+ * closes the connection with 4008, and the client resumes.
  *
- * There are no per-connection timers: one sweep per second checks token
- * expiry (4004), idle time, server pings and dead peers (ping after
- * ws-ping-s of silence, hang up after ws-pong-timeout-s more), and spreads
- * presence heartbeats. Not lws's validity policy: lws 4.1 keeps its timers
- * in one sorted linked list per thread and re-inserts a connection's
- * validity timer on every frame it receives; the new deadline is the
- * latest, so each insert walks every connection (perf at 10,000 idle
- * pinging connections: 57% of the gateway in lws_dll2_add_sorted). */
+ * There are no per-connection timers: one sweep checks token expiry
+ * (4004), idle time, server pings and dead peers (ping after ws-ping-s of
+ * silence, hang up after ws-pong-timeout-s more), and spreads presence
+ * heartbeats. It visits every connection once a second, a slice of them
+ * every GW_SWEEP_SLICE_MS, so that no single tick stalls the loop (at
+ * 19,000 connections one pass took ~3 ms and sent ~630 heartbeats at once;
+ * presence-svc's burst then delayed pings by up to 20 ms). Not lws's
+ * validity policy: lws 4.1 keeps its timers in one sorted linked list per
+ * thread and re-inserts a connection's validity timer on every frame it
+ * receives; the new deadline is the latest, so each insert walks every
+ * connection (perf at 10,000 idle pinging connections: 57% of the gateway
+ * in lws_dll2_add_sorted). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <libwebsockets.h>
 
 #include "clock.h"
@@ -29,7 +39,8 @@
 #include "message_clnt.h"
 #include "metrics.h"
 
-#define GW_SWEEP_MS 1000
+#define GW_SWEEP_MS 1000		/* each connection once per this */
+#define GW_SWEEP_SLICE_MS 10		/* a slice of them every this */
 /* lws's private LWS_WRITE_CLOSE (lws-write.h keeps it for lws_close_reason) */
 #define GW_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
 #define GW_CLOSE_BACKSTOP_S 10
@@ -46,7 +57,9 @@ static struct {
 	uint32_t n, cap, nfree;
 	size_t ws;		/* WebSocket connections */
 	struct pl_timer *sweep;
-	uint64_t tick;
+	uint32_t slice;		/* of the sweep's pass */
+	uint32_t cursor;	/* the next slot it visits */
+	uint64_t tick;		/* completed passes */
 } gw_conns;
 
 /* gw_conn_register - give c a slot; its handle stays valid until unregister */
@@ -120,22 +133,30 @@ gw_conn_each_ws(void (*fn)(struct gw_conn *c, void *arg), void *arg)
 			fn(gw_conns.v[i], arg);
 }
 
-/* gw_conn_write - write one frame now; 0, or -1 when lws failed */
+/* gw_conn_write - write b's frame now: one send() on the socket; the part
+ * it did not take goes to lws (which sends it before anything else on this
+ * connection). 0, or -1 when the socket failed. Only while lws holds no
+ * unsent tail: that one would have to go first. */
 static int
 gw_conn_write(struct gw_conn *c, struct gw_blob *b)
 {
-	int n = lws_write(c->wsi, b->data, b->len, LWS_WRITE_TEXT);
+	ssize_t n = send(c->fd, b->frame, b->frame_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	size_t left;
 
-	if (n < (int)b->len) {
-		pl_log_debug("GW-CONN-WRITE-FAIL", "conn=%s len=%u rv=%d", c->session,
-		    b->len, n);
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		pl_log_debug("GW-CONN-WRITE-FAIL", "conn=%s len=%u err=%s", c->session,
+		    b->frame_len, strerror(errno));
+		return -1;
+	}
+	left = b->frame_len - (n > 0 ? (size_t)n : 0);
+	if (left > 0 && lws_write(c->wsi, b->frame + (b->frame_len - left), left,
+	    LWS_WRITE_RAW) < (int)left) {
+		pl_log_debug("GW-CONN-WRITE-FAIL", "conn=%s len=%u left=%zu",
+		    c->session, b->frame_len, left);
 		return -1;
 	}
 	pl_metrics_inc(gw_m.frames_out);
 	pl_metrics_add(gw_m.bytes_out, b->len);
-	if (b->kafka_ts_ms > 0)
-		pl_metrics_observe(gw_m.delivery_s,
-		    (double)((int64_t)pl_clock_wall_ms() - b->kafka_ts_ms) / 1000.0);
 	return 0;
 }
 
@@ -150,9 +171,9 @@ gw_conn_send_blob(struct gw_conn *c, struct gw_blob *b)
 	 * call per call, i.e. one more syscall per recipient of a fan-out
 	 * (docs/gateway.md). lws_partial_buffered() is the flag half of
 	 * it (a frame tail is still in lws's buffer). A socket whose kernel
-	 * buffer is full is then found by the send itself: lws keeps what
-	 * send() did not take (at most this one frame) and asks for POLLOUT,
-	 * and every later frame sees the flag and is queued here as before.
+	 * buffer is full is then found by the send itself: lws is handed
+	 * what send() did not take (at most this one frame) and asks for
+	 * POLLOUT, and every later frame sees the flag and is queued here.
 	 */
 	if ((c->q == NULL || c->q->n == 0) && !lws_partial_buffered(c->wsi))
 		return gw_conn_write(c, b) == 0 ? 0 : PL_EIO;
@@ -194,7 +215,7 @@ gw_conn_send_seq(struct gw_conn *c, struct gw_blob *b, struct gw_chan *ch,
 int
 gw_conn_send(struct gw_conn *c, const char *text, size_t len)
 {
-	struct gw_blob *b = gw_blob_create(text, len, -1);
+	struct gw_blob *b = gw_blob_create(text, len);
 	int rv = gw_conn_send_blob(c, b);
 
 	gw_blob_unref(&b);
@@ -403,6 +424,7 @@ gw_conn_established(struct gw_conn *c)
 	c->resume_opt = resume != NULL && strcmp(resume, "1") == 0;
 	free(resume);
 	c->ws = 1;
+	c->fd = lws_get_socket_fd(c->wsi);
 	c->state = GW_CONN_BOOTING;
 	c->ticket = (uint8_t)ticket;
 	memcpy(c->user, a.user, sizeof(c->user));
@@ -588,10 +610,8 @@ gw_conn_ping(struct gw_conn *c, uint32_t now_s)
 
 /* gw_conn_sweep_one - expiry, idle and heartbeat of one connection */
 static void
-gw_conn_sweep_one(struct gw_conn *c, void *arg)
+gw_conn_sweep_one(struct gw_conn *c, uint64_t now_wall_s, uint32_t now_s)
 {
-	uint64_t now_wall_s = *(uint64_t *)arg;
-	uint32_t now_s = (uint32_t)(pl_clock_mono_ms() / 1000);
 	uint64_t beat_ticks = (uint64_t)(gw_conf.heartbeat_ms / GW_SWEEP_MS);
 
 	if (c->close_pending)
@@ -613,22 +633,37 @@ gw_conn_sweep_one(struct gw_conn *c, void *arg)
 		gw_services_presence(c, "heartbeat", NULL);
 }
 
-/* gw_conn_sweep - the one timer of all connections */
+/* gw_conn_sweep - the one timer of all connections: slice k of a pass
+ * visits the slots up to (k + 1) / slices of the table, so a pass takes
+ * GW_SWEEP_MS whatever the count (a slot taken or freed meanwhile is
+ * visited in its turn, or not in this pass) */
 static void
 gw_conn_sweep(void *arg)
 {
-	uint64_t now = pl_clock_wall_ms() / 1000;
+	uint64_t now_wall_s = pl_clock_wall_ms() / 1000;
+	uint32_t now_s = (uint32_t)(pl_clock_mono_ms() / 1000);
+	uint32_t slices = GW_SWEEP_MS / GW_SWEEP_SLICE_MS;
+	uint32_t end = (uint32_t)((uint64_t)gw_conns.n * (gw_conns.slice + 1) / slices);
+	struct gw_conn *c;
 
 	(void)arg;
-	gw_conns.tick++;
-	gw_conn_each_ws(gw_conn_sweep_one, &now);
+	for (; gw_conns.cursor < end; gw_conns.cursor++) {
+		c = gw_conns.v[gw_conns.cursor];
+		if (c != NULL && c->ws)
+			gw_conn_sweep_one(c, now_wall_s, now_s);
+	}
+	if (++gw_conns.slice == slices) {
+		gw_conns.slice = 0;
+		gw_conns.cursor = 0;
+		gw_conns.tick++;
+	}
 }
 
 /* gw_conn_init - start the sweep */
 int
 gw_conn_init(void)
 {
-	return pl_loop_timer(gw.loop, GW_SWEEP_MS, 1, gw_conn_sweep, NULL,
+	return pl_loop_timer(gw.loop, GW_SWEEP_SLICE_MS, 1, gw_conn_sweep, NULL,
 	    &gw_conns.sweep);
 }
 

@@ -250,10 +250,14 @@ gw_fanout_deliver(const Parley__Envelope *env, int64_t ts_ms)
 		ch->epoch = env->message->epoch;	/* in seq order: the latest */
 	pl_buf_init(&out);
 	if (pl_event_json(env, &out) == 0 && out.len > 0) {
-		b = gw_blob_create(out.data, out.len, ts_ms);
+		b = gw_blob_create(out.data, out.len);
 		t0 = pl_clock_mono_us();
 		gw_fanout_to(r, b, &k);
+		/* once per event, not per recipient (19,000 clock reads) */
 		pl_metrics_observe(gw_m.fanout_s, (double)(pl_clock_mono_us() - t0) / 1e6);
+		if (ts_ms > 0)
+			pl_metrics_observe(gw_m.delivery_s,
+			    (double)((int64_t)pl_clock_wall_ms() - ts_ms) / 1000.0);
 		gw_blob_unref(&b);
 	}
 	pl_buf_fini(&out);

@@ -120,13 +120,15 @@ struct gw {
 extern struct gw gw;
 
 /* ---- blob.c: one rendered frame shared by its recipients ---- */
+#define GW_BLOB_HDR_MAX 10		/* a WebSocket frame header, at most */
 struct gw_blob {
 	uint32_t refs;
-	uint32_t len;
-	int64_t kafka_ts_ms;		/* -1: not a Kafka event */
-	unsigned char *data;		/* payload; LWS_PRE bytes before it are ours */
+	uint32_t len;			/* payload bytes */
+	unsigned char *data;		/* payload (NUL-terminated text) */
+	unsigned char *frame;		/* the whole text frame: header, payload */
+	uint32_t frame_len;
 };
-struct gw_blob *gw_blob_create(const void *p, size_t len, int64_t kafka_ts_ms);
+struct gw_blob *gw_blob_create(const void *p, size_t len);
 struct gw_blob *gw_blob_ref(struct gw_blob *b);
 void gw_blob_unref(struct gw_blob **b);
 
@@ -235,9 +237,10 @@ struct gw_conn {
 	uint8_t ticket;			/* authenticated by an rtm.connect ticket */
 	uint8_t close_pending;
 	uint8_t resume_opt;		/* ?resume=1: hold live events until resume */
+	uint8_t pinged;			/* a server ping is out, no answer yet */
 	uint16_t close_code;
 	uint16_t nchans, capchans;
-	uint8_t pinged;			/* a server ping is out, no answer yet */
+	int fd;				/* its socket: frames are sent on it */
 	uint32_t last_rx_s;		/* monotonic seconds of the last client frame */
 	uint32_t last_seen_s;		/* ... of anything from the client (pongs too) */
 	int64_t exp_s;			/* token expiry (unix s), 0 = none */

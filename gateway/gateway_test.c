@@ -1,6 +1,6 @@
 /* gateway_test.c - unit tests of the gateway's pure pieces: parameter
  * decoding (query/form/JSON), Origin matching, the send queue's bounds,
- * the string map and UTF-8 length. */
+ * the frames of blobs, the string map and UTF-8 length. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,7 +77,7 @@ PL_TEST(test_bearer)
 PL_TEST(test_sendq_bounds)
 {
 	struct gw_sendq *q = gw_sendq_create(3, 10);
-	struct gw_blob *a = gw_blob_create("1234", 4, -1), *b;
+	struct gw_blob *a = gw_blob_create("1234", 4), *b;
 
 	PL_CHECK_EQ_INT(gw_sendq_push(q, a), 0);
 	PL_CHECK_EQ_INT(gw_sendq_push(q, a), 0);
@@ -104,7 +104,7 @@ PL_TEST(test_sendq_frames_and_order)
 
 	for (i = 0; i < 20; i++) {
 		snprintf(t, sizeof(t), "%d", i);
-		v[i] = gw_blob_create(t, strlen(t), -1);
+		v[i] = gw_blob_create(t, strlen(t));
 		PL_CHECK_EQ_INT(gw_sendq_push(q, v[i]), 0);
 		if (i % 3 == 2) {	/* interleave pops to wrap the ring */
 			b = gw_sendq_pop(q);
@@ -118,6 +118,39 @@ PL_TEST(test_sendq_frames_and_order)
 	gw_sendq_free(&q);
 	for (i = 0; i < 20; i++)
 		gw_blob_unref(&v[i]);
+}
+
+PL_TEST(test_blob_frame)
+{
+	/* payload length -> header length and its length bytes (RFC 6455 5.2) */
+	static const struct {
+		size_t len;
+		uint32_t hl;
+		unsigned char hdr[GW_BLOB_HDR_MAX];
+	} cases[] = {
+		{ 0, 2, { 0x81, 0 } },
+		{ 125, 2, { 0x81, 125 } },
+		{ 126, 4, { 0x81, 126, 0, 126 } },
+		{ 65535, 4, { 0x81, 126, 0xff, 0xff } },
+		{ 65536, 10, { 0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0 } },
+		{ 70000, 10, { 0x81, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70 } },
+	};
+	char *p = malloc(70000);
+	struct gw_blob *b;
+	size_t i;
+
+	memset(p, 'x', 70000);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		b = gw_blob_create(p, cases[i].len);
+		PL_CHECK_EQ_INT(b->len, cases[i].len);
+		PL_CHECK_EQ_INT(b->frame_len, cases[i].hl + cases[i].len);
+		PL_CHECK(memcmp(b->frame, cases[i].hdr, cases[i].hl) == 0);
+		PL_CHECK(b->frame + cases[i].hl == b->data);
+		PL_CHECK(memcmp(b->data, p, cases[i].len) == 0);
+		PL_CHECK_EQ_INT(b->data[cases[i].len], 0);
+		gw_blob_unref(&b);
+	}
+	free(p);
 }
 
 PL_TEST(test_map)
@@ -154,6 +187,7 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_bearer),
 	PL_TEST_CASE(test_sendq_bounds),
 	PL_TEST_CASE(test_sendq_frames_and_order),
+	PL_TEST_CASE(test_blob_frame),
 	PL_TEST_CASE(test_map),
 	PL_TEST_CASE(test_utf8_len),
 };

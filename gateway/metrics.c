@@ -53,7 +53,7 @@ gw_metrics_init(void)
 	gw_m.bytes_in = pl_metrics_counter("parley_gateway_bytes_total", "WebSocket payload bytes.", "dir=\"in\"");
 	gw_m.bytes_out = pl_metrics_counter("parley_gateway_bytes_total", "WebSocket payload bytes.", "dir=\"out\"");
 	gw_m.sendq_closes = pl_metrics_counter("parley_gateway_sendq_closes_total", "Connections closed 4008 for a full send queue.", NULL);
-	gw_m.delivery_s = pl_metrics_histogram("parley_gateway_delivery_seconds", "Kafka timestamp to socket write.", NULL, PL_METRICS_LATENCY_S, PL_METRICS_LATENCY_S_N);
+	gw_m.delivery_s = pl_metrics_histogram("parley_gateway_delivery_seconds", "Kafka timestamp to the end of the event's local fan-out (written or queued to every local recipient), one per event.", NULL, PL_METRICS_LATENCY_S, PL_METRICS_LATENCY_S_N);
 	gw_m.fanout_s = pl_metrics_histogram("parley_gateway_fanout_seconds", "Writing (or queueing) one event to all its local recipients.", NULL, PL_METRICS_LATENCY_S, PL_METRICS_LATENCY_S_N);
 	gw_m.rpc_s = pl_metrics_histogram("parley_gateway_rpc_seconds", "message-svc request latency.", NULL, PL_METRICS_LATENCY_S, PL_METRICS_LATENCY_S_N);
 	gw_m.events_in = pl_metrics_counter("parley_gateway_events_total", "Kafka events consumed.", NULL);
