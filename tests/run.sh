@@ -56,8 +56,10 @@ unit_log="$LOGS/unit.log"
 while IFS= read -r bin; do
 	u_bins=$((u_bins + 1))
 	name=$(basename "$bin")
-	out=$(cd "$(dirname "$bin")" && timeout --kill-after=5 "${PARLEY_TEST_UNIT_TIMEOUT:-120}" \
-		"./$name" 2>&1)
+	lsan=
+	[ "$name" = rpc_test ] && lsan="suppressions=$PWD/tests/unit/lsan-rpc.supp"
+	out=$(cd "$(dirname "$bin")" && LSAN_OPTIONS="$lsan" timeout --kill-after=5 \
+		"${PARLEY_TEST_UNIT_TIMEOUT:-120}" "./$name" 2>&1)
 	rc=$?
 	printf '=== %s (exit %d)\n%s\n' "$bin" "$rc" "$out" >>"$unit_log"
 	summary=$(printf '%s\n' "$out" | grep -E "^${name}: [0-9]+ passed, [0-9]+ failed\$" | tail -n 1)
