@@ -2,7 +2,7 @@
  * topics and its readiness check (the native engine is dk_broker.c).
  *
  * Retention: the mock cluster keeps at most 5 MiB or 100000 message sets per
- * partition (hard-coded in rdkafka_mock.c, rd_kafka_mock_partition_init) and
+ * partition (fixed in rdkafka_mock.c, rd_kafka_mock_partition_init) and
  * drops the oldest beyond that. librdkafka 2.0.2 has no property or API to
  * change it, so memory is bounded at roughly partitions × 5 MiB, and a
  * consumer that falls further behind gets its offset reset (a gap the
