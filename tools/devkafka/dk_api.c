@@ -65,8 +65,8 @@ dk_api_set_brokers(const struct dk_broker_addr *b, int n)
 	da.nbrokers = n;
 }
 
-/* frame_begin - a slot for the size, then the correlation id; returns the frame's
- * start for frame_end */
+/* frame_begin - a slot for the size, then the correlation id; returns
+ * the frame's start for frame_end */
 static size_t
 frame_begin(struct pl_buf *out, int32_t corr)
 {
