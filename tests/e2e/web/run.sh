@@ -21,103 +21,21 @@
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
 REPO=$PWD
-DIR=tests/e2e/web
 PY=/usr/bin/python3
+E2E_NAME="e2e web"
+DIR=tests/e2e/web
 CHROMIUM=${PARLEY_CHROMIUM:-/usr/bin/chromium}
-stack_pid=""
-stack_dir=""
-
-say() { printf '%s\n' "$*"; }
-
-cleanup() {
-	if [ -n "$stack_pid" ] && kill -0 "$stack_pid" 2>/dev/null; then
-		kill -TERM "$stack_pid" 2>/dev/null
-		for _ in $(seq 1 300); do
-			kill -0 "$stack_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -0 "$stack_pid" 2>/dev/null && kill -KILL "$stack_pid" 2>/dev/null
-		wait "$stack_pid" 2>/dev/null
-	fi
-	if [ -n "$stack_dir" ] && [ "${PARLEY_TEST_KEEP:-}" != 1 ]; then
-		rm -rf "$stack_dir"
-	elif [ -n "$stack_dir" ]; then
-		say "kept $stack_dir"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail() {
-	say "e2e web: $*"
-	say "0 passed, 1 failed"
-	exit 1
-}
-
+. tests/e2e/lib.sh
 mkdir -p "$REPO/build"
 
 # 1. node, the browser, the npm package
-command -v node >/dev/null || fail "node is not installed"
-command -v npm >/dev/null || fail "npm is not installed"
 [ -x "$CHROMIUM" ] || fail "$CHROMIUM is missing (apt-get install -y chromium)"
-if [ ! -d "$DIR/node_modules/playwright-core" ] ||
-	[ "$DIR/package-lock.json" -nt "$DIR/node_modules/.package-lock.json" ]; then
-	say "e2e web: npm ci in $DIR"
-	(cd "$DIR" && timeout --kill-after=10 600 npm ci --no-audit --no-fund --prefer-offline \
-		>"$REPO/build/e2e-web-npm.log" 2>&1) || {
-		tail -n 30 "$REPO/build/e2e-web-npm.log" 2>/dev/null
-		fail "npm ci failed (log build/e2e-web-npm.log)"
-	}
-fi
+e2e_npm_ci "$DIR" "$REPO/build/e2e-web-npm.log" playwright-core
 
-# 2. a stack: the caller's, or a private one started the one way Parley starts
-if [ -z "${PARLEY_URL:-}" ]; then
-	stack_dir=$(mktemp -d "${PARLEY_TEST_TMP:-/tmp}/parley-e2e-web-XXXXXX")
-	chmod 755 "$stack_dir"
-	log="$stack_dir/stack.out"
-	# free ports, no demo seed (the test provisions its own), rate limits off,
-	# 1 gateway, 2 shards; the gateway serves $REPO/web
-	PARLEY_RATE_LIMITS=0 PARLEY_GATEWAY_PROCS=1 \
-		PARLEY_ADMIN_TOKEN="e2e-admin-$(basename "$stack_dir")" \
-		"$PY" deploy/local/stack.py run --base "$stack_dir" --free-ports --no-seed \
-		${PARLEY_BIN_DIR:+--bin-dir "$PARLEY_BIN_DIR"} >"$log" 2>&1 &
-	stack_pid=$!
-	for _ in $(seq 1 1200); do
-		[ -f "$stack_dir/stack.json" ] && break
-		kill -0 "$stack_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if [ ! -f "$stack_dir/stack.json" ]; then
-		tail -n 40 "$log"
-		fail "the stack did not start (log above)"
-	fi
-	PARLEY_URL=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["http_url"])' \
-		"$stack_dir/stack.json")
-	PARLEY_ADMIN_TOKEN="e2e-admin-$(basename "$stack_dir")"
-	say "e2e web: private stack at $PARLEY_URL ($stack_dir)"
-fi
-[ -n "${PARLEY_ADMIN_TOKEN:-}" ] || fail "PARLEY_ADMIN_TOKEN is not set"
-export PARLEY_URL PARLEY_ADMIN_TOKEN PARLEY_CHROMIUM="$CHROMIUM"
+# 2. a stack: the caller's, or a private one (its gateway serves $REPO/web)
+e2e_stack parley-e2e-web
+export PARLEY_CHROMIUM="$CHROMIUM"
 
-# 3. the tests (TAP output; the summary lines "# pass N" / "# fail N")
-out="$REPO/build/e2e-web.log"
-args=(--test --test-reporter=tap --test-concurrency=1)
-[ -n "${PARLEY_E2E_FILTER:-}" ] && args+=(--test-name-pattern="$PARLEY_E2E_FILTER")
-(cd "$DIR" && timeout --kill-after=10 "${PARLEY_E2E_TIMEOUT:-120}" \
-	node "${args[@]}" web.test.js) >"$out" 2>&1
-rc=$?
-grep -E '^# (Subtest|tests|pass|fail)|^not ok|^ok |^# live' "$out" | sed 's/^/    /'
-grep -E -A14 '^\s+not ok' "$out" | grep -E "error:|expected|actual|message|code|Timeout|waiting" | head -n 40 |
-	sed 's/^/    /'
-p=$(grep -E '^# pass [0-9]+' "$out" | tail -n 1 | grep -oE '[0-9]+')
-f=$(grep -E '^# fail [0-9]+' "$out" | tail -n 1 | grep -oE '[0-9]+')
-if [ -z "$p" ] || [ -z "$f" ]; then
-	tail -n 30 "$out"
-	fail "no summary from node --test (exit $rc$([ $rc = 124 ] && echo ', timed out'); log $out)"
-fi
-if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
-	f=1
-fi
-say "e2e web: $p passed, $f failed (log $out; screenshots build/web-e2e-*.png)"
-say "$p passed, $f failed"
-[ "$f" = 0 ]
+# 3. the tests
+e2e_node "$DIR" "${PARLEY_E2E_TIMEOUT:-120}" "$REPO/build/e2e-web.log" \
+	"; screenshots build/web-e2e-*.png" web.test.js
