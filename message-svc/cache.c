@@ -74,18 +74,20 @@ static const char cache_append_lua[] =
 void
 ms_cache_append(struct ms_chan *ch, const Parley__Message *m, const void *env, size_t len)
 {
-	char rkey[64], mkey[64], seq[24], epoch[16], keep[24];
+	static char keep[24];		/* recent-max, a setting: once */
+	char rkey[64], mkey[64], seq[24], epoch[16];
 	const char *argv[9];
 	size_t argvlen[9];
 	int i;
 
 	if (ms.redis == NULL || !pl_redis_connected(ms.redis))
 		return;
+	if (keep[0] == '\0')
+		snprintf(keep, sizeof(keep), "%lld", (long long)ms_conf.recent_max);
 	cache_key(rkey, sizeof(rkey), ch->id, "recent");
 	cache_key(mkey, sizeof(mkey), ch->id, "meta");
 	snprintf(seq, sizeof(seq), "%lld", (long long)m->seq);
 	snprintf(epoch, sizeof(epoch), "%u", ch->epoch);
-	snprintf(keep, sizeof(keep), "%lld", (long long)ms_conf.recent_max);
 	argv[0] = "EVAL";
 	argv[1] = cache_append_lua;
 	argv[2] = "2";
@@ -96,7 +98,8 @@ ms_cache_append(struct ms_chan *ch, const Parley__Message *m, const void *env, s
 	argv[7] = epoch;
 	argv[8] = keep;
 	for (i = 0; i < 9; i++)
-		argvlen[i] = i == 6 ? len : strlen(argv[i]);
+		argvlen[i] = i == 6 ? len : i == 1 ? sizeof(cache_append_lua) - 1 :
+		    strlen(argv[i]);
 	pl_redis_cmd(ms.redis, cache_epoch_set, ch, 9, argv, argvlen);
 }
 
