@@ -46,6 +46,7 @@ struct dk_fetch_part {
 struct dk_fetch_topic {
 	char *name;
 	int32_t len;
+	struct dk_topic *topic;		/* looked up once; NULL: unknown */
 	int nparts;
 	struct dk_fetch_part *parts;
 };
@@ -317,6 +318,7 @@ fetch_parse(int32_t corr, int32_t broker, struct dk_rd *rd)
 
 		t->len = name.len < 0 ? 0 : name.len;
 		t->name = pl_strndup(name.p ? name.p : "", (size_t)t->len);
+		t->topic = dk_log_topic(t->name, t->len);
 		t->nparts = dk_rd_array(rd, 16);
 		t->parts = pl_calloc((size_t)(t->nparts ? t->nparts : 1),
 		    sizeof(*t->parts));
@@ -334,12 +336,14 @@ fetch_parse(int32_t corr, int32_t broker, struct dk_rd *rd)
 }
 
 /* fetch_part_state - the error of one fetched partition and whether it has
- * data at its offset */
+ * data at its offset (re-checked on every Produce while the Fetch waits,
+ * so the topic was looked up once, at parse) */
 static int
 fetch_part_state(const struct dk_fetch *f, const struct dk_fetch_topic *t,
     const struct dk_fetch_part *fp, struct dk_part **part_r, int *has_data)
 {
-	struct dk_part *p = dk_log_part(t->name, t->len, fp->index);
+	struct dk_part *p = t->topic != NULL && fp->index >= 0 &&
+	    fp->index < t->topic->nparts ? &t->topic->parts[fp->index] : NULL;
 
 	*part_r = p;
 	*has_data = 0;
