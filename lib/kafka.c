@@ -31,6 +31,7 @@
 
 #define KAFKA_BATCH 512		/* messages per consume call */
 #define KAFKA_DRAIN_ROUNDS 8	/* batches per wake-up before yielding */
+#define PL_KAFKA_RESOLVE_TIMEOUT_MS 5000	/* ListOffsets for an assignment at the end */
 
 /* ---- shared plumbing ---- */
 
@@ -675,6 +676,35 @@ cons_add_part(struct pl_kafka_consumer *c, const char *topic, int32_t part,
 	kp->pos = off >= 0 ? off : -1;
 }
 
+/* cons_resolve_end - replace the logical "end" of every partition in list
+ * by its current high watermark (one ListOffsets round, blocking up to
+ * PL_KAFKA_RESOLVE_TIMEOUT_MS). Assigned at the logical end, librdkafka
+ * looks the offset up later, on its own thread: a message produced between
+ * the assignment and that look-up would be skipped, although the caller
+ * (a gateway's /readyz) already said it consumes. */
+static int
+cons_resolve_end(struct pl_kafka_consumer *c, const char *topic,
+    rd_kafka_topic_partition_list_t *list)
+{
+	rd_kafka_resp_err_t err;
+	int i;
+
+	/* a timestamp of -1 asks ListOffsets for the latest offset */
+	err = rd_kafka_offsets_for_times(c->rk, list, PL_KAFKA_RESOLVE_TIMEOUT_MS);
+	for (i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < list->cnt; i++) {
+		if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+			err = list->elems[i].err;
+		else if (list->elems[i].offset < 0)
+			err = RD_KAFKA_RESP_ERR__BAD_MSG;
+	}
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		pl_log_warn("PL-KAFKA-END-OFFSETS", "topic=%s err=\"%s\"", topic,
+		    rd_kafka_err2str(err));
+		return PL_EIO;
+	}
+	return 0;
+}
+
 /* pl_kafka_consumer_assign - add partitions of topic at the given offsets */
 int
 pl_kafka_consumer_assign(struct pl_kafka_consumer *c, const char *topic,
@@ -701,6 +731,9 @@ pl_kafka_consumer_assign(struct pl_kafka_consumer *c, const char *topic,
 
 		rd_kafka_topic_partition_list_add(list, topic, part)->offset = off;
 	}
+	if (offsets == NULL && start_offset == PL_KAFKA_OFFSET_END &&
+	    (rv = cons_resolve_end(c, topic, list)) != 0)
+		goto out;
 	if ((error = rd_kafka_incremental_assign(c->rk, list)) != NULL) {
 		pl_log_error("PL-KAFKA-ASSIGN", "topic=%s err=\"%s\"", topic,
 		    rd_kafka_error_string(error));

@@ -55,7 +55,10 @@ int pl_kafka_consumer_start(struct pl_loop *l, const char *brokers,
     const char *extra_conf, pl_kafka_msg_fn fn, pl_kafka_eof_fn eof,
     void *arg, struct pl_kafka_consumer **r);
 /* add partitions of topic; partitions NULL = all; offsets NULL = every one
- * starts at start_offset (PL_KAFKA_OFFSET_END / _BEGINNING / an offset) */
+ * starts at start_offset (PL_KAFKA_OFFSET_END / _BEGINNING / an offset).
+ * PL_KAFKA_OFFSET_END is resolved to each partition's high watermark before
+ * this returns (blocking, up to 5 s; PL_EIO if the brokers do not answer):
+ * every message produced after the return is consumed. */
 int pl_kafka_consumer_assign(struct pl_kafka_consumer *c, const char *topic,
     const int32_t *partitions, const int64_t *offsets, int n,
     int64_t start_offset);

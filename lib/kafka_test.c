@@ -510,7 +510,40 @@ PL_TEST(start_while_broker_down)
 	teardown();
 }
 
+/* an assignment at the end is at a real offset when it returns: the
+ * message produced right after it is the first one consumed (regression:
+ * the logical end was looked up later, and that message could be skipped) */
+PL_TEST(assign_at_end_resolves_now)
+{
+	struct pl_kafka_producer *p = NULL;
+	struct pl_kafka_consumer *c = NULL;
+	int32_t part0 = 0;
+
+	setup();
+	PL_CHECK_EQ_INT(pl_kafka_producer_start(loop, brokers, "linger.ms=1", &p), 0);
+	for (int i = 0; i < 20; i++)
+		PL_CHECK_EQ_INT(pl_kafka_produce(p, TOPIC, 0, "k0", 2, "0:0", 3,
+		    on_dr, &sent[i]), 0);
+	run_until(&D.n, 20, 10000);
+	PL_CHECK_EQ_INT(D.ok, 20);
+	PL_CHECK_EQ_INT(D.last_off[0], 19);
+	PL_CHECK_EQ_INT(pl_kafka_consumer_start(loop, brokers, FAST, on_msg,
+	    on_eof, NULL, &c), 0);
+	PL_CHECK_EQ_INT(pl_kafka_consumer_assign(c, TOPIC, &part0, NULL, 1,
+	    PL_KAFKA_OFFSET_END), 0);
+	PL_CHECK_EQ_INT(pl_kafka_produce(p, TOPIC, 0, "k0", 2, "0:1000", 6,
+	    on_dr, &sent[20]), 0);
+	run_until(&C.n, 1, 10000);
+	run_for(100);
+	PL_CHECK_EQ_INT(C.n, 1);
+	PL_CHECK_EQ_INT(C.first_off_p0, 20);
+	pl_kafka_consumer_stop(&c);
+	pl_kafka_producer_stop(&p, 1000);
+	teardown();
+}
+
 static const struct pl_test_case tests[] = {
+	PL_TEST_CASE(assign_at_end_resolves_now),
 	PL_TEST_CASE(start_while_broker_down),
 	PL_TEST_CASE(broker_bounce_no_loss),
 	PL_TEST_CASE(pause_inside_callback),
