@@ -276,6 +276,8 @@ struct pl_kafka_producer {
 	rd_kafka_t *rk;
 	struct kq kq;
 	int stop_timeout_ms;	/* for a stop deferred out of a report */
+	pl_loop_fn drained;	/* after each drain's reports (may be NULL) */
+	void *drained_arg;
 };
 
 /* one accepted message's report target */
@@ -328,6 +330,8 @@ producer_drain(void *arg)
 	kq_clear(&p->kq);
 	p->kq.in_drain = 1;
 	rd_kafka_poll(p->rk, 0);
+	if (p->drained != NULL && !p->kq.dead)
+		p->drained(p->drained_arg);
 	p->kq.in_drain = 0;
 	if (p->kq.dead)
 		producer_destroy(p, p->stop_timeout_ms);
@@ -366,6 +370,16 @@ pl_kafka_producer_start(struct pl_loop *l, const char *brokers,
 	pl_log_info("PL-KAFKA-PRODUCER-START", "brokers=%s", brokers);
 	*r = p;
 	return 0;
+}
+
+/* pl_kafka_producer_on_drained - fn(arg) after the delivery reports of each
+ * wake-up have all been served: the place to write out what the reports
+ * gathered (one command per batch instead of one per report) */
+void
+pl_kafka_producer_on_drained(struct pl_kafka_producer *p, pl_loop_fn fn, void *arg)
+{
+	p->drained = fn;
+	p->drained_arg = arg;
 }
 
 /* pl_kafka_produce - enqueue a copy of key/val; cb fires exactly once */

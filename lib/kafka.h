@@ -29,6 +29,9 @@ int pl_kafka_producer_start(struct pl_loop *l, const char *brokers,
 int pl_kafka_produce(struct pl_kafka_producer *p, const char *topic,
     int32_t partition, const void *key, size_t klen, const void *val,
     size_t vlen, pl_kafka_dr_fn cb, void *opaque);
+/* fn(arg) on the loop after the delivery reports of each wake-up */
+void pl_kafka_producer_on_drained(struct pl_kafka_producer *p, pl_loop_fn fn,
+    void *arg);
 int pl_kafka_producer_outq(const struct pl_kafka_producer *p);
 /* pl_kafka_producer_stop - flush up to timeout_ms, then destroy; reports of
  * unflushed messages fire with PL_ECLOSED. */

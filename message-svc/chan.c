@@ -48,6 +48,7 @@ ms_chan_free(void *p)
 		free(w);
 	}
 	ms_map_free(&ch->members, NULL);
+	pl_buf_fini(&ch->cache_q);
 	free(ch->name);
 	free(ch);
 }
@@ -55,6 +56,7 @@ ms_chan_free(void *p)
 void
 ms_chan_fini(void)
 {
+	ms_cache_fini();
 	ms_map_free(&ms_chans, ms_chan_free);
 }
 

@@ -105,7 +105,7 @@ struct pl_pg *ms_svc_dir(void);
 /* metrics (svc.c) */
 struct ms_metrics {
 	struct pl_metric *sends, *send_errors, *produce_latency, *events_persisted;
-	struct pl_metric *batch_size, *pg_latency, *cache_hits, *cache_misses;
+	struct pl_metric *batch_size, *pg_latency, *cache_hits, *cache_misses, *cache_batch;
 	struct pl_metric *bad_input, *requests, *pg_errors, *dedupe_hits;
 	struct pl_metric *err_internal, *err_client, *err_not_ready;
 };
@@ -204,6 +204,10 @@ struct ms_chan {
 	uint32_t epoch;
 	int epoch_known;
 	struct ms_chan_wait *waiters;
+	/* cache.c: acknowledged events queued for the recent cache */
+	struct pl_buf cache_q;		/* (int64 seq, uint32 len, Envelope)... */
+	uint32_t cache_qn;
+	int cache_dirty;		/* on the list that ms_cache_flush writes */
 };
 enum { MS_CHAN_NONE = 0, MS_CHAN_LOADING, MS_CHAN_READY };
 typedef void (*ms_chan_fn)(int rv, struct ms_chan *ch, void *arg);
@@ -287,6 +291,9 @@ int64_t ms_persist_lag(void);
 
 /* ---- cache.c */
 void ms_cache_append(struct ms_chan *ch, const Parley__Message *m, const void *env, size_t len);
+/* ms_cache_flush - write the queued appends (after each batch of reports) */
+void ms_cache_flush(void *arg);
+void ms_cache_fini(void);
 void ms_cache_load_epoch(struct ms_chan *ch);
 /* ms_cache_range - envelopes of channel with seq > after (up to limit) */
 typedef void (*ms_cache_fn)(int rv, Parley__Envelope **envs, int n, void *arg);

@@ -67,6 +67,9 @@ ms_svc_metrics(void)
 	    "result=\"hit\"");
 	ms_m.cache_misses = pl_metrics_counter("parley_ms_cache_total", "recent cache look-ups",
 	    "result=\"miss\"");
+	ms_m.cache_batch = pl_metrics_histogram("parley_ms_cache_batch_size",
+	    "acknowledged events per recent-cache write (one script per channel)", NULL,
+	    PL_METRICS_SIZE, PL_METRICS_SIZE_N);
 	ms_m.bad_input = pl_metrics_counter("parley_ms_bad_input_total",
 	    "undecodable requests or log records", NULL);
 	ms_m.dedupe_hits = pl_metrics_counter("parley_ms_dedupe_hits_total",
@@ -231,6 +234,8 @@ ms_svc_producer_start(void)
 		pl_buf_printf(&extra, ",%s", ms_conf.kafka_extra);
 	rv = pl_kafka_producer_start(ms.loop, ms.brokers, extra.data, &ms.prod);
 	pl_buf_fini(&extra);
+	if (rv == 0)
+		pl_kafka_producer_on_drained(ms.prod, ms_cache_flush, NULL);
 	return rv;
 }
 
