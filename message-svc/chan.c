@@ -174,8 +174,13 @@ ms_chan_dir_loaded(int rv, struct pg_result *res, void *arg)
 		ms_chan_done(ch, 0);
 		return;
 	}
-	rv = pl_pg_query(ms.pg, "SELECT coalesce(max(seq), 0), coalesce(max(ts_us), 0)"
-	    " FROM channel_events WHERE channel_id = $1", 1, p, ms_chan_seq_loaded, ch);
+	/* the last event of the log: the later of the last message and the
+	 * last other event (ts grows with seq in a channel) */
+	rv = pl_pg_query(ms.pg, "SELECT coalesce(max(s), 0), coalesce(max(t), 0) FROM ("
+	    "(SELECT seq, ts_us FROM channel_events WHERE channel_id = $1"
+	    " ORDER BY seq DESC LIMIT 1) UNION ALL"
+	    " (SELECT seq, ts_us FROM messages WHERE channel_id = $1"
+	    " ORDER BY seq DESC LIMIT 1)) AS last(s, t)", 1, p, ms_chan_seq_loaded, ch);
 	if (rv != 0) {
 		ch->dir_state = MS_CHAN_NONE;
 		ms_chan_done(ch, rv);

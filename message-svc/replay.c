@@ -1,6 +1,6 @@
 /* replay.c - channel.replay (internal, for resume): the Envelopes of a
  * channel with seq > after_seq, in order, from the Redis recent cache and
- * then channel_events in PostgreSQL; resync_required when the epoch is not
+ * then the log in PostgreSQL (messages and channel_events); resync_required when the epoch is not
  * the channel's or the range cannot be covered without a gap. */
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -109,7 +109,7 @@ replay_tail(int rv, Parley__Envelope **envs, int n, void *arg)
 	replay_answer(st);
 }
 
-/* replay_pg - seq, payload rows from channel_events */
+/* replay_pg - seq, payload rows of the log (channel_events and messages) */
 static void
 replay_pg(int rv, struct pg_result *res, void *arg)
 {
@@ -165,8 +165,15 @@ replay_cached(int rv, Parley__Envelope **envs, int n, void *arg)
 	p[0] = st->ch->id;
 	p[1] = after;
 	p[2] = limit;
-	rv = pl_pg_query(ms.pg, "SELECT seq, payload FROM channel_events WHERE channel_id = $1"
-	    " AND seq > $2 ORDER BY seq LIMIT $3", 3, p, replay_pg, st);
+	/* the log is split (migration 3): messages carry their payload in
+	 * messages, the other events are in channel_events; a message written
+	 * before has a NULL payload there and its copy in channel_events */
+	rv = pl_pg_query(ms.pg, "SELECT seq, payload FROM ("
+	    "(SELECT seq, payload FROM channel_events WHERE channel_id = $1"
+	    " AND seq > $2 ORDER BY seq LIMIT $3) UNION ALL"
+	    " (SELECT seq, payload FROM messages WHERE channel_id = $1"
+	    " AND seq > $2 AND payload IS NOT NULL ORDER BY seq LIMIT $3)) AS log"
+	    " ORDER BY seq LIMIT $3", 3, p, replay_pg, st);
 	if (rv != 0)
 		ms_call_rv_error(&st->c, rv);
 }
