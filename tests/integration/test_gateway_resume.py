@@ -279,3 +279,52 @@ def test_resume_with_old_epoch_after_redis_flush(new_stack):
         assert r["type"] == "resumed", r
         assert not bob.matching(lambda e: e.get("type") == "resync_required")
         assert _msgs(bob, ch) and _msgs(bob, ch)[0]["seq"] == seq + 1, bob.events
+
+
+def _log_rows(stack, ch):
+    """(seq, in messages?) of the channel's log rows in PostgreSQL, any shard"""
+    import psycopg
+    rows = []
+    for i in range(stack.shards):
+        with psycopg.connect(stack.dsn(i), autocommit=True) as c:
+            rows += [(s, "m") for (s,) in c.execute(
+                "SELECT seq FROM messages WHERE channel_id = %s AND payload IS NOT NULL",
+                (ch,))]
+            rows += [(s, "e") for (s,) in c.execute(
+                "SELECT seq FROM channel_events WHERE channel_id = %s", (ch,))]
+    return sorted(rows)
+
+
+def test_resume_replays_the_log_from_postgres(stack, team, api):
+    """the recent cache of the channel is gone (its meta, so the epoch,
+    stays): the replay reads PostgreSQL, where messages keep their Envelope
+    in messages and edits/reactions are in channel_events, and gets them
+    back as one sequence"""
+    ch = team.channel
+    with Ws(stack.ws_url, team.token("alice")) as alice:
+        r1 = alice.request({"type": "message", "channel": ch, "text": "one"})
+        r2 = alice.request({"type": "message", "channel": ch, "text": "two"})
+    first = r1["seq"]
+    api.call("chat.update", team.token("alice"), channel=ch, ts=r1["ts"], text="one!")
+    api.call("reactions.add", team.token("bob"), channel=ch, timestamp=r2["ts"],
+             name="thumbsup")
+    want = list(range(first, first + 4))
+    def persisted():
+        rows = [r for r in _log_rows(stack, ch) if r[0] >= first]
+        return rows if len(rows) == 4 else None
+    rows = wait_for(persisted, 15, "the four events in PostgreSQL")
+    assert rows == [(first, "m"), (first + 1, "m"), (first + 2, "e"), (first + 3, "e")]
+    assert _redis(stack.redis_addr, "DEL", "{ch:%s}:recent" % ch).startswith(":1")
+    with Ws(stack.ws_url, team.token("bob")) as bob:
+        r = bob.request({"type": "resume", "last_seq": {ch: first - 1}})
+        assert r["type"] == "resumed", r
+        assert not bob.matching(lambda e: e.get("type") == "resync_required")
+
+        def of_ch(e):
+            return "seq" in e and "reply_to" not in e and (
+                e.get("channel") == ch or (e.get("item") or {}).get("channel") == ch)
+        got = bob.wait_events(of_ch, 4)
+        assert [e["seq"] for e in got] == want, got
+        assert [e.get("text") for e in got[:2]] == ["one", "two"], got
+        assert got[2].get("subtype") == "message_changed", got[2]
+        assert got[3].get("type") == "reaction_added", got[3]
