@@ -95,18 +95,25 @@ pl_buf_printf(struct pl_buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* pl_buf_json_str - append s as a quoted, escaped JSON string */
+/* pl_buf_json_str - append s as a quoted, escaped JSON string; runs of
+ * bytes that need no escape are copied at once */
 void
 pl_buf_json_str(struct pl_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	const unsigned char *p = (const unsigned char *)(s ? s : ""), *run;
 
 	pl_buf_reserve(b, strlen((const char *)p) + 2);
 	pl_buf_append(b, "\"", 1);
-	for (; *p; p++) {
+	for (;;) {
 		const char *esc = NULL;
 
+		for (run = p; *p >= 0x20 && *p != '"' && *p != '\\'; p++)
+			;
+		if (p > run)
+			pl_buf_append(b, run, (size_t)(p - run));
+		if (*p == '\0')
+			break;
 		switch (*p) {
 		case '"': esc = "\\\""; break;
 		case '\\': esc = "\\\\"; break;
@@ -118,12 +125,12 @@ pl_buf_json_str(struct pl_buf *b, const char *s)
 		}
 		if (esc) {
 			pl_buf_puts(b, esc);
-		} else if (*p < 0x20) {
-			char u[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
-			pl_buf_append(b, u, sizeof(u));
 		} else {
-			pl_buf_append(b, p, 1);
+			char u[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
+
+			pl_buf_append(b, u, sizeof(u));
 		}
+		p++;
 	}
 	pl_buf_append(b, "\"", 1);
 }

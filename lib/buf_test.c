@@ -54,6 +54,8 @@ static const struct {
 	{ "\x01\x1f", "\"\\u0001\\u001f\"" },
 	{ "caf\xc3\xa9 \xe2\x9c\x93", "\"caf\xc3\xa9 \xe2\x9c\x93\"" },
 	{ "</script>", "\"</script>\"" },
+	{ "\"edges\"", "\"\\\"edges\\\"\"" },
+	{ "a\n\n\x7f\\", "\"a\\n\\n\x7f\\\\\"" },
 };
 
 PL_TEST(test_json_escape)
