@@ -44,6 +44,7 @@ ns_svc_init(struct event_base *base, struct pl_loop *loop)
 {
 	char *brokers = pl_settings_brokers();
 	struct pl_feed_conf feed = { .fetch_wait_ms = pl_settings.kafka_fetch_wait_ms,
+	    .fetch_min_bytes = pl_settings.feed_fetch_min_bytes,
 	    .topics = ns_svc_topics, .ntopics = 1, .metric_prefix = "parley_notify" };
 	int rv;
 

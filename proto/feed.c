@@ -146,7 +146,7 @@ pl_feed_start(struct pl_loop *l, const struct pl_feed_conf *conf,
     struct pl_feed **r)
 {
 	struct pl_feed *f;
-	char extra[64];
+	char extra[96];
 	int rv;
 
 	if (conf->ntopics <= 0 || conf->ntopics > PL_FEED_MAX_TOPICS)
@@ -154,8 +154,9 @@ pl_feed_start(struct pl_loop *l, const struct pl_feed_conf *conf,
 	f = pl_calloc(1, sizeof(*f));
 	f->conf = *conf;
 	pl_feed_metrics(f);
-	snprintf(extra, sizeof(extra), "fetch.wait.max.ms=%lld",
-	    (long long)conf->fetch_wait_ms);
+	snprintf(extra, sizeof(extra), "fetch.wait.max.ms=%lld,fetch.min.bytes=%lld",
+	    (long long)conf->fetch_wait_ms,
+	    (long long)(conf->fetch_min_bytes > 0 ? conf->fetch_min_bytes : 1));
 	if ((rv = pl_kafka_consumer_start(l, conf->brokers, extra, pl_feed_msg, NULL,
 	    f, &f->consumer)) != 0)
 		goto fail;

@@ -22,6 +22,7 @@ typedef void (*pl_feed_fn)(const Parley__Envelope *env,
 struct pl_feed_conf {
 	const char *brokers;
 	int64_t fetch_wait_ms;
+	int64_t fetch_min_bytes;	/* 0: librdkafka's default (1) */
 	const char *const *topics;
 	int ntopics;			/* at most PL_FEED_MAX_TOPICS */
 	const char *metric_prefix;	/* "parley_notify" */

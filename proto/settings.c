@@ -25,6 +25,15 @@ const struct pl_config_entry pl_settings_kafka[] = {
 	PL_CONFIG_END
 };
 
+const struct pl_config_entry pl_settings_feed[] = {
+	{ "feed-fetch-min-bytes", "PARLEY_FEED_FETCH_MIN_BYTES", PL_CONF_INT, "65536",
+	    &pl_settings.feed_fetch_min_bytes, 1, 16777216,
+	    "fetch.min.bytes of this daemon's log consumer: a fetch waits up to "
+	    "kafka-fetch-wait-ms for this much, so a busy log is read in a few "
+	    "large fetches instead of one per produce (1 = answer at once)", 0 },
+	PL_CONFIG_END
+};
+
 const struct pl_config_entry pl_settings_redis[] = {
 	{ "redis-addr", "PARLEY_REDIS_ADDR", PL_CONF_STR, "127.0.0.1:6390",
 	    &pl_settings.redis_addr, 0, 0, "Redis host:port or unix:/path", 0 },

@@ -12,6 +12,7 @@ struct pl_settings {
 	char *kafka_brokers;		/* bootstrap list, or empty */
 	char *kafka_brokers_file;	/* devkafka's bootstrap file */
 	int64_t kafka_fetch_wait_ms;
+	int64_t feed_fetch_min_bytes;	/* background consumers (feed.c) */
 	char *redis_addr;
 	char *pg_directory_dsn;		/* teams, users, channels (shard 0) */
 };
@@ -19,6 +20,7 @@ extern struct pl_settings pl_settings;
 
 extern const struct pl_config_entry pl_settings_run[];		/* run-dir */
 extern const struct pl_config_entry pl_settings_kafka[];	/* kafka-* */
+extern const struct pl_config_entry pl_settings_feed[];		/* feed-fetch-min-bytes */
 extern const struct pl_config_entry pl_settings_redis[];	/* redis-addr */
 extern const struct pl_config_entry pl_settings_directory[];	/* pg-directory-dsn */
 

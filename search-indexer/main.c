@@ -11,7 +11,7 @@
 #include "settings.h"
 
 static const struct pl_config_entry *const si_shared[] = {
-	pl_settings_run, pl_settings_kafka, pl_settings_directory, NULL
+	pl_settings_run, pl_settings_kafka, pl_settings_feed, pl_settings_directory, NULL
 };
 
 static const struct pl_daemon si_daemon = {

@@ -40,6 +40,7 @@ si_svc_init(struct event_base *base, struct pl_loop *loop)
 {
 	char *brokers = pl_settings_brokers();
 	struct pl_feed_conf feed = { .fetch_wait_ms = pl_settings.kafka_fetch_wait_ms,
+	    .fetch_min_bytes = pl_settings.feed_fetch_min_bytes,
 	    .topics = si_svc_topics, .ntopics = 2, .metric_prefix = "parley_search" };
 	int rv;
 
