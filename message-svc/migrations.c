@@ -44,6 +44,55 @@ static const struct ms_migration ms_dir_migrations[] = {
 	"CREATE INDEX channel_members_user ON channel_members (user_id);" },
 };
 
+/* ms_apply_batch (migrations 2 and 3): the signature, and everything after
+ * the two INSERTs (edits, deletes and reactions in order, thread counters,
+ * offsets), which both versions share */
+#define MS_APPLY_BATCH_HEAD \
+	"CREATE OR REPLACE FUNCTION ms_apply_batch(p_topic text, p_parts int[]," \
+	" p_next bigint[], p_ch text[], p_seq bigint[], p_type int[], p_ts text[]," \
+	" p_tsus bigint[], p_user text[], p_team text[], p_text text[], p_thr text[]," \
+	" p_cmid text[], p_sub text[], p_tgt text[], p_rx text[], p_payload bytea[])" \
+	" RETURNS int LANGUAGE plpgsql AS $f$" \
+	" DECLARE i int;" \
+	" BEGIN"
+
+#define MS_APPLY_BATCH_REST \
+	"  FOR i IN SELECT g FROM generate_subscripts(p_type, 1) AS g" \
+	"   WHERE p_type[g] IN (2, 3, 4, 5) LOOP" \
+	"   IF p_type[i] = 2 THEN" \
+	"    UPDATE messages SET text = p_text[i], edited_ts = p_ts[i]" \
+	"     WHERE channel_id = p_ch[i] AND ts = p_tgt[i];" \
+	"   ELSIF p_type[i] = 3 THEN" \
+	"    UPDATE messages SET deleted = true WHERE channel_id = p_ch[i] AND ts = p_tgt[i];" \
+	"   ELSIF p_type[i] = 4 THEN" \
+	"    INSERT INTO reactions VALUES (p_ch[i], p_tgt[i], p_rx[i], p_user[i], p_seq[i])" \
+	"     ON CONFLICT DO NOTHING;" \
+	"   ELSE" \
+	"    DELETE FROM reactions WHERE channel_id = p_ch[i] AND ts = p_tgt[i]" \
+	"     AND name = p_rx[i] AND user_id = p_user[i];" \
+	"   END IF;" \
+	"  END LOOP;" \
+	"  IF 3 = ANY(p_type) OR EXISTS (SELECT 1 FROM unnest(p_thr) AS x(th)" \
+	"   WHERE x.th <> '') THEN" \
+	"   UPDATE messages p SET thread_ts = p.ts," \
+	"    reply_count = (SELECT count(*) FROM messages r WHERE r.channel_id = p.channel_id" \
+	"     AND r.thread_ts = p.ts AND r.ts <> p.ts AND NOT r.deleted)," \
+	"    latest_reply = coalesce((SELECT max(r.ts) FROM messages r WHERE" \
+	"     r.channel_id = p.channel_id AND r.thread_ts = p.ts AND r.ts <> p.ts" \
+	"     AND NOT r.deleted), '')" \
+	"   FROM (SELECT u.c, u.th AS t FROM unnest(p_ch, p_thr) AS u(c, th) WHERE u.th <> ''" \
+	"    UNION SELECT m.channel_id, m.thread_ts FROM messages m" \
+	"     JOIN unnest(p_ch, p_tgt, p_type) AS d(c, t, y) ON m.channel_id = d.c" \
+	"     AND m.ts = d.t WHERE d.y = 3 AND m.thread_ts <> '') AS parent" \
+	"   WHERE p.channel_id = parent.c AND p.ts = parent.t;" \
+	"  END IF;" \
+	"  INSERT INTO kafka_offsets (topic, partition, next_offset)" \
+	"   SELECT p_topic, u.p, u.o FROM unnest(p_parts, p_next) AS u(p, o)" \
+	"   ON CONFLICT (topic, partition) DO UPDATE" \
+	"   SET next_offset = GREATEST(kafka_offsets.next_offset, EXCLUDED.next_offset);" \
+	"  RETURN coalesce(array_length(p_type, 1), 0);" \
+	" END $f$;"
+
 static const struct ms_migration ms_shard_migrations[] = {
 	{ 1,
 	"CREATE TABLE channel_events (channel_id text NOT NULL, seq bigint NOT NULL,"
@@ -119,13 +168,7 @@ static const struct ms_migration ms_shard_migrations[] = {
 	 * (the IN (...) of version 1 was planned as a scan of messages: 200-300 ms
 	 * for 500 rows once the table was large, against ~6 ms for the inserts) */
 	{ 2,
-	"CREATE OR REPLACE FUNCTION ms_apply_batch(p_topic text, p_parts int[],"
-	" p_next bigint[], p_ch text[], p_seq bigint[], p_type int[], p_ts text[],"
-	" p_tsus bigint[], p_user text[], p_team text[], p_text text[], p_thr text[],"
-	" p_cmid text[], p_sub text[], p_tgt text[], p_rx text[], p_payload bytea[])"
-	" RETURNS int LANGUAGE plpgsql AS $f$"
-	" DECLARE i int;"
-	" BEGIN"
+	MS_APPLY_BATCH_HEAD
 	"  INSERT INTO channel_events (channel_id, seq, type, ts, ts_us, payload)"
 	"   SELECT * FROM unnest(p_ch, p_seq, p_type, p_ts, p_tsus, p_payload)"
 	"   ON CONFLICT DO NOTHING;"
@@ -135,41 +178,7 @@ static const struct ms_migration ms_shard_migrations[] = {
 	"   FROM unnest(p_ch, p_seq, p_type, p_ts, p_tsus, p_user, p_team, p_text, p_thr,"
 	"    p_cmid, p_sub) AS u(c, s, y, t, tu, us, tm, tx, th, cm, sb)"
 	"   WHERE u.y IN (1, 6, 7) ON CONFLICT DO NOTHING;"
-	"  FOR i IN SELECT g FROM generate_subscripts(p_type, 1) AS g"
-	"   WHERE p_type[g] IN (2, 3, 4, 5) LOOP"
-	"   IF p_type[i] = 2 THEN"
-	"    UPDATE messages SET text = p_text[i], edited_ts = p_ts[i]"
-	"     WHERE channel_id = p_ch[i] AND ts = p_tgt[i];"
-	"   ELSIF p_type[i] = 3 THEN"
-	"    UPDATE messages SET deleted = true WHERE channel_id = p_ch[i] AND ts = p_tgt[i];"
-	"   ELSIF p_type[i] = 4 THEN"
-	"    INSERT INTO reactions VALUES (p_ch[i], p_tgt[i], p_rx[i], p_user[i], p_seq[i])"
-	"     ON CONFLICT DO NOTHING;"
-	"   ELSE"
-	"    DELETE FROM reactions WHERE channel_id = p_ch[i] AND ts = p_tgt[i]"
-	"     AND name = p_rx[i] AND user_id = p_user[i];"
-	"   END IF;"
-	"  END LOOP;"
-	"  IF 3 = ANY(p_type) OR EXISTS (SELECT 1 FROM unnest(p_thr) AS x(th)"
-	"   WHERE x.th <> '') THEN"
-	"   UPDATE messages p SET thread_ts = p.ts,"
-	"    reply_count = (SELECT count(*) FROM messages r WHERE r.channel_id = p.channel_id"
-	"     AND r.thread_ts = p.ts AND r.ts <> p.ts AND NOT r.deleted),"
-	"    latest_reply = coalesce((SELECT max(r.ts) FROM messages r WHERE"
-	"     r.channel_id = p.channel_id AND r.thread_ts = p.ts AND r.ts <> p.ts"
-	"     AND NOT r.deleted), '')"
-	"   FROM (SELECT u.c, u.th AS t FROM unnest(p_ch, p_thr) AS u(c, th) WHERE u.th <> ''"
-	"    UNION SELECT m.channel_id, m.thread_ts FROM messages m"
-	"     JOIN unnest(p_ch, p_tgt, p_type) AS d(c, t, y) ON m.channel_id = d.c"
-	"     AND m.ts = d.t WHERE d.y = 3 AND m.thread_ts <> '') AS parent"
-	"   WHERE p.channel_id = parent.c AND p.ts = parent.t;"
-	"  END IF;"
-	"  INSERT INTO kafka_offsets (topic, partition, next_offset)"
-	"   SELECT p_topic, u.p, u.o FROM unnest(p_parts, p_next) AS u(p, o)"
-	"   ON CONFLICT (topic, partition) DO UPDATE"
-	"   SET next_offset = GREATEST(kafka_offsets.next_offset, EXCLUDED.next_offset);"
-	"  RETURN coalesce(array_length(p_type, 1), 0);"
-	" END $f$;" },
+	MS_APPLY_BATCH_REST },
 	/* 3: a message's Envelope is stored once, in its messages row
 	 * (payload), no longer also in channel_events, which keeps the other
 	 * events of the log (edits, deletes, reactions). Every message was
@@ -179,13 +188,7 @@ static const struct ms_migration ms_shard_migrations[] = {
 	 * copy and a NULL payload, so the union never repeats one. */
 	{ 3,
 	"ALTER TABLE messages ADD COLUMN payload bytea;"
-	"CREATE OR REPLACE FUNCTION ms_apply_batch(p_topic text, p_parts int[],"
-	" p_next bigint[], p_ch text[], p_seq bigint[], p_type int[], p_ts text[],"
-	" p_tsus bigint[], p_user text[], p_team text[], p_text text[], p_thr text[],"
-	" p_cmid text[], p_sub text[], p_tgt text[], p_rx text[], p_payload bytea[])"
-	" RETURNS int LANGUAGE plpgsql AS $f$"
-	" DECLARE i int;"
-	" BEGIN"
+	MS_APPLY_BATCH_HEAD
 	"  INSERT INTO channel_events (channel_id, seq, type, ts, ts_us, payload)"
 	"   SELECT u.c, u.s, u.y, u.t, u.tu, u.pl"
 	"   FROM unnest(p_ch, p_seq, p_type, p_ts, p_tsus, p_payload) AS u(c, s, y, t, tu, pl)"
@@ -196,41 +199,7 @@ static const struct ms_migration ms_shard_migrations[] = {
 	"   FROM unnest(p_ch, p_seq, p_type, p_ts, p_tsus, p_user, p_team, p_text, p_thr,"
 	"    p_cmid, p_sub, p_payload) AS u(c, s, y, t, tu, us, tm, tx, th, cm, sb, pl)"
 	"   WHERE u.y IN (1, 6, 7) ON CONFLICT DO NOTHING;"
-	"  FOR i IN SELECT g FROM generate_subscripts(p_type, 1) AS g"
-	"   WHERE p_type[g] IN (2, 3, 4, 5) LOOP"
-	"   IF p_type[i] = 2 THEN"
-	"    UPDATE messages SET text = p_text[i], edited_ts = p_ts[i]"
-	"     WHERE channel_id = p_ch[i] AND ts = p_tgt[i];"
-	"   ELSIF p_type[i] = 3 THEN"
-	"    UPDATE messages SET deleted = true WHERE channel_id = p_ch[i] AND ts = p_tgt[i];"
-	"   ELSIF p_type[i] = 4 THEN"
-	"    INSERT INTO reactions VALUES (p_ch[i], p_tgt[i], p_rx[i], p_user[i], p_seq[i])"
-	"     ON CONFLICT DO NOTHING;"
-	"   ELSE"
-	"    DELETE FROM reactions WHERE channel_id = p_ch[i] AND ts = p_tgt[i]"
-	"     AND name = p_rx[i] AND user_id = p_user[i];"
-	"   END IF;"
-	"  END LOOP;"
-	"  IF 3 = ANY(p_type) OR EXISTS (SELECT 1 FROM unnest(p_thr) AS x(th)"
-	"   WHERE x.th <> '') THEN"
-	"   UPDATE messages p SET thread_ts = p.ts,"
-	"    reply_count = (SELECT count(*) FROM messages r WHERE r.channel_id = p.channel_id"
-	"     AND r.thread_ts = p.ts AND r.ts <> p.ts AND NOT r.deleted),"
-	"    latest_reply = coalesce((SELECT max(r.ts) FROM messages r WHERE"
-	"     r.channel_id = p.channel_id AND r.thread_ts = p.ts AND r.ts <> p.ts"
-	"     AND NOT r.deleted), '')"
-	"   FROM (SELECT u.c, u.th AS t FROM unnest(p_ch, p_thr) AS u(c, th) WHERE u.th <> ''"
-	"    UNION SELECT m.channel_id, m.thread_ts FROM messages m"
-	"     JOIN unnest(p_ch, p_tgt, p_type) AS d(c, t, y) ON m.channel_id = d.c"
-	"     AND m.ts = d.t WHERE d.y = 3 AND m.thread_ts <> '') AS parent"
-	"   WHERE p.channel_id = parent.c AND p.ts = parent.t;"
-	"  END IF;"
-	"  INSERT INTO kafka_offsets (topic, partition, next_offset)"
-	"   SELECT p_topic, u.p, u.o FROM unnest(p_parts, p_next) AS u(p, o)"
-	"   ON CONFLICT (topic, partition) DO UPDATE"
-	"   SET next_offset = GREATEST(kafka_offsets.next_offset, EXCLUDED.next_offset);"
-	"  RETURN coalesce(array_length(p_type, 1), 0);"
-	" END $f$;" },
+	MS_APPLY_BATCH_REST },
 };
 
 /* ms_migrations_sql - one transaction: lock, bookkeeping table, every
