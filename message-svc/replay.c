@@ -1,7 +1,8 @@
 /* replay.c - channel.replay (internal, for resume): the Envelopes of a
  * channel with seq > after_seq, in order, from the Redis recent cache and
- * then the log in PostgreSQL (messages and channel_events); resync_required when the epoch is not
- * the channel's or the range cannot be covered without a gap. */
+ * then the log in PostgreSQL (messages and channel_events);
+ * resync_required when the epoch is not the channel's or the range cannot be
+ * covered without a gap. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
