@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "be.h"
 #include "buf.h"
 #include "mem.h"
 
@@ -55,6 +56,26 @@ pl_buf_append(struct pl_buf *b, const void *p, size_t n)
 		memcpy(b->data + b->len, p, n);
 	b->len += n;
 	b->data[b->len] = '\0';
+}
+
+/* pl_buf_be32 - append v as 4 big-endian bytes */
+void
+pl_buf_be32(struct pl_buf *b, uint32_t v)
+{
+	uint8_t p[4];
+
+	pl_be32_put(p, v);
+	pl_buf_append(b, p, sizeof(p));
+}
+
+/* pl_buf_be64 - append v as 8 big-endian bytes */
+void
+pl_buf_be64(struct pl_buf *b, uint64_t v)
+{
+	uint8_t p[8];
+
+	pl_be64_put(p, v);
+	pl_buf_append(b, p, sizeof(p));
 }
 
 /* pl_buf_puts - append a C string */

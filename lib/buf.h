@@ -4,6 +4,7 @@
 #define PL_BUF_H
 #include <stddef.h>
 #include <stdarg.h>
+#include <stdint.h>
 
 struct pl_buf {
 	char *data;	/* NULL until the first append; then data[len] == 0 */
@@ -17,6 +18,9 @@ void pl_buf_reset(struct pl_buf *b);			/* len = 0, keeps memory */
 void pl_buf_reserve(struct pl_buf *b, size_t extra);
 void pl_buf_append(struct pl_buf *b, const void *p, size_t n);
 void pl_buf_puts(struct pl_buf *b, const char *s);
+/* big-endian (network order) integers, for hand-written wire formats */
+void pl_buf_be32(struct pl_buf *b, uint32_t v);
+void pl_buf_be64(struct pl_buf *b, uint64_t v);
 void pl_buf_printf(struct pl_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void pl_buf_vprintf(struct pl_buf *b, const char *fmt, va_list ap);

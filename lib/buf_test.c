@@ -72,6 +72,19 @@ PL_TEST(test_json_escape)
 	pl_buf_fini(&b);
 }
 
+PL_TEST(test_big_endian)
+{
+	static const uint8_t want[] = { 1, 2, 3, 4, 0, 0, 0, 0, 0xff, 0xfe, 0xfd, 0xfc };
+	struct pl_buf b;
+
+	pl_buf_init(&b);
+	pl_buf_be32(&b, 0x01020304u);
+	pl_buf_be64(&b, 0xfffefdfcu);
+	PL_CHECK_EQ_INT(b.len, sizeof(want));
+	PL_CHECK(memcmp(b.data, want, sizeof(want)) == 0);
+	pl_buf_fini(&b);
+}
+
 PL_TEST(test_steal)
 {
 	struct pl_buf b;
@@ -114,6 +127,7 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_append_grow),
 	PL_TEST_CASE(test_printf_long),
 	PL_TEST_CASE(test_json_escape),
+	PL_TEST_CASE(test_big_endian),
 	PL_TEST_CASE(test_steal),
 	PL_TEST_CASE(test_mem),
 	PL_TEST_CASE(test_err_str),

@@ -14,28 +14,18 @@ pl_rpc_batch_is(const void *data, size_t len)
 	return len >= 6 && memcmp(data, rpc_batch_magic, 2) == 0;
 }
 
-/* put_u32 - a big-endian length or count */
-static void
-put_u32(struct pl_buf *b, uint32_t v)
-{
-	uint8_t p[4];
-
-	pl_be32_put(p, v);
-	pl_buf_append(b, p, 4);
-}
-
 void
 pl_rpc_batch_begin(struct pl_buf *b, uint32_t count)
 {
 	pl_buf_reset(b);
 	pl_buf_append(b, rpc_batch_magic, 2);
-	put_u32(b, count);
+	pl_buf_be32(b, count);
 }
 
 void
 pl_rpc_batch_add(struct pl_buf *b, const void *data, size_t len)
 {
-	put_u32(b, (uint32_t)len);
+	pl_buf_be32(b, (uint32_t)len);
 	pl_buf_append(b, data, len);
 }
 

@@ -12,33 +12,24 @@
 #include "be.h"
 #include "message_svc.h"
 
-static void
-add32(struct pl_buf *b, uint32_t v)
-{
-	uint8_t p[4];
-
-	pl_be32_put(p, v);
-	pl_buf_append(b, p, 4);
-}
-
 /* ms_pgbin_begin - an array of element type oid (MS_OID_*) */
 void
 ms_pgbin_begin(struct ms_pgbin *a, uint32_t oid)
 {
 	pl_buf_reset(&a->b);
 	a->n = 0;
-	add32(&a->b, 1);
-	add32(&a->b, 0);
-	add32(&a->b, oid);
-	add32(&a->b, 0);	/* count, set by ms_pgbin_end */
-	add32(&a->b, 1);
+	pl_buf_be32(&a->b, 1);
+	pl_buf_be32(&a->b, 0);
+	pl_buf_be32(&a->b, oid);
+	pl_buf_be32(&a->b, 0);	/* count, set by ms_pgbin_end */
+	pl_buf_be32(&a->b, 1);
 }
 
 /* ms_pgbin_bytes - one element of n raw bytes (text, bytea) */
 void
 ms_pgbin_bytes(struct ms_pgbin *a, const void *p, size_t n)
 {
-	add32(&a->b, (uint32_t)n);
+	pl_buf_be32(&a->b, (uint32_t)n);
 	pl_buf_append(&a->b, p, n);
 	a->n++;
 }
@@ -52,19 +43,17 @@ ms_pgbin_text(struct ms_pgbin *a, const char *s)
 void
 ms_pgbin_int4(struct ms_pgbin *a, int32_t v)
 {
-	uint8_t p[4];
-
-	pl_be32_put(p, (uint32_t)v);
-	ms_pgbin_bytes(a, p, 4);
+	pl_buf_be32(&a->b, 4);
+	pl_buf_be32(&a->b, (uint32_t)v);
+	a->n++;
 }
 
 void
 ms_pgbin_int8(struct ms_pgbin *a, int64_t v)
 {
-	uint8_t p[8];
-
-	pl_be64_put(p, (uint64_t)v);
-	ms_pgbin_bytes(a, p, 8);
+	pl_buf_be32(&a->b, 8);
+	pl_buf_be64(&a->b, (uint64_t)v);
+	a->n++;
 }
 
 /* ms_pgbin_end - set the count (an empty array drops its dimension) */

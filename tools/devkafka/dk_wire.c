@@ -193,19 +193,13 @@ dk_wr_i16(struct pl_buf *b, int16_t v)
 void
 dk_wr_i32(struct pl_buf *b, int32_t v)
 {
-	pl_buf_reserve(b, 4);
-	b->len += 4;
-	dk_wr_i32_at(b, b->len - 4, v);
-	b->data[b->len] = '\0';
+	pl_buf_be32(b, (uint32_t)v);
 }
 
 void
 dk_wr_i64(struct pl_buf *b, int64_t v)
 {
-	uint8_t p[8];
-
-	dk_put_be64(p, v);
-	pl_buf_append(b, p, 8);
+	pl_buf_be64(b, (uint64_t)v);
 }
 
 void
