@@ -58,6 +58,7 @@ struct pl_pg {
 	PGresult *last;			/* last result of the active query */
 	int sql_failed;			/* the active query got an error */
 	char last_error[PG_ERR_MAX];
+	char sqlstate[6];		/* of the active query's error, "" if none */
 	struct pl_backoff bo;
 	struct pl_timer *retry;
 	struct pl_timer *fail_timer;	/* completes queries refused while down */
@@ -350,6 +351,7 @@ pg_start_next(struct pl_pg *pg)
 		return;
 	pg->active = pg_pop(pg);
 	pg->sql_failed = 0;
+	pg->sqlstate[0] = '\0';
 	if (pg_send(pg, pg->active) != 0)
 		pg_lost(pg, "PL-PG-SEND-FAIL");
 }
@@ -360,9 +362,12 @@ pg_note_error(struct pl_pg *pg, const PGresult *res)
 {
 	pg_line(PQresultErrorMessage(res), pg->last_error,
 	    sizeof(pg->last_error));
+	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
 	pg->sql_failed = 1;
+	snprintf(pg->sqlstate, sizeof(pg->sqlstate), "%s", st ? st : "");
 	pl_log_warn("PL-PG-SQL-ERROR", "state=%s err=\"%s\"",
-	    PQresultErrorField(res, PG_DIAG_SQLSTATE) ?: "?", pg->last_error);
+	    st ? st : "?", pg->last_error);
 }
 
 /* pg_complete - the active query has all its results: call back */
@@ -551,6 +556,32 @@ const char *
 pl_pg_last_error(const struct pl_pg *pg)
 {
 	return pg != NULL ? pg->last_error : "";
+}
+
+/* pl_pg_sqlstate - SQLSTATE of the error of the query being completed */
+const char *
+pl_pg_sqlstate(const struct pl_pg *pg)
+{
+	return pg != NULL ? pg->sqlstate : "";
+}
+
+/* pl_pg_data_error - the one place that tells a refused row from a passing
+ * failure. Classes 22 (data exception: invalid UTF-8 22021, value too long,
+ * out of range), 23 (integrity constraint violation) and 54 (program limit
+ * exceeded: an index row over btree's limit, 54000) say the statement's
+ * data can never be stored: sending it again fails again. Everything else
+ * may pass later and is not a data error: connection lost or refused (rv
+ * PL_EUNAVAIL, class 08), the server shutting down or cancelling (57),
+ * out of resources (53), serialization failure or deadlock (40), and the
+ * classes of a bug in our own SQL (42, XX), which a retry keeps visible
+ * instead of discarding rows. */
+int
+pl_pg_data_error(int rv, const char *sqlstate)
+{
+	if (rv != PL_EIO || sqlstate == NULL || strlen(sqlstate) != 5)
+		return 0;
+	return strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0 ||
+	    strncmp(sqlstate, "54", 2) == 0;
 }
 
 /* pg_free - release everything (nothing may run on pg afterwards) */

@@ -32,6 +32,16 @@ int pl_pg_query_bin(struct pl_pg *pg, const char *sql, int nparams,
     pl_pg_fn cb, void *arg);
 int pl_pg_queued(const struct pl_pg *pg);
 const char *pl_pg_last_error(const struct pl_pg *pg);
+/* pl_pg_sqlstate - the SQLSTATE ("22021") of the SQL error of the query
+ * whose callback is running (rv PL_EIO), "" when it got none; valid only
+ * inside that callback */
+const char *pl_pg_sqlstate(const struct pl_pg *pg);
+/* pl_pg_data_error - 1 when (rv, sqlstate) says the statement's data was
+ * refused (SQLSTATE classes 22, 23, 54): resending the same rows can never
+ * succeed. 0 for every other failure (connection lost, server shutting
+ * down, out of resources, deadlock, a bug in the SQL), which may pass on a
+ * retry. */
+int pl_pg_data_error(int rv, const char *sqlstate);
 /* pl_pg_stop - pending queries complete with PL_ECLOSED */
 void pl_pg_stop(struct pl_pg **pg);
 

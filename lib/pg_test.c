@@ -366,8 +366,76 @@ PL_TEST(large_query_flushes)
 	teardown();
 }
 
+/* the SQLSTATE of each query as its callback sees it */
+struct st_res {
+	struct pl_pg **pg;
+	int n, rv, data;
+	char state[6];
+};
+
+static void
+on_state(int rv, struct pg_result *res, void *arg)
+{
+	struct st_res *r = arg;
+
+	r->n++;
+	r->rv = rv;
+	snprintf(r->state, sizeof(r->state), "%s", pl_pg_sqlstate(*r->pg));
+	r->data = pl_pg_data_error(rv, pl_pg_sqlstate(*r->pg));
+}
+
+PL_TEST(sqlstate_tells_data_errors)
+{
+	struct pl_pg *pg = NULL;
+	struct st_res bad_utf8 = { .pg = &pg }, ok = { .pg = &pg }, undef = { .pg = &pg };
+	struct st_res chk = { .pg = &pg };
+	struct st_res after = { .pg = &pg };
+	const char *p[1] = { "ab\xff" };
+
+	/* the classifier alone */
+	PL_CHECK_EQ_INT(pl_pg_data_error(PL_EIO, "22021"), 1);
+	PL_CHECK_EQ_INT(pl_pg_data_error(PL_EIO, "23505"), 1);
+	PL_CHECK_EQ_INT(pl_pg_data_error(PL_EIO, "54000"), 1);
+	PL_CHECK_EQ_INT(pl_pg_data_error(PL_EIO, "08006"), 0);
+	PL_CHECK_EQ_INT(pl_pg_data_error(PL_EIO, "57P01"), 0);
+	PL_CHECK_EQ_INT(pl_pg_data_error(PL_EIO, "53300"), 0);
+	PL_CHECK_EQ_INT(pl_pg_data_error(PL_EIO, "40P01"), 0);
+	PL_CHECK_EQ_INT(pl_pg_data_error(PL_EIO, "42P01"), 0);
+	PL_CHECK_EQ_INT(pl_pg_data_error(PL_EIO, ""), 0);
+	PL_CHECK_EQ_INT(pl_pg_data_error(PL_EUNAVAIL, "22021"), 0);
+	PL_CHECK_EQ_INT(pl_pg_data_error(PL_ECLOSED, "23505"), 0);
+	PL_CHECK_EQ_INT(cluster(), 0);
+	setup();
+	PL_CHECK_EQ_INT(pl_pg_exec_sync(dsn, "DROP TABLE IF EXISTS ck;"
+	    " CREATE TABLE ck (v int CHECK (v > 0))"), 0);
+	PL_CHECK_EQ_INT(pl_pg_start(loop, dsn, 10, &pg), 0);
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT $1::text", 1, p, on_state, &bad_utf8), 0);
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 1", 0, NULL, on_state, &ok), 0);
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT * FROM no_such_table", 0, NULL, on_state,
+	    &undef), 0);
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "INSERT INTO ck VALUES (-1)", 0, NULL, on_state,
+	    &chk), 0);
+	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 2", 0, NULL, on_state, &after), 0);
+	run_until(&after.n, 1, 10000);
+	PL_CHECK_EQ_INT(bad_utf8.rv, PL_EIO);
+	PL_CHECK_EQ_STR(bad_utf8.state, "22021");
+	PL_CHECK_EQ_INT(bad_utf8.data, 1);
+	PL_CHECK_EQ_INT(ok.rv, 0);
+	PL_CHECK_EQ_STR(ok.state, "");		/* not the previous query's */
+	PL_CHECK_EQ_INT(undef.rv, PL_EIO);
+	PL_CHECK_EQ_STR(undef.state, "42P01");
+	PL_CHECK_EQ_INT(undef.data, 0);
+	PL_CHECK_EQ_STR(chk.state, "23514");
+	PL_CHECK_EQ_INT(chk.data, 1);
+	PL_CHECK_EQ_STR(after.state, "");
+	PL_CHECK_EQ_INT(after.data, 0);
+	pl_pg_stop(&pg);
+	teardown();
+}
+
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(large_query_flushes),
+	PL_TEST_CASE(sqlstate_tells_data_errors),
 	PL_TEST_CASE(queries_params_errors_order),
 	PL_TEST_CASE(binary_parameters),
 	PL_TEST_CASE(queue_bound_and_stop_closes),
