@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "event_json.h"
+#include "fields.h"
 #include "log.h"
 #include "mem.h"
 #include "message_svc.h"
@@ -156,7 +157,8 @@ edit_start(struct ms_call *c, int del)
 		ms_call_error(&c, "channel_not_found");
 		return 0;
 	}
-	if (ts[0] == '\0' || ms_seq_ts_parse(ts, &us) != 0) {
+	/* a ts we never wrote names no message (fields.h) */
+	if (!pl_fields_ts_canonical(ts) || ms_seq_ts_parse(ts, &us) != 0) {
 		ms_call_error(&c, "message_not_found");
 		return 0;
 	}
@@ -166,6 +168,11 @@ edit_start(struct ms_call *c, int del)
 	}
 	if (!del && ms_seq_text_len(text) > MS_TEXT_MAX) {
 		ms_call_error(&c, "msg_too_long");
+		return 0;
+	}
+	if (!del && pl_fields_message_error(text, NULL, NULL) != NULL) {
+		pl_metrics_inc(ms_m.bad_input);
+		ms_call_error(&c, pl_fields_message_error(text, NULL, NULL));
 		return 0;
 	}
 	st = pl_calloc(1, sizeof(*st));

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "err.h"
 #include "event_json.h"
+#include "fields.h"
 #include "log.h"
 #include "mem.h"
 #include "message_svc.h"
@@ -230,6 +231,7 @@ int
 ms_post_message(struct ms_call *c)
 {
 	const char *text = ms_param(c, "text"), *thread = ms_param(c, "thread_ts");
+	const char *cmid = ms_param(c, "client_msg_id"), *bad;
 	const char *src = c->req->source ? c->req->source : "";
 	size_t max = strcmp(src, "rtm") == 0 ? MS_TEXT_MAX_RTM : MS_TEXT_MAX;
 	struct post *st;
@@ -249,6 +251,13 @@ ms_post_message(struct ms_call *c)
 	}
 	if (thread[0] != '\0' && ms_seq_ts_parse(thread, &us) != 0) {
 		ms_call_error(&c, "invalid_thread_ts");
+		return 0;
+	}
+	/* everything appended must be storable (fields.h): one refused row
+	 * would otherwise cost a quarantine in the persister */
+	if ((bad = pl_fields_message_error(text, thread, cmid)) != NULL) {
+		pl_metrics_inc(ms_m.bad_input);
+		ms_call_error(&c, bad);
 		return 0;
 	}
 	st = pl_calloc(1, sizeof(*st));

@@ -26,7 +26,9 @@ ms_seq_ts_format(uint64_t ts_us, char out[MS_TS_MAX])
 	    (unsigned long long)(ts_us / 1000000), (unsigned long long)(ts_us % 1000000));
 }
 
-/* ms_seq_ts_parse - the inverse; a missing or short fraction is zero-padded */
+/* ms_seq_ts_parse - the inverse; a missing or short fraction is
+ * zero-padded. At most MS_TS_MAX - 1 bytes are read: leading zeros do not
+ * grow the value, so without the bound a ts of any length was accepted. */
 int
 ms_seq_ts_parse(const char *s, uint64_t *us_r)
 {
@@ -34,7 +36,7 @@ ms_seq_ts_parse(const char *s, uint64_t *us_r)
 	int digits = 0;
 	const char *p = s;
 
-	if (s == NULL || *s < '0' || *s > '9')
+	if (s == NULL || *s < '0' || *s > '9' || strnlen(s, MS_TS_MAX) >= MS_TS_MAX)
 		return PL_EINVAL;
 	for (; *p >= '0' && *p <= '9'; p++) {
 		if (sec > 100000000000ULL)

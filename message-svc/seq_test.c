@@ -29,6 +29,9 @@ PL_TEST(test_format_parse)
 	PL_CHECK_EQ_INT(ms_seq_ts_parse("1.1234567", &us), PL_EINVAL);
 	PL_CHECK_EQ_INT(ms_seq_ts_parse("1.x", &us), PL_EINVAL);
 	PL_CHECK_EQ_INT(ms_seq_ts_parse("-1", &us), PL_EINVAL);
+	/* leading zeros do not grow the value: bounded by length instead */
+	PL_CHECK_EQ_INT(ms_seq_ts_parse("00000000000000000000001.5", &us), 0);
+	PL_CHECK_EQ_INT(ms_seq_ts_parse("0000000000000000000000000000001.5", &us), PL_EINVAL);
 }
 
 PL_TEST(test_text_len)
