@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "err.h"
+#include "fields.h"
 #include "gateway.h"
 #include "json.h"
 #include "log.h"
@@ -129,6 +130,7 @@ gw_rtm_message(struct gw_conn *c, const cJSON *f, int64_t id)
 	struct gw_rtm_call *call;
 	Parley__Request req;
 	Parley__Caller caller;
+	const char *bad;
 	double wait;
 	int rv;
 
@@ -151,6 +153,10 @@ gw_rtm_message(struct gw_conn *c, const cJSON *f, int64_t id)
 	}
 	if (gw_rtm_utf8_len(text) > (size_t)gw_conf.max_rtm_text) {
 		gw_rtm_fail(c, id, "msg_too_long", "text is over the RTM limit");
+		return 0;
+	}
+	if ((bad = pl_fields_message_error(text, thread, cmid)) != NULL) {
+		gw_rtm_fail(c, id, bad, "text, thread_ts or client_msg_id refused");
 		return 0;
 	}
 	pl_request_init(&req, "chat.postMessage");
