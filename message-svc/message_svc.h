@@ -108,6 +108,7 @@ struct ms_metrics {
 	struct pl_metric *batch_size, *pg_latency, *cache_hits, *cache_misses, *cache_batch;
 	struct pl_metric *bad_input, *requests, *pg_errors, *dedupe_hits;
 	struct pl_metric *err_internal, *err_client, *err_not_ready;
+	struct pl_metric *quarantined, *persist_splits;
 };
 extern struct ms_metrics ms_m;
 

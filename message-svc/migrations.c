@@ -200,6 +200,37 @@ static const struct ms_migration ms_shard_migrations[] = {
 	"    p_cmid, p_sub, p_payload) AS u(c, s, y, t, tu, us, tm, tx, th, cm, sb, pl)"
 	"   WHERE u.y IN (1, 6, 7) ON CONFLICT DO NOTHING;"
 	MS_APPLY_BATCH_REST },
+	/* 4: poison rows (persist.c). An event PostgreSQL refuses with a data
+	 * error (SQLSTATE class 22, 23, 54) is stored whole in
+	 * message_quarantine with the error, and in its place in the log a
+	 * tombstone (type 8, MESSAGE_QUARANTINED) keeps its seq in
+	 * channel_events: replay and resume see no hole, and seq recovery
+	 * (the highest seq of channel_events and messages) never hands the seq
+	 * out again. The quarantine row, the tombstone and the partition's
+	 * next offset commit in one transaction, like a batch. */
+	{ 4,
+	"CREATE TABLE message_quarantine (topic text NOT NULL, partition int NOT NULL,"
+	" kafka_offset bigint NOT NULL, channel_id text NOT NULL, seq bigint NOT NULL,"
+	" type int NOT NULL, sqlstate text NOT NULL, error text NOT NULL,"
+	" payload bytea NOT NULL, quarantined_at timestamptz NOT NULL DEFAULT now(),"
+	" PRIMARY KEY (topic, partition, kafka_offset));"
+	"CREATE INDEX message_quarantine_channel ON message_quarantine (channel_id, seq);"
+	"CREATE FUNCTION ms_quarantine_event(p_topic text, p_part int, p_off bigint,"
+	" p_ch text, p_seq bigint, p_type int, p_ts text, p_tsus bigint, p_state text,"
+	" p_err text, p_payload bytea, p_tomb bytea) RETURNS int LANGUAGE plpgsql AS $f$"
+	" BEGIN"
+	"  INSERT INTO message_quarantine (topic, partition, kafka_offset, channel_id, seq,"
+	"   type, sqlstate, error, payload)"
+	"   VALUES (p_topic, p_part, p_off, p_ch, p_seq, p_type, p_state, p_err, p_payload)"
+	"   ON CONFLICT DO NOTHING;"
+	"  INSERT INTO channel_events (channel_id, seq, type, ts, ts_us, payload)"
+	"   VALUES (p_ch, p_seq, 8, p_ts, p_tsus, p_tomb) ON CONFLICT DO NOTHING;"
+	"  INSERT INTO kafka_offsets (topic, partition, next_offset)"
+	"   VALUES (p_topic, p_part, p_off + 1)"
+	"   ON CONFLICT (topic, partition) DO UPDATE"
+	"   SET next_offset = GREATEST(kafka_offsets.next_offset, EXCLUDED.next_offset);"
+	"  RETURN 1;"
+	" END $f$;" },
 };
 
 /* ms_migrations_sql - one transaction: lock, bookkeeping table, every

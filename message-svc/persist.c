@@ -9,7 +9,19 @@
  * PostgreSQL down: the batch stays in memory and is retried with backoff;
  * when the queue passes its bound the consumer pauses. Nothing is committed
  * out of order and nothing is skipped; a crash restarts from the stored
- * offsets. The consumer also feeds seq recovery (ms_chan_log_seen) and the
+ * offsets.
+ *
+ * Poison rows: when PostgreSQL refuses a batch for its data (an SQLSTATE
+ * that pl_pg_data_error classes so: invalid UTF-8, a constraint, an index
+ * row over btree's limit), resending it would fail forever and the shard
+ * would never commit an offset again. The batch is split instead: the
+ * failing range is bisected (halve on a data error, same size on success)
+ * until one event fails alone; that event goes to message_quarantine with
+ * the error, a tombstone keeps its seq in channel_events, and its offset
+ * commits in the same transaction (ms_quarantine_event, migration 4). Each
+ * is counted (parley_ms_quarantined_total) and logged (MS-QUARANTINE).
+ * Any other failure (connection lost, server shutting down) retries the
+ * same batch with backoff, as before. The consumer also feeds seq recovery (ms_chan_log_seen) and the
  * idempotency record (ms_dedupe_seen); sends are refused until it has caught
  * up with the end of every partition it owns. */
 #include <libpq-fe.h>
@@ -27,6 +39,7 @@
 #include "names.h"
 #include "ids.h"
 #include "pg.h"
+#include "utf8.h"
 
 /* one record waiting for its batch: the raw Envelope only. It is decoded
  * for a moment on arrival and again when the batch is built, never kept
@@ -56,6 +69,11 @@ static struct {
 	int paused;
 	int stopping;
 	int64_t behind;			/* events read, not yet committed */
+	size_t suspect;			/* q[0 .. suspect) hold an event PostgreSQL refused */
+	size_t narrow;			/* batch size while bisecting that range */
+	int quarantining;		/* the statement in flight quarantines q[0] */
+	char qstate[6];			/* the refusal of q[0]: SQLSTATE, message */
+	char qerr[256];
 	struct ms_pgbin arrays[17];	/* the batch's parameters, memory reused */
 } ps;
 
@@ -92,6 +110,7 @@ out:
 }
 
 static void persist_flush(void);
+static void persist_done(int rv, struct pg_result *res, void *arg);
 
 /* the element types of ms_apply_batch's array parameters $2..$17 */
 static const uint32_t persist_oids[17] = {
@@ -163,6 +182,149 @@ persist_pev_free(struct pev *e)
 	free(e->raw);
 }
 
+/* persist_drop - q[0 .. n) are committed: forget them */
+static void
+persist_drop(size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (ps.q[i].raw != NULL)
+			ms_tail_persisted(ps.q[i].channel, ps.q[i].seq);
+		persist_pev_free(&ps.q[i]);
+	}
+	memmove(ps.q, ps.q + n, (ps.n - n) * sizeof(*ps.q));
+	ps.n -= n;
+	ps.behind -= (int64_t)n;
+}
+
+/* persist_tombstone - the packed Envelope stored in place of a refused
+ * event: its channel, seq and ts only (heap, *len_r bytes) */
+static uint8_t *
+persist_tombstone(const struct pev *e, const char *ts, size_t *len_r)
+{
+	Parley__Envelope env;
+	Parley__Message m;
+	uint8_t *buf;
+
+	parley__envelope__init(&env);
+	parley__message__init(&m);
+	env.type = PARLEY__EVENT_TYPE__MESSAGE_QUARANTINED;
+	env.version = PL_ENVELOPE_VERSION;
+	env.body_case = PARLEY__ENVELOPE__BODY_MESSAGE;
+	env.message = &m;
+	m.channel = (char *)e->channel;
+	m.seq = e->seq;
+	m.ts = (char *)ts;
+	*len_r = parley__envelope__get_packed_size(&env);
+	buf = pl_malloc(*len_r ? *len_r : 1);
+	parley__envelope__pack(&env, buf);
+	return buf;
+}
+
+/* persist_quarantine - q[0] was refused alone: store it with its error in
+ * message_quarantine, a tombstone in its place and its offset, in one
+ * statement (ms_quarantine_event) */
+static void
+persist_quarantine(void)
+{
+	static const char sql[] = "SELECT ms_quarantine_event($1, $2::int, $3::bigint,"
+	    " $4, $5::bigint, $6::int, $7, $8::bigint, $9, $10, $11::bytea, $12::bytea)";
+	const struct pev *e = &ps.q[0];
+	Parley__Envelope *env;
+	char part[16], off[24], seq[24], type[16], tsus[24], ts[MS_TS_MAX] = "";
+	const char *p[12];
+	int len[12], fmt[12], k, rv, t = 0;
+	uint64_t us = 0;
+	uint8_t *tomb;
+	size_t tlen;
+
+	if ((env = parley__envelope__unpack(NULL, e->len, e->raw)) != NULL) {
+		t = (int)env->type;
+		if (ms_seq_ts_parse(env->message->ts, &us) == 0)
+			ms_seq_ts_format(us, ts);
+		parley__envelope__free_unpacked(env, NULL);
+	}
+	tomb = persist_tombstone(e, ts, &tlen);
+	snprintf(part, sizeof(part), "%d", (int)e->part);
+	snprintf(off, sizeof(off), "%lld", (long long)e->offset);
+	snprintf(seq, sizeof(seq), "%lld", (long long)e->seq);
+	snprintf(type, sizeof(type), "%d", t);
+	snprintf(tsus, sizeof(tsus), "%llu", (unsigned long long)us);
+	p[0] = PL_TOPIC_MESSAGES;
+	p[1] = part;
+	p[2] = off;
+	p[3] = e->channel;
+	p[4] = seq;
+	p[5] = type;
+	p[6] = ts;
+	p[7] = tsus;
+	p[8] = ps.qstate;
+	p[9] = ps.qerr;
+	p[10] = (const char *)e->raw;
+	p[11] = (const char *)tomb;
+	for (k = 0; k < 12; k++) {
+		len[k] = k < 10 ? (int)strlen(p[k]) : 0;
+		fmt[k] = k >= 10;
+	}
+	len[10] = (int)e->len;
+	len[11] = (int)tlen;
+	ps.inflight = 1;
+	ps.quarantining = 1;
+	ps.batch_t0 = pl_clock_mono_us();
+	rv = pl_pg_query_bin(ms.pg, sql, 12, p, len, fmt, persist_done, NULL);
+	free(tomb);
+	if (rv != 0)
+		persist_done(rv, NULL, NULL);
+}
+
+/* persist_refused - PostgreSQL refused the batch q[0 .. n) for its data:
+ * bisect the range, or quarantine the event that fails alone */
+static void
+persist_refused(size_t n)
+{
+	const char *err = pl_pg_last_error(ms.pg);
+	size_t i;
+
+	pl_metrics_inc(ms_m.pg_errors);
+	ps.inflight = 0;
+	snprintf(ps.qstate, sizeof(ps.qstate), "%s", pl_pg_sqlstate(ms.pg));
+	/* the message may quote the refused bytes: printable ASCII only */
+	for (i = 0; err[i] != '\0' && i < sizeof(ps.qerr) - 1; i++)
+		ps.qerr[i] = err[i] >= 0x20 && err[i] < 0x7f ? err[i] : '?';
+	ps.qerr[i] = '\0';
+	if (n == 1) {
+		persist_quarantine();
+		return;
+	}
+	pl_metrics_inc(ms_m.persist_splits);
+	if (ps.suspect < n)
+		ps.suspect = n;
+	ps.narrow = n / 2;
+	pl_log_warn("MS-PERSIST-SPLIT", "events=%zu next=%zu state=%s err=\"%s\"", n,
+	    ps.narrow, ps.qstate, ps.qerr);
+	persist_flush();
+}
+
+/* persist_quarantined - q[0] is in message_quarantine: go on after it */
+static void
+persist_quarantined(void)
+{
+	const struct pev *e = &ps.q[0];
+
+	pl_metrics_inc(ms_m.quarantined);
+	pl_log_error("MS-QUARANTINE", "channel=%s seq=%lld partition=%d offset=%lld state=%s"
+	    " err=\"%s\"", e->channel, (long long)e->seq, (int)e->part, (long long)e->offset,
+	    ps.qstate, ps.qerr);
+	ps.quarantining = 0;
+	persist_drop(1);
+	if (ps.suspect > 0)
+		ps.suspect--;
+	/* the rest of the refused range in one batch again; bisected anew if
+	 * it holds another refused event */
+	ps.narrow = (size_t)ms_conf.batch_max;
+}
+
 /* persist_retry - the backoff timer fired: send the same batch again */
 static void
 persist_retry(void *arg)
@@ -172,36 +334,45 @@ persist_retry(void *arg)
 	persist_flush();
 }
 
-/* persist_done - the batch committed (drop it) or failed (retry later) */
+/* persist_done - the batch committed (drop it), was refused for its data
+ * (split it) or failed otherwise (retry later) */
 static void
 persist_done(int rv, struct pg_result *res, void *arg)
 {
-	size_t i, n = ps.inflight;
+	size_t n = ps.inflight;
 
 	if (ps.stopping)
 		return;
 	pl_metrics_observe(ms_m.pg_latency, (double)(pl_clock_mono_us() - ps.batch_t0) / 1e6);
+	/* a quarantine statement refused for its data too is a bug of ours:
+	 * it retries (and says so) rather than drop the event */
+	if (rv != 0 && !ps.quarantining && (n > 1 || (n == 1 && ps.q[0].raw != NULL)) &&
+	    pl_pg_data_error(rv, pl_pg_sqlstate(ms.pg))) {
+		persist_refused(n);
+		return;
+	}
 	if (rv != 0) {
 		uint64_t delay = pl_backoff_next(&ps.bo);
 
 		pl_metrics_inc(ms_m.pg_errors);
-		pl_log_warn("MS-PERSIST-RETRY", "events=%zu err=%s delay_ms=%llu", n,
-		    pl_err_str(rv), (unsigned long long)delay);
+		pl_log_warn(ps.quarantining ? "MS-QUARANTINE-RETRY" : "MS-PERSIST-RETRY",
+		    "events=%zu err=%s state=%s delay_ms=%llu", n, pl_err_str(rv),
+		    pl_pg_sqlstate(ms.pg), (unsigned long long)delay);
 		if (pl_loop_timer(ms.loop, delay, 0, persist_retry, NULL, &ps.retry) != 0)
 			ps.inflight = 0;
 		return;
 	}
 	pl_backoff_reset(&ps.bo);
-	pl_metrics_add(ms_m.events_persisted, (double)n);
-	pl_metrics_observe(ms_m.batch_size, (double)n);
-	for (i = 0; i < n; i++) {
-		if (ps.q[i].raw != NULL)
-			ms_tail_persisted(ps.q[i].channel, ps.q[i].seq);
-		persist_pev_free(&ps.q[i]);
+	if (ps.quarantining) {
+		persist_quarantined();
+	} else {
+		pl_metrics_add(ms_m.events_persisted, (double)n);
+		pl_metrics_observe(ms_m.batch_size, (double)n);
+		persist_drop(n);
+		ps.suspect -= n < ps.suspect ? n : ps.suspect;
 	}
-	memmove(ps.q, ps.q + n, (ps.n - n) * sizeof(*ps.q));
-	ps.n -= n;
-	ps.behind -= (int64_t)n;
+	if (ps.suspect == 0)
+		ps.narrow = 0;
 	ps.inflight = 0;
 	if (ps.paused && ps.n < (size_t)ms_conf.batch_max * 4) {
 		pl_kafka_consumer_pause(ps.c, 0);
@@ -226,7 +397,17 @@ persist_flush(void)
 
 	if (ps.inflight > 0 || ps.retry != NULL || ps.n == 0)
 		return;
+	if (ps.quarantining) {		/* its retry */
+		persist_quarantine();
+		return;
+	}
 	n = ps.n < (size_t)ms_conf.batch_max ? ps.n : (size_t)ms_conf.batch_max;
+	if (ps.suspect > 0) {		/* bisecting a refused range */
+		if (n > ps.narrow)
+			n = ps.narrow;
+		if (n > ps.suspect)
+			n = ps.suspect;
+	}
 	persist_arrays(n, a);
 	for (k = 0; k < 17; k++) {
 		p[k] = a[k].b.data;
@@ -251,7 +432,8 @@ persist_msg(const struct pl_kafka_msg *km, void *arg)
 	env = parley__envelope__unpack(NULL, km->len, km->payload);
 	if (env != NULL && (env->body_case != PARLEY__ENVELOPE__BODY_MESSAGE ||
 	    env->message->channel[0] == '\0' || env->message->seq <= 0 ||
-	    strlen(env->message->channel) > PL_ID_MAX)) {
+	    strlen(env->message->channel) > PL_ID_MAX ||
+	    !pl_utf8_valid_str(env->message->channel))) {
 		parley__envelope__free_unpacked(env, NULL);
 		env = NULL;
 	}

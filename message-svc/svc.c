@@ -71,7 +71,11 @@ ms_svc_metrics(void)
 	    "acknowledged events per recent-cache write (one script per channel)", NULL,
 	    PL_METRICS_SIZE, PL_METRICS_SIZE_N);
 	ms_m.bad_input = pl_metrics_counter("parley_ms_bad_input_total",
-	    "undecodable requests or log records", NULL);
+	    "undecodable or refused requests, undecodable log records", NULL);
+	ms_m.quarantined = pl_metrics_counter("parley_ms_quarantined_total",
+	    "log events PostgreSQL refused, stored in message_quarantine", NULL);
+	ms_m.persist_splits = pl_metrics_counter("parley_ms_persist_splits_total",
+	    "persistence batches split after a data error", NULL);
 	ms_m.dedupe_hits = pl_metrics_counter("parley_ms_dedupe_hits_total",
 	    "sends answered from the idempotency record", NULL);
 	ms_m.err_internal = pl_metrics_counter("parley_ms_errors_total", "error replies",
