@@ -289,9 +289,10 @@ persist_refused(size_t n)
 	pl_metrics_inc(ms_m.pg_errors);
 	ps.inflight = 0;
 	snprintf(ps.qstate, sizeof(ps.qstate), "%s", pl_pg_sqlstate(ms.pg));
-	/* the message may quote the refused bytes: printable ASCII only */
+	/* the message may quote the refused bytes: printable ASCII only, and
+	 * no double quote, so the log line's err="..." stays one field */
 	for (i = 0; err[i] != '\0' && i < sizeof(ps.qerr) - 1; i++)
-		ps.qerr[i] = err[i] >= 0x20 && err[i] < 0x7f ? err[i] : '?';
+		ps.qerr[i] = err[i] == '"' ? '\'' : err[i] >= 0x20 && err[i] < 0x7f ? err[i] : '?';
 	ps.qerr[i] = '\0';
 	if (n == 1) {
 		persist_quarantine();

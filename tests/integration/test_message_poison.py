@@ -92,8 +92,8 @@ def _last_seq(api, token, channel):
     return api.call("conversations.info", token, channel=channel)["channel"]["last_seq"]
 
 
-def _now_ts():
-    us = int(time.time() * 1e6)
+def _now_ts(plus_us=0):
+    us = int(time.time() * 1e6) + plus_us
     return "%d.%06d" % (us // 1000000, us % 1000000)
 
 
@@ -204,6 +204,26 @@ def test_poison_rows_are_quarantined_and_the_shard_goes_on(new_stack):
         poisoned[seq] = state
         return seq
 
+    def burst():
+        """a poison row in the middle of one batch: PostgreSQL is held (a
+        lock on kafka_offsets) while eight good events and a bad one are
+        read, so they reach ms_apply_batch together and the batch must be
+        split, not only a batch of one quarantined"""
+        base = _last_seq(api, a, ch) + 1
+        with psycopg.connect(st.dsn(0)) as hold:
+            hold.execute("LOCK TABLE kafka_offsets IN EXCLUSIVE MODE")
+            for i in range(9):
+                ts = _now_ts(i)
+                text = b"burst \xc3" if i == 4 else ("burst %d" % i).encode()
+                log.append(ch, envelope(ch, tid, alice, base + i, ts, text=text))
+                if i == 4:
+                    poisoned[base + i] = "22021"
+                else:
+                    acked[base + i] = ts
+            parley.wait_for(lambda: _last_seq(api, a, ch) >= base + 8, 30,
+                            "the shard reading the burst")
+            hold.rollback()
+
     try:
         first = post("before")
         craft("22021", text=b"bad \xff utf-8")                 # invalid UTF-8
@@ -211,6 +231,8 @@ def test_poison_rows_are_quarantined_and_the_shard_goes_on(new_stack):
         craft("54000", cmid=_incompressible(6000))            # index row too big
         for i in range(5):
             post("between 2.%d" % i)
+        burst()
+        post("after the burst")
         # a refusal the validation cannot foresee: a constraint (here one an
         # operator added) that a well-formed message violates
         with psycopg.connect(st.dsn(0), autocommit=True) as c:
@@ -253,6 +275,7 @@ def test_poison_rows_are_quarantined_and_the_shard_goes_on(new_stack):
         assert c.execute("SELECT count(*) FROM kafka_offsets WHERE topic = %s",
                          (TOPIC,)).fetchone()[0] > 0
     assert _metric(st.ops[shard], "parley_ms_quarantined_total") == len(poisoned)
+    assert _metric(st.ops[shard], "parley_ms_persist_splits_total") >= 1
 
     # the whole seq range is accounted for: no hole
     assert set(acked) | set(poisoned) == set(range(first, last_poison + 1))

@@ -199,6 +199,9 @@ def test_postgres_down_20s_sends_keep_working(new_stack):
         assert len(acked) >= 20
         _check_no_loss(st, shard, team.channel,
                        acked + [(first["message"]["seq"], first["ts"], "first")], ws, acked)
+    # a lost connection is not a refused row: nothing was quarantined
+    with psycopg.connect(st.dsn(shard), autocommit=True) as c:
+        assert c.execute("SELECT count(*) FROM message_quarantine").fetchone()[0] == 0
 
 
 def test_update_right_after_post(stack, api, team):
