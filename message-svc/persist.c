@@ -21,7 +21,9 @@
  * commits in the same transaction (ms_quarantine_event, migration 4). Each
  * is counted (parley_ms_quarantined_total) and logged (MS-QUARANTINE).
  * Any other failure (connection lost, server shutting down) retries the
- * same batch with backoff, as before. The consumer also feeds seq recovery (ms_chan_log_seen) and the
+ * same batch with backoff, as before.
+ *
+ * The consumer also feeds seq recovery (ms_chan_log_seen) and the
  * idempotency record (ms_dedupe_seen); sends are refused until it has caught
  * up with the end of every partition it owns. */
 #include <libpq-fe.h>
