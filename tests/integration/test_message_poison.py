@@ -157,10 +157,16 @@ def test_web_api_refuses_unstorable_fields(stack, api, team):
     r = api.call("chat.postMessage", a, check=False, json_body={
         "channel": team.channel, "text": "j", "client_msg_id": "j" * 100})
     assert r == {"ok": False, "error": "invalid_arguments"}, r
+    # a lone surrogate escape in a JSON body: valid UTF-8 bytes, invalid text
+    r = requests.post(url, data='{"channel":"%s","text":"half \\ud800 pair"}' % team.channel,
+                      headers={"Authorization": "Bearer " + a,
+                               "Content-Type": "application/json"}, timeout=10).json()
+    assert r == {"ok": False, "error": "invalid_json"}, r     # cJSON refuses the body
     # every refusal left the log alone: history holds only the good ones
     texts = [m["text"] for m in api.call("conversations.history", a, channel=team.channel,
                                          limit=50)["messages"]]
-    assert "long id" not in texts and "hi" not in texts
+    assert "c64" in texts and "edited" in texts, texts
+    assert set(texts) <= {"c64", "edited", "reply"}, texts
 
 
 def test_rtm_refuses_unstorable_fields(stack, team):
@@ -171,6 +177,12 @@ def test_rtm_refuses_unstorable_fields(stack, team):
         r = ws.request({"type": "message", "channel": team.channel, "text": "x",
                         "thread_ts": "0" * 2000 + "1700000000.000001"})
         assert r["ok"] is False and r["error"]["code"] == "invalid_thread_ts", r
+        # a lone surrogate escape: the frame is valid UTF-8, the string it
+        # would decode to is not; cJSON refuses the whole frame
+        ws.send({"id": 99, "type": "message", "channel": team.channel,
+                 "text": "half \ud800 pair"})
+        e = ws.wait_event(lambda e: e.get("type") == "error", what="error frame")
+        assert e["error"]["code"] == "invalid_json", e
         r = ws.request({"type": "message", "channel": team.channel, "text": "fine",
                         "client_msg_id": "r" * 64})
         assert r["ok"] is True, r
