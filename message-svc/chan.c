@@ -169,6 +169,7 @@ ms_chan_dir_loaded(int rv, struct pg_result *res, void *arg)
 	ms_map_free(&ch->members, NULL);
 	ch->members = ms_map_create();
 	ms_chan_members_fill(ch, PQgetvalue(res, 0, 6));
+	ch->is_general = PQgetvalue(res, 0, 7)[0] == 't';
 	if (ch->seq_state == MS_CHAN_READY) {
 		ch->dir_state = MS_CHAN_READY;
 		ms_chan_done(ch, 0);
@@ -221,7 +222,7 @@ ms_chan_get(const char *id, ms_chan_fn fn, void *arg)
 	ch->dir_state = MS_CHAN_LOADING;
 	rv = pl_pg_query(ms_svc_dir(), "SELECT team_id, kind, name, creator, created, archived,"
 	    " coalesce((SELECT string_agg(user_id, ',') FROM channel_members"
-	    " WHERE channel_id = c.id), '') FROM channels c WHERE id = $1", 1, p,
+	    " WHERE channel_id = c.id), ''), is_general FROM channels c WHERE id = $1", 1, p,
 	    ms_chan_dir_loaded, ch);
 	if (rv != 0) {
 		ch->dir_state = MS_CHAN_NONE;
@@ -290,6 +291,7 @@ ms_chan_obj_json(const struct ms_chan *ch, const char *user, struct pl_buf *b)
 	v.creator = ch->creator;
 	v.created = ch->created;
 	v.archived = ch->archived;
+	v.is_general = ch->is_general;
 	v.is_member = user && ms_chan_is_member(ch, user);
 	v.num_members = (int64_t)ms_map_count(ch->members);
 	v.last_seq = ch->next_seq - 1;

@@ -1,5 +1,6 @@
 /* directory.c - teams, users and the caller's view of them: admin
- * provisioning, auth.test, session.boot, users.*, team.info.
+ * provisioning (a team comes with its #general, a user joins it, a user is
+ * deactivated), auth.test, session.boot, session.check.
  *
  * Creates are idempotent per request: the row remembers the request's
  * idempotency key, so an nng resend of the same request gets the same row
@@ -17,6 +18,7 @@
 #include "message_svc.h"
 #include "pg.h"
 #include "redis.h"
+#include "shard.h"
 
 /* dir_idem - the request's idempotency key ("" when none) */
 static const char *
@@ -43,7 +45,8 @@ dir_valid_name(const char *s)
 	return 1;
 }
 
-/* dir_team_created - RETURNING id, name (no row: the name is someone else's) */
+/* dir_team_created - RETURNING id, name, general (no row: the name is
+ * someone else's) */
 static void
 dir_team_created(int rv, struct pg_result *res, void *arg)
 {
@@ -65,37 +68,87 @@ dir_team_created(int rv, struct pg_result *res, void *arg)
 	pl_buf_json_str(&b, PQgetvalue(res, 0, 1));
 	pl_buf_puts(&b, ",\"domain\":");
 	pl_buf_json_str(&b, PQgetvalue(res, 0, 1));
-	pl_buf_puts(&b, "}}");
-	pl_log_info("MS-TEAM-CREATE", "team=%s name=%s", PQgetvalue(res, 0, 0),
-	    PQgetvalue(res, 0, 1));
+	pl_buf_puts(&b, "},\"general_channel\":");
+	pl_buf_json_str(&b, PQgetvalue(res, 0, 2));
+	pl_buf_puts(&b, "}");
+	pl_log_info("MS-TEAM-CREATE", "team=%s name=%s general=%s", PQgetvalue(res, 0, 0),
+	    PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
 	ms_call_json(&c, b.data);
 	pl_buf_fini(&b);
 }
 
-/* ms_dir_team_create - admin.teams.create(name) */
+/* dir_general_id - a new channel id on the shard of team: admin.users.create
+ * is routed by team, so that shard owns #general and joins new users to it
+ * through the channel's own log (ms_members_join_as). A miss after 1000
+ * draws (p < 1e-6 with 64 shards) only costs that: see dir_user_general. */
+static void
+dir_general_id(const char *team, char id[PL_ID_MAX + 1])
+{
+	int n = (int)ms_conf.shard_count, i;
+	int want = pl_shard_of_team(team, ms.partitions, n);
+
+	for (i = 0; i < 1000; i++) {
+		pl_id_new('C', id);
+		if (pl_shard_of_channel(id, ms.partitions, n) == want)
+			return;
+	}
+}
+
+/* ms_dir_team_create - admin.teams.create(name): the team and its #general
+ * in one statement (a resend of the same request gets both back) */
 int
 ms_dir_team_create(struct ms_call *c)
 {
-	char id[PL_ID_MAX + 1], now[32];
-	const char *p[4];
+	char id[PL_ID_MAX + 1], gen[PL_ID_MAX + 1], now[32];
+	const char *p[5];
 
 	if (!dir_valid_name(ms_param(c, "name"))) {
 		ms_call_error(&c, "invalid_name");
 		return 0;
 	}
 	pl_id_new('T', id);
+	dir_general_id(id, gen);
 	snprintf(now, sizeof(now), "%llu", (unsigned long long)(pl_clock_wall_us() / 1000000));
 	p[0] = id;
 	p[1] = ms_param(c, "name");
 	p[2] = now;
 	p[3] = dir_idem(c);
-	return pl_pg_query(ms_svc_dir(), "INSERT INTO teams (id, name, domain, created, create_key)"
-	    " VALUES ($1, $2, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
-	    " WHERE teams.create_key = $4 AND $4 <> '' RETURNING id, name", 4, p,
+	p[4] = gen;
+	return pl_pg_query(ms_svc_dir(), "WITH t AS (INSERT INTO teams (id, name, domain, created,"
+	    " create_key) VALUES ($1, $2, $2, $3, $4) ON CONFLICT (name) DO UPDATE"
+	    " SET name = EXCLUDED.name WHERE teams.create_key = $4 AND $4 <> ''"
+	    " RETURNING id, name), g AS (INSERT INTO channels (id, team_id, kind, name,"
+	    " creator, created, is_general) SELECT $5, t.id, 'public', 'general', '', $3, true"
+	    " FROM t ON CONFLICT DO NOTHING RETURNING id)"
+	    " SELECT t.id, t.name, coalesce((SELECT id FROM g), (SELECT c.id FROM channels c"
+	    " WHERE c.team_id = t.id AND c.is_general), '') FROM t", 5, p,
 	    dir_team_created, c);
 }
 
-/* dir_user_created - id, name, team_id, team_exists */
+/* dir_user_general - join the new user to the team's #general (general:
+ * its id, "" when the team has none), then answer json. #general lives on
+ * the team's shard (dir_general_id), which is this one unless the shard
+ * count changed since the team was made: then the user is not joined here
+ * (a membership change must go through the channel's owner) and joins
+ * with conversations.join; logged. */
+static void
+dir_user_general(struct ms_call *c, const char *user, const char *general,
+    const char *json)
+{
+	if (general[0] == '\0') {
+		ms_call_json(&c, json);
+		return;
+	}
+	if (pl_shard_of_channel(general, ms.partitions, (int)ms_conf.shard_count) !=
+	    (int)ms_conf.shard_index) {
+		pl_log_warn("MS-GENERAL-REMOTE", "user=%s channel=%s", user, general);
+		ms_call_json(&c, json);
+		return;
+	}
+	ms_members_join_as(c, general, user, json);
+}
+
+/* dir_user_created - id, name, team_id, team_exists, is_admin, general */
 static void
 dir_user_created(int rv, struct pg_result *res, void *arg)
 {
@@ -123,22 +176,32 @@ dir_user_created(int rv, struct pg_result *res, void *arg)
 	pl_buf_json_str(&b, PQgetvalue(res, 0, 1));
 	pl_buf_puts(&b, ",\"team_id\":");
 	pl_buf_json_str(&b, PQgetvalue(res, 0, 2));
-	pl_buf_puts(&b, "},\"token\":");
+	pl_buf_printf(&b, ",\"is_admin\":%s},\"token\":",
+	    PQgetvalue(res, 0, 4)[0] == 't' ? "true" : "false");
 	pl_buf_json_str(&b, token);
 	pl_buf_puts(&b, "}");
-	pl_log_info("MS-USER-CREATE", "user=%s team=%s", PQgetvalue(res, 0, 0),
-	    PQgetvalue(res, 0, 2));
-	ms_call_json(&c, b.data);
+	pl_log_info("MS-USER-CREATE", "user=%s team=%s admin=%s", PQgetvalue(res, 0, 0),
+	    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 4));
+	dir_user_general(c, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 5), b.data);
 	pl_buf_fini(&b);
 	free(token);
 }
 
-/* ms_dir_user_create - admin.users.create(team_id, name) */
+/* dir_bool_param - "true"/"1" -> "true", else "false" */
+static const char *
+dir_bool_param(const struct ms_call *c, const char *key)
+{
+	const char *v = ms_param(c, key);
+
+	return strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ? "true" : "false";
+}
+
+/* ms_dir_user_create - admin.users.create(team_id, name, is_admin) */
 int
 ms_dir_user_create(struct ms_call *c)
 {
 	char id[PL_ID_MAX + 1], now[32];
-	const char *p[5];
+	const char *p[6];
 
 	if (!dir_valid_name(ms_param(c, "name"))) {
 		ms_call_error(&c, "invalid_name");
@@ -151,13 +214,124 @@ ms_dir_user_create(struct ms_call *c)
 	p[2] = ms_param(c, "name");
 	p[3] = now;
 	p[4] = dir_idem(c);
+	p[5] = dir_bool_param(c, "is_admin");
 	return pl_pg_query(ms_svc_dir(), "WITH ins AS (INSERT INTO users (id, team_id, name, created,"
-	    " create_key) SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM teams"
-	    " WHERE id = $2) ON CONFLICT (team_id, name) DO UPDATE SET name = EXCLUDED.name"
-	    " WHERE users.create_key = $5 AND $5 <> '' RETURNING id, name, team_id)"
-	    " SELECT id, name, team_id, true FROM ins UNION ALL SELECT '', '', '',"
-	    " EXISTS (SELECT 1 FROM teams WHERE id = $2) WHERE NOT EXISTS (SELECT 1 FROM ins)",
-	    5, p, dir_user_created, c);
+	    " create_key, is_admin) SELECT $1, $2, $3, $4, $5, $6::bool WHERE EXISTS (SELECT 1"
+	    " FROM teams WHERE id = $2) ON CONFLICT (team_id, name) DO UPDATE SET name ="
+	    " EXCLUDED.name WHERE users.create_key = $5 AND $5 <> '' RETURNING id, name, team_id,"
+	    " is_admin) SELECT id, name, team_id, true, is_admin, coalesce((SELECT c.id FROM"
+	    " channels c WHERE c.team_id = $2 AND c.is_general), '') FROM ins UNION ALL"
+	    " SELECT '', '', '', EXISTS (SELECT 1 FROM teams WHERE id = $2), false, ''"
+	    " WHERE NOT EXISTS (SELECT 1 FROM ins)", 6, p, dir_user_created, c);
+}
+
+/* ---- admin.users.remove: deactivate. The row says deleted first, then
+ * USER_CHANGED (deleted) goes on parley.events (key = team): every gateway
+ * drops the user from its edge cache and closes its sockets with 4004, and
+ * from then on refuses the user's tokens (session.check, session.boot). */
+
+struct remove {
+	struct ms_call *c;
+	char user[PL_ID_MAX + 1];
+};
+
+/* dir_removed_acked - USER_CHANGED is on parley.events */
+static void
+dir_removed_acked(int rv, Parley__Message *m, void *arg)
+{
+	struct remove *st = arg;
+
+	(void)m;
+	if (rv != 0)
+		ms_call_rv_error(&st->c, rv);
+	else
+		ms_call_json(&st->c, "{}");
+}
+
+/* dir_removed - RETURNING team_id, name, real_name, is_admin */
+static void
+dir_removed(int rv, struct pg_result *res, void *arg)
+{
+	struct remove *st = arg;
+	Parley__Envelope env;
+	Parley__User u;
+	char idem[64];
+
+	if (rv != 0) {
+		ms_call_rv_error(&st->c, rv);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		ms_call_error(&st->c, "user_not_found");
+		return;
+	}
+	pl_log_info("MS-USER-REMOVE", "user=%s team=%s", st->user, PQgetvalue(res, 0, 0));
+	snprintf(idem, sizeof(idem), "ud:%s", st->user);
+	ms_send_env_init(&env, PARLEY__EVENT_TYPE__USER_CHANGED, PQgetvalue(res, 0, 0), idem);
+	parley__user__init(&u);
+	u.id = st->user;
+	u.team = PQgetvalue(res, 0, 0);
+	u.name = PQgetvalue(res, 0, 1);
+	u.real_name = PQgetvalue(res, 0, 2);
+	u.is_admin = PQgetvalue(res, 0, 3)[0] == 't';
+	u.deleted = 1;
+	env.body_case = PARLEY__ENVELOPE__BODY_USER;
+	env.user = &u;
+	if ((rv = ms_send_event(&env, dir_removed_acked, st)) != 0)
+		ms_call_rv_error(&st->c, rv);
+}
+
+/* ms_dir_user_remove - admin.users.remove(user_id, team_id?): idempotent (a
+ * second call announces again, which every reader ignores) */
+int
+ms_dir_user_remove(struct ms_call *c)
+{
+	const char *user = ms_param(c, "user_id"), *p[2];
+	struct remove *st;
+
+	if (user[0] == '\0')
+		user = ms_param(c, "user");
+	if (!pl_id_valid(user, "UW")) {
+		ms_call_error(&c, "user_not_found");
+		return 0;
+	}
+	st = pl_calloc(1, sizeof(*st));
+	st->c = c;
+	snprintf(st->user, sizeof(st->user), "%s", user);
+	c->state = st;
+	c->state_free = free;
+	p[0] = st->user;
+	p[1] = ms_param(c, "team_id");
+	return pl_pg_query(ms_svc_dir(), "UPDATE users SET deleted = true WHERE id = $1"
+	    " AND ($2 = '' OR team_id = $2) RETURNING team_id, name, real_name, is_admin", 2, p,
+	    dir_removed, st);
+}
+
+/* dir_checked - deleted of the caller's row (none: not a user of the team) */
+static void
+dir_checked(int rv, struct pg_result *res, void *arg)
+{
+	struct ms_call *c = arg;
+
+	if (rv != 0)
+		ms_call_rv_error(&c, rv);
+	else if (PQntuples(res) == 0)
+		ms_call_error(&c, "invalid_auth");
+	else if (PQgetvalue(res, 0, 0)[0] == 't')
+		ms_call_error(&c, "account_inactive");
+	else
+		ms_call_json(&c, "{}");
+}
+
+/* ms_dir_check - session.check (internal): is the caller an active user of
+ * its team; the gateway caches the answer (gateway/active.c) */
+int
+ms_dir_check(struct ms_call *c)
+{
+	const char *p[2] = { c->user, c->team };
+
+	return pl_pg_query(ms_svc_dir(), "SELECT deleted FROM users WHERE id = $1"
+	    " AND team_id = $2", 2, p, dir_checked, c);
 }
 
 /* dir_auth_done - user name, team name, domain */
@@ -371,7 +545,8 @@ boot_row_channel(struct boot *st, struct pg_result *res, int i, Parley__Channel 
 
 /* boot_loaded - one row per channel of the caller (one row with NULL
  * channel columns when none): user name, team name, domain, is_admin, then
- * id, kind, name, archived, creator, created, last_seq, team of the channel */
+ * id, kind, name, archived, creator, created, last_seq, team of the channel,
+ * then the user's deleted (a deactivated user boots nothing: account_inactive) */
 static void
 boot_loaded(int rv, struct pg_result *res, void *arg)
 {
@@ -383,6 +558,10 @@ boot_loaded(int rv, struct pg_result *res, void *arg)
 			ms_call_rv_error(&st->c, rv);
 		else
 			ms_call_error(&st->c, "invalid_auth");
+		return;
+	}
+	if (PQgetvalue(res, 0, 12)[0] == 't') {
+		ms_call_error(&st->c, "account_inactive");
 		return;
 	}
 	st->self.id = (char *)st->c->user;
@@ -422,8 +601,8 @@ ms_dir_boot(struct ms_call *c)
 	c->state_free = boot_free;
 	/* one round trip: the user and team row repeated on each channel row */
 	rv = pl_pg_query(ms_svc_dir(), "SELECT u.name, t.name, t.domain, u.is_admin, c.id,"
-	    " c.kind, c.name, c.archived, c.creator, c.created, c.last_seq, c.team_id"
-	    " FROM users u JOIN teams t ON t.id = u.team_id"
+	    " c.kind, c.name, c.archived, c.creator, c.created, c.last_seq, c.team_id,"
+	    " u.deleted FROM users u JOIN teams t ON t.id = u.team_id"
 	    " LEFT JOIN (channel_members m JOIN channels c ON c.id = m.channel_id)"
 	    " ON m.user_id = u.id WHERE u.id = $1 AND u.team_id = $2"
 	    " ORDER BY c.created, c.id", 2, p, boot_loaded, st);

@@ -28,7 +28,7 @@ struct listq {
 };
 
 /* list_chan_row - id, name, kind, creator, created, archived, is_member,
- * num_members, other user, team */
+ * num_members, other user, team, is_general */
 static void
 list_chan_row(struct pg_result *res, int i, struct pl_buf *b)
 {
@@ -45,6 +45,7 @@ list_chan_row(struct pg_result *res, int i, struct pl_buf *b)
 	v.num_members = strtoll(PQgetvalue(res, i, 7), NULL, 10);
 	v.user = PQgetvalue(res, i, 8);
 	v.team = PQgetvalue(res, i, 9);
+	v.is_general = PQgetvalue(res, i, 10)[0] == 't';
 	v.last_seq = -1;
 	ms_render_chan(&v, b);
 }
@@ -155,7 +156,7 @@ list_channels(struct ms_call *c, int member_only)
 	    "  AND m.user_id = $2),"
 	    " (SELECT count(*) FROM channel_members m WHERE m.channel_id = c.id),"
 	    " coalesce((SELECT min(m.user_id) FROM channel_members m WHERE m.channel_id = c.id"
-	    "  AND m.user_id <> $2), $2), c.team_id"
+	    "  AND m.user_id <> $2), $2), c.team_id, c.is_general"
 	    " FROM channels c WHERE c.team_id = $1 AND c.kind = ANY ($3::text[])"
 	    " AND (NOT $4::bool OR NOT c.archived) AND c.id > $5"
 	    " AND (c.kind = 'public' OR EXISTS (SELECT 1 FROM channel_members m"

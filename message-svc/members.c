@@ -110,6 +110,7 @@ struct mchange {
 	int failed;
 	struct mannounce *ann;	/* one per user, alive until its ack */
 	const char *reply_extra;
+	char *reply_json;	/* answer this instead (heap; ms_members_join_as) */
 };
 
 static void
@@ -126,6 +127,7 @@ mchange_free(void *p)
 	}
 	free(st->users);
 	free(st->ann);
+	free(st->reply_json);
 	free(st);
 }
 
@@ -135,6 +137,8 @@ mchange_done(struct mchange *st)
 {
 	if (st->failed)
 		ms_call_error(&st->c, "internal_error");
+	else if (st->reply_json != NULL)
+		ms_call_json(&st->c, st->reply_json);
 	else if (st->join)
 		mem_reply_chan(&st->c, st->ch, st->reply_extra);
 	else
@@ -203,9 +207,11 @@ mchange_written(int rv, struct pg_result *res, void *arg)
 	mchange_acked(0, NULL, st);
 }
 
-/* mchange_start - change users (heap list of ids, taken) of ch for the call */
+/* mchange_begin - change users (heap list of ids, taken) of ch for the
+ * call; answer json (copied) when not NULL */
 static void
-mchange_start(struct ms_call *c, struct ms_chan *ch, char **users, int n, int join)
+mchange_begin(struct ms_call *c, struct ms_chan *ch, char **users, int n, int join,
+    const char *json)
 {
 	struct mchange *st = pl_calloc(1, sizeof(*st));
 	struct pl_buf list;
@@ -213,6 +219,7 @@ mchange_start(struct ms_call *c, struct ms_chan *ch, char **users, int n, int jo
 	char now[32];
 	int i, rv;
 
+	st->reply_json = json ? pl_strdup(json) : NULL;
 	st->c = c;
 	st->ch = ch;
 	st->users = users;
@@ -243,6 +250,13 @@ mchange_start(struct ms_call *c, struct ms_chan *ch, char **users, int n, int jo
 	pl_buf_fini(&list);
 	if (rv != 0)
 		mchange_written(rv, NULL, st);
+}
+
+/* mchange_start - change users (heap list of ids, taken) of ch for the call */
+static void
+mchange_start(struct ms_call *c, struct ms_chan *ch, char **users, int n, int join)
+{
+	mchange_begin(c, ch, users, n, join, NULL);
 }
 
 /* mem_one - a heap list of one user */
@@ -306,21 +320,28 @@ leave_ready(int rv, struct ms_chan *ch, void *arg)
 		return;
 	}
 	if (!kick) {
-		if (!ms_chan_is_member(ch, c->user)) {
+		if (ch->is_general)
+			ms_call_error(&c, "cant_leave_general");
+		else if (!ms_chan_is_member(ch, c->user))
 			ms_call_json(&c, "{\"not_in_channel\":true}");
-			return;
-		}
-		mchange_start(c, ch, mem_one(c->user), 1, 0);
+		else
+			mchange_start(c, ch, mem_one(c->user), 1, 0);
 		return;
 	}
 	if (!ms_chan_is_member(ch, c->user))
 		ms_call_error(&c, "not_in_channel");
+	else if (ch->is_general)
+		ms_call_error(&c, "cant_kick_from_general");
 	else if (target[0] == '\0')
 		ms_call_error(&c, "user_not_found");
 	else if (strcmp(target, c->user) == 0)
 		ms_call_error(&c, "cant_kick_self");
 	else if (!ms_chan_is_member(ch, target))
 		ms_call_error(&c, "not_in_channel");
+	else if ((rv = ms_members_may_manage(c, ch, ms_members_kick)) == PL_EAGAIN)
+		return;			/* looked up; the method runs again */
+	else if (rv != 0)
+		ms_call_error(&c, "restricted_action");
 	else
 		mchange_start(c, ch, mem_one(target), 1, 0);
 }
@@ -707,4 +728,91 @@ ms_members_create(struct ms_call *c)
 	    " RETURNING id, created), mem AS (INSERT INTO channel_members (channel_id, user_id,"
 	    " team_id, joined) SELECT id, $5, $2, created FROM ins ON CONFLICT DO NOTHING)"
 	    " SELECT id, created FROM ins", 7, p, create_done, st);
+}
+
+/* ---- rights: who may kick and archive (h-authz) */
+
+/* members_admin_loaded - is_admin of the caller (no row: not an admin):
+ * run the method again from the start, without the state of the first run */
+static void
+members_admin_loaded(int rv, struct pg_result *res, void *arg)
+{
+	struct ms_call *c = arg;
+
+	if (rv != 0) {
+		ms_call_rv_error(&c, rv);
+		return;
+	}
+	c->user_admin_known = 1;
+	c->user_admin = PQntuples(res) > 0 && PQgetvalue(res, 0, 0)[0] == 't';
+	if (c->state_free != NULL && c->state != NULL)
+		c->state_free(c->state);
+	c->state = NULL;
+	c->state_free = NULL;
+	if ((rv = c->admin_again(c)) != 0)
+		ms_call_rv_error(&c, rv);
+}
+
+/* ms_members_may_manage - 0: the caller created ch or is an admin of its
+ * team; PL_EPERM: neither (restricted_action); PL_EAGAIN: the admin flag is
+ * being read, and again(c) then runs the method from the start (its checks
+ * see the channel as it is by then). The caller must not touch c or its
+ * state after PL_EAGAIN. */
+int
+ms_members_may_manage(struct ms_call *c, const struct ms_chan *ch,
+    int (*again)(struct ms_call *c))
+{
+	const char *p[2] = { c->user, c->team };
+	int rv;
+
+	if (strcmp(ch->creator, c->user) == 0)
+		return 0;
+	if (c->user_admin_known)
+		return c->user_admin ? 0 : PL_EPERM;
+	c->admin_again = again;
+	rv = pl_pg_query(ms_svc_dir(), "SELECT is_admin FROM users WHERE id = $1"
+	    " AND team_id = $2 AND NOT deleted", 2, p, members_admin_loaded, c);
+	if (rv != 0)
+		ms_call_rv_error(&c, rv);
+	return PL_EAGAIN;
+}
+
+/* ---- #general: a new user joins it (directory.c) */
+
+struct join_as {
+	struct ms_call *c;
+	char user[PL_ID_MAX + 1];
+	char *json;
+};
+
+/* join_as_ready - #general is loaded: join (or answer if already in) */
+static void
+join_as_ready(int rv, struct ms_chan *ch, void *arg)
+{
+	struct join_as *ja = arg;
+	struct ms_call *c = ja->c;
+
+	if (rv != 0) {
+		pl_log_warn("MS-GENERAL-JOIN", "user=%s err=%s", ja->user, pl_err_str(rv));
+		mem_chan_error(&c, rv);
+	} else if (ch->archived || ms_chan_is_member(ch, ja->user)) {
+		ms_call_json(&c, ja->json);
+	} else {
+		mchange_begin(c, ch, mem_one(ja->user), 1, 1, ja->json);
+	}
+	free(ja->json);
+	free(ja);
+}
+
+/* ms_members_join_as - join user to channel (ours), then answer json */
+void
+ms_members_join_as(struct ms_call *c, const char *channel, const char *user,
+    const char *json)
+{
+	struct join_as *ja = pl_calloc(1, sizeof(*ja));
+
+	ja->c = c;
+	snprintf(ja->user, sizeof(ja->user), "%s", user);
+	ja->json = pl_strdup(json);
+	ms_chan_get(channel, join_as_ready, ja);
 }

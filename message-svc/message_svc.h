@@ -163,6 +163,9 @@ struct ms_call {
 	const char *user;		/* caller (borrowed from req) */
 	const char *team;
 	int admin;
+	int user_admin;			/* the caller is a team admin (user_admin_known) */
+	int user_admin_known;		/* looked up (ms_members_may_manage) */
+	int (*admin_again)(struct ms_call *c);	/* runs once it is known */
 	uint64_t start_us;
 	void *state;			/* the handler's, freed with state_free */
 	void (*state_free)(void *);
@@ -195,6 +198,7 @@ struct ms_chan {
 	char creator[PL_ID_MAX + 1];
 	int64_t created;
 	int archived;
+	int is_general;			/* the team's #general */
 	struct ms_map *members;		/* user id -> (void *)1 */
 	/* ordering (always valid on the owner shard once seq_state is ready) */
 	int seq_state;
@@ -275,6 +279,8 @@ int ms_dir_team_create(struct ms_call *c);
 int ms_dir_user_create(struct ms_call *c);
 int ms_dir_auth_test(struct ms_call *c);
 int ms_dir_boot(struct ms_call *c);
+int ms_dir_user_remove(struct ms_call *c);
+int ms_dir_check(struct ms_call *c);
 
 /* ---- members.c */
 int ms_members_create(struct ms_call *c);
@@ -284,6 +290,15 @@ int ms_members_leave(struct ms_call *c);
 int ms_members_kick(struct ms_call *c);
 int ms_members_info(struct ms_call *c);
 int ms_members_members(struct ms_call *c);
+/* ms_members_join_as - join user to channel (owned by this shard) for the
+ * call, announced like conversations.join, then answer json (copied) */
+void ms_members_join_as(struct ms_call *c, const char *channel, const char *user,
+    const char *json);
+/* ms_members_may_manage - the caller may kick from / archive ch: its
+ * creator, or a team admin. PL_EAGAIN: not known yet, the caller's admin
+ * flag is being looked up and again(c) will run the method once more */
+int ms_members_may_manage(struct ms_call *c, const struct ms_chan *ch,
+    int (*again)(struct ms_call *c));
 
 /* ---- persist.c */
 int ms_persist_start(void);
@@ -380,7 +395,7 @@ void ms_react_json(const struct ms_target *t, struct pl_buf *b);
 struct ms_chan_view {
 	const char *id, *name, *kind, *team, *creator, *user;	/* user: the DM's other */
 	int64_t created;
-	int archived, is_member;
+	int archived, is_member, is_general;
 	int64_t num_members;
 	int64_t last_seq;		/* < 0: leave out */
 	uint32_t epoch;

@@ -23,8 +23,10 @@ struct ms_method {
 static const struct ms_method ms_methods[] = {
 	{ "admin.teams.create", ms_dir_team_create, MS_NEEDS_ADMIN },
 	{ "admin.users.create", ms_dir_user_create, MS_NEEDS_ADMIN },
+	{ "admin.users.remove", ms_dir_user_remove, MS_NEEDS_ADMIN },
 	{ "auth.test", ms_dir_auth_test, MS_NEEDS_USER },
 	{ "session.boot", ms_dir_boot, MS_NEEDS_USER },
+	{ "session.check", ms_dir_check, MS_NEEDS_USER },
 	{ "conversations.create", ms_members_create, MS_NEEDS_USER },
 	{ "conversations.info", ms_members_info, MS_NEEDS_USER },
 	{ "conversations.members", ms_members_members, MS_NEEDS_USER },

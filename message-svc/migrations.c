@@ -42,6 +42,16 @@ static const struct ms_migration ms_dir_migrations[] = {
 	" user_id text NOT NULL, team_id text NOT NULL, joined bigint NOT NULL,"
 	" PRIMARY KEY (channel_id, user_id));"
 	"CREATE INDEX channel_members_user ON channel_members (user_id);" },
+	/* ---- h-authz: #general (renumber this block freely when merging) ----
+	 * 2: each team's general channel (is_general: no one leaves it, is
+	 * kicked from it or archives it). Created with the team from now on;
+	 * teams created before this migration get none (upgrade path, see
+	 * docs/security.md "6. Authorization"): the flag is not guessed onto an
+	 * existing channel whose members never agreed to it. */
+	{ 2,
+	"ALTER TABLE channels ADD COLUMN is_general boolean NOT NULL DEFAULT false;"
+	"CREATE UNIQUE INDEX channels_team_general ON channels (team_id) WHERE is_general;" },
+	/* ---- end h-authz ---- */
 };
 
 /* ms_apply_batch (migrations 2 and 3): the signature, and everything after

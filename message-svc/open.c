@@ -356,12 +356,23 @@ archive_ready(int rv, struct ms_chan *ch, void *arg)
 		ms_call_error(&st->c, "method_not_supported_for_channel_type");
 		return;
 	}
+	if (ch->is_general) {
+		ms_call_error(&st->c, "cant_archive_general");
+		return;
+	}
 	if (ch->archived) {
 		ms_call_error(&st->c, "already_archived");
 		return;
 	}
 	if (!ms_chan_is_member(ch, st->c->user)) {
 		ms_call_error(&st->c, "not_in_channel");
+		return;
+	}
+	/* its creator or a team admin; PL_EAGAIN: asked, the method runs again */
+	if ((rv = ms_members_may_manage(st->c, ch, ms_open_archive)) == PL_EAGAIN)
+		return;
+	if (rv != 0) {
+		ms_call_error(&st->c, "restricted_action");
 		return;
 	}
 	st->ch = ch;

@@ -30,10 +30,10 @@ ms_render_chan(const struct ms_chan_view *v, struct pl_buf *b)
 	pl_buf_puts(b, ",\"name\":");
 	pl_buf_json_str(b, v->name ? v->name : "");
 	pl_buf_printf(b, ",\"is_channel\":%s,\"is_group\":%s,\"is_im\":%s,\"is_mpim\":%s,"
-	    "\"is_private\":%s,\"is_general\":false,\"is_shared\":false,"
+	    "\"is_private\":%s,\"is_general\":%s,\"is_shared\":false,"
 	    "\"is_ext_shared\":false,\"is_org_shared\":false,\"created\":%lld,\"creator\":",
 	    render_bool(pub), render_bool(priv), render_bool(im), render_bool(mpim),
-	    render_bool(!pub), (long long)v->created);
+	    render_bool(!pub), render_bool(v->is_general), (long long)v->created);
 	pl_buf_json_str(b, v->creator ? v->creator : "");
 	if (im && v->user != NULL) {
 		pl_buf_puts(b, ",\"user\":");

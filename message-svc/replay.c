@@ -1,5 +1,6 @@
-/* replay.c - channel.replay (internal, for resume): the Envelopes of a
- * channel with seq > after_seq, in order, from the Redis recent cache and
+/* replay.c - channel.replay (internal, for resume and events.poll; never
+ * reachable through /api): the Envelopes of a channel with seq > after_seq,
+ * in order, for a caller who may read the channel, from the Redis recent cache and
  * then the log in PostgreSQL (messages and channel_events);
  * resync_required when the epoch is not the channel's or the range cannot be
  * covered without a gap. */
@@ -189,6 +190,13 @@ replay_ready(int rv, struct ms_chan *ch, void *arg)
 
 	if (rv != 0) {
 		ms_call_error(&st->c, rv == PL_ENOTFOUND ? "channel_not_found" : "internal_error");
+		return;
+	}
+	/* a user's replay (resume, events.poll) covers only what the user may
+	 * read now: a private channel, DM or group only while a member */
+	if (st->c->user[0] != '\0' && (strcmp(ch->team, st->c->team) != 0 ||
+	    (strcmp(ch->kind, "public") != 0 && !ms_chan_is_member(ch, st->c->user)))) {
+		ms_call_error(&st->c, "not_in_channel");
 		return;
 	}
 	st->ch = ch;
