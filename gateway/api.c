@@ -1,12 +1,14 @@
 /* api.c - the Web API front door: /api/<method>.
  *
  * A table maps each method to its owner: the gateway itself (api.test,
- * rtm.connect) or a service reached over nng. Methods not in the table go
- * to message-svc, which answers unknown_method for what nobody owns; the
- * presence, read-marker and search methods plug in as rows. The gateway
- * authenticates (Bearer or token parameter; the admin token for admin.*),
- * forwards, and answers {"ok":true, <members of Reply.json>} or
- * {"ok":false,"error":code}: always HTTP 200, except 429 with Retry-After. */
+ * rtm.connect) or a service reached over nng. The table is an allow-list: a
+ * method not in it is unknown_method here, so the services' internal
+ * methods (session.boot, session.check, channel.replay) are never reachable
+ * from outside; the presence, read-marker and search methods plug in as
+ * rows. The gateway authenticates (Bearer or token parameter; the admin
+ * token for admin.*), refuses deactivated users (active.c), forwards, and
+ * answers {"ok":true, <members of Reply.json>} or {"ok":false,"error":code}:
+ * always HTTP 200, except 429 with Retry-After. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,8 +90,24 @@ static const struct gw_api_method gw_api_methods[] = {
 	{ "users.info", FWD, 0, GW_TIER_4 },
 	{ "users.setPresence", FWD, 0, GW_TIER_2 },
 	{ "search.messages", FWD, 0, GW_TIER_2 },
-	{ "admin.", FWD, GW_API_ADMIN, GW_TIER_NONE },	/* provisioning */
-	{ "", FWD, 0, GW_TIER_3 },	/* the rest: message-svc, Tier 3 */
+	/* provisioning, with the admin token */
+	{ "admin.teams.create", FWD, GW_API_ADMIN, GW_TIER_NONE },
+	{ "admin.users.create", FWD, GW_API_ADMIN, GW_TIER_NONE },
+	{ "admin.users.remove", FWD, GW_API_ADMIN, GW_TIER_NONE },
+	/* the rest of message-svc's public methods, Tier 3 */
+	{ "conversations.archive", FWD, 0, GW_TIER_3 },
+	{ "conversations.history", FWD, 0, GW_TIER_3 },
+	{ "conversations.info", FWD, 0, GW_TIER_3 },
+	{ "conversations.invite", FWD, 0, GW_TIER_3 },
+	{ "conversations.join", FWD, 0, GW_TIER_3 },
+	{ "conversations.kick", FWD, 0, GW_TIER_3 },
+	{ "conversations.leave", FWD, 0, GW_TIER_3 },
+	{ "conversations.open", FWD, 0, GW_TIER_3 },
+	{ "conversations.replies", FWD, 0, GW_TIER_3 },
+	{ "reactions.add", FWD, 0, GW_TIER_3 },
+	{ "reactions.get", FWD, 0, GW_TIER_3 },
+	{ "team.info", FWD, 0, GW_TIER_3 },
+	{ "users.conversations", FWD, 0, GW_TIER_3 },
 };
 #undef FWD
 
@@ -383,20 +401,16 @@ gw_api_rtm_connect(struct gw_conn *c, struct gw_auth *a)
 		gw_api_rtm_booted(rv, NULL, call);
 }
 
-/* gw_api_find - the table row of method */
+/* gw_api_find - the table row of method, NULL when not allowed */
 static const struct gw_api_method *
 gw_api_find(const char *method)
 {
-	size_t i, n;
+	size_t i;
 
-	for (i = 0; i < sizeof(gw_api_methods) / sizeof(gw_api_methods[0]); i++) {
-		n = strlen(gw_api_methods[i].name);
-		if (n > 0 && gw_api_methods[i].name[n - 1] == '.' ?
-		    strncmp(method, gw_api_methods[i].name, n) == 0 :
-		    strcmp(method, gw_api_methods[i].name) == 0)
+	for (i = 0; i < sizeof(gw_api_methods) / sizeof(gw_api_methods[0]); i++)
+		if (strcmp(method, gw_api_methods[i].name) == 0)
 			return &gw_api_methods[i];
-	}
-	return &gw_api_methods[i - 1];
+	return NULL;
 }
 
 /* gw_api_method_ok - a method name is letters, digits, '.' and '_' */
@@ -463,27 +477,60 @@ gw_api_limited(struct gw_conn *c, const struct gw_api_method *m,
 	return 1;
 }
 
+/* a call waiting for its user's active check (active.c) */
+struct gw_api_pending {
+	gw_handle h;
+	const struct gw_api_method *m;
+	struct gw_auth a;
+};
+
+/* gw_api_checked - the user is active (rv 0) or refused: run or answer */
+static void
+gw_api_checked(int rv, void *arg)
+{
+	struct gw_api_pending *pc = arg;
+	struct gw_conn *c = gw_conn_find(pc->h);
+
+	if (c != NULL && c->http != NULL) {
+		if (rv != 0)
+			gw_api_reply_error(c, gw_active_err_code(rv));
+		else
+			pc->m->fn(c, &pc->a);
+	}
+	free(pc);
+}
+
 /* gw_api_dispatch - route a complete request through the table */
 void
 gw_api_dispatch(struct gw_conn *c)
 {
 	const struct gw_api_method *m;
+	struct gw_api_pending *pc;
 	struct gw_auth a;
 	const char *err;
 
 	pl_metrics_inc(gw_m.api_calls);
-	if (!gw_api_method_ok(c->http->method)) {
+	if (!gw_api_method_ok(c->http->method) ||
+	    (m = gw_api_find(c->http->method)) == NULL) {
 		gw_api_reply_error(c, "unknown_method");
 		return;
 	}
-	m = gw_api_find(c->http->method);
 	if ((err = gw_api_auth(c, m, &a)) != NULL) {
 		gw_api_reply_error(c, err);
 		return;
 	}
 	if (gw_api_limited(c, m, &a))
 		return;
-	m->fn(c, &a);
+	if ((m->flags & GW_API_NOAUTH) || a.admin) {
+		m->fn(c, &a);
+		return;
+	}
+	/* a signed token of a deactivated user is refused (account_inactive) */
+	pc = pl_calloc(1, sizeof(*pc));
+	pc->h = gw_conn_handle(c);
+	pc->m = m;
+	pc->a = a;
+	gw_active_check(a.user, a.team, gw_api_checked, pc);
 }
 
 /* gw_api_init - the tier buckets (limits.c) */

@@ -345,10 +345,15 @@ gw_conn_booted(struct gw_conn *c, int rv, const Parley__Reply *reply)
 		gw_conn_close(c, 1011, "service unavailable");
 		return;
 	}
-	if (!reply->ok || reply->boot == NULL) {
+	if (!reply->ok || reply->boot == NULL || gw_active_deleted(c->user)) {
 		pl_log_info("GW-CONN-BOOT-REFUSED", "conn=%s user=%s error=%s",
 		    c->session, c->user, reply->error ? reply->error : "");
-		gw_conn_close(c, 4001, "invalid_auth");
+		/* a deactivated user: 4004, as for its sockets already live */
+		if (gw_active_deleted(c->user) || (reply->error &&
+		    strcmp(reply->error, "account_inactive") == 0))
+			gw_conn_close(c, 4004, "account_inactive");
+		else
+			gw_conn_close(c, 4001, "invalid_auth");
 		return;
 	}
 	gw_cache_attach(c, reply->boot);

@@ -54,6 +54,7 @@ static const struct gw_event_rule gw_rules[] = {
 	{ PARLEY__EVENT_TYPE__CHANNEL_MARKED, GW_TO_USER, GW_FX_NONE },
 	{ PARLEY__EVENT_TYPE__USER_TYPING, GW_TO_CHANNEL_OTHERS, GW_FX_NONE },
 	{ PARLEY__EVENT_TYPE__PRESENCE_CHANGE, GW_TO_WATCHERS, GW_FX_NONE },
+	{ PARLEY__EVENT_TYPE__USER_CHANGED, GW_TO_TEAM, GW_FX_NONE },
 };
 
 /* what an envelope is about, whatever its body */
@@ -115,6 +116,11 @@ gw_fanout_key(const Parley__Envelope *env, struct gw_event_key *k)
 		k->user = env->channel->creator;
 		k->is_public = env->channel->kind == NULL || strcmp(env->channel->kind, "public") == 0;
 		team = env->channel->team;
+		break;
+	case PARLEY__ENVELOPE__BODY_USER:
+		k->user = env->user->id;
+		k->is_public = 1;	/* user_change goes to the whole team */
+		team = env->user->team;
 		break;
 	case PARLEY__ENVELOPE__BODY_PRESENCE:
 		k->channel = env->presence->channel;
@@ -241,6 +247,12 @@ gw_fanout_deliver(const Parley__Envelope *env, int64_t ts_ms)
 	if (r == NULL)
 		return;
 	gw_fanout_key(env, &k);
+	/* a deactivation: the user's connections end first (4004), then the
+	 * rest of the team hears user_change */
+	if (env->type == PARLEY__EVENT_TYPE__USER_CHANGED &&
+	    env->body_case == PARLEY__ENVELOPE__BODY_USER && env->user->deleted &&
+	    k.user != NULL && *k.user)
+		gw_active_deactivated(k.user);
 	if (r->fx == GW_FX_JOIN && k.user != NULL)
 		gw_cache_join(k.user, k.channel, k.team, k.kind);
 	if (r->fx == GW_FX_CREATE)

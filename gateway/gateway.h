@@ -20,6 +20,7 @@
  *   members.c  channels new to this gateway: hold, look up members, deliver
  *   resume.c   resume: channel.replay with a bounded holding buffer
  *   poll.c     events.poll: long polling held on the same fan-out indexes
+ *   active.c   deactivated users: session.check cache, USER_CHANGED closes
  *   limits.c   connection limit, accept bucket, per-connection send rate
  *   static.c   static files of the web client
  *   metrics.c  the gateway's metrics
@@ -95,6 +96,9 @@ struct gw_settings {
 	int64_t max_polls_user;
 	int64_t api_buckets;
 	int64_t test_events_lag_ms;	/* tests only: parley.events applied late */
+	int64_t auth_check_s;		/* active.c: a user's state is asked again after */
+	int64_t auth_cache;		/* active.c: users kept */
+	int64_t test_poll_replay_delay_ms;	/* tests only: poll replays sent late */
 };
 extern struct gw_settings gw_conf;
 
@@ -428,6 +432,8 @@ void gw_poll_event(struct gw_conn *c, const struct gw_blob *b,
 /* the HTTP connection closed: drop its poll */
 void gw_poll_free(struct gw_conn *c);
 void gw_poll_drain_all(void);
+/* answer a held poll {"ok":false,"error":code} and end it */
+void gw_poll_refuse(struct gw_conn *c, const char *code);
 size_t gw_poll_count(void);
 void gw_poll_fini(void);
 
@@ -489,6 +495,17 @@ char *gw_services_brokers(void);
 /* presence report (connect/disconnect/heartbeat/typing) to presence-svc */
 void gw_services_presence(const struct gw_conn *c, const char *what,
     const char *channel);
+
+/* ---- active.c: deactivated users (see the file's comment) ---- */
+typedef void (*gw_active_fn)(int rv, void *arg);
+int gw_active_init(void);
+void gw_active_fini(void);
+/* fn(0) active, fn(PL_EPERM) deactivated, fn(PL_ENOTFOUND) unknown user,
+ * else fn(rpc error); may run before returning */
+void gw_active_check(const char *user, const char *team, gw_active_fn fn, void *arg);
+int gw_active_deleted(const char *user);
+void gw_active_deactivated(const char *user);
+const char *gw_active_err_code(int rv);
 
 /* state.c */
 void gw_request_caller(Parley__Request *req, Parley__Caller *caller,

@@ -66,6 +66,9 @@ static const struct pl_config_entry gw_table[] = {
 	{ "poll-max-s", "PARLEY_POLL_MAX_S", I64, "60", &gw_conf.poll_max_s, 0, 3600, "longest hold of events.poll (its timeout parameter is capped to this)", 0 },
 	{ "max-polls", "PARLEY_MAX_POLLS", I64, "10000", &gw_conf.max_polls, 1, 10000000, "held events.poll requests per process (then 429)", 0 },
 	{ "max-polls-user", "PARLEY_MAX_POLLS_USER", I64, "4", &gw_conf.max_polls_user, 1, 1000, "held events.poll requests per user and process (then 429)", 0 },
+	{ "auth-check-s", "PARLEY_AUTH_CHECK_S", I64, "60", &gw_conf.auth_check_s, 1, 86400, "a user's active state (not deactivated) is asked of message-svc again after this; deactivations arrive at once on parley.events", 0 },
+	{ "auth-cache", "PARLEY_AUTH_CACHE", I64, "100000", &gw_conf.auth_cache, 16, 100000000, "users whose active state is cached (beyond: asked on every call)", 0 },
+	{ "test-poll-replay-delay-ms", "PARLEY_TEST_POLL_REPLAY_DELAY_MS", I64, "0", &gw_conf.test_poll_replay_delay_ms, 0, 60000, "TESTS ONLY: send events.poll's channel.replay this much later (opens the boot-to-replay window)", 0 },
 	{ "api-buckets", "PARLEY_API_BUCKETS", I64, "100000", &gw_conf.api_buckets, 16, 100000000, "Web API rate-limit buckets kept (idle ones are evicted first)", 0 },
 	PL_CONFIG_END
 };
@@ -99,6 +102,7 @@ gw_stop(void)
 	gw_cache_fini();
 	gw_poll_fini();
 	gw_api_fini();
+	gw_active_fini();
 	uv_close((uv_handle_t *)&gw_drain_timer, gw_close_cb);
 	uv_close((uv_handle_t *)&gw_sigterm, gw_close_cb);
 	uv_close((uv_handle_t *)&gw_sigint, gw_close_cb);
@@ -164,7 +168,8 @@ gw_start(void)
 	gw_metrics_init();
 	if ((rv = gw_cache_init()) != 0 || (rv = gw_members_init()) != 0 ||
 	    (rv = gw_conn_init()) != 0 ||
-	    (rv = gw_limits_init()) != 0 || (rv = gw_api_init()) != 0)
+	    (rv = gw_limits_init()) != 0 || (rv = gw_api_init()) != 0 ||
+	    (rv = gw_active_init()) != 0)
 		pl_fatal("GW-START", "err=%s", pl_err_str(rv));
 	if ((rv = gw_fanout_start()) != 0)
 		pl_fatal("GW-START-FANOUT", "err=%s", pl_err_str(rv));

@@ -20,6 +20,12 @@
  * a seq (typing, presence, channel_created, member_joined) are delivered
  * only while a poll is held, as on a WebSocket that is connected.
  *
+ * Membership is checked again on every replay page, as resume does: a
+ * channel the user has left (or been removed from) since the boot - the
+ * connection is no longer subscribed to it in the edge cache, or
+ * channel.replay says not_in_channel - gives nothing more and leaves the
+ * cursor.
+ *
  * Bounded: PARLEY_MAX_POLLS held polls per process, PARLEY_MAX_POLLS_USER
  * per user (then 429 ratelimited), PARLEY_MAX_HOLD events per answer. */
 #include <stdio.h>
@@ -50,6 +56,7 @@ struct gw_poll_chan {
 	int64_t last;		/* the channel's last seq at boot */
 	uint8_t named;		/* the client named it: replay it */
 	uint8_t gap;		/* a live event came beyond the cursor */
+	uint8_t gone;		/* no longer a member: nothing more, not in the cursor */
 };
 
 struct gw_poll {
@@ -70,6 +77,7 @@ struct gw_poll {
 struct gw_poll_replay {
 	gw_handle h;
 	int idx;
+	struct pl_timer *delay;	/* PARLEY_TEST_POLL_REPLAY_DELAY_MS only */
 };
 
 static struct {
@@ -137,7 +145,9 @@ gw_poll_cursor(const struct gw_poll *p, struct pl_buf *json, char **b64_r)
 
 	pl_buf_puts(json, "{");
 	for (i = 0; i < p->nchans; i++) {
-		if (i > 0)
+		if (p->chans[i].gone)
+			continue;
+		if (json->len > 1)
 			pl_buf_puts(json, ",");
 		pl_buf_json_str(json, p->chans[i].id);
 		pl_buf_printf(json, ":%lld", (long long)p->chans[i].upto);
@@ -227,9 +237,39 @@ gw_poll_ready(struct gw_conn *c)
 	for (i = 0; i < n && c->poll == p; i++) {
 		if (p->chans[i].gap) {
 			p->chans[i].gap = 0;
-			gw_poll_replay(p, i);
+			if (!p->chans[i].gone)
+				gw_poll_replay(p, i);
 		}
 	}
+}
+
+/* gw_poll_refuse - answer a held poll with an error and end it (its user
+ * was deactivated: active.c) */
+void
+gw_poll_refuse(struct gw_conn *c, const char *code)
+{
+	if (c->poll == NULL)
+		return;
+	gw_poll_detach(c);
+	gw_api_reply_error(c, code);
+}
+
+/* gw_poll_gone - pc's channel is no longer the user's: membership is asked
+ * again on every page (the connection left the channel's subscribers when
+ * the user was removed, or message-svc says not_in_channel) */
+static int
+gw_poll_gone(struct gw_conn *c, struct gw_poll_chan *pc, int rv,
+    const Parley__Reply *reply)
+{
+	if (rv == 0 && reply != NULL && !reply->ok && reply->error != NULL &&
+	    strcmp(reply->error, "not_in_channel") == 0)
+		pc->gone = 1;
+	else if (rv == 0 && reply != NULL && reply->ok &&
+	    gw_cache_seen(c, gw_cache_chan(pc->id)) == NULL)
+		pc->gone = 1;
+	if (pc->gone)
+		pl_log_debug("GW-POLL-GONE", "user=%s channel=%s", c->user, pc->id);
+	return pc->gone;
 }
 
 /* gw_poll_event - a live event for a held poll (fanout.c) */
@@ -272,6 +312,10 @@ gw_poll_replayed(int rv, Parley__Reply *reply, void *arg)
 		goto out;
 	pc = &c->poll->chans[call->idx];
 	c->poll->pending--;
+	if (gw_poll_gone(c, pc, rv, reply)) {
+		gw_poll_ready(c);
+		goto out;
+	}
 	if (rv != 0 || reply == NULL || !reply->ok) {
 		pl_log_warn("GW-POLL-REPLAY", "user=%s channel=%s err=%s", c->user,
 		    pc->id, rv ? pl_err_str(rv) : (reply && reply->error ? reply->error : ""));
@@ -308,23 +352,28 @@ gw_poll_replayed(int rv, Parley__Reply *reply, void *arg)
 	}
 	gw_poll_ready(c);
 out:
+	pl_loop_timer_stop(&call->delay);
 	free(call);
 }
 
-/* gw_poll_replay - ask for channel idx's events after its cursor */
+/* gw_poll_replay_send - channel.replay of the call's channel after its
+ * cursor */
 static void
-gw_poll_replay(struct gw_poll *p, int idx)
+gw_poll_replay_send(struct gw_poll_replay *call)
 {
-	struct gw_poll_replay *call = pl_calloc(1, sizeof(*call));
-	struct gw_conn *c = p->c;
+	struct gw_conn *c = gw_conn_find(call->h);
+	struct gw_poll *p = c != NULL ? c->poll : NULL;
+	int idx = call->idx;
 	Parley__Request req;
 	Parley__Caller caller;
 	char after[24];
 	int rv;
 
-	call->h = p->h;
-	call->idx = idx;
-	p->pending++;
+	if (p == NULL || idx >= p->nchans) {
+		pl_loop_timer_stop(&call->delay);
+		free(call);
+		return;
+	}
 	snprintf(after, sizeof(after), "%lld", (long long)p->chans[idx].upto);
 	pl_request_init(&req, "channel.replay");
 	gw_request_caller(&req, &caller, c->user, c->team, 0, "");
@@ -338,6 +387,33 @@ gw_poll_replay(struct gw_poll *p, int idx)
 	pl_request_fini(&req);
 	if (rv != 0)
 		gw_poll_replayed(rv, NULL, call);
+}
+
+/* gw_poll_replay_due - the test delay is over */
+static void
+gw_poll_replay_due(void *arg)
+{
+	gw_poll_replay_send(arg);
+}
+
+/* gw_poll_replay - ask for channel idx's events after its cursor (later
+ * under PARLEY_TEST_POLL_REPLAY_DELAY_MS, a test-only knob) */
+static void
+gw_poll_replay(struct gw_poll *p, int idx)
+{
+	struct gw_poll_replay *call = pl_calloc(1, sizeof(*call));
+
+	call->h = p->h;
+	call->idx = idx;
+	p->pending++;
+	if (gw_conf.test_poll_replay_delay_ms > 0) {
+		pl_log_info("GW-POLL-REPLAY-DELAYED", "user=%s channel=%s ms=%lld",
+		    p->c->user, p->chans[idx].id, (long long)gw_conf.test_poll_replay_delay_ms);
+		if (pl_loop_timer(gw.loop, (uint64_t)gw_conf.test_poll_replay_delay_ms, 0,
+		    gw_poll_replay_due, call, &call->delay) == 0)
+			return;
+	}
+	gw_poll_replay_send(call);
 }
 
 /* gw_poll_channels - the member channels with their cursors: the client's

@@ -163,6 +163,10 @@ gw_server_confirm(struct lws *wsi, struct gw_conn *c, void *in)
 		pl_metrics_inc(gw_m.refused_auth);
 		return gw_server_refuse(wsi, 401, gw_auth_err_code(rv), 0);
 	}
+	if (gw_active_deleted(a.user)) {	/* deactivated (active.c) */
+		pl_metrics_inc(gw_m.refused_auth);
+		return gw_server_refuse(wsi, 401, "account_inactive", 0);
+	}
 	(void)c;
 	(void)in;
 	return 0;
