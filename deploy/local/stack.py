@@ -692,8 +692,9 @@ DEMO_CHANNELS = ["general", "random"]
 
 
 def seed(stack_url, admin_token, path):
-    """create team acme, users alice/bob/carol and channels #general/#random
-    (created by alice, everyone a member), or verify what seed.json says.
+    """create team acme (which comes with #general, joined by every new user),
+    users alice (a team admin)/bob/carol and #random (created by alice,
+    everyone a member), or verify what seed.json says.
     seed.json is written after every step, so an interrupted seed resumes."""
     try:
         with open(path) as f:
@@ -721,6 +722,8 @@ def seed(stack_url, admin_token, path):
                 raise lost("team acme")
             raise SeedError("admin.teams.create: %s" % r)
         team = s["team"] = {"id": r["team"]["id"], "name": r["team"]["name"]}
+        if r.get("general_channel"):
+            s.setdefault("channels", {})["general"] = {"id": r["general_channel"]}
         save()
     users = s.setdefault("users", {})
     for name in DEMO_USERS:
@@ -732,7 +735,8 @@ def seed(stack_url, admin_token, path):
             raise SeedError("the token of %s in %s no longer authenticates (%s); the "
                             "directory or var/secret changed. Use `make run "
                             "PARLEY_RESET=1`." % (name, path, r.get("error", r)))
-        r = api(stack_url, "admin.users.create", admin_token, team_id=team["id"], name=name)
+        r = api(stack_url, "admin.users.create", admin_token, team_id=team["id"], name=name,
+                is_admin="true" if name == "alice" else "false")
         if not r.get("ok"):
             if r.get("error") == "name_taken":
                 raise lost("user %s" % name)
