@@ -95,7 +95,8 @@ dir_general_id(const char *team, char id[PL_ID_MAX + 1])
 }
 
 /* ms_dir_team_create - admin.teams.create(name): the team and its #general
- * in one statement (a resend of the same request gets both back) */
+ * in one statement (a resend of the same request gets both back). Its
+ * creator is Slack's system user USLACKBOT: no user of the team exists yet */
 int
 ms_dir_team_create(struct ms_call *c)
 {
@@ -118,7 +119,8 @@ ms_dir_team_create(struct ms_call *c)
 	    " create_key) VALUES ($1, $2, $2, $3, $4) ON CONFLICT (name) DO UPDATE"
 	    " SET name = EXCLUDED.name WHERE teams.create_key = $4 AND $4 <> ''"
 	    " RETURNING id, name), g AS (INSERT INTO channels (id, team_id, kind, name,"
-	    " creator, created, is_general) SELECT $5, t.id, 'public', 'general', '', $3, true"
+	    " creator, created, is_general) SELECT $5, t.id, 'public', 'general', 'USLACKBOT',"
+	    " $3, true"
 	    " FROM t ON CONFLICT DO NOTHING RETURNING id)"
 	    " SELECT t.id, t.name, coalesce((SELECT id FROM g), (SELECT c.id FROM channels c"
 	    " WHERE c.team_id = t.id AND c.is_general), '') FROM t", 5, p,
