@@ -395,10 +395,11 @@ void ms_react_json(const struct ms_target *t, struct pl_buf *b);
 struct ms_chan_view {
 	const char *id, *name, *kind, *team, *creator, *user;	/* user: the DM's other */
 	int64_t created;
-	int archived, is_member, is_general;
+	int archived, is_member;
 	int64_t num_members;
 	int64_t last_seq;		/* < 0: leave out */
 	uint32_t epoch;
+	int is_general;			/* the team's #general */
 };
 void ms_render_chan(const struct ms_chan_view *v, struct pl_buf *b);
 struct ms_user_view {

@@ -11,7 +11,7 @@
 PL_TEST(test_chan_object)
 {
 	struct ms_chan_view v = { "G123", "secret", "private", "T1", "U1", NULL, 1700000000,
-	    1, 1, 3, -1, 0 };
+	    1, 1, 3, -1, 0, 0 };
 	struct pl_buf b;
 
 	pl_buf_init(&b);
@@ -21,6 +21,12 @@ PL_TEST(test_chan_object)
 	PL_CHECK(strstr(b.data, "\"created\":1700000000,\"creator\":\"U1\"") != NULL);
 	PL_CHECK(strstr(b.data, "\"is_archived\":true,\"is_member\":true,\"num_members\":3") != NULL);
 	PL_CHECK(strstr(b.data, "last_seq") == NULL);
+	PL_CHECK(strstr(b.data, "\"is_general\":false") != NULL);
+	pl_buf_reset(&b);
+	v.is_general = 1;
+	ms_render_chan(&v, &b);
+	PL_CHECK(strstr(b.data, "\"is_general\":true") != NULL);
+	v.is_general = 0;
 	pl_buf_reset(&b);
 	v.kind = "dm";
 	v.user = "U2";
