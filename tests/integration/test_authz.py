@@ -18,7 +18,7 @@ from conftest import TEST_ENV
 def make_team(stack, api, admins=(), users=("alice", "bob", "carol", "dave")):
     admin = stack.admin_token
     r = api.call("admin.teams.create", admin, name=parley.unique("authz-"))
-    team = {"id": r["team"]["id"], "general": r["general_channel"], "users": {}}
+    team = {"id": r["team"]["id"], "general": r.get("general_channel"), "users": {}}
     for name in users:
         u = api.call("admin.users.create", admin, team_id=team["id"], name=name,
                      is_admin="true" if name in admins else "false")
