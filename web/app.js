@@ -242,7 +242,7 @@ async function onAuthFailed(code) {
     if (e instanceof ApiError && AUTH_ERRORS.has(e.code)) signOut(`Signed out: ${e.code}`);
     return;
   }
-  if (code === 'token_expired') signOut('Signed out: token_expired');
+  if (code === 'token_expired' || code === 'account_inactive') signOut(`Signed out: ${code}`);
 }
 
 // ---------------------------------------------------------------- loading

@@ -127,7 +127,10 @@ export class Rtm {
     this.failPending('disconnected');
     if (this.stopped) return;
     if (e.code === 4004 || e.code === 4001) {
-      this.opts.onAuthFailed(e.code === 4004 ? 'token_expired' : 'invalid_auth', e.code);
+      // 4004: the token expired, or its user was deactivated (reason account_inactive)
+      const why = e.code === 4004 ? (e.reason === 'account_inactive' ? 'account_inactive'
+        : 'token_expired') : 'invalid_auth';
+      this.opts.onAuthFailed(why, e.code);
       if (e.code === 4004) return;
     }
     this.scheduleReconnect(`closed ${e.code}${e.reason ? ' ' + e.reason : ''}`);
