@@ -13,6 +13,7 @@ import websockets
 
 import parley
 from conftest import TEST_ENV
+from test_gateway_limits import extra_gateway  # noqa: F401 (a fixture)
 
 
 def make_team(stack, api, admins=(), users=("alice", "bob", "carol", "dave")):
@@ -278,3 +279,27 @@ def test_remove_user_closes_sockets_and_refuses_token(stack, api):
     api.call("chat.postMessage", a, channel=t["general"], text="still here")
     assert err(api, "admin.users.remove", stack.admin_token,
                user_id="UNOSUCHUSER") == "user_not_found"
+
+
+def test_gateway_started_after_removal_refuses(stack, api, extra_gateway):
+    """a gateway process that never saw the USER_CHANGED event (it consumes
+    from the end) still refuses: session.check and session.boot read the
+    directory"""
+    t = make_team(stack, api, users=("alice", "bob"))
+    b = tok(t, "bob")
+    api.call("admin.users.remove", stack.admin_token, user_id=uid(t, "bob"))
+    gw = extra_gateway()
+    fresh = parley.Api(gw.http_url)
+    # no entry for bob at the upgrade: the boot refuses, closing 4004
+    ws = parley.Ws(gw.ws_url, b, expect_hello=False)
+    closed = ws.wait_closed(10)
+    assert closed is not None and closed[0] == 4004, (closed, ws.events)
+    assert not ws.matching(lambda e: e.get("type") == "hello")
+    assert err(fresh, "auth.test", b) == "account_inactive"     # session.check
+    assert err(fresh, "rtm.connect", b) == "account_inactive"
+    # now known: refused before the upgrade
+    with pytest.raises(websockets.exceptions.InvalidStatusCode) as e:
+        parley.Ws(gw.ws_url, b, expect_hello=False)
+    assert e.value.status_code == 401
+    # alice, active, is served by the same fresh gateway
+    assert fresh.call("auth.test", tok(t, "alice"))["user_id"] == uid(t, "alice")
