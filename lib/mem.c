@@ -1,4 +1,5 @@
 /* mem.c - allocation that never returns NULL: failure aborts the process. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,4 +80,31 @@ pl_memdup(const void *p, size_t n)
 	if (n)
 		memcpy(q, p, n);
 	return q;
+}
+
+/* pl_size_mul - n * elem, aborting on overflow */
+size_t
+pl_size_mul(size_t n, size_t elem)
+{
+	if (elem != 0 && n > SIZE_MAX / elem)
+		pl_mem_oom(SIZE_MAX);
+	return n * elem;
+}
+
+/* pl_grow - make room for need elements: double, at least min and need */
+void *
+pl_grow(void *p, size_t *cap, size_t need, size_t min, size_t elem)
+{
+	size_t n = *cap;
+
+	if (need <= n)
+		return p;
+	n = n > SIZE_MAX / 2 ? need : n * 2;
+	if (n < min)
+		n = min;
+	if (n < need)
+		n = need;
+	p = pl_realloc(p, pl_size_mul(n, elem));
+	*cap = n;
+	return p;
 }
