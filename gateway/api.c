@@ -147,7 +147,7 @@ gw_api_test(struct gw_conn *c, struct gw_auth *a)
 	if (err)
 		pl_buf_json_str(&b, err);
 	pl_buf_puts(&b, ",\"args\":{");
-	for (i = 0; i < p->n; i++) {
+	for (i = 0; i < (int)p->n; i++) {
 		if (strcmp(p->v[i].key, "token") == 0)
 			continue;
 		pl_buf_printf(&b, "%s", b.data[b.len - 1] == '{' ? "" : ",");
@@ -177,7 +177,7 @@ gw_api_request(struct gw_conn *c, const struct gw_auth *a, Parley__Request *req,
 	for (i = 0; i < 16; i++)
 		snprintf(key + 2 * i, 3, "%02x", raw[i]);
 	req->idempotency_key = key;
-	for (i = 0; i < p->n; i++)
+	for (i = 0; i < (int)p->n; i++)
 		if (strcmp(p->v[i].key, "token") != 0)
 			pl_request_param(req, p->v[i].key, p->v[i].val);
 }

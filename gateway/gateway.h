@@ -75,6 +75,7 @@ struct gw_settings {
 	int64_t max_sendq_bytes;
 	int64_t max_sendq_frames;
 	int64_t max_body;
+	int64_t max_params;		/* Web API parameters per request */
 	int64_t max_hold;
 	int64_t rx_buffer;
 	int64_t rate_msg_per_s;
@@ -340,24 +341,37 @@ int gw_ticket_store(const char *jti, const char *user, gw_ticket_fn fn, void *ar
 int gw_ticket_consume(const char *jti, gw_ticket_fn fn, void *arg);
 
 /* ---- http.c ---- */
+#define GW_PARAM_KEY_MAX 128	/* longest parameter name (Slack's are < 40) */
 struct gw_param {
 	char *key;
 	char *val;
+	size_t klen;
+	uint32_t hash;
 };
+/* pairs in arrival order plus an index by key (idx: pair number + 1, 0 =
+ * empty; idxcap a power of two, at least twice cap) */
 struct gw_params {
 	struct gw_param *v;
-	int n, cap;
+	size_t n, cap;
+	uint32_t *idx;
+	size_t idxcap;
 };
-void gw_params_add(struct gw_params *p, const char *key, size_t klen,
+/* add a pair: 0, PL_EPROTO (key too long) or PL_ETOOBIG (over the
+ * PARLEY_MAX_PARAMS pairs; nothing added) */
+int gw_params_add(struct gw_params *p, const char *key, size_t klen,
     const char *val, size_t vlen);
 const char *gw_params_get(const struct gw_params *p, const char *key);
 void gw_params_fini(struct gw_params *p);
-/* decode "a=1&b=x%20y" (form / query encoding, '+' is space) */
+/* decode "a=1&b=x%20y" (form / query encoding, '+' is space); the error of
+ * the first pair refused (see gw_params_add) */
 int gw_params_form(struct gw_params *p, const char *s, size_t len);
 /* decode a JSON object body: strings kept, numbers/bools/arrays/objects as
  * their JSON text */
 int gw_params_json(struct gw_params *p, const char *s, size_t len);
 size_t gw_url_decode(char *s, size_t len);
+/* Slack error code of a decoding failure: invalid_arguments (too many),
+ * invalid_arg_name (key too long), invalid_json */
+const char *gw_params_error(int rv);
 
 struct gw_http {
 	char method[64];
@@ -369,6 +383,7 @@ struct gw_http {
 	char *host;
 	int is_post;
 	int too_large;			/* body over max-body: read and dropped */
+	int param_err;			/* the query string's decoding error */
 	size_t dropped;			/* bytes of it dropped */
 	int status;
 	int retry_after;
@@ -469,6 +484,8 @@ struct gw_metrics {
 	struct pl_metric *rtm_limited;
 	struct pl_metric *resumes, *resyncs;
 	struct pl_metric *dups_dropped, *resume_hold_expired;
+	struct pl_metric *params_refused_count, *params_refused_key,
+	    *params_refused_syntax;
 };
 extern struct gw_metrics gw_m;
 void gw_metrics_init(void);

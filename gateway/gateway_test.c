@@ -153,6 +153,52 @@ PL_TEST(test_blob_frame)
 	free(p);
 }
 
+/* test_params_bounded - a body of many distinct keys stops at the pair cap
+ * (PL_ETOOBIG, nothing past it kept); repeats of one key replace without
+ * counting; a key over GW_PARAM_KEY_MAX is refused (PL_EPROTO) */
+PL_TEST(test_params_bounded)
+{
+	struct gw_params p = { 0 };
+	struct pl_buf b;
+	char key[GW_PARAM_KEY_MAX + 2];
+	int i;
+
+	pl_buf_init(&b);
+	for (i = 0; i < 260000; i++)
+		pl_buf_printf(&b, "%sk%d=%d", i ? "&" : "", i, i);
+	PL_CHECK_EQ_INT(gw_params_form(&p, b.data, b.len), PL_ETOOBIG);
+	PL_CHECK_EQ_INT(p.n, 100);
+	PL_CHECK_EQ_STR(gw_params_get(&p, "k99"), "99");
+	PL_CHECK(gw_params_get(&p, "k100") == NULL);
+	gw_params_fini(&p);
+	pl_buf_reset(&b);
+	for (i = 0; i < 100000; i++)
+		pl_buf_printf(&b, "%sa=%d", i ? "&" : "", i);
+	PL_CHECK_EQ_INT(gw_params_form(&p, b.data, b.len), 0);
+	PL_CHECK_EQ_INT(p.n, 1);
+	PL_CHECK_EQ_STR(gw_params_get(&p, "a"), "99999");
+	gw_params_fini(&p);
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = 0;
+	PL_CHECK_EQ_INT(gw_params_add(&p, key, GW_PARAM_KEY_MAX, "v", 1), 0);
+	PL_CHECK_EQ_INT(gw_params_add(&p, key, GW_PARAM_KEY_MAX + 1, "v", 1), PL_EPROTO);
+	PL_CHECK_EQ_INT(p.n, 1);
+	gw_params_fini(&p);
+	pl_buf_reset(&b);
+	pl_buf_puts(&b, "{");
+	for (i = 0; i < 101; i++)
+		pl_buf_printf(&b, "%s\"j%d\":%d", i ? "," : "", i, i);
+	pl_buf_puts(&b, "}");
+	PL_CHECK_EQ_INT(gw_params_json(&p, b.data, b.len), PL_ETOOBIG);
+	PL_CHECK_EQ_INT(p.n, 100);
+	PL_CHECK_EQ_STR(gw_params_get(&p, "j42"), "42");
+	gw_params_fini(&p);
+	PL_CHECK_EQ_STR(gw_params_error(PL_ETOOBIG), "invalid_arguments");
+	PL_CHECK_EQ_STR(gw_params_error(PL_EPROTO), "invalid_arg_name");
+	PL_CHECK_EQ_STR(gw_params_error(PL_EINVAL), "invalid_json");
+	pl_buf_fini(&b);
+}
+
 PL_TEST(test_map)
 {
 	struct gw_map *m = gw_map_create();
@@ -183,6 +229,7 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_form),
 	PL_TEST_CASE(test_url_decode_bad_escape),
 	PL_TEST_CASE(test_json_body),
+	PL_TEST_CASE(test_params_bounded),
 	PL_TEST_CASE(test_origin),
 	PL_TEST_CASE(test_bearer),
 	PL_TEST_CASE(test_sendq_bounds),

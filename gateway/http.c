@@ -14,52 +14,126 @@
 #include "log.h"
 #include "mem.h"
 
-/* gw_params_add - append key=value (copied); a repeated key replaces */
-void
+/* Parameters are bounded before anything else looks at them: at most
+ * PARLEY_MAX_PARAMS pairs (a Slack method takes fewer than 50) and keys of
+ * at most GW_PARAM_KEY_MAX bytes. A repeated key is found through a small
+ * open-addressing index (hash -> pair), so adding n pairs costs O(n), never
+ * the O(n^2) of comparing each new key with every earlier one. */
+#define GW_PARAMS_DEFAULT_MAX 100
+
+/* gw_params_hash - FNV-1a of a key */
+static uint32_t
+gw_params_hash(const char *key, size_t klen)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < klen; i++)
+		h = (h ^ (unsigned char)key[i]) * 16777619u;
+	return h;
+}
+
+/* gw_params_max - the pair cap: the setting, or the default when unset */
+static size_t
+gw_params_max(void)
+{
+	return gw_conf.max_params > 0 ? (size_t)gw_conf.max_params : GW_PARAMS_DEFAULT_MAX;
+}
+
+/* gw_params_slot - index slot of key: its pair's, or the empty one where
+ * it would go (the index is at most half full) */
+static size_t
+gw_params_slot(const struct gw_params *p, const char *key, size_t klen, uint32_t h)
+{
+	size_t mask = p->idxcap - 1, i = h & mask;
+	const struct gw_param *q;
+
+	while (p->idx[i] != 0) {
+		q = &p->v[p->idx[i] - 1];
+		if (q->hash == h && q->klen == klen && memcmp(q->key, key, klen) == 0)
+			break;
+		i = (i + 1) & mask;
+	}
+	return i;
+}
+
+/* gw_params_reindex - a larger index (twice the pairs' capacity, a power
+ * of two), refilled from the pairs */
+static void
+gw_params_reindex(struct gw_params *p)
+{
+	size_t i, n = 16;
+
+	while (n < 2 * p->cap)
+		n *= 2;
+	free(p->idx);
+	p->idx = pl_calloc(n, sizeof(*p->idx));
+	p->idxcap = n;
+	for (i = 0; i < p->n; i++)
+		p->idx[gw_params_slot(p, p->v[i].key, p->v[i].klen, p->v[i].hash)] =
+		    (uint32_t)(i + 1);
+}
+
+/* gw_params_add - append key=value (copied); a repeated key replaces.
+ * PL_EPROTO for a key over GW_PARAM_KEY_MAX bytes, PL_ETOOBIG when the
+ * pair cap is reached (nothing is added then) */
+int
 gw_params_add(struct gw_params *p, const char *key, size_t klen,
     const char *val, size_t vlen)
 {
-	int i;
+	uint32_t h;
+	size_t slot;
 
-	for (i = 0; i < p->n; i++) {
-		if (strlen(p->v[i].key) == klen && memcmp(p->v[i].key, key, klen) == 0) {
-			free(p->v[i].val);
-			p->v[i].val = pl_strndup(val, vlen);
-			return;
+	if (klen > GW_PARAM_KEY_MAX)
+		return PL_EPROTO;
+	h = gw_params_hash(key, klen);
+	if (p->idxcap != 0) {
+		slot = gw_params_slot(p, key, klen, h);
+		if (p->idx[slot] != 0) {
+			free(p->v[p->idx[slot] - 1].val);
+			p->v[p->idx[slot] - 1].val = pl_strndup(val, vlen);
+			return 0;
 		}
 	}
+	if (p->n >= gw_params_max())
+		return PL_ETOOBIG;
 	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 8;
-		p->v = pl_realloc(p->v, p->cap * sizeof(*p->v));
+		p->v = pl_grow(p->v, &p->cap, p->n + 1, 8, sizeof(*p->v));
+		gw_params_reindex(p);
 	}
 	p->v[p->n].key = pl_strndup(key, klen);
 	p->v[p->n].val = pl_strndup(val, vlen);
+	p->v[p->n].klen = klen;
+	p->v[p->n].hash = h;
 	p->n++;
+	p->idx[gw_params_slot(p, key, klen, h)] = (uint32_t)p->n;
+	return 0;
 }
 
 /* gw_params_get - value of key or NULL */
 const char *
 gw_params_get(const struct gw_params *p, const char *key)
 {
-	int i;
+	size_t klen = strlen(key), slot;
 
-	for (i = 0; i < p->n; i++)
-		if (strcmp(p->v[i].key, key) == 0)
-			return p->v[i].val;
-	return NULL;
+	if (p->idxcap == 0)
+		return NULL;
+	slot = gw_params_slot(p, key, klen, gw_params_hash(key, klen));
+	return p->idx[slot] ? p->v[p->idx[slot] - 1].val : NULL;
 }
 
 /* gw_params_fini - free every pair */
 void
 gw_params_fini(struct gw_params *p)
 {
-	int i;
+	size_t i;
 
 	for (i = 0; i < p->n; i++) {
 		free(p->v[i].key);
 		free(p->v[i].val);
 	}
 	free(p->v);
+	free(p->idx);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -99,14 +173,16 @@ gw_url_decode(char *s, size_t len)
 	return o;
 }
 
-/* gw_params_form - decode application/x-www-form-urlencoded text */
+/* gw_params_form - decode application/x-www-form-urlencoded text; stops at
+ * the first pair gw_params_add refuses and returns its error */
 int
 gw_params_form(struct gw_params *p, const char *s, size_t len)
 {
 	char *copy = pl_strndup(s, len), *pair, *save = NULL, *eq;
 	size_t kl, vl;
+	int rv = 0;
 
-	for (pair = strtok_r(copy, "&", &save); pair != NULL;
+	for (pair = strtok_r(copy, "&", &save); pair != NULL && rv == 0;
 	    pair = strtok_r(NULL, "&", &save)) {
 		eq = strchr(pair, '=');
 		if (eq != NULL)
@@ -114,10 +190,10 @@ gw_params_form(struct gw_params *p, const char *s, size_t len)
 		kl = gw_url_decode(pair, strlen(pair));
 		vl = eq ? gw_url_decode(eq, strlen(eq)) : 0;
 		if (kl > 0)
-			gw_params_add(p, pair, kl, eq ? eq : "", vl);
+			rv = gw_params_add(p, pair, kl, eq ? eq : "", vl);
 	}
 	free(copy);
-	return 0;
+	return rv;
 }
 
 /* gw_params_json - decode a JSON object body */
@@ -126,25 +202,37 @@ gw_params_json(struct gw_params *p, const char *s, size_t len)
 {
 	cJSON *o = cJSON_ParseWithLength(s, len), *it;
 	char *text;
+	int rv = 0;
 
 	if (o == NULL || !cJSON_IsObject(o)) {
 		cJSON_Delete(o);
 		return PL_EINVAL;
 	}
-	cJSON_ArrayForEach(it, o) {
+	for (it = o->child; it != NULL && rv == 0; it = it->next) {
 		if (cJSON_IsString(it)) {
-			gw_params_add(p, it->string, strlen(it->string),
+			rv = gw_params_add(p, it->string, strlen(it->string),
 			    it->valuestring, strlen(it->valuestring));
 			continue;
 		}
 		if (cJSON_IsNull(it))
 			continue;
 		text = cJSON_PrintUnformatted(it);
-		gw_params_add(p, it->string, strlen(it->string), text, strlen(text));
+		rv = gw_params_add(p, it->string, strlen(it->string), text, strlen(text));
 		free(text);
 	}
 	cJSON_Delete(o);
-	return 0;
+	return rv;
+}
+
+/* gw_params_error - the Slack error code of a decoding failure */
+const char *
+gw_params_error(int rv)
+{
+	switch (rv) {
+	case PL_ETOOBIG: return "invalid_arguments";
+	case PL_EPROTO: return "invalid_arg_name";
+	default: return "invalid_json";
+	}
 }
 
 /* gw_http_free - free a request state */

@@ -48,6 +48,9 @@ gw_metrics_init(void)
 		gw_disconnects[i] = pl_metrics_counter("parley_gateway_disconnects_total",
 		    GW_DISCONNECT_HELP, labels);
 	}
+	gw_m.params_refused_count = pl_metrics_counter("parley_gateway_params_refused_total", "Web API requests refused while decoding parameters, by reason.", "reason=\"count\"");
+	gw_m.params_refused_key = pl_metrics_counter("parley_gateway_params_refused_total", "Web API requests refused while decoding parameters, by reason.", "reason=\"key\"");
+	gw_m.params_refused_syntax = pl_metrics_counter("parley_gateway_params_refused_total", "Web API requests refused while decoding parameters, by reason.", "reason=\"syntax\"");
 	gw_m.frames_in = pl_metrics_counter("parley_gateway_frames_total", "WebSocket frames.", "dir=\"in\"");
 	gw_m.frames_out = pl_metrics_counter("parley_gateway_frames_total", "WebSocket frames.", "dir=\"out\"");
 	gw_m.bytes_in = pl_metrics_counter("parley_gateway_bytes_total", "WebSocket payload bytes.", "dir=\"in\"");

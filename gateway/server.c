@@ -218,6 +218,17 @@ gw_server_body_limit(struct lws *wsi, struct gw_conn *c)
 	return n > GW_BODY_DROP_MAX ? gw_server_too_large(c) : 0;
 }
 
+/* gw_server_param_refused - answer a request whose parameters could not
+ * be decoded within the bounds (before its token is looked at) */
+static void
+gw_server_param_refused(struct gw_conn *c, int rv)
+{
+	pl_metrics_inc(rv == PL_ETOOBIG ? gw_m.params_refused_count :
+	    rv == PL_EPROTO ? gw_m.params_refused_key : gw_m.params_refused_syntax);
+	pl_log_info("GW-HTTP-PARAMS", "path=%s err=%s", c->http->path, pl_err_str(rv));
+	gw_api_reply_error(c, gw_params_error(rv));
+}
+
 /* gw_server_api - start an /api/<method> transaction */
 static int
 gw_server_api(struct lws *wsi, struct gw_conn *c, const char *path)
@@ -225,7 +236,7 @@ gw_server_api(struct lws *wsi, struct gw_conn *c, const char *path)
 	struct gw_http *h = pl_calloc(1, sizeof(*h));
 	char frag[8192];
 	const char *eq;
-	int i, n;
+	int i, n, rv = 0;
 
 	c->wsi = wsi;
 	c->http = h;
@@ -238,14 +249,17 @@ gw_server_api(struct lws *wsi, struct gw_conn *c, const char *path)
 	h->is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
 	gw_conn_register(c);
 	/* lws has split the query at '&' and url-decoded each fragment */
-	for (i = 0; (n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag),
+	for (i = 0; rv == 0 && (n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag),
 	    WSI_TOKEN_HTTP_URI_ARGS, i)) > 0; i++) {
 		eq = memchr(frag, '=', (size_t)n);
 		if (eq != NULL && eq > frag)
-			gw_params_add(&h->params, frag, (size_t)(eq - frag), eq + 1,
+			rv = gw_params_add(&h->params, frag, (size_t)(eq - frag), eq + 1,
 			    (size_t)(n - (eq + 1 - frag)));
 	}
-	if (!h->is_post)
+	h->param_err = rv;
+	if (!h->is_post && rv != 0)
+		gw_server_param_refused(c, rv);
+	else if (!h->is_post)
 		gw_api_dispatch(c);
 	else
 		return gw_server_body_limit(wsi, c);
@@ -266,14 +280,14 @@ gw_server_body_done(struct gw_conn *c)
 		gw_api_reply_error(c, "request_too_large");
 		return 0;
 	}
-	if (h->body.len > 0) {
+	if ((rv = h->param_err) == 0 && h->body.len > 0) {
 		if (h->ctype != NULL && strstr(h->ctype, "application/json") != NULL)
 			rv = gw_params_json(&h->params, h->body.data, h->body.len);
 		else
 			rv = gw_params_form(&h->params, h->body.data, h->body.len);
 	}
 	if (rv != 0) {
-		gw_api_reply_error(c, "invalid_json");
+		gw_server_param_refused(c, rv);
 		return 0;
 	}
 	gw_api_dispatch(c);
