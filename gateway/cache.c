@@ -14,6 +14,7 @@
 #include "gateway.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 
 static struct {
 	struct gw_map *chans, *users, *teams;
@@ -27,6 +28,27 @@ gw_cache_init(void)
 	gw_cache.users = gw_map_create();
 	gw_cache.teams = gw_map_create();
 	return 0;
+}
+
+/* gw_cache_max_channels - channels one connection may be subscribed to */
+static size_t
+gw_cache_max_channels(void)
+{
+	return gw_conf.max_user_channels > 0 ? (size_t)gw_conf.max_user_channels : 10000;
+}
+
+/* gw_cache_capped - c is at the channel cap: ch is not subscribed (its
+ * events do not reach c; a resume or a new boot after leaving channels
+ * does). Counted, logged at most once per connection. */
+static void
+gw_cache_capped(struct gw_conn *c, const struct gw_chan *ch)
+{
+	pl_metrics_inc(gw_m.channels_capped);
+	if (c->nchans == gw_cache_max_channels() && !c->chans_capped) {
+		c->chans_capped = 1;
+		pl_log_warn("GW-CACHE-CHANNEL-CAP", "conn=%s user=%s channel=%s max=%zu",
+		    c->session, c->user, ch->id, gw_cache_max_channels());
+	}
 }
 
 /* gw_cache_free_ent - free one entry of any index */
@@ -149,10 +171,10 @@ gw_cache_user_put(struct gw_user *u)
 /* gw_cache_chan_sub - put c into channel id's subscribers */
 static void
 gw_cache_chan_sub(struct gw_conn *c, const char *id, const char *team, char kind,
-    uint32_t epoch)
+    uint32_t epoch, int fresh)
 {
 	struct gw_chan *ch = gw_map_get(gw_cache.chans, id);
-	uint16_t i;
+	size_t i;
 
 	if (strlen(id) > GW_ID_MAX)
 		return;
@@ -167,13 +189,26 @@ gw_cache_chan_sub(struct gw_conn *c, const char *id, const char *team, char kind
 		ch->kind = kind;
 	if (epoch != 0)
 		ch->epoch = epoch;
-	for (i = 0; i < c->nchans; i++)
-		if (c->chans[i] == ch)
+	if (fresh) {
+		/* attach adds c to each channel once, in order: a repeated id
+		 * of the boot list finds c last in the channel's set (O(1);
+		 * the scan below made a boot of n channels O(n^2)) */
+		if (ch->subs.n > 0 && ch->subs.v[ch->subs.n - 1] == c)
 			return;
+	} else {
+		for (i = 0; i < c->nchans; i++)
+			if (c->chans[i] == ch)
+				return;
+	}
+	if (c->nchans >= gw_cache_max_channels()) {
+		gw_cache_capped(c, ch);
+		return;
+	}
 	if (c->nchans == c->capchans) {
-		c->capchans = c->capchans ? (uint16_t)(c->capchans * 2) : 4;
-		c->chans = pl_realloc(c->chans, c->capchans * sizeof(*c->chans));
-		c->seen = pl_realloc(c->seen, c->capchans * sizeof(*c->seen));
+		size_t cap = c->capchans;
+
+		c->chans = pl_grow(c->chans, &cap, c->nchans + 1, 4, sizeof(*c->chans));
+		c->seen = pl_grow(c->seen, &c->capchans, c->nchans + 1, 4, sizeof(*c->seen));
 	}
 	c->seen[c->nchans].lo = c->seen[c->nchans].hi = 0;
 	c->chans[c->nchans++] = ch;
@@ -184,7 +219,7 @@ gw_cache_chan_sub(struct gw_conn *c, const char *id, const char *team, char kind
 static void
 gw_cache_chan_unsub(struct gw_conn *c, struct gw_chan *ch)
 {
-	uint16_t i;
+	size_t i;
 
 	for (i = 0; i < c->nchans; i++) {
 		if (c->chans[i] == ch) {
@@ -239,7 +274,7 @@ gw_cache_attach(struct gw_conn *c, const Parley__Boot *boot)
 		ch = boot->channels[i];
 		if (ch->id != NULL && *ch->id && !ch->archived)
 			gw_cache_chan_sub(c, ch->id, ch->team, gw_cache_kind(ch->kind, ch->id),
-			    ch->epoch);
+			    ch->epoch, 1);
 	}
 }
 
@@ -281,7 +316,7 @@ gw_cache_detach(struct gw_conn *c)
 int
 gw_cache_member(const struct gw_conn *c, const char *channel)
 {
-	uint16_t i;
+	size_t i;
 
 	for (i = 0; i < c->nchans; i++)
 		if (strcmp(c->chans[i]->id, channel) == 0)
@@ -293,7 +328,7 @@ gw_cache_member(const struct gw_conn *c, const char *channel)
 struct gw_seen *
 gw_cache_seen(struct gw_conn *c, const struct gw_chan *ch)
 {
-	uint16_t i;
+	size_t i;
 
 	for (i = 0; ch != NULL && i < c->nchans; i++)
 		if (c->chans[i] == ch)
@@ -314,8 +349,8 @@ gw_cache_join(const char *user, const char *channel, const char *team,
 	for (i = 0; i < u->conns.n; i++)
 		if (u->conns.v[i]->state == GW_CONN_LIVE)
 			gw_cache_chan_sub(u->conns.v[i], channel, team,
-			    gw_cache_kind(kind, channel), 0);
-	pl_log_debug("GW-CACHE-JOIN", "user=%s channel=%s conns=%u", user, channel,
+			    gw_cache_kind(kind, channel), 0, 0);
+	pl_log_debug("GW-CACHE-JOIN", "user=%s channel=%s conns=%zu", user, channel,
 	    u->conns.n);
 }
 

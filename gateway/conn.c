@@ -54,7 +54,8 @@ static struct {
 	struct gw_conn **v;	/* slot -> connection (NULL: free) */
 	uint32_t *gen;
 	uint32_t *free;		/* free slots */
-	uint32_t n, cap, nfree;
+	uint32_t n, nfree;		/* slots are 32 bits of a handle */
+	size_t cap;
 	size_t ws;		/* WebSocket connections */
 	struct pl_timer *sweep;
 	uint32_t slice;		/* of the sweep's pass */
@@ -71,11 +72,13 @@ gw_conn_register(struct gw_conn *c)
 	if (gw_conns.nfree > 0) {
 		s = gw_conns.free[--gw_conns.nfree];
 	} else {
+		if (gw_conns.n == UINT32_MAX)
+			pl_panic("GW-CONN-SLOTS", "n=%u", gw_conns.n);	/* a slot is 32 bits of a handle */
 		if (gw_conns.n == gw_conns.cap) {
-			gw_conns.cap = gw_conns.cap ? gw_conns.cap * 2 : 1024;
-			gw_conns.v = pl_realloc(gw_conns.v, gw_conns.cap * sizeof(*gw_conns.v));
-			gw_conns.gen = pl_realloc(gw_conns.gen, gw_conns.cap * sizeof(uint32_t));
-			gw_conns.free = pl_realloc(gw_conns.free, gw_conns.cap * sizeof(uint32_t));
+			gw_conns.v = pl_grow(gw_conns.v, &gw_conns.cap, (size_t)gw_conns.n + 1,
+			    1024, sizeof(*gw_conns.v));
+			gw_conns.gen = pl_realloc(gw_conns.gen, pl_size_mul(gw_conns.cap, sizeof(uint32_t)));
+			gw_conns.free = pl_realloc(gw_conns.free, pl_size_mul(gw_conns.cap, sizeof(uint32_t)));
 		}
 		s = gw_conns.n++;
 		gw_conns.gen[s] = 0;
@@ -316,7 +319,7 @@ gw_conn_hello(struct gw_conn *c)
 {
 	struct pl_buf b;
 
-	uint16_t i;
+	size_t i;
 	int n = 0;
 
 	pl_buf_init(&b);
@@ -363,7 +366,7 @@ gw_conn_booted(struct gw_conn *c, int rv, const Parley__Reply *reply)
 	gw_conn_hello(c);
 	lws_rx_flow_control(c->wsi, 1);
 	gw_services_presence(c, "connect", NULL);
-	pl_log_debug("GW-CONN-LIVE", "conn=%s user=%s channels=%u", c->session,
+	pl_log_debug("GW-CONN-LIVE", "conn=%s user=%s channels=%zu", c->session,
 	    c->user, c->nchans);
 }
 

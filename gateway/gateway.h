@@ -76,6 +76,7 @@ struct gw_settings {
 	int64_t max_sendq_frames;
 	int64_t max_body;
 	int64_t max_params;		/* Web API parameters per request */
+	int64_t max_user_channels;	/* channels per connection in the edge cache */
 	int64_t max_hold;
 	int64_t rx_buffer;
 	int64_t rate_msg_per_s;
@@ -167,7 +168,7 @@ void gw_map_each(const struct gw_map *m, gw_map_fn fn, void *arg);
 /* ---- set.c: unordered set of connections ---- */
 struct gw_set {
 	struct gw_conn **v;
-	uint32_t n, cap;
+	size_t n, cap;
 };
 void gw_set_add(struct gw_set *s, struct gw_conn *c);
 int gw_set_del(struct gw_set *s, struct gw_conn *c);
@@ -243,8 +244,8 @@ struct gw_conn {
 	uint8_t close_pending;
 	uint8_t resume_opt;		/* ?resume=1: hold live events until resume */
 	uint8_t pinged;			/* a server ping is out, no answer yet */
+	uint8_t chans_capped;		/* at PARLEY_MAX_USER_CHANNELS (logged once) */
 	uint16_t close_code;
-	uint16_t nchans, capchans;
 	int fd;				/* its socket: frames are sent on it */
 	uint32_t last_rx_s;		/* monotonic seconds of the last client frame */
 	uint32_t last_seen_s;		/* ... of anything from the client (pongs too) */
@@ -254,6 +255,7 @@ struct gw_conn {
 	char session[GW_ID_MAX + 1];
 	struct gw_chan **chans;
 	struct gw_seen *seen;		/* parallel to chans */
+	size_t nchans, capchans;	/* wide: a uint16_t wrapped at 32,768 */
 	struct gw_user *u;
 	struct gw_team *t;
 	struct gw_sendq *q;
@@ -261,7 +263,7 @@ struct gw_conn {
 	struct gw_resume *resume;
 	struct gw_http *http;
 	char (*psubs)[GW_ID_MAX + 1];	/* presence_sub targets */
-	uint16_t npsubs;
+	uint16_t npsubs;		/* <= GW_PSUB_MAX (500, rtm.c) */
 	struct pl_tbucket rate;
 	uint64_t typing_ms;
 	char *jti;			/* ticket id while being consumed */
@@ -484,6 +486,7 @@ struct gw_metrics {
 	struct pl_metric *rtm_limited;
 	struct pl_metric *resumes, *resyncs;
 	struct pl_metric *dups_dropped, *resume_hold_expired;
+	struct pl_metric *channels_capped;
 	struct pl_metric *params_refused_count, *params_refused_key,
 	    *params_refused_syntax;
 };

@@ -199,6 +199,60 @@ PL_TEST(test_params_bounded)
 	pl_buf_fini(&b);
 }
 
+/* test_cache_many_channels - one connection in 40,000 channels: past the
+ * 32,768 where a uint16_t capacity wrapped to 0 (then a 1-byte realloc
+ * and a heap overflow); with a cap of 1,000 the rest are not subscribed
+ * and counted; a boot listing a channel twice subscribes it once */
+PL_TEST(test_cache_many_channels)
+{
+	enum { N = 40000 };
+	Parley__Boot boot = PARLEY__BOOT__INIT;
+	Parley__Channel *chs = calloc(N, sizeof(*chs)), **v = calloc(N, sizeof(*v));
+	char (*ids)[16] = calloc(N, sizeof(*ids));
+	struct gw_conn *c = calloc(1, sizeof(*c)), *d = calloc(1, sizeof(*d));
+	struct gw_chan *last;
+	int i;
+
+	gw_metrics_init();
+	PL_CHECK_EQ_INT(gw_cache_init(), 0);
+	for (i = 0; i < N; i++) {
+		parley__channel__init(&chs[i]);
+		snprintf(ids[i], sizeof(ids[i]), "C%07d", i);
+		chs[i].id = ids[i];
+		v[i] = &chs[i];
+	}
+	v[N - 1] = &chs[N - 2];		/* listed twice */
+	boot.channels = v;
+	boot.n_channels = N;
+	gw_conf.max_user_channels = 100000;
+	snprintf(c->user, sizeof(c->user), "U1");
+	snprintf(c->team, sizeof(c->team), "T1");
+	gw_cache_attach(c, &boot);
+	PL_CHECK_EQ_INT(c->nchans, N - 1);
+	PL_CHECK(c->capchans >= c->nchans);
+	last = gw_cache_chan("C0039998");
+	PL_CHECK(last != NULL && last->subs.n == 1);
+	PL_CHECK(gw_cache_seen(c, last) != NULL);
+	PL_CHECK(gw_cache_member(c, "C0000000"));
+	gw_conf.max_user_channels = 1000;
+	snprintf(d->user, sizeof(d->user), "U2");
+	snprintf(d->team, sizeof(d->team), "T1");
+	gw_cache_attach(d, &boot);
+	PL_CHECK_EQ_INT(d->nchans, 1000);
+	PL_CHECK(gw_cache_member(d, "C0000999"));
+	PL_CHECK(!gw_cache_member(d, "C0001000"));
+	gw_cache_detach(c);
+	gw_cache_detach(d);
+	PL_CHECK_EQ_INT(gw_cache_channels(), 0);
+	gw_cache_fini();
+	gw_conf.max_user_channels = 0;
+	free(c);
+	free(d);
+	free(ids);
+	free(v);
+	free(chs);
+}
+
 PL_TEST(test_map)
 {
 	struct gw_map *m = gw_map_create();
@@ -230,6 +284,7 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_url_decode_bad_escape),
 	PL_TEST_CASE(test_json_body),
 	PL_TEST_CASE(test_params_bounded),
+	PL_TEST_CASE(test_cache_many_channels),
 	PL_TEST_CASE(test_origin),
 	PL_TEST_CASE(test_bearer),
 	PL_TEST_CASE(test_sendq_bounds),

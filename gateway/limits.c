@@ -95,11 +95,8 @@ gw_limits_api_idle(const char *key, void *val, void *arg)
 	(void)arg;
 	if (pl_tbucket_wait_us(&ab->b, ab->b.burst, gw_api_lim.now) != 0)
 		return;
-	if (gw_api_lim.ndoomed == gw_api_lim.capdoomed) {
-		gw_api_lim.capdoomed = gw_api_lim.capdoomed ? gw_api_lim.capdoomed * 2 : 64;
-		gw_api_lim.doomed = pl_realloc(gw_api_lim.doomed,
-		    gw_api_lim.capdoomed * sizeof(char *));
-	}
+	gw_api_lim.doomed = pl_grow(gw_api_lim.doomed, &gw_api_lim.capdoomed,
+	    gw_api_lim.ndoomed + 1, 64, sizeof(char *));
 	gw_api_lim.doomed[gw_api_lim.ndoomed++] = pl_strdup(key);
 }
 

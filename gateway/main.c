@@ -47,6 +47,7 @@ static const struct pl_config_entry gw_table[] = {
 	{ "max-sendq-frames", "PARLEY_MAX_SENDQ_FRAMES", I64, "1024", &gw_conf.max_sendq_frames, 1, 1000000, "per-connection send queue frames (then close 4008)", 0 },
 	{ "max-body", "PARLEY_MAX_BODY", I64, "1048576", &gw_conf.max_body, 1024, 67108864, "largest Web API request body", 0 },
 	{ "max-params", "PARLEY_MAX_PARAMS", I64, "100", &gw_conf.max_params, 1, 10000, "Web API parameters per request, query and body together (then invalid_arguments)", 0 },
+	{ "max-user-channels", "PARLEY_MAX_USER_CHANNELS", I64, "10000", &gw_conf.max_user_channels, 1, 1000000, "channels a connection is subscribed to in the edge cache (more are not delivered live)", 0 },
 	{ "test-events-lag-ms", "PARLEY_TEST_EVENTS_LAG_MS", I64, "0", &gw_conf.test_events_lag_ms, 0, 60000, "TESTS ONLY: apply parley.events this much later (fault injection for the membership race)", 0 },
 	{ "max-hold", "PARLEY_MAX_HOLD", I64, "1024", &gw_conf.max_hold, 1, 1000000, "live events held per connection during a resume (then close 4008)", 0 },
 	{ "ws-rx-buffer", "PARLEY_WS_RX_BUFFER", I64, "128", &gw_conf.rx_buffer, 128, 65536, "lws receive buffer per connection", 0 },

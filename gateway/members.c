@@ -59,7 +59,7 @@ struct gw_lookup {
 	char id[GW_ID_MAX + 1];
 	char team[GW_ID_MAX + 1];
 	struct gw_held *v;
-	uint32_t n, cap;
+	size_t n, cap;
 };
 
 static struct {
@@ -113,10 +113,7 @@ gw_members_fini(void)
 static void
 gw_members_push(struct gw_lookup *lk, const void *payload, size_t len, int64_t ts_ms)
 {
-	if (lk->n == lk->cap) {
-		lk->cap = lk->cap ? lk->cap * 2 : 4;
-		lk->v = pl_realloc(lk->v, lk->cap * sizeof(*lk->v));
-	}
+	lk->v = pl_grow(lk->v, &lk->cap, lk->n + 1, 4, sizeof(*lk->v));
 	lk->v[lk->n].payload = pl_memdup(payload, len);
 	lk->v[lk->n].len = len;
 	lk->v[lk->n].ts_ms = ts_ms;
@@ -196,7 +193,7 @@ gw_members_done(int rv, Parley__Reply *reply, void *arg)
 			pl_log_warn("GW-MEMBERS-LOOKUP", "channel=%s err=%s error=%s",
 			    channel, pl_err_str(rv), reply && reply->error ? reply->error : "");
 		else
-			pl_log_debug("GW-MEMBERS-LOOKUP", "channel=%s local_members=%d held=%u",
+			pl_log_debug("GW-MEMBERS-LOOKUP", "channel=%s local_members=%d held=%zu",
 			    channel, n, lk->n);
 		if (n == 0 && gw_cache_chan(channel) == NULL)
 			gw_members_none(channel);

@@ -51,6 +51,7 @@ gw_metrics_init(void)
 	gw_m.params_refused_count = pl_metrics_counter("parley_gateway_params_refused_total", "Web API requests refused while decoding parameters, by reason.", "reason=\"count\"");
 	gw_m.params_refused_key = pl_metrics_counter("parley_gateway_params_refused_total", "Web API requests refused while decoding parameters, by reason.", "reason=\"key\"");
 	gw_m.params_refused_syntax = pl_metrics_counter("parley_gateway_params_refused_total", "Web API requests refused while decoding parameters, by reason.", "reason=\"syntax\"");
+	gw_m.channels_capped = pl_metrics_counter("parley_gateway_channels_capped_total", "Channel subscriptions not made because the connection was at max-user-channels.", NULL);
 	gw_m.frames_in = pl_metrics_counter("parley_gateway_frames_total", "WebSocket frames.", "dir=\"in\"");
 	gw_m.frames_out = pl_metrics_counter("parley_gateway_frames_total", "WebSocket frames.", "dir=\"out\"");
 	gw_m.bytes_in = pl_metrics_counter("parley_gateway_bytes_total", "WebSocket payload bytes.", "dir=\"in\"");

@@ -63,7 +63,7 @@ struct gw_resume {
 	struct gw_resume_chan *chans;
 	int nchans;
 	struct gw_held *held;
-	uint32_t nheld, capheld;
+	size_t nheld, capheld;
 	size_t heldbytes;
 };
 
@@ -102,19 +102,16 @@ gw_resume_hold(struct gw_conn *c, struct gw_blob *b, const char *channel,
 	struct gw_resume *r = c->resume;
 	struct gw_held *h;
 
-	if (r->nheld >= (uint32_t)gw_conf.max_hold ||
+	if (r->nheld >= (size_t)gw_conf.max_hold ||
 	    r->heldbytes + b->len > (size_t)gw_conf.max_sendq_bytes) {
-		pl_log_info("GW-RESUME-HOLD-FULL", "conn=%s user=%s frames=%u bytes=%zu",
+		pl_log_info("GW-RESUME-HOLD-FULL", "conn=%s user=%s frames=%zu bytes=%zu",
 		    c->session, c->user, r->nheld, r->heldbytes);
 		pl_metrics_inc(gw_m.sendq_closes);
 		gw_resume_free(c);
 		gw_conn_close(c, 4008, "send queue full: resume");
 		return 1;
 	}
-	if (r->nheld == r->capheld) {
-		r->capheld = r->capheld ? r->capheld * 2 : 16;
-		r->held = pl_realloc(r->held, r->capheld * sizeof(*r->held));
-	}
+	r->held = pl_grow(r->held, &r->capheld, r->nheld + 1, 16, sizeof(*r->held));
 	h = &r->held[r->nheld++];
 	h->b = gw_blob_ref(b);
 	r->heldbytes += b->len;
@@ -203,7 +200,7 @@ gw_resume_expire(struct gw_conn *c, uint32_t now_s)
 	if (r == NULL || !r->waiting || now_s < r->wait_until_s)
 		return;
 	pl_metrics_inc(gw_m.resume_hold_expired);
-	pl_log_debug("GW-RESUME-HOLD-EXPIRED", "conn=%s held=%u", c->session, r->nheld);
+	pl_log_debug("GW-RESUME-HOLD-EXPIRED", "conn=%s held=%zu", c->session, r->nheld);
 	gw_resume_flush(c);
 	if (c->resume == r)
 		gw_resume_free(c);

@@ -8,10 +8,7 @@
 void
 gw_set_add(struct gw_set *s, struct gw_conn *c)
 {
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 2;
-		s->v = pl_realloc(s->v, s->cap * sizeof(*s->v));
-	}
+	s->v = pl_grow(s->v, &s->cap, s->n + 1, 2, sizeof(*s->v));
 	s->v[s->n++] = c;
 }
 
@@ -19,7 +16,7 @@ gw_set_add(struct gw_set *s, struct gw_conn *c)
 int
 gw_set_del(struct gw_set *s, struct gw_conn *c)
 {
-	uint32_t i;
+	size_t i;
 
 	for (i = 0; i < s->n; i++) {
 		if (s->v[i] == c) {
@@ -34,7 +31,7 @@ gw_set_del(struct gw_set *s, struct gw_conn *c)
 int
 gw_set_has(const struct gw_set *s, const struct gw_conn *c)
 {
-	uint32_t i;
+	size_t i;
 
 	for (i = 0; i < s->n; i++)
 		if (s->v[i] == c)
