@@ -77,10 +77,8 @@ pl_metrics_new(enum pl_metric_type type, const char *name, const char *help,
 	m->name = pl_strdup(name);
 	m->help = pl_strdup(help ? help : "");
 	m->labels = pl_strdup(labels);
-	if (pl_metrics_n == pl_metrics_cap) {
-		pl_metrics_cap = pl_metrics_cap ? 2 * pl_metrics_cap : 32;
-		pl_metrics = pl_realloc(pl_metrics, pl_metrics_cap * sizeof(*pl_metrics));
-	}
+	pl_metrics = pl_grow(pl_metrics, &pl_metrics_cap, pl_metrics_n + 1, 32,
+	    sizeof(*pl_metrics));
 	pl_metrics[pl_metrics_n++] = m;
 	return m;
 }

@@ -475,7 +475,7 @@ struct pl_rpc_client {
 	struct pl_inbox *in;
 	struct rpc_call *calls;
 	struct rpc_pend *queue;		/* calls made since the last flush */
-	int nqueue, cap_queue;
+	size_t nqueue, cap_queue;
 	int flush_posted;
 	int pending;
 	int stopping;
@@ -683,8 +683,8 @@ client_flush(void *arg)
 {
 	struct pl_rpc_client *c = arg;
 	struct rpc_pend *items = NULL;
-	size_t bytes = 0;
-	int i, n = 0;
+	size_t bytes = 0, i;
+	int n = 0;
 
 	c->flush_posted = 0;
 	for (i = 0; i < c->nqueue; i++) {
@@ -721,11 +721,7 @@ client_queue(struct pl_rpc_client *c, const void *data, size_t len,
 		return PL_EINVAL;
 	if (c->stopping)
 		return PL_ECLOSED;
-	if (c->nqueue == c->cap_queue) {
-		c->cap_queue = c->cap_queue ? c->cap_queue * 2 : 16;
-		c->queue = pl_realloc(c->queue, (size_t)c->cap_queue *
-		    sizeof(*c->queue));
-	}
+	c->queue = pl_grow(c->queue, &c->cap_queue, c->nqueue + 1, 16, sizeof(*c->queue));
 	p = &c->queue[c->nqueue++];
 	p->data = pl_memdup(len ? data : "", len ? len : 1);
 	p->len = len;
@@ -773,6 +769,7 @@ pl_rpc_client_stop(struct pl_rpc_client **cp)
 {
 	struct pl_rpc_client *c;
 	struct rpc_call *k;
+	size_t q;
 	int i;
 
 	if (cp == NULL || (c = *cp) == NULL)
@@ -794,10 +791,10 @@ pl_rpc_client_stop(struct pl_rpc_client **cp)
 		}
 		call_release(k);
 	}
-	for (i = 0; i < c->nqueue; i++) {	/* never sent */
-		rpc_count_call(PL_ECLOSED, c->queue[i].start_us);
-		free(c->queue[i].data);
-		c->queue[i].done(PL_ECLOSED, NULL, 0, c->queue[i].arg);
+	for (q = 0; q < c->nqueue; q++) {	/* never sent */
+		rpc_count_call(PL_ECLOSED, c->queue[q].start_us);
+		free(c->queue[q].data);
+		c->queue[q].done(PL_ECLOSED, NULL, 0, c->queue[q].arg);
 	}
 	free(c->queue);
 	nng_close(c->sock);

@@ -157,11 +157,8 @@ ms_cache_append(struct ms_chan *ch, const Parley__Message *m, const void *env, s
 	if (ms.redis == NULL || !pl_redis_connected(ms.redis))
 		return;
 	if (!ch->cache_dirty) {
-		if (cache_q.n == cache_q.cap) {
-			cache_q.cap = cache_q.cap ? cache_q.cap * 2 : 64;
-			cache_q.dirty = pl_realloc(cache_q.dirty,
-			    cache_q.cap * sizeof(*cache_q.dirty));
-		}
+		cache_q.dirty = pl_grow(cache_q.dirty, &cache_q.cap, cache_q.n + 1, 64,
+		    sizeof(*cache_q.dirty));
 		cache_q.dirty[cache_q.n++] = ch;
 		ch->cache_dirty = 1;
 	}

@@ -375,6 +375,7 @@ invite_users(int rv, struct pg_result *res, void *arg)
 	struct ms_call *c = iv->c;
 	struct ms_chan *ch = iv->ch;
 	char **v = NULL;
+	size_t cap = 0;
 	int i, n = 0, asked;
 	char **want;
 
@@ -393,7 +394,7 @@ invite_users(int rv, struct pg_result *res, void *arg)
 	for (i = 0; i < asked; i++) {
 		if (ms_chan_is_member(ch, want[i]))
 			continue;
-		v = pl_realloc(v, (size_t)(n + 1) * sizeof(*v));
+		v = pl_grow(v, &cap, (size_t)n + 1, 8, sizeof(*v));
 		v[n++] = pl_strdup(want[i]);
 	}
 	ms_pgarr_free(&want, asked);

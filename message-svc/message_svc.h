@@ -372,7 +372,8 @@ struct ms_page_row {
 };
 struct ms_page {
 	struct ms_page_row *v;
-	int n, cap;
+	int n;				/* bounded by the page's limit */
+	size_t cap;
 };
 struct ms_page_row *ms_page_add(struct ms_page *pg, const Parley__Message *m);
 void ms_page_reply_user(struct ms_page_row *r, const char *user);

@@ -20,10 +20,7 @@ ms_page_add(struct ms_page *pg, const Parley__Message *m)
 {
 	struct ms_page_row *r;
 
-	if (pg->n == pg->cap) {
-		pg->cap = pg->cap ? pg->cap * 2 : 64;
-		pg->v = pl_realloc(pg->v, (size_t)pg->cap * sizeof(*pg->v));
-	}
+	pg->v = pl_grow(pg->v, &pg->cap, (size_t)pg->n + 1, 64, sizeof(*pg->v));
 	r = &pg->v[pg->n++];
 	memset(r, 0, sizeof(*r));
 	r->m = *m;

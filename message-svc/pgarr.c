@@ -2,6 +2,7 @@
  * the directory, history filters) and the parsing of text[] results.
  * Elements are always double-quoted; '"' and '\' are backslash-escaped.
  * Persistence batches use the binary arrays of pgbin.c instead. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,13 +76,16 @@ char **
 ms_pgarr_split(const char *s, int *n_r)
 {
 	char **v = NULL;
+	size_t cap = 0;
 	int n = 0;
 
 	*n_r = 0;
 	if (s == NULL || *s != '{')
 		return NULL;
 	for (s++; *s && *s != '}';) {
-		v = pl_realloc(v, (size_t)(n + 1) * sizeof(*v));
+		if (n == INT_MAX)
+			break;		/* the count is an int: never wrap it */
+		v = pl_grow(v, &cap, (size_t)n + 1, 16, sizeof(*v));
 		v[n++] = pgarr_elem(&s);
 		if (*s == ',')
 			s++;

@@ -23,7 +23,8 @@ struct replay {
 	int64_t after;
 	int limit;
 	Parley__Envelope **envs;	/* owned, ascending seq */
-	int n;
+	int n;				/* <= limit */
+	size_t cap;
 };
 
 static void
@@ -48,7 +49,7 @@ replay_add(struct replay *st, Parley__Envelope *env)
 		parley__envelope__free_unpacked(env, NULL);
 		return;
 	}
-	st->envs = pl_realloc(st->envs, (size_t)(st->n + 1) * sizeof(*st->envs));
+	st->envs = pl_grow(st->envs, &st->cap, (size_t)st->n + 1, 16, sizeof(*st->envs));
 	st->envs[st->n++] = env;
 }
 

@@ -142,10 +142,7 @@ ms_tail_add(int type, const Parley__Message *m, int pending)
 			tc->v[at].pending = 0;
 		return;
 	}
-	if (tc->n == tc->cap) {
-		tc->cap = tc->cap ? tc->cap * 2 : 16;
-		tc->v = pl_realloc(tc->v, tc->cap * sizeof(*tc->v));
-	}
+	tc->v = pl_grow(tc->v, &tc->cap, tc->n + 1, 16, sizeof(*tc->v));
 	memmove(tc->v + at + 1, tc->v + at, (tc->n - at) * sizeof(*tc->v));
 	tc->v[at].type = type;
 	tc->v[at].pending = pending;

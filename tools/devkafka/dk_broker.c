@@ -61,7 +61,7 @@ static struct {
 	struct dk_conn *conns;
 	int nconns;
 	struct dk_conn **pending;	/* unparked, their input not processed */
-	int npending, cap_pending;
+	size_t npending, cap_pending;
 	int file_written;
 	struct pl_metric *m_conns, *m_parked, *m_wakes;
 } db;
@@ -72,7 +72,7 @@ static void conn_process(struct dk_conn *c);
 static void
 conn_close(struct dk_conn *c, const char *why)
 {
-	int i;
+	size_t i;
 
 	pl_log_debug("DK-CONN-CLOSE", "broker=%d fd=%d why=%s", (int)c->broker,
 	    c->fd, why);
@@ -146,11 +146,8 @@ pending_add(struct dk_conn *c)
 {
 	if (c->pending)
 		return;
-	if (db.npending == db.cap_pending) {
-		db.cap_pending = db.cap_pending ? db.cap_pending * 2 : 16;
-		db.pending = pl_realloc(db.pending, (size_t)db.cap_pending *
-		    sizeof(*db.pending));
-	}
+	db.pending = pl_grow(db.pending, &db.cap_pending, db.npending + 1, 16,
+	    sizeof(*db.pending));
 	db.pending[db.npending++] = c;
 	c->pending = 1;
 }
@@ -160,7 +157,7 @@ pending_add(struct dk_conn *c)
 static void
 pending_run(void)
 {
-	int i;
+	size_t i;
 
 	for (i = 0; i < db.npending; i++) {
 		struct dk_conn *c = db.pending[i];
