@@ -437,6 +437,7 @@ gw_conn_established(struct gw_conn *c)
 	c->ticket = (uint8_t)ticket;
 	memcpy(c->user, a.user, sizeof(c->user));
 	memcpy(c->team, a.team, sizeof(c->team));
+	gw_limits_user_add(c);
 	c->exp_s = a.exp_s;	/* a ticket carries its token's */
 	c->last_rx_s = (uint32_t)(pl_clock_mono_ms() / 1000);
 	c->last_seen_s = c->last_rx_s;
@@ -484,6 +485,7 @@ gw_conn_closed(struct gw_conn *c)
 	if (!c->ws)
 		return;
 	gw_metrics_disconnect(gw_conn_reason(c));
+	gw_limits_user_del(c);
 	if (c->state == GW_CONN_LIVE)
 		gw_services_presence(c, "disconnect", NULL);
 	gw_cache_detach(c);

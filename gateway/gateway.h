@@ -77,6 +77,14 @@ struct gw_settings {
 	int64_t max_body;
 	int64_t max_params;		/* Web API parameters per request */
 	int64_t max_user_channels;	/* channels per connection in the edge cache */
+	int64_t http_header_pool;	/* lws header slots per process */
+	int64_t http_header_timeout_s;	/* to complete the request headers */
+	int64_t http_request_timeout_s;	/* to complete a request body */
+	int64_t max_conns_user;		/* WebSockets per user and process */
+	int64_t max_conns_ip;		/* sockets per client address and process */
+	int conn_loopback_exempt;	/* loopback addresses skip max_conns_ip */
+	char *trusted_proxies;		/* IPv4 addresses / CIDRs */
+	int proxy_protocol;		/* trusted proxies send a PROXY header */
 	int64_t max_hold;
 	int64_t rx_buffer;
 	int64_t rate_msg_per_s;
@@ -245,6 +253,7 @@ struct gw_conn {
 	uint8_t resume_opt;		/* ?resume=1: hold live events until resume */
 	uint8_t pinged;			/* a server ping is out, no answer yet */
 	uint8_t chans_capped;		/* at PARLEY_MAX_USER_CHANNELS (logged once) */
+	uint8_t user_counted;		/* counted in the per-user budget */
 	uint16_t close_code;
 	int fd;				/* its socket: frames are sent on it */
 	uint32_t last_rx_s;		/* monotonic seconds of the last client frame */
@@ -455,7 +464,25 @@ size_t gw_poll_count(void);
 void gw_poll_fini(void);
 
 /* ---- limits.c ---- */
+#define GW_ADDR_MAX 46			/* INET6_ADDRSTRLEN */
 int gw_limits_init(void);
+void gw_limits_fini(void);
+/* Connection budget. Per client address (every accepted socket, HTTP or
+ * WebSocket): take at accept, put when lws destroys the socket. The peer
+ * entry is shared by the sockets of one address and freed with the last. */
+struct gw_peer;
+/* 0 with *peer_r, or PL_EAGAIN over PARLEY_MAX_CONNS_IP (exempt addresses
+ * are counted but never refused) */
+int gw_limits_peer_take(const char *addr, struct gw_peer **peer_r);
+void gw_limits_peer_put(struct gw_peer **peer);
+size_t gw_limits_peer_count(const char *addr);
+/* 1 if addr (text) is a trusted proxy (PARLEY_TRUSTED_PROXIES) */
+int gw_limits_trusted(const char *addr);
+/* per user: WebSockets of user on this process below PARLEY_MAX_CONNS_USER:
+ * 0, or PL_EAGAIN with *retry_after_r */
+int gw_limits_user_admit(const char *user, int *retry_after_r);
+void gw_limits_user_add(struct gw_conn *c);
+void gw_limits_user_del(struct gw_conn *c);
 /* admit a new WebSocket: 0, or PL_EAGAIN with *retry_after_r seconds */
 int gw_limits_admit(int *retry_after_r);
 /* per-connection send rate: 1 allowed, 0 limited with *retry_after_s */
@@ -468,6 +495,19 @@ int gw_limits_api(const char *key, double per_min, double burst,
     int *retry_after_r);
 size_t gw_limits_api_buckets(void);
 
+/* ---- proxy.c: the PROXY protocol before lws sees a socket ---- */
+struct gw_proxy_hdr {
+	size_t len;			/* bytes of the header */
+	char addr[GW_ADDR_MAX];		/* client address; "" for LOCAL/UNKNOWN */
+};
+/* 1 complete, PL_EAGAIN more bytes needed, PL_EPROTO invalid */
+int gw_proxy_parse(const unsigned char *p, size_t n, struct gw_proxy_hdr *h);
+/* 1 if a PROXY header starts at p, 0 if not, PL_EAGAIN if too short to say */
+int gw_proxy_looks(const unsigned char *p, size_t n);
+/* hold an accepted socket until its first bytes (see proxy.c) */
+void gw_proxy_wait(int fd, const char *peer, int trusted);
+void gw_proxy_fini(void);
+
 /* ---- static.c ---- */
 int gw_static_serve(struct lws *wsi, const char *path);
 
@@ -477,6 +517,8 @@ struct gw_metrics {
 	struct pl_metric *conns;
 	struct pl_metric *connects;
 	struct pl_metric *refused_limit, *refused_origin, *refused_auth;
+	struct pl_metric *refused_user, *refused_ip, *refused_proxy_header,
+	    *refused_proxy_untrusted;
 	struct pl_metric *frames_in, *frames_out, *bytes_in, *bytes_out;
 	struct pl_metric *sendq_closes;
 	struct pl_metric *delivery_s, *fanout_s;
@@ -487,6 +529,7 @@ struct gw_metrics {
 	struct pl_metric *resumes, *resyncs;
 	struct pl_metric *dups_dropped, *resume_hold_expired;
 	struct pl_metric *channels_capped;
+	struct pl_metric *http_timeouts;
 	struct pl_metric *params_refused_count, *params_refused_key,
 	    *params_refused_syntax;
 };
@@ -503,6 +546,9 @@ char *gw_server_hdr(struct lws *wsi, enum lws_token_indexes h);
 char *gw_server_arg(struct lws *wsi, const char *name);
 /* authenticate a WebSocket upgrade (ticket, Bearer or ?token=) */
 int gw_server_ws_auth(struct lws *wsi, struct gw_auth *a, int *ticket_r);
+/* a socket accepted from client address addr: charge the per-address
+ * budget and give it to lws, or refuse it (503, closed) */
+void gw_server_admit(int fd, const char *addr);
 /* stop listening (drain); existing connections stay */
 void gw_server_deprecate(void);
 void gw_server_stop(void);

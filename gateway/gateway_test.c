@@ -253,6 +253,123 @@ PL_TEST(test_cache_many_channels)
 	free(chs);
 }
 
+/* test_proxy_v1 - text headers: complete, partial, UNKNOWN, malformed */
+PL_TEST(test_proxy_v1)
+{
+	static const char ok[] = "PROXY TCP4 127.9.8.7 127.0.0.1 5555 80\r\nGET / HTTP/1.1\r\n";
+	static const char six[] = "PROXY TCP6 2001:db8::1 ::1 5555 80\r\n";
+	struct gw_proxy_hdr h;
+	char longline[200];
+
+	PL_CHECK_EQ_INT(gw_proxy_parse((const unsigned char *)ok, sizeof(ok) - 1, &h), 1);
+	PL_CHECK_EQ_INT(h.len, 40);
+	PL_CHECK_EQ_STR(h.addr, "127.9.8.7");
+	PL_CHECK_EQ_INT(gw_proxy_parse((const unsigned char *)ok, 20, &h), PL_EAGAIN);
+	PL_CHECK_EQ_INT(gw_proxy_parse((const unsigned char *)"PRO", 3, &h), PL_EAGAIN);
+	PL_CHECK_EQ_INT(gw_proxy_parse((const unsigned char *)six, sizeof(six) - 1, &h), 1);
+	PL_CHECK_EQ_STR(h.addr, "2001:db8::1");
+	PL_CHECK_EQ_INT(gw_proxy_parse((const unsigned char *)"PROXY UNKNOWN\r\n", 15, &h), 1);
+	PL_CHECK_EQ_INT(h.len, 15);
+	PL_CHECK_EQ_STR(h.addr, "");
+	PL_CHECK_EQ_INT(gw_proxy_parse((const unsigned char *)
+	    "PROXY TCP4 999.1.1.1 127.0.0.1 1 2\r\n", 36, &h), PL_EPROTO);
+	PL_CHECK_EQ_INT(gw_proxy_parse((const unsigned char *)
+	    "PROXY TCP4 1.1.1.1 127.0.0.1 1 99999\r\n", 39, &h), PL_EPROTO);
+	PL_CHECK_EQ_INT(gw_proxy_parse((const unsigned char *)
+	    "PROXY TCP4 1.1.1.1 127.0.0.1 1\r\n", 33, &h), PL_EPROTO);
+	PL_CHECK_EQ_INT(gw_proxy_parse((const unsigned char *)"GET / HTTP/1.1\r\n", 16, &h),
+	    PL_EPROTO);
+	memset(longline, 'x', sizeof(longline));
+	memcpy(longline, "PROXY ", 6);
+	PL_CHECK_EQ_INT(gw_proxy_parse((const unsigned char *)longline, sizeof(longline), &h),
+	    PL_EPROTO);
+	PL_CHECK_EQ_INT(gw_proxy_looks((const unsigned char *)"GET /", 5), 0);
+	PL_CHECK_EQ_INT(gw_proxy_looks((const unsigned char *)"POST /", 6), 0);
+	PL_CHECK_EQ_INT(gw_proxy_looks((const unsigned char *)"PRO", 3), PL_EAGAIN);
+	PL_CHECK_EQ_INT(gw_proxy_looks((const unsigned char *)ok, sizeof(ok) - 1), 1);
+}
+
+/* test_proxy_v2 - binary headers: PROXY TCP4 / TCP6, LOCAL, partial, bad */
+PL_TEST(test_proxy_v2)
+{
+	unsigned char b[64] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55,
+	    0x49, 0x54, 0x0a, 0x21, 0x11, 0x00, 0x0c, 127, 3, 2, 1, 127, 0, 0, 1,
+	    0x15, 0xb3, 0x00, 0x50 };
+	struct gw_proxy_hdr h;
+
+	PL_CHECK_EQ_INT(gw_proxy_looks(b, 12), 1);
+	PL_CHECK_EQ_INT(gw_proxy_parse(b, 28, &h), 1);
+	PL_CHECK_EQ_INT(h.len, 28);
+	PL_CHECK_EQ_STR(h.addr, "127.3.2.1");
+	PL_CHECK_EQ_INT(gw_proxy_parse(b, 20, &h), PL_EAGAIN);
+	b[12] = 0x20;			/* LOCAL */
+	PL_CHECK_EQ_INT(gw_proxy_parse(b, 28, &h), 1);
+	PL_CHECK_EQ_STR(h.addr, "");
+	b[12] = 0x31;			/* version 3 */
+	PL_CHECK_EQ_INT(gw_proxy_parse(b, 28, &h), PL_EPROTO);
+	b[12] = 0x21;
+	b[15] = 4;			/* TCP4 with 4 bytes of addresses */
+	PL_CHECK_EQ_INT(gw_proxy_parse(b, 28, &h), PL_EPROTO);
+	b[14] = 0x10;			/* 4 KiB: over what we take */
+	PL_CHECK_EQ_INT(gw_proxy_parse(b, 28, &h), PL_EPROTO);
+	b[13] = 0x21;			/* TCP6, 36 bytes */
+	b[14] = 0;
+	b[15] = 36;
+	memset(b + 16, 0, 36);
+	b[31] = 1;			/* ::1 */
+	PL_CHECK_EQ_INT(gw_proxy_parse(b, 52, &h), 1);
+	PL_CHECK_EQ_STR(h.addr, "::1");
+}
+
+/* test_peer_budget - per-address socket counts: the cap, give back,
+ * loopback exempt or not, trusted proxies exempt */
+PL_TEST(test_peer_budget)
+{
+	struct gw_peer *p[4];
+
+	gw_conf.max_conns_ip = 2;
+	gw_conf.conn_loopback_exempt = 0;
+	gw_conf.trusted_proxies = "10.0.0.0/8, 192.168.1.7";
+	PL_CHECK_EQ_INT(gw_limits_init(), 0);
+	PL_CHECK(gw_limits_trusted("10.1.2.3"));
+	PL_CHECK(gw_limits_trusted("192.168.1.7"));
+	PL_CHECK(!gw_limits_trusted("192.168.1.8"));
+	PL_CHECK_EQ_INT(gw_limits_peer_take("127.0.0.2", &p[0]), 0);
+	PL_CHECK_EQ_INT(gw_limits_peer_take("127.0.0.2", &p[1]), 0);
+	PL_CHECK_EQ_INT(gw_limits_peer_take("127.0.0.2", &p[2]), PL_EAGAIN);
+	PL_CHECK(p[2] == NULL);
+	PL_CHECK_EQ_INT(gw_limits_peer_take("127.0.0.3", &p[2]), 0);
+	gw_limits_peer_put(&p[0]);
+	PL_CHECK(p[0] == NULL);
+	PL_CHECK_EQ_INT(gw_limits_peer_count("127.0.0.2"), 1);
+	PL_CHECK_EQ_INT(gw_limits_peer_take("127.0.0.2", &p[0]), 0);
+	gw_limits_peer_put(&p[0]);
+	gw_limits_peer_put(&p[1]);
+	gw_limits_peer_put(&p[2]);
+	PL_CHECK_EQ_INT(gw_limits_peer_count("127.0.0.2"), 0);
+	PL_CHECK_EQ_INT(gw_limits_peer_take("10.9.9.9", &p[0]), 0);
+	PL_CHECK_EQ_INT(gw_limits_peer_take("10.9.9.9", &p[1]), 0);
+	PL_CHECK_EQ_INT(gw_limits_peer_take("10.9.9.9", &p[2]), 0);	/* trusted */
+	gw_limits_peer_put(&p[0]);
+	gw_limits_peer_put(&p[1]);
+	gw_limits_peer_put(&p[2]);
+	gw_limits_fini();
+	gw_conf.conn_loopback_exempt = 1;
+	gw_conf.trusted_proxies = "10.0.0.0/33";
+	PL_CHECK_EQ_INT(gw_limits_init(), PL_EINVAL);
+	gw_limits_fini();
+	gw_conf.trusted_proxies = "";
+	PL_CHECK_EQ_INT(gw_limits_init(), 0);
+	PL_CHECK_EQ_INT(gw_limits_peer_take("127.0.0.2", &p[0]), 0);
+	PL_CHECK_EQ_INT(gw_limits_peer_take("127.0.0.2", &p[1]), 0);
+	PL_CHECK_EQ_INT(gw_limits_peer_take("127.0.0.2", &p[2]), 0);	/* loopback */
+	gw_limits_peer_put(&p[0]);
+	gw_limits_peer_put(&p[1]);
+	gw_limits_peer_put(&p[2]);
+	gw_limits_fini();
+	gw_conf.trusted_proxies = NULL;
+}
+
 PL_TEST(test_map)
 {
 	struct gw_map *m = gw_map_create();
@@ -285,6 +402,9 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_json_body),
 	PL_TEST_CASE(test_params_bounded),
 	PL_TEST_CASE(test_cache_many_channels),
+	PL_TEST_CASE(test_proxy_v1),
+	PL_TEST_CASE(test_proxy_v2),
+	PL_TEST_CASE(test_peer_budget),
 	PL_TEST_CASE(test_origin),
 	PL_TEST_CASE(test_bearer),
 	PL_TEST_CASE(test_sendq_bounds),

@@ -1,8 +1,12 @@
 /* limits.c - protection: the connection limit per process, the accept token
  * bucket against reconnect storms (both answered 503 with a jittered
- * Retry-After, before the upgrade), and the per-connection send rate.
+ * Retry-After, before the upgrade), the connection budget per user and per
+ * client address, and the per-connection send rate.
  * PARLEY_RATE_LIMITS=0 turns the per-user rates off; connection and frame
  * limits stay on. */
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,19 +14,228 @@
 #include "clock.h"
 #include "err.h"
 #include "gateway.h"
+#include "log.h"
 #include "loop.h"
 #include "mem.h"
 #include "tbucket.h"
 
 static struct pl_tbucket gw_accept;
 
-/* gw_limits_init - fill the accept bucket */
+static int gw_limits_retry(int lo, int hi);
+
+/* ---- the connection budget ----
+ *
+ * Per client address: every socket we accept (HTTP or WebSocket) takes one
+ * from its address's entry, and lws's destroy of the socket gives it back,
+ * so one address can never hold more than PARLEY_MAX_CONNS_IP sockets (nor,
+ * below that, all of lws's header slots). Loopback (unless
+ * PARLEY_CONN_LOOPBACK_EXEMPT=0) and trusted proxies are counted but not
+ * refused; behind a trusted proxy the address is the PROXY header's.
+ * Per user: WebSockets of a user on this process, counted from ESTABLISHED
+ * to CLOSED, checked before the 101 (after the token). */
+#define GW_TRUSTED_MAX 64
+
+struct gw_peer {
+	char addr[GW_ADDR_MAX];
+	size_t n;
+	int exempt;
+};
+
+static struct {
+	struct gw_map *peers;		/* addr -> struct gw_peer */
+	struct gw_map *users;		/* user -> count (intptr_t) */
+	struct { uint32_t net, mask; } trusted[GW_TRUSTED_MAX];
+	size_t ntrusted;
+} gw_budget;
+
+/* gw_limits_cidr - parse "a.b.c.d" or "a.b.c.d/n" into net and mask */
+static int
+gw_limits_cidr(const char *s, uint32_t *net_r, uint32_t *mask_r)
+{
+	char ip[32], *slash, *end;
+	struct in_addr a;
+	long bits = 32;
+
+	if (strlen(s) >= sizeof(ip))
+		return PL_EINVAL;
+	snprintf(ip, sizeof(ip), "%s", s);
+	if ((slash = strchr(ip, '/')) != NULL) {
+		*slash++ = 0;
+		bits = strtol(slash, &end, 10);
+		if (*slash == 0 || *end != 0 || bits < 0 || bits > 32)
+			return PL_EINVAL;
+	}
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return PL_EINVAL;
+	*mask_r = bits == 0 ? 0 : 0xffffffffu << (32 - bits);
+	*net_r = ntohl(a.s_addr) & *mask_r;
+	return 0;
+}
+
+/* gw_limits_trusted_parse - PARLEY_TRUSTED_PROXIES: comma-separated */
+static int
+gw_limits_trusted_parse(const char *list)
+{
+	char *copy = pl_strdup(list ? list : ""), *tok, *save = NULL;
+	int rv = 0;
+
+	gw_budget.ntrusted = 0;
+	for (tok = strtok_r(copy, ", ", &save); tok != NULL && rv == 0;
+	    tok = strtok_r(NULL, ", ", &save)) {
+		if (gw_budget.ntrusted == GW_TRUSTED_MAX) {
+			rv = PL_ETOOBIG;
+			break;
+		}
+		rv = gw_limits_cidr(tok, &gw_budget.trusted[gw_budget.ntrusted].net,
+		    &gw_budget.trusted[gw_budget.ntrusted].mask);
+		if (rv == 0)
+			gw_budget.ntrusted++;
+		else
+			pl_log_error("GW-TRUSTED-PROXIES", "bad=%s", tok);
+	}
+	free(copy);
+	return rv;
+}
+
+/* gw_limits_trusted - is addr one of the trusted proxies */
+int
+gw_limits_trusted(const char *addr)
+{
+	struct in_addr a;
+	uint32_t ip;
+	size_t i;
+
+	if (gw_budget.ntrusted == 0 || inet_pton(AF_INET, addr, &a) != 1)
+		return 0;
+	ip = ntohl(a.s_addr);
+	for (i = 0; i < gw_budget.ntrusted; i++)
+		if ((ip & gw_budget.trusted[i].mask) == gw_budget.trusted[i].net)
+			return 1;
+	return 0;
+}
+
+/* gw_limits_loopback - 127.0.0.0/8 or ::1 */
+static int
+gw_limits_loopback(const char *addr)
+{
+	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
+}
+
+/* gw_limits_init - fill the accept bucket, the budget maps */
 int
 gw_limits_init(void)
 {
 	pl_tbucket_init(&gw_accept, (double)gw_conf.rate_accept_per_s,
 	    (double)gw_conf.rate_accept_burst, pl_clock_mono_us());
+	gw_budget.peers = gw_map_create();
+	gw_budget.users = gw_map_create();
+	return gw_limits_trusted_parse(gw_conf.trusted_proxies);
+}
+
+/* gw_limits_free_peer - free one peer entry at exit */
+static void
+gw_limits_free_peer(const char *key, void *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	free(val);
+}
+
+/* gw_limits_fini - the budget maps (lws has destroyed every socket) */
+void
+gw_limits_fini(void)
+{
+	if (gw_budget.peers != NULL)
+		gw_map_each(gw_budget.peers, gw_limits_free_peer, NULL);
+	gw_map_free(&gw_budget.peers);
+	gw_map_free(&gw_budget.users);
+}
+
+/* gw_limits_peer_take - one more socket from addr */
+int
+gw_limits_peer_take(const char *addr, struct gw_peer **peer_r)
+{
+	struct gw_peer *p = gw_map_get(gw_budget.peers, addr);
+
+	*peer_r = NULL;
+	if (p == NULL) {
+		p = pl_calloc(1, sizeof(*p));
+		snprintf(p->addr, sizeof(p->addr), "%s", addr);
+		p->exempt = gw_limits_trusted(addr) ||
+		    (gw_conf.conn_loopback_exempt && gw_limits_loopback(addr));
+		gw_map_put(gw_budget.peers, p->addr, p);
+	}
+	if (!p->exempt && p->n >= (size_t)gw_conf.max_conns_ip) {
+		if (p->n == 0) {
+			gw_map_del(gw_budget.peers, p->addr);
+			free(p);
+		}
+		return PL_EAGAIN;
+	}
+	p->n++;
+	*peer_r = p;
 	return 0;
+}
+
+/* gw_limits_peer_put - a socket of the address is gone */
+void
+gw_limits_peer_put(struct gw_peer **pp)
+{
+	struct gw_peer *p = *pp;
+
+	if (p == NULL)
+		return;
+	*pp = NULL;
+	if (--p->n == 0) {
+		gw_map_del(gw_budget.peers, p->addr);
+		free(p);
+	}
+}
+
+/* gw_limits_peer_count - sockets held by addr (tests, logs) */
+size_t
+gw_limits_peer_count(const char *addr)
+{
+	struct gw_peer *p = gw_map_get(gw_budget.peers, addr);
+
+	return p != NULL ? p->n : 0;
+}
+
+/* gw_limits_user_admit - may user open one more WebSocket here */
+int
+gw_limits_user_admit(const char *user, int *retry_after_r)
+{
+	intptr_t n = (intptr_t)gw_map_get(gw_budget.users, user);
+
+	if (n < gw_conf.max_conns_user)
+		return 0;
+	*retry_after_r = gw_limits_retry(5, 30);
+	return PL_EAGAIN;
+}
+
+/* gw_limits_user_add - c's WebSocket is established */
+void
+gw_limits_user_add(struct gw_conn *c)
+{
+	intptr_t n = (intptr_t)gw_map_get(gw_budget.users, c->user);
+
+	gw_map_put(gw_budget.users, c->user, (void *)(n + 1));
+	c->user_counted = 1;
+}
+
+/* gw_limits_user_del - c's WebSocket is closed */
+void
+gw_limits_user_del(struct gw_conn *c)
+{
+	intptr_t n = (intptr_t)gw_map_get(gw_budget.users, c->user);
+
+	if (!c->user_counted)
+		return;
+	c->user_counted = 0;
+	if (n <= 1)
+		gw_map_del(gw_budget.users, c->user);
+	else
+		gw_map_put(gw_budget.users, c->user, (void *)(n - 1));
 }
 
 /* gw_limits_retry - a jittered Retry-After in seconds, so refused clients

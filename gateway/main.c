@@ -48,6 +48,14 @@ static const struct pl_config_entry gw_table[] = {
 	{ "max-body", "PARLEY_MAX_BODY", I64, "1048576", &gw_conf.max_body, 1024, 67108864, "largest Web API request body", 0 },
 	{ "max-params", "PARLEY_MAX_PARAMS", I64, "100", &gw_conf.max_params, 1, 10000, "Web API parameters per request, query and body together (then invalid_arguments)", 0 },
 	{ "max-user-channels", "PARLEY_MAX_USER_CHANNELS", I64, "10000", &gw_conf.max_user_channels, 1, 1000000, "channels a connection is subscribed to in the edge cache (more are not delivered live)", 0 },
+	{ "http-header-pool", "PARLEY_HTTP_HEADER_POOL", I64, "1024", &gw_conf.http_header_pool, 16, 65535, "lws header slots: HTTP requests whose headers are being read at once", 0 },
+	{ "http-header-timeout-s", "PARLEY_HTTP_HEADER_TIMEOUT_S", I64, "10", &gw_conf.http_header_timeout_s, 1, 600, "a connection must complete its request headers within this", 0 },
+	{ "http-request-timeout-s", "PARLEY_HTTP_REQUEST_TIMEOUT_S", I64, "30", &gw_conf.http_request_timeout_s, 1, 3600, "a Web API request body must be complete this long after its headers (then 408 request_timeout)", 0 },
+	{ "max-conns-user", "PARLEY_MAX_CONNS_USER", I64, "50", &gw_conf.max_conns_user, 1, 1000000, "WebSocket connections per user and process (then 429 too_many_connections)", 0 },
+	{ "max-conns-ip", "PARLEY_MAX_CONNS_IP", I64, "256", &gw_conf.max_conns_ip, 1, 10000000, "sockets (HTTP and WebSocket) per client address and process (then 503 at accept)", 0 },
+	{ "conn-loopback-exempt", "PARLEY_CONN_LOOPBACK_EXEMPT", PL_CONF_BOOL, "1", &gw_conf.conn_loopback_exempt, 0, 0, "loopback addresses are not held to max-conns-ip", 0 },
+	{ "trusted-proxies", "PARLEY_TRUSTED_PROXIES", PL_CONF_STR, "", &gw_conf.trusted_proxies, 0, 0, "IPv4 addresses or CIDRs of proxies in front (comma-separated): exempt from max-conns-ip, and the only peers whose PROXY header is accepted", 0 },
+	{ "proxy-protocol", "PARLEY_PROXY_PROTOCOL", PL_CONF_BOOL, "0", &gw_conf.proxy_protocol, 0, 0, "connections from trusted proxies start with a PROXY v1/v2 header (its address is the client's); a PROXY header from anyone else is refused", 0 },
 	{ "test-events-lag-ms", "PARLEY_TEST_EVENTS_LAG_MS", I64, "0", &gw_conf.test_events_lag_ms, 0, 60000, "TESTS ONLY: apply parley.events this much later (fault injection for the membership race)", 0 },
 	{ "max-hold", "PARLEY_MAX_HOLD", I64, "1024", &gw_conf.max_hold, 1, 1000000, "live events held per connection during a resume (then close 4008)", 0 },
 	{ "ws-rx-buffer", "PARLEY_WS_RX_BUFFER", I64, "128", &gw_conf.rx_buffer, 128, 65536, "lws receive buffer per connection", 0 },
@@ -105,6 +113,7 @@ gw_stop(void)
 	gw_poll_fini();
 	gw_api_fini();
 	gw_active_fini();
+	gw_limits_fini();
 	uv_close((uv_handle_t *)&gw_drain_timer, gw_close_cb);
 	uv_close((uv_handle_t *)&gw_sigterm, gw_close_cb);
 	uv_close((uv_handle_t *)&gw_sigint, gw_close_cb);

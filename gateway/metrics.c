@@ -8,6 +8,7 @@
 struct gw_metrics gw_m;
 
 #define GW_DISCONNECT_HELP "WebSocket disconnects by reason."
+#define GW_REFUSED_HELP "Upgrades refused before the 101 and sockets refused at accept, by reason."
 
 static const char *const gw_reasons[] = {
 	"peer", "drain", "frame_too_big", "auth", "token_expired", "slow_consumer",
@@ -40,9 +41,13 @@ gw_metrics_init(void)
 
 	gw_m.conns = pl_metrics_gauge("parley_gateway_connections", "Open WebSocket connections.", NULL);
 	gw_m.connects = pl_metrics_counter("parley_gateway_connects_total", "WebSocket connections accepted.", NULL);
-	gw_m.refused_limit = pl_metrics_counter("parley_gateway_refused_total", "Upgrades refused before the 101, by reason.", "reason=\"limit\"");
-	gw_m.refused_origin = pl_metrics_counter("parley_gateway_refused_total", "Upgrades refused before the 101, by reason.", "reason=\"origin\"");
-	gw_m.refused_auth = pl_metrics_counter("parley_gateway_refused_total", "Upgrades refused before the 101, by reason.", "reason=\"auth\"");
+	gw_m.refused_limit = pl_metrics_counter("parley_gateway_refused_total", GW_REFUSED_HELP, "reason=\"limit\"");
+	gw_m.refused_origin = pl_metrics_counter("parley_gateway_refused_total", GW_REFUSED_HELP, "reason=\"origin\"");
+	gw_m.refused_auth = pl_metrics_counter("parley_gateway_refused_total", GW_REFUSED_HELP, "reason=\"auth\"");
+	gw_m.refused_user = pl_metrics_counter("parley_gateway_refused_total", GW_REFUSED_HELP, "reason=\"user\"");
+	gw_m.refused_ip = pl_metrics_counter("parley_gateway_refused_total", GW_REFUSED_HELP, "reason=\"ip\"");
+	gw_m.refused_proxy_header = pl_metrics_counter("parley_gateway_refused_total", GW_REFUSED_HELP, "reason=\"proxy_header\"");
+	gw_m.refused_proxy_untrusted = pl_metrics_counter("parley_gateway_refused_total", GW_REFUSED_HELP, "reason=\"proxy_untrusted\"");
 	for (i = 0; i < sizeof(gw_reasons) / sizeof(gw_reasons[0]); i++) {
 		snprintf(labels, sizeof(labels), "reason=\"%s\"", gw_reasons[i]);
 		gw_disconnects[i] = pl_metrics_counter("parley_gateway_disconnects_total",
@@ -52,6 +57,7 @@ gw_metrics_init(void)
 	gw_m.params_refused_key = pl_metrics_counter("parley_gateway_params_refused_total", "Web API requests refused while decoding parameters, by reason.", "reason=\"key\"");
 	gw_m.params_refused_syntax = pl_metrics_counter("parley_gateway_params_refused_total", "Web API requests refused while decoding parameters, by reason.", "reason=\"syntax\"");
 	gw_m.channels_capped = pl_metrics_counter("parley_gateway_channels_capped_total", "Channel subscriptions not made because the connection was at max-user-channels.", NULL);
+	gw_m.http_timeouts = pl_metrics_counter("parley_gateway_http_timeouts_total", "HTTP requests whose body did not arrive within http-request-timeout-s (408).", NULL);
 	gw_m.frames_in = pl_metrics_counter("parley_gateway_frames_total", "WebSocket frames.", "dir=\"in\"");
 	gw_m.frames_out = pl_metrics_counter("parley_gateway_frames_total", "WebSocket frames.", "dir=\"out\"");
 	gw_m.bytes_in = pl_metrics_counter("parley_gateway_bytes_total", "WebSocket payload bytes.", "dir=\"in\"");

@@ -3,8 +3,12 @@
  * and static files, all on one port.
  *
  * The callback is a table from lws reason to handler. Every WebSocket check
- * that can refuse with an HTTP status (path, Origin, connection limit, accept
- * budget, token) runs in LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, before the 101. */
+ * that can refuse with an HTTP status (path, Origin, token, connection
+ * limit, per-user budget, accept bucket) runs in
+ * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, before the 101; the token first, so
+ * bogus upgrades never spend the accept bucket of real users. The
+ * per-address budget is taken at accept (gw_server_admit) and given back
+ * when lws destroys the socket (LWS_CALLBACK_WSI_DESTROY). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -42,6 +46,7 @@
 #define GW_TOO_LARGE "{\"ok\":false,\"error\":\"request_too_large\"}"
 
 static struct lws_protocols gw_protocols[2];
+static int gw_server_created;		/* lws made a wsi in this adoption */
 static lws_retry_bo_t gw_retry;
 static struct lws_vhost *gw_vhost;
 static int gw_listen_fd = -1;
@@ -85,6 +90,7 @@ gw_server_status_text(int status)
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
+	case 429: return "Too Many Requests";
 	default: return "Service Unavailable";
 	}
 }
@@ -155,10 +161,8 @@ gw_server_confirm(struct lws *wsi, struct gw_conn *c, void *in)
 	}
 	if (gw.draining)
 		return gw_server_refuse(wsi, 503, "draining", (int)pl_jitter_ms(1, 5));
-	if ((rv = gw_limits_admit(&retry)) != 0) {
-		pl_metrics_inc(gw_m.refused_limit);
-		return gw_server_refuse(wsi, 503, "too_many_connections", retry);
-	}
+	/* the token first (an HMAC, no I/O): only authenticated upgrades
+	 * reach the limits below, so bogus ones cannot use them up */
 	if ((rv = gw_server_ws_auth(wsi, &a, &ticket)) != 0) {
 		pl_metrics_inc(gw_m.refused_auth);
 		return gw_server_refuse(wsi, 401, gw_auth_err_code(rv), 0);
@@ -166,6 +170,14 @@ gw_server_confirm(struct lws *wsi, struct gw_conn *c, void *in)
 	if (gw_active_deleted(a.user)) {	/* deactivated (active.c) */
 		pl_metrics_inc(gw_m.refused_auth);
 		return gw_server_refuse(wsi, 401, "account_inactive", 0);
+	}
+	if ((rv = gw_limits_user_admit(a.user, &retry)) != 0) {
+		pl_metrics_inc(gw_m.refused_user);
+		return gw_server_refuse(wsi, 429, "too_many_connections", retry);
+	}
+	if ((rv = gw_limits_admit(&retry)) != 0) {
+		pl_metrics_inc(gw_m.refused_limit);
+		return gw_server_refuse(wsi, 503, "too_many_connections", retry);
 	}
 	(void)c;
 	(void)in;
@@ -229,6 +241,18 @@ gw_server_param_refused(struct gw_conn *c, int rv)
 	gw_api_reply_error(c, gw_params_error(rv));
 }
 
+/* gw_server_release_headers - everything the request needs from its
+ * headers is copied (gw_http): give its lws header slot back. lws 4.1
+ * keeps the slot until the transaction completes otherwise, so 256 held
+ * polls or slow message-svc answers took every slot of the process and no
+ * new connection was served. Only once the body is read: lws needs the
+ * slot to read a body (it attaches one again if it is missing). */
+static void
+gw_server_release_headers(struct lws *wsi)
+{
+	lws_http_headers_detach(wsi);
+}
+
 /* gw_server_api - start an /api/<method> transaction */
 static int
 gw_server_api(struct lws *wsi, struct gw_conn *c, const char *path)
@@ -257,12 +281,13 @@ gw_server_api(struct lws *wsi, struct gw_conn *c, const char *path)
 			    (size_t)(n - (eq + 1 - frag)));
 	}
 	h->param_err = rv;
-	if (!h->is_post && rv != 0)
-		gw_server_param_refused(c, rv);
-	else if (!h->is_post)
-		gw_api_dispatch(c);
-	else
+	if (h->is_post)
 		return gw_server_body_limit(wsi, c);
+	gw_server_release_headers(wsi);
+	if (rv != 0)
+		gw_server_param_refused(c, rv);
+	else
+		gw_api_dispatch(c);
 	return 0;
 }
 
@@ -280,6 +305,7 @@ gw_server_body_done(struct gw_conn *c)
 		gw_api_reply_error(c, "request_too_large");
 		return 0;
 	}
+	gw_server_release_headers(c->wsi);
 	if ((rv = h->param_err) == 0 && h->body.len > 0) {
 		if (h->ctype != NULL && strstr(h->ctype, "application/json") != NULL)
 			rv = gw_params_json(&h->params, h->body.data, h->body.len);
@@ -315,7 +341,23 @@ gw_server_http(struct lws *wsi, struct gw_conn *c, void *in, size_t len)
 	return gw_static_serve(wsi, path);
 }
 
-/* gw_server_http_body - append a chunk of a POST body, bounded */
+/* gw_server_request_timeout - the body did not arrive within the whole-
+ * request deadline: answer request_timeout (408) and hang up */
+static int
+gw_server_request_timeout(struct gw_conn *c)
+{
+	static const char body[] = "{\"ok\":false,\"error\":\"request_timeout\"}";
+
+	pl_metrics_inc(gw_m.http_timeouts);
+	pl_log_info("GW-HTTP-TIMEOUT", "path=%s bytes=%zu", c->http->path,
+	    c->http->body.len + c->http->dropped);
+	gw_http_respond(c->wsi, 408, GW_JSON, body, sizeof(body) - 1, 0);
+	return -1;
+}
+
+/* gw_server_http_body - append a chunk of a POST body, bounded in size and
+ * in time: lws restarts its content timeout at every chunk, so a body
+ * trickled a byte at a time would otherwise never end */
 static int
 gw_server_http_body(struct gw_conn *c, void *in, size_t len)
 {
@@ -323,6 +365,9 @@ gw_server_http_body(struct gw_conn *c, void *in, size_t len)
 
 	if (h == NULL)
 		return -1;
+	if (pl_clock_mono_us() - h->start_us >
+	    (uint64_t)gw_conf.http_request_timeout_s * 1000000u)
+		return gw_server_request_timeout(c);
 	if (!h->too_large && h->body.len + len > (size_t)gw_conf.max_body) {
 		h->too_large = 1;
 		h->dropped = h->body.len;
@@ -345,6 +390,19 @@ gw_server_http_closed(struct gw_conn *c)
 		gw_conn_unregister(c);
 		gw_http_free(&c->http);
 	}
+}
+
+/* gw_server_destroyed - lws frees a socket's wsi (every one, whatever its
+ * state): its address gives the socket back */
+static void
+gw_server_destroyed(struct lws *wsi)
+{
+	struct gw_peer *p = lws_get_opaque_user_data(wsi);
+
+	if (p == NULL)
+		return;
+	lws_set_opaque_user_data(wsi, NULL);
+	gw_limits_peer_put(&p);
 }
 
 /* gw_server_cb - the protocol callback: one branch per reason we serve */
@@ -383,6 +441,12 @@ gw_server_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return gw_conn_writeable(c);
 	case LWS_CALLBACK_CLOSED:
 		gw_conn_closed(c);
+		return 0;
+	case LWS_CALLBACK_WSI_CREATE:
+		gw_server_created = 1;
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		gw_server_destroyed(wsi);
 		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -433,24 +497,76 @@ gw_server_listen(const char *host, int port)
 	return 0;
 }
 
-/* gw_server_accept - accept a batch and give each socket to lws */
+/* gw_server_refuse_socket - over the per-address budget: a complete 503
+ * written raw (best effort: the socket is new, its buffer empty) and close */
+static void
+gw_server_refuse_socket(int fd, const char *addr)
+{
+	static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: " GW_JSON "\r\nContent-Length: 47\r\nRetry-After: 10\r\n"
+	    "Connection: close\r\n\r\n{\"ok\":false,\"error\":\"too_many_connections\"}";
+
+	pl_metrics_inc(gw_m.refused_ip);
+	pl_log_debug("GW-REFUSED-IP", "addr=%s held=%zu", addr, gw_limits_peer_count(addr));
+	if (send(fd, resp, sizeof(resp) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		pl_log_debug("GW-REFUSED-IP-SEND", "err=%s", strerror(errno));
+	shutdown(fd, SHUT_WR);
+	close(fd);
+}
+
+/* gw_server_admit - charge addr for the socket and give it to lws */
+void
+gw_server_admit(int fd, const char *addr)
+{
+	lws_adopt_desc_t info;
+	struct gw_peer *peer;
+
+	if (gw_limits_peer_take(addr, &peer) != 0) {
+		gw_server_refuse_socket(fd, addr);
+		return;
+	}
+	memset(&info, 0, sizeof(info));
+	info.vh = gw_vhost;
+	info.type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | LWS_ADOPT_ALLOW_SSL;
+	info.fd.sockfd = fd;
+	info.opaque = peer;		/* given back in LWS_CALLBACK_WSI_DESTROY */
+	gw_server_created = 0;
+	if (lws_adopt_descriptor_vhost_via_info(&info) != NULL)
+		return;
+	/* lws closed fd. A failure after it made the wsi destroys it (and so
+	 * gives the budget back, maybe later); one before did not */
+	pl_log_warn("GW-ADOPT", "fd=%d addr=%s", fd, addr);
+	if (!gw_server_created)
+		gw_limits_peer_put(&peer);
+}
+
+/* gw_server_accept - accept a batch; each socket goes to lws at once, or,
+ * with the PROXY protocol on, first waits for its header (proxy.c) */
 static void
 gw_server_accept(void *arg)
 {
+	struct sockaddr_in sa;
+	socklen_t sl;
+	char addr[GW_ADDR_MAX];
 	int i, fd;
 
 	(void)arg;
 	for (i = 0; i < GW_ACCEPT_BATCH && gw_listen_fd >= 0; i++) {
-		fd = accept4(gw_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		sl = sizeof(sa);
+		fd = accept4(gw_listen_fd, (struct sockaddr *)&sa, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				pl_log_warn("GW-ACCEPT", "err=%s", strerror(errno));
 			return;
 		}
-		if (lws_adopt_socket_vhost(gw_vhost, fd) == NULL) {
-			pl_log_warn("GW-ADOPT", "fd=%d", fd);
-			close(fd);
-		}
+		if (sa.sin_family != AF_INET ||
+		    inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr)) == NULL)
+			snprintf(addr, sizeof(addr), "unknown");
+		if (gw_conf.proxy_protocol)
+			gw_proxy_wait(fd, addr, gw_limits_trusted(addr));
+		else
+			gw_server_admit(fd, addr);
 	}
 }
 
@@ -484,7 +600,12 @@ gw_server_start(void)
 	info.foreign_loops = loops;
 	info.timeout_secs = (unsigned int)gw_conf.pong_timeout_s;
 	info.retry_and_idle_policy = &gw_retry;
-	info.max_http_header_pool = 256;
+	/* header slots: each HTTP request holds one only while its headers
+	 * are read (gw_server_api detaches it); slow headers lose it after
+	 * http-header-timeout-s; PARLEY_MAX_CONNS_IP keeps one address from
+	 * holding more than a part of them */
+	info.max_http_header_pool2 = (unsigned int)gw_conf.http_header_pool;
+	info.timeout_secs_ah_idle = (unsigned int)gw_conf.http_header_timeout_s;
 	info.pt_serv_buf_size = 32768;
 	gw.lws = lws_create_context(&info);
 	if (gw.lws == NULL || (gw_vhost = lws_get_vhost_by_name(gw.lws, "default")) == NULL) {
@@ -520,6 +641,7 @@ void
 gw_server_stop(void)
 {
 	gw_server_deprecate();
+	gw_proxy_fini();
 	if (gw.lws == NULL)
 		return;
 	lws_context_destroy(gw.lws);
