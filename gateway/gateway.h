@@ -504,8 +504,10 @@ struct gw_proxy_hdr {
 int gw_proxy_parse(const unsigned char *p, size_t n, struct gw_proxy_hdr *h);
 /* 1 if a PROXY header starts at p, 0 if not, PL_EAGAIN if too short to say */
 int gw_proxy_looks(const unsigned char *p, size_t n);
-/* hold an accepted socket until its first bytes (see proxy.c) */
-void gw_proxy_wait(int fd, const char *peer, int trusted);
+/* hold an accepted socket until its first bytes (see proxy.c): held is
+ * the budget an untrusted peer already took (owned), NULL from a trusted
+ * proxy (its sockets are charged to the header's address) */
+void gw_proxy_wait(int fd, const char *peer, struct gw_peer *held);
 void gw_proxy_fini(void);
 
 /* ---- static.c ---- */
@@ -549,6 +551,8 @@ int gw_server_ws_auth(struct lws *wsi, struct gw_auth *a, int *ticket_r);
 /* a socket accepted from client address addr: charge the per-address
  * budget and give it to lws, or refuse it (503, closed) */
 void gw_server_admit(int fd, const char *addr);
+/* give fd to lws with the budget peer already holds (owned, may be NULL) */
+void gw_server_adopt(int fd, struct gw_peer *peer);
 /* stop listening (drain); existing connections stay */
 void gw_server_deprecate(void);
 void gw_server_stop(void);

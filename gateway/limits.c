@@ -186,6 +186,8 @@ gw_limits_peer_put(struct gw_peer **pp)
 	if (p == NULL)
 		return;
 	*pp = NULL;
+	if (gw_budget.peers == NULL)
+		return;		/* after gw_limits_fini: lws frees its last sockets late */
 	if (--p->n == 0) {
 		gw_map_del(gw_budget.peers, p->addr);
 		free(p);
@@ -196,7 +198,7 @@ gw_limits_peer_put(struct gw_peer **pp)
 size_t
 gw_limits_peer_count(const char *addr)
 {
-	struct gw_peer *p = gw_map_get(gw_budget.peers, addr);
+	struct gw_peer *p = gw_budget.peers ? gw_map_get(gw_budget.peers, addr) : NULL;
 
 	return p != NULL ? p->n : 0;
 }
@@ -227,10 +229,11 @@ gw_limits_user_add(struct gw_conn *c)
 void
 gw_limits_user_del(struct gw_conn *c)
 {
-	intptr_t n = (intptr_t)gw_map_get(gw_budget.users, c->user);
+	intptr_t n;
 
-	if (!c->user_counted)
+	if (!c->user_counted || gw_budget.users == NULL)
 		return;
+	n = (intptr_t)gw_map_get(gw_budget.users, c->user);
 	c->user_counted = 0;
 	if (n <= 1)
 		gw_map_del(gw_budget.users, c->user);

@@ -44,6 +44,7 @@ struct gw_proxy_wait {
 	int fd;
 	char peer[GW_ADDR_MAX];
 	int trusted;
+	struct gw_peer *held;		/* untrusted: its address's budget */
 	uint64_t deadline_ms;
 	struct pl_watch *watch;
 	struct gw_proxy_wait *prev, *next;
@@ -187,8 +188,10 @@ gw_proxy_done(struct gw_proxy_wait *w, int close_fd)
 	if (w->next != NULL)
 		w->next->prev = w->prev;
 	gw_proxy.n--;
-	if (close_fd)
+	if (close_fd) {
 		close(w->fd);
+		gw_limits_peer_put(&w->held);
+	}
 	free(w);
 }
 
@@ -208,6 +211,7 @@ gw_proxy_readable(void *arg)
 	struct gw_proxy_wait *w = arg;
 	unsigned char buf[GW_PROXY_V2_MAX];
 	struct gw_proxy_hdr h;
+	struct gw_peer *held;
 	ssize_t n = recv(w->fd, buf, sizeof(buf), MSG_PEEK);
 	int fd = w->fd, rv;
 	char addr[GW_ADDR_MAX];
@@ -225,9 +229,9 @@ gw_proxy_readable(void *arg)
 			gw_proxy_refuse(w, gw_m.refused_proxy_untrusted, "untrusted");
 			return;
 		}
-		snprintf(addr, sizeof(addr), "%s", w->peer);
+		held = w->held;
 		gw_proxy_done(w, 0);
-		gw_server_admit(fd, addr);
+		gw_server_adopt(fd, held);
 		return;
 	}
 	if ((rv = gw_proxy_parse(buf, (size_t)n, &h)) == PL_EAGAIN &&
@@ -261,19 +265,21 @@ gw_proxy_sweep(void *arg)
 	}
 }
 
-/* gw_proxy_wait - hold accepted fd (from peer, trusted or not) until its
- * first bytes arrive; it is then closed or handed to gw_server_admit */
+/* gw_proxy_wait - hold accepted fd until its first bytes arrive; it is then
+ * closed or handed to lws (gw_server_admit / gw_server_adopt) */
 void
-gw_proxy_wait(int fd, const char *peer, int trusted)
+gw_proxy_wait(int fd, const char *peer, struct gw_peer *held)
 {
 	struct gw_proxy_wait *w = pl_calloc(1, sizeof(*w));
 
 	w->fd = fd;
 	snprintf(w->peer, sizeof(w->peer), "%s", peer);
-	w->trusted = trusted;
+	w->trusted = held == NULL;
+	w->held = held;
 	w->deadline_ms = pl_clock_mono_ms() + (uint64_t)gw_conf.http_header_timeout_s * 1000u;
 	if (pl_loop_watch(gw.loop, fd, gw_proxy_readable, w, &w->watch) != 0) {
 		close(fd);
+		gw_limits_peer_put(&w->held);
 		free(w);
 		return;
 	}

@@ -518,13 +518,22 @@ gw_server_refuse_socket(int fd, const char *addr)
 void
 gw_server_admit(int fd, const char *addr)
 {
-	lws_adopt_desc_t info;
 	struct gw_peer *peer;
 
 	if (gw_limits_peer_take(addr, &peer) != 0) {
 		gw_server_refuse_socket(fd, addr);
 		return;
 	}
+	gw_server_adopt(fd, peer);
+}
+
+/* gw_server_adopt - give fd to lws; peer (the budget it holds, owned) goes
+ * with it and comes back in LWS_CALLBACK_WSI_DESTROY */
+void
+gw_server_adopt(int fd, struct gw_peer *peer)
+{
+	lws_adopt_desc_t info;
+
 	memset(&info, 0, sizeof(info));
 	info.vh = gw_vhost;
 	info.type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | LWS_ADOPT_ALLOW_SSL;
@@ -535,7 +544,7 @@ gw_server_admit(int fd, const char *addr)
 		return;
 	/* lws closed fd. A failure after it made the wsi destroys it (and so
 	 * gives the budget back, maybe later); one before did not */
-	pl_log_warn("GW-ADOPT", "fd=%d addr=%s", fd, addr);
+	pl_log_warn("GW-ADOPT", "fd=%d", fd);
 	if (!gw_server_created)
 		gw_limits_peer_put(&peer);
 }
@@ -546,6 +555,7 @@ static void
 gw_server_accept(void *arg)
 {
 	struct sockaddr_in sa;
+	struct gw_peer *peer;
 	socklen_t sl;
 	char addr[GW_ADDR_MAX];
 	int i, fd;
@@ -563,10 +573,14 @@ gw_server_accept(void *arg)
 		if (sa.sin_family != AF_INET ||
 		    inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr)) == NULL)
 			snprintf(addr, sizeof(addr), "unknown");
-		if (gw_conf.proxy_protocol)
-			gw_proxy_wait(fd, addr, gw_limits_trusted(addr));
-		else
+		if (!gw_conf.proxy_protocol)
 			gw_server_admit(fd, addr);
+		else if (gw_limits_trusted(addr))
+			gw_proxy_wait(fd, addr, NULL);	/* charged to the header's address */
+		else if (gw_limits_peer_take(addr, &peer) == 0)
+			gw_proxy_wait(fd, addr, peer);	/* charged while it waits too */
+		else
+			gw_server_refuse_socket(fd, addr);
 	}
 }
 

@@ -325,6 +325,18 @@ def test_proxy_protocol_from_trusted_proxy(stack, team, extra_gateway):
         resp = raw_request(gw.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
                            src="127.0.0.10")
         assert status_of(resp) == 200
+        # untrusted sockets waiting for their first bytes count already
+        idle = []
+        for _ in range(3):
+            s = socket.socket()
+            s.bind(("127.0.0.11", 0))
+            s.connect(("127.0.0.1", gw.port))
+            s.settimeout(10)
+            idle.append(s)
+        resp = read_response(idle[2])
+        assert status_of(resp) == 503, resp[:100]
+        for s in idle:
+            s.close()
     finally:
         for w in held:
             w.close()
