@@ -387,7 +387,7 @@ struct boot {
 	Parley__Channel *chans;
 	Parley__Channel **chanp;
 	char **strs;		/* heap strings the protos point at */
-	int nstrs;
+	size_t nstrs, capstrs;
 	struct boot_look *looks;	/* one per channel (Redis callbacks' args) */
 	int pending;		/* Redis look-ups in flight */
 };
@@ -403,7 +403,7 @@ static void boot_states(struct boot *st);
 static char *
 boot_str(struct boot *st, const char *s)
 {
-	st->strs = pl_realloc(st->strs, (size_t)(st->nstrs + 1) * sizeof(char *));
+	st->strs = pl_grow(st->strs, &st->capstrs, st->nstrs + 1, 64, sizeof(char *));
 	return st->strs[st->nstrs++] = pl_strdup(s);
 }
 
@@ -411,7 +411,7 @@ static void
 boot_free(void *p)
 {
 	struct boot *st = p;
-	int i;
+	size_t i;
 
 	for (i = 0; i < st->nstrs; i++)
 		free(st->strs[i]);
