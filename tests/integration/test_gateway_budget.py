@@ -105,7 +105,7 @@ def test_many_form_keys_refused_before_auth(stack, extra_gateway):
     """5,000 distinct keys (no token at all): invalid_arguments, not an echo
     of 5,000 args; a 1 MiB body of ~100,000 keys is answered the same way and
     the process still answers at once. The cap is 50 here (default 100) so
-    that a query string over it fits lws's header fragments (about 80)."""
+    that a query string over it fits lws's header fragments (fewer than 100)."""
     gw = extra_gateway(PARLEY_MAX_PARAMS=50)
     body = "&".join("k%d=v" % i for i in range(5000)).encode()
     resp = post_form(gw.port, "/api/api.test", body)
