@@ -494,7 +494,10 @@ gw_poll_asked(const struct gw_params *params)
 	} else {
 		o = cJSON_CreateObject();
 	}
-	if (o != NULL && !cJSON_IsObject(o)) {
+	/* at most as many channels as a poll follows: each of the user's
+	 * channels is looked up in it (linear), so its size bounds the work */
+	if (o != NULL && (!cJSON_IsObject(o) ||
+	    cJSON_GetArraySize(o) > GW_POLL_MAX_CHANNELS)) {
 		cJSON_Delete(o);
 		o = NULL;
 	}

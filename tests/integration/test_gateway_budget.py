@@ -340,3 +340,15 @@ def test_proxy_protocol_from_trusted_proxy(stack, team, extra_gateway):
     finally:
         for w in held:
             w.close()
+
+
+def test_poll_last_seq_bounded(stack, team, api):
+    """events.poll looks each of the user's channels up in the client's
+    last_seq: more entries than a poll follows (1,000) are refused"""
+    many = {"C%08d" % i: 1 for i in range(1001)}
+    r = api.call("events.poll", team.token("alice"), check=False,
+                 json_body={"last_seq": many, "timeout": 0})
+    assert r == {"ok": False, "error": "invalid_arguments"}
+    many.popitem()
+    r = api.call("events.poll", team.token("alice"), json_body={"last_seq": many, "timeout": 0})
+    assert r["ok"] is True
