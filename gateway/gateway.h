@@ -22,6 +22,8 @@
  *   poll.c     events.poll: long polling held on the same fan-out indexes
  *   active.c   deactivated users: session.check cache, USER_CHANGED closes
  *   limits.c   connection limit, accept bucket, per-connection send rate
+ *              (and the per-user / per-address connection budget)
+ *   proxy.c    the PROXY protocol on accepted sockets, before lws
  *   static.c   static files of the web client
  *   metrics.c  the gateway's metrics
  *
