@@ -130,6 +130,18 @@ def test_many_form_keys_refused_before_auth(stack, extra_gateway):
     # within the bounds, api.test still echoes (a repeated key replaces)
     resp = post_form(gw.port, "/api/api.test", b"a=1&b=2&a=3")
     assert body_of(resp) == {"ok": True, "args": {"a": "3", "b": "2"}}
+    # a GET within the bounds, twice on one keep-alive connection (its header
+    # slot was given back before the answer)
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    try:
+        for _ in range(2):
+            s.sendall(b"GET /api/api.test?x=1&y=2 HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert body_of(read_response(s)) == {"ok": True, "args": {"x": "1", "y": "2"}}
+            s.sendall(b"POST /api/api.test HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                      b"application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\nz=3")
+            assert body_of(read_response(s)) == {"ok": True, "args": {"z": "3"}}
+    finally:
+        s.close()
 
 
 # ---- lws header slots: held polls and slow bodies do not block the process
