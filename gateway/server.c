@@ -502,13 +502,16 @@ gw_server_listen(const char *host, int port)
 static void
 gw_server_refuse_socket(int fd, const char *addr)
 {
-	static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\n"
-	    "Content-Type: " GW_JSON "\r\nContent-Length: 47\r\nRetry-After: 10\r\n"
-	    "Connection: close\r\n\r\n{\"ok\":false,\"error\":\"too_many_connections\"}";
+	static const char body[] = "{\"ok\":false,\"error\":\"too_many_connections\"}";
+	char resp[256];
+	int n;
 
 	pl_metrics_inc(gw_m.refused_ip);
 	pl_log_debug("GW-REFUSED-IP", "addr=%s held=%zu", addr, gw_limits_peer_count(addr));
-	if (send(fd, resp, sizeof(resp) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	n = snprintf(resp, sizeof(resp), "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: " GW_JSON "\r\nContent-Length: %zu\r\nRetry-After: 10\r\n"
+	    "Connection: close\r\n\r\n%s", sizeof(body) - 1, body);
+	if (send(fd, resp, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		pl_log_debug("GW-REFUSED-IP-SEND", "err=%s", strerror(errno));
 	shutdown(fd, SHUT_WR);
 	close(fd);

@@ -267,6 +267,9 @@ def test_per_ip_connection_cap(stack, team, extra_gateway):
         resp = read_response(s)
         s.close()
         assert status_of(resp) == 503 and body_of(resp)["error"] == "too_many_connections"
+        head = resp.split(b"\r\n\r\n", 1)[0].lower()
+        assert b"content-length: %d" % len(resp.split(b"\r\n\r\n", 1)[1]) in head
+        assert b"retry-after: 10" in head
         assert gw.metric("parley_gateway_refused_total", reason="ip") >= 2
         held.pop().close()
 
