@@ -4,7 +4,10 @@
  * With PARLEY_PROXY_PROTOCOL=1 every accepted socket waits here (a watch on
  * its fd, a deadline of PARLEY_HTTP_HEADER_TIMEOUT_S) until its first bytes
  * show what it is; they are read with MSG_PEEK, so lws later reads exactly
- * what follows the header:
+ * what follows the header. The watch is level-triggered and peeking leaves
+ * the bytes in the socket, so a socket whose first bytes are not yet
+ * enough to decide stops being watched (it would wake the loop at once,
+ * again and again) and is peeked at again by the once-a-second sweep:
  *
  *   - from a trusted proxy (PARLEY_TRUSTED_PROXIES): a PROXY header is
  *     required. It is consumed and its source address becomes the client's
@@ -204,6 +207,13 @@ gw_proxy_refuse(struct gw_proxy_wait *w, struct pl_metric *m, const char *why)
 	gw_proxy_done(w, 1);
 }
 
+/* gw_proxy_partial - too few bytes to decide: wait for the sweep */
+static void
+gw_proxy_partial(struct gw_proxy_wait *w)
+{
+	pl_loop_unwatch(&w->watch);
+}
+
 /* gw_proxy_readable - the first bytes of a waiting socket */
 static void
 gw_proxy_readable(void *arg)
@@ -223,8 +233,10 @@ gw_proxy_readable(void *arg)
 		return;
 	}
 	if (!w->trusted) {
-		if ((rv = gw_proxy_looks(buf, (size_t)n)) == PL_EAGAIN)
+		if ((rv = gw_proxy_looks(buf, (size_t)n)) == PL_EAGAIN) {
+			gw_proxy_partial(w);
 			return;
+		}
 		if (rv == 1) {
 			gw_proxy_refuse(w, gw_m.refused_proxy_untrusted, "untrusted");
 			return;
@@ -235,8 +247,10 @@ gw_proxy_readable(void *arg)
 		return;
 	}
 	if ((rv = gw_proxy_parse(buf, (size_t)n, &h)) == PL_EAGAIN &&
-	    (size_t)n < sizeof(buf))
+	    (size_t)n < sizeof(buf)) {
+		gw_proxy_partial(w);
 		return;
+	}
 	if (rv != 1) {
 		gw_proxy_refuse(w, gw_m.refused_proxy_header, "malformed");
 		return;
@@ -250,7 +264,8 @@ gw_proxy_readable(void *arg)
 	gw_server_admit(fd, addr);
 }
 
-/* gw_proxy_sweep - close sockets that said nothing in time */
+/* gw_proxy_sweep - close sockets that said nothing in time; peek again at
+ * those that had said too little */
 static void
 gw_proxy_sweep(void *arg)
 {
@@ -262,6 +277,8 @@ gw_proxy_sweep(void *arg)
 		next = w->next;
 		if (now >= w->deadline_ms)
 			gw_proxy_refuse(w, gw_m.refused_proxy_header, "timeout");
+		else if (w->watch == NULL)
+			gw_proxy_readable(w);	/* may free w: next is taken */
 	}
 }
 

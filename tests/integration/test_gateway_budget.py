@@ -340,6 +340,22 @@ def test_proxy_protocol_from_trusted_proxy(stack, team, extra_gateway):
         resp = raw_request(gw.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
                            src="127.0.0.10")
         assert status_of(resp) == 200
+        # first bytes split across segments (too few to decide at first):
+        # plain HTTP from an untrusted peer and a header from the proxy
+        for src, parts in (("127.0.0.12", [b"G", b"ET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"]),
+                           ("127.0.0.9", [b"PROXY TCP4 203.0.1", b"13.9 127.0.0.1 1 80\r\n"
+                                          b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"])):
+            s = socket.socket()
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s.bind((src, 0))
+            s.connect(("127.0.0.1", gw.port))
+            s.settimeout(15)
+            s.sendall(parts[0])
+            time.sleep(0.3)         # a separate segment, not an assertion
+            s.sendall(parts[1])
+            resp = read_response(s)
+            s.close()
+            assert status_of(resp) == 200, (src, resp[:100])
         # untrusted sockets waiting for their first bytes count already
         idle = []
         for _ in range(3):
