@@ -261,6 +261,7 @@ void
 gw_cache_attach(struct gw_conn *c, const Parley__Boot *boot)
 {
 	const Parley__Channel *ch;
+	int fresh = c->nchans == 0;	/* the O(1) duplicate test holds only then */
 	size_t i;
 
 	c->u = gw_cache_user_get(c->user, c->team);
@@ -274,7 +275,7 @@ gw_cache_attach(struct gw_conn *c, const Parley__Boot *boot)
 		ch = boot->channels[i];
 		if (ch->id != NULL && *ch->id && !ch->archived)
 			gw_cache_chan_sub(c, ch->id, ch->team, gw_cache_kind(ch->kind, ch->id),
-			    ch->epoch, 1);
+			    ch->epoch, fresh);
 	}
 }
 
