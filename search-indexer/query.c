@@ -1,0 +1,463 @@
+/* query.c - Slack's search language and its SQL (see query.h).
+ *
+ * The parser copies each token into an arena (at most the query's length
+ * plus one NUL per token), so the tree owns its strings and the caller's
+ * text may go. The SQL builder writes only fixed fragments and "$n"
+ * placeholders; every value (words, names, ids, dates) is a parameter. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "mem.h"
+#include "query.h"
+
+#define SI_HL_OPTS "StartSel=\"\xee\x80\x80\", StopSel=\"\xee\x80\x81\", HighlightAll=true"
+
+/* si_query_utf8_ok - well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF), no NUL */
+int
+si_query_utf8_ok(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned c = s[i];
+		size_t n, k;
+		unsigned cp;
+
+		if (c == 0)
+			return 0;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, cp = c & 0x07;
+		else
+			return 0;
+		if (i + n >= len)
+			return 0;
+		for (k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+/* si_query_days - days since 1970-01-01 of a civil date (proleptic Gregorian) */
+static int64_t
+si_query_days(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* si_query_digits - n decimal digits at s, or -1 */
+static int
+si_query_digits(const char *s, int n)
+{
+	int i, v = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* si_query_date - [lo, hi) of a day, month or year (see query.h) */
+int
+si_query_date(const char *s, int64_t *lo_r, int64_t *hi_r)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	size_t len = strlen(s);
+	int y, m = 1, d = 1, leap;
+	int64_t lo, hi;
+
+	if ((len != 4 && len != 7 && len != 10) || (y = si_query_digits(s, 4)) < 1970)
+		return -1;
+	if (len >= 7 && (s[4] != '-' || (m = si_query_digits(s + 5, 2)) < 1 || m > 12))
+		return -1;
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (len == 10 && (s[7] != '-' || (d = si_query_digits(s + 8, 2)) < 1 ||
+	    d > mdays[m - 1] || (m == 2 && d == 29 && !leap)))
+		return -1;
+	lo = si_query_days(y, m, d);
+	if (len == 4)
+		hi = si_query_days(y + 1, 1, 1);
+	else if (len == 7)
+		hi = m == 12 ? si_query_days(y + 1, 1, 1) : si_query_days(y, m + 1, 1);
+	else
+		hi = lo + 1;
+	*lo_r = lo * 86400 * 1000000;
+	*hi_r = hi * 86400 * 1000000;
+	return 0;
+}
+
+/* si_query_ws - the separators of tokens */
+static int
+si_query_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* si_query_add_mod - append v to a modifier list; -1 when full */
+static int
+si_query_add_mod(const char **list, int *n, const char *v)
+{
+	if (*n >= SI_QUERY_MAX_MODS)
+		return -1;
+	list[(*n)++] = v;
+	return 0;
+}
+
+/* si_query_name - a user or channel reference without its sigil; NULL if empty */
+static const char *
+si_query_name(const char *v, char sigil)
+{
+	if (*v == sigil)
+		v++;
+	return *v ? v : NULL;
+}
+
+/* si_query_dates - before:/after:/on:/during: narrow [after_us, before_us);
+ * 1 if key is one of them and v a date, 0 if not a date modifier or value */
+static int
+si_query_dates(struct si_query *q, const char *key, const char *v)
+{
+	int64_t lo, hi;
+
+	if (strcmp(key, "before") != 0 && strcmp(key, "after") != 0 &&
+	    strcmp(key, "on") != 0 && strcmp(key, "during") != 0)
+		return 0;
+	if (si_query_date(v, &lo, &hi) != 0)
+		return 0;
+	if (strcmp(key, "before") == 0)
+		hi = lo, lo = 0;
+	else if (strcmp(key, "after") == 0)
+		lo = hi, hi = INT64_MAX;
+	if (lo > q->after_us)
+		q->after_us = lo;
+	if (hi < q->before_us)
+		q->before_us = hi;
+	return 1;
+}
+
+/* si_query_modifier - key:value at tok (in the arena, cut at ':'); 1 taken,
+ * 0 not a modifier (a word), -1 over a limit */
+static int
+si_query_modifier(struct si_query *q, char *tok)
+{
+	char *colon = strchr(tok, ':');
+	const char *v, *name;
+	size_t vl;
+
+	if (colon == NULL || colon == tok || colon[1] == '\0')
+		return 0;
+	*colon = '\0';
+	v = colon + 1;
+	vl = strlen(v);
+	if (strcmp(tok, "in") == 0 && (name = si_query_name(v, v[0] == '@' ? '@' : '#'))) {
+		if (v[0] == '@')
+			return si_query_add_mod(q->in_user, &q->nin_user, name) ? -1 : 1;
+		return si_query_add_mod(q->in_chan, &q->nin_chan, name) ? -1 : 1;
+	}
+	if (strcmp(tok, "from") == 0 && (name = si_query_name(v, '@'))) {
+		if (strcmp(name, "me") == 0) {
+			q->from_me = 1;
+			return 1;
+		}
+		return si_query_add_mod(q->from, &q->nfrom, name) ? -1 : 1;
+	}
+	if (strcmp(tok, "to") == 0 && (strcmp(v, "me") == 0 || strcmp(v, "@me") == 0)) {
+		q->to_me = 1;
+		return 1;
+	}
+	if (si_query_dates(q, tok, v))
+		return 1;
+	if (strcmp(tok, "has") == 0 && strcmp(v, "link") == 0) {
+		q->has_link = 1;
+		return 1;
+	}
+	if (strcmp(tok, "has") == 0 && vl > 2 && v[0] == ':' && v[vl - 1] == ':' &&
+	    strchr(v + 1, ':') == v + vl - 1) {
+		colon[vl] = '\0';	/* the closing colon, in the arena */
+		return si_query_add_mod(q->emoji, &q->nemoji, v + 1) ? -1 : 1;
+	}
+	if (strcmp(tok, "is") == 0 && strcmp(v, "thread") == 0) {
+		q->is_thread = 1;
+		return 1;
+	}
+	*colon = ':';
+	return 0;
+}
+
+/* si_query_term - a word or phrase; -1 when there are too many */
+static int
+si_query_term(struct si_query *q, const char *text, int phrase, int neg)
+{
+	if (q->nterms >= SI_QUERY_MAX_TERMS)
+		return -1;
+	q->terms[q->nterms].text = text;
+	q->terms[q->nterms].phrase = phrase;
+	q->terms[q->nterms].neg = neg;
+	q->nterms++;
+	return 0;
+}
+
+/* si_query_parse - tokenize and classify (see query.h) */
+int
+si_query_parse(const char *text, size_t len, struct si_query *q, const char **err_r)
+{
+	size_t i = 0;
+	char *out;
+	int rv;
+
+	memset(q, 0, sizeof(*q));
+	q->before_us = INT64_MAX;
+	if (len > SI_QUERY_MAX_BYTES) {
+		*err_r = "query_too_long";
+		return PL_EINVAL;
+	}
+	if (!si_query_utf8_ok(text, len)) {
+		*err_r = "invalid_query";
+		return PL_EINVAL;
+	}
+	q->arena = out = pl_malloc(len * 2 + 2);
+	while (i < len) {
+		int neg = 0, phrase = 0;
+		char *tok = out;
+
+		while (i < len && si_query_ws(text[i]))
+			i++;
+		if (i == len)
+			break;
+		if (text[i] == '-' && i + 1 < len && !si_query_ws(text[i + 1])) {
+			neg = 1;
+			i++;
+		}
+		if (text[i] == '"') {
+			phrase = 1;
+			for (i++; i < len && text[i] != '"'; i++)
+				*out++ = text[i];
+			i += i < len;	/* the closing quote; unbalanced runs to the end */
+		} else {
+			for (; i < len && !si_query_ws(text[i]); i++)
+				*out++ = text[i];
+		}
+		*out++ = '\0';
+		if (phrase && tok[strspn(tok, " \t\r\n\f\v")] == '\0')
+			continue;	/* "" or "   ": nothing to look for */
+		rv = !neg && !phrase ? si_query_modifier(q, tok) : 0;
+		if (rv == 0)
+			rv = si_query_term(q, tok, phrase, neg) ? -1 : 1;
+		if (rv < 0) {
+			si_query_fini(q);
+			*err_r = "too_many_terms";
+			return PL_EINVAL;
+		}
+	}
+	if (q->nterms == 0 && q->nin_chan == 0 && q->nin_user == 0 && q->nfrom == 0 &&
+	    !q->from_me && !q->to_me && q->after_us == 0 && q->before_us == INT64_MAX &&
+	    !q->has_link && !q->is_thread && q->nemoji == 0) {
+		si_query_fini(q);
+		*err_r = "no_query";
+		return PL_EINVAL;
+	}
+	return 0;
+}
+
+/* si_query_fini - free the arena */
+void
+si_query_fini(struct si_query *q)
+{
+	pl_free(&q->arena);
+	q->nterms = 0;
+}
+
+/* si_query_array - a text[] literal: every element quoted, " and \ escaped */
+void
+si_query_array(struct pl_buf *b, const char *const *strs, int n)
+{
+	int i;
+
+	pl_buf_puts(b, "{");
+	for (i = 0; i < n; i++) {
+		const char *s = strs[i];
+
+		pl_buf_puts(b, i ? ",\"" : "\"");
+		for (; *s; s++) {
+			if (*s == '"' || *s == '\\')
+				pl_buf_append(b, "\\", 1);
+			pl_buf_append(b, s, 1);
+		}
+		pl_buf_puts(b, "\"");
+	}
+	pl_buf_puts(b, "}");
+}
+
+/* si_query_param - add a parameter (copied); its number */
+static int
+si_query_param(struct si_query_sql *r, const char *v)
+{
+	r->params[r->nparams] = pl_strdup(v);
+	return ++r->nparams;
+}
+
+/* si_query_param_array - add an array parameter; its number */
+static int
+si_query_param_array(struct si_query_sql *r, const char *const *strs, int n)
+{
+	struct pl_buf b;
+
+	pl_buf_init(&b);
+	si_query_array(&b, strs, n);
+	r->params[r->nparams] = pl_buf_steal(&b, NULL);
+	return ++r->nparams;
+}
+
+/* si_query_tsquery - the words and phrases as one tsquery expression, or
+ * nothing when the query has none (only modifiers) */
+static void
+si_query_tsquery(const struct si_query *q, struct si_query_sql *r, struct pl_buf *b)
+{
+	int i, n;
+
+	for (i = 0; i < q->nterms; i++) {
+		const struct si_term *t = &q->terms[i];
+
+		n = si_query_param(r, t->text);
+		pl_buf_printf(b, "%s%s%s('simple', $%d)", i ? " && " : "", t->neg ? "!!" : "",
+		    t->phrase ? "phraseto_tsquery" : "plainto_tsquery", n);
+	}
+}
+
+/* si_query_where - the filters shared by both statements */
+static void
+si_query_where(const struct si_query *q, const struct si_query_scope *s,
+    struct si_query_sql *r, struct pl_buf *w, int has_tsq)
+{
+	char num[24];
+	int i, n;
+
+	n = si_query_param(r, s->team);
+	pl_buf_printf(w, " WHERE m.team_id = $%d", n);
+	n = si_query_param_array(r, s->chans, s->nchans);
+	pl_buf_printf(w, " AND m.channel_id = ANY ($%d::text[]) AND NOT m.deleted", n);
+	if (has_tsq)
+		pl_buf_puts(w, " AND m.tsv @@ q.q");
+	if (s->from_given || q->from_me) {
+		n = si_query_param_array(r, s->from_ids, s->nfrom_ids);
+		pl_buf_printf(w, " AND (m.user_id = ANY ($%d::text[])", n);
+		if (q->from_me) {
+			n = si_query_param(r, s->user);
+			pl_buf_printf(w, " OR m.user_id = $%d", n);
+		}
+		pl_buf_puts(w, ")");
+	}
+	if (q->to_me) {
+		int u = si_query_param(r, s->user);
+
+		n = si_query_param_array(r, s->dms, s->ndms);
+		pl_buf_printf(w, " AND ((m.channel_id = ANY ($%d::text[]) AND m.user_id <> $%d)"
+		    " OR m.mentions @> ARRAY[$%d::text])", n, u, u);
+	}
+	if (q->after_us > 0) {
+		snprintf(num, sizeof(num), "%lld", (long long)q->after_us);
+		pl_buf_printf(w, " AND m.ts_us >= $%d::bigint", si_query_param(r, num));
+	}
+	if (q->before_us < INT64_MAX) {
+		snprintf(num, sizeof(num), "%lld", (long long)q->before_us);
+		pl_buf_printf(w, " AND m.ts_us < $%d::bigint", si_query_param(r, num));
+	}
+	if (q->has_link)
+		pl_buf_puts(w, " AND m.has_link");
+	if (q->is_thread)
+		pl_buf_puts(w, " AND m.thread_ts <> ''");
+	for (i = 0; i < q->nemoji; i++)
+		pl_buf_printf(w, " AND EXISTS (SELECT 1 FROM search_reactions x WHERE"
+		    " x.channel_id = m.channel_id AND x.ts = m.ts AND x.name = $%d)",
+		    si_query_param(r, q->emoji[i]));
+}
+
+/* si_query_sql - the page and the count statement (see query.h) */
+void
+si_query_sql(const struct si_query *q, const struct si_query_scope *s,
+    struct si_query_sql *r)
+{
+	struct pl_buf tsq, w, page, count;
+	int has_tsq, hl = 0, lim, off, cap;
+	const char *dir = s->asc ? "ASC" : "DESC";
+
+	memset(r, 0, sizeof(*r));
+	pl_buf_init(&tsq);
+	pl_buf_init(&w);
+	pl_buf_init(&page);
+	pl_buf_init(&count);
+	si_query_tsquery(q, r, &tsq);
+	has_tsq = tsq.len > 0;
+	si_query_where(q, s, r, &w, has_tsq);
+	{
+		char v[3][24];
+
+		snprintf(v[0], sizeof(v[0]), "%d", s->count_cap);
+		snprintf(v[1], sizeof(v[1]), "%d", s->limit);
+		snprintf(v[2], sizeof(v[2]), "%d", s->offset);
+		cap = si_query_param(r, v[0]);
+		r->ncount = r->nparams;	/* the count statement stops here */
+		lim = si_query_param(r, v[1]);
+		off = si_query_param(r, v[2]);
+	}
+	if (s->highlight && has_tsq)
+		hl = si_query_param(r, SI_HL_OPTS);
+	pl_buf_printf(&page, "WITH q AS (SELECT %s AS q) SELECT m.channel_id, m.ts,"
+	    " m.user_id, ", has_tsq ? tsq.data : "NULL::tsquery");
+	if (hl)
+		pl_buf_printf(&page, "ts_headline('simple', m.text, q.q, $%d)", hl);
+	else
+		pl_buf_puts(&page, "m.text");
+	pl_buf_printf(&page, ", m.ts_us FROM search_messages m, q%s ORDER BY ", w.data);
+	if (s->sort_score && has_tsq)
+		pl_buf_printf(&page, "ts_rank(m.tsv, q.q) %s, ", dir);
+	pl_buf_printf(&page, "m.ts_us %s, m.channel_id %s LIMIT least($%d::int, $%d::int)"
+	    " OFFSET $%d::int", dir, dir, lim, cap, off);
+	pl_buf_printf(&count, "WITH q AS (SELECT %s AS q) SELECT count(*) FROM (SELECT 1"
+	    " FROM search_messages m, q%s LIMIT $%d::int) c",
+	    has_tsq ? tsq.data : "NULL::tsquery", w.data, cap);
+	r->page = pl_buf_steal(&page, NULL);
+	r->count = pl_buf_steal(&count, NULL);
+	pl_buf_fini(&tsq);
+	pl_buf_fini(&w);
+}
+
+/* si_query_sql_fini - free the statements and parameters */
+void
+si_query_sql_fini(struct si_query_sql *r)
+{
+	int i;
+
+	for (i = 0; i < r->nparams; i++)
+		pl_free(&r->params[i]);
+	pl_free(&r->page);
+	pl_free(&r->count);
+	r->nparams = 0;
+}
