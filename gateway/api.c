@@ -22,6 +22,7 @@
 #include "mem.h"
 #include "message_clnt.h"
 #include "metrics.h"
+#include "search_clnt.h"
 
 #define GW_JSON "application/json; charset=utf-8"
 #define GW_API_NOAUTH 1		/* no token needed */
@@ -64,6 +65,7 @@ struct gw_api_method {
 static void gw_api_test(struct gw_conn *c, struct gw_auth *a);
 static void gw_api_rtm_connect(struct gw_conn *c, struct gw_auth *a);
 static void gw_api_forward(struct gw_conn *c, struct gw_auth *a);
+static void gw_api_search(struct gw_conn *c, struct gw_auth *a);
 
 /* gw_api_poll - events.poll, served by poll.c */
 static void
@@ -89,7 +91,7 @@ static const struct gw_api_method gw_api_methods[] = {
 	{ "users.list", FWD, 0, GW_TIER_2 },
 	{ "users.info", FWD, 0, GW_TIER_4 },
 	{ "users.setPresence", FWD, 0, GW_TIER_2 },
-	{ "search.messages", FWD, 0, GW_TIER_2 },
+	{ "search.messages", gw_api_search, 0, GW_TIER_2 },
 	/* provisioning, with the admin token */
 	{ "admin.teams.create", FWD, GW_API_ADMIN, GW_TIER_NONE },
 	{ "admin.users.create", FWD, GW_API_ADMIN, GW_TIER_NONE },
@@ -279,6 +281,26 @@ gw_api_forward(struct gw_conn *c, struct gw_auth *a)
 	call = gw_api_call_new(c, a);
 	gw_api_request(c, a, &req, &caller, key);
 	rv = pl_message_clnt_call(gw.msg, -1, &req, gw_api_forwarded, call);
+	req.caller = NULL;
+	req.source = NULL;
+	req.idempotency_key = NULL;
+	pl_request_fini(&req);
+	if (rv != 0)
+		gw_api_forwarded(rv, NULL, call);
+}
+
+/* gw_api_search - search.messages goes to the caller's team's search-indexer */
+static void
+gw_api_search(struct gw_conn *c, struct gw_auth *a)
+{
+	struct gw_api_call *call = gw_api_call_new(c, a);
+	Parley__Request req;
+	Parley__Caller caller;
+	char key[33];
+	int rv;
+
+	gw_api_request(c, a, &req, &caller, key);
+	rv = pl_search_clnt_call(gw.search, &req, gw_api_forwarded, call);
 	req.caller = NULL;
 	req.source = NULL;
 	req.idempotency_key = NULL;

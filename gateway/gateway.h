@@ -57,6 +57,7 @@ struct gw_settings {
 	char *http_port_file;
 	char *run_dir;
 	char *message_urls;
+	char *search_urls;		/* search-indexer instances (search_clnt.h) */
 	char *kafka_brokers;
 	char *kafka_brokers_file;
 	char *redis_addr;
@@ -126,6 +127,7 @@ struct gw {
 	struct pl_redis *redis;
 	struct pl_message_clnt *msg;
 	struct pl_presence_clnt *presence;
+	struct pl_search_clnt *search;	/* search.messages */
 	struct pl_kafka_consumer *kafka;
 	int kafka_assigned;
 	int draining;

@@ -30,6 +30,7 @@ static const struct pl_config_entry gw_table[] = {
 	{ "drain-ms", "PARLEY_DRAIN_MS", I64, "5000", &gw_conf.drain_ms, 0, 600000, "how long SIGTERM may drain", 0 },
 	{ "run-dir", "PARLEY_RUN_DIR", PL_CONF_STR, "var/run", &gw_conf.run_dir, 0, 0, "where ipc:// nng sockets live", 0 },
 	{ "message-urls", "PARLEY_MESSAGE_URLS", PL_CONF_STR, "", &gw_conf.message_urls, 0, 0, "message-svc URL per shard, comma-separated (default ipc under run-dir)", 0 },
+	{ "search-urls", "PARLEY_SEARCH_URLS", PL_CONF_STR, "", &gw_conf.search_urls, 0, 0, "search-indexer URL per instance, comma-separated (default ipc:// search.ipc under run-dir)", 0 },
 	{ "shard-count", "PARLEY_SHARD_COUNT", I64, "1", &gw_conf.shard_count, 1, 1024, "message-svc shards", 0 },
 	{ "kafka-partitions", "PARLEY_KAFKA_PARTITIONS", I64, "0", &gw_conf.partitions, 0, 100000, "partitions of parley.messages (0 = ask the broker)", 0 },
 	{ "kafka-brokers", "PARLEY_KAFKA_BROKERS", PL_CONF_STR, "", &gw_conf.kafka_brokers, 0, 0, "Kafka bootstrap list (empty: read kafka-brokers-file)", 0 },

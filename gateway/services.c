@@ -17,6 +17,7 @@
 #include "names.h"
 #include "ops.h"
 #include "presence_clnt.h"
+#include "search_clnt.h"
 #include "redis.h"
 
 #define GW_PROBE_MS 2000
@@ -138,6 +139,7 @@ int
 gw_services_start(void)
 {
 	struct pl_message_clnt_conf mc;
+	struct pl_search_clnt_conf sc = { 0 };
 	char *url;
 	int rv, parts;
 
@@ -161,6 +163,11 @@ gw_services_start(void)
 	free(url);
 	if (rv != 0)
 		return rv;
+	sc.run_dir = gw_conf.run_dir;
+	sc.urls = gw_conf.search_urls;
+	sc.timeout_ms = (int)gw_conf.rpc_timeout_ms;
+	if ((rv = pl_search_clnt_start(gw.loop, &sc, &gw.search)) != 0)
+		return rv;
 	gw_svc.shards = pl_message_clnt_shards(gw.msg);
 	gw_svc.answered_ms = pl_calloc((size_t)gw_svc.shards + 1, sizeof(uint64_t));
 	pl_ops_add_check("message-svc", gw_services_ready, NULL);
@@ -177,6 +184,7 @@ void
 gw_services_stop(void)
 {
 	pl_loop_timer_stop(&gw_svc.probe);
+	pl_search_clnt_stop(&gw.search);
 	pl_presence_clnt_stop(&gw.presence);
 	pl_message_clnt_stop(&gw.msg);
 	pl_redis_stop(&gw.redis);

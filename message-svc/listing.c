@@ -286,3 +286,58 @@ ms_list_team_info(struct ms_call *c)
 	return pl_pg_query(ms_svc_dir(), "SELECT id, name, domain FROM teams WHERE id = $1", 1, p,
 	    team_done, c);
 }
+
+/* scope_done - [[id, name, kind, other member of a DM], ...] */
+static void
+scope_done(int rv, struct pg_result *res, void *arg)
+{
+	struct ms_call *c = arg;
+	struct pl_buf b;
+	int i, k;
+
+	if (rv != 0) {
+		ms_call_rv_error(&c, rv);
+		return;
+	}
+	pl_buf_init(&b);
+	pl_buf_puts(&b, "{\"channels\":[");
+	for (i = 0; i < PQntuples(res); i++) {
+		pl_buf_puts(&b, i ? ",[" : "[");
+		for (k = 0; k < 4; k++) {
+			pl_buf_puts(&b, k ? "," : "");
+			pl_buf_json_str(&b, PQgetvalue(res, i, k));
+		}
+		pl_buf_puts(&b, "]");
+	}
+	pl_buf_puts(&b, "]}");
+	ms_call_json(&c, b.data);
+	pl_buf_fini(&b);
+}
+
+/* ms_list_search_scope - search.scope (internal, for search-indexer): the
+ * channels the caller can read now: every public channel of their team
+ * and the private channels, DMs and group DMs they are a member of, read
+ * from the directory at the time of the call (a user who left a channel
+ * no longer has it). For a DM, the other member (in:@user). Internal: a
+ * request that came through a gateway (it names its source) is refused. */
+int
+ms_list_search_scope(struct ms_call *c)
+{
+	const char *p[2] = { c->team, c->user };
+	int rv;
+
+	if (c->req->source != NULL && c->req->source[0] != '\0') {
+		ms_call_error(&c, "unknown_method");
+		return 0;
+	}
+
+	rv = pl_pg_query(ms_svc_dir(), "SELECT c.id, c.name, c.kind, CASE WHEN c.kind = 'dm'"
+	    " THEN coalesce((SELECT min(m.user_id) FROM channel_members m"
+	    "  WHERE m.channel_id = c.id AND m.user_id <> $2), $2) ELSE '' END"
+	    " FROM channels c WHERE c.team_id = $1 AND (c.kind = 'public'"
+	    " OR EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id"
+	    "  AND m.user_id = $2))", 2, p, scope_done, c);
+	if (rv != 0)
+		ms_call_rv_error(&c, rv);
+	return 0;
+}

@@ -429,6 +429,7 @@ int ms_list_user_conversations(struct ms_call *c);
 int ms_list_users(struct ms_call *c);
 int ms_list_user_info(struct ms_call *c);
 int ms_list_team_info(struct ms_call *c);
+int ms_list_search_scope(struct ms_call *c);
 int ms_open_conversation(struct ms_call *c);
 int ms_open_archive(struct ms_call *c);
 

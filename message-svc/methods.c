@@ -49,6 +49,7 @@ static const struct ms_method ms_methods[] = {
 	{ "users.info", ms_list_user_info, MS_NEEDS_USER },
 	{ "users.conversations", ms_list_user_conversations, MS_NEEDS_USER },
 	{ "team.info", ms_list_team_info, MS_NEEDS_USER },
+	{ "search.scope", ms_list_search_scope, MS_NEEDS_USER },
 	{ "channel.replay", ms_replay, 0 },
 };
 

@@ -1,14 +1,77 @@
-/* search.h - search-indexer's private header: settings and modules. */
+/* search.h - search-indexer's private header: settings, shared state and
+ * the modules (one line each; query.h is the language's own contract).
+ *
+ * index.c writes parley.messages into the index; answer.c answers
+ * search.messages; schema.c owns the tables; svc.c wires them up. */
 #ifndef SI_SEARCH_H
 #define SI_SEARCH_H
 #include <stdint.h>
 
 struct event_base;
 struct pl_loop;
+struct pl_pg;
+struct pl_metric;
+struct pl_message_clnt;
+
+struct si_conf {
+	char *pg_dsn;			/* the index database (this instance's own) */
+	int64_t index;			/* this instance's ordinal i of count */
+	int64_t count;			/* instances; team t is indexed by hash(t) % count */
+	char *rpc_url;			/* empty: ipc under run-dir */
+	int64_t rpc_workers;
+	char *message_urls;		/* message-svc URL per shard (as the gateway's) */
+	int64_t shard_count;
+	int64_t rpc_timeout_ms;
+	int64_t batch_max;
+	int reindex;
+	char *permalink_base;
+	int64_t count_cap;
+};
+extern struct si_conf si_conf;
+
+struct si_metrics {
+	struct pl_metric *indexed;	/* messages written (created, changed, deleted) */
+	struct pl_metric *lag;		/* message ts -> committed, seconds */
+	struct pl_metric *batch_s;
+	struct pl_metric *batch_size;
+	struct pl_metric *queries;
+	struct pl_metric *query_s;
+	struct pl_metric *err_index;	/* failed batches (retried) */
+	struct pl_metric *err_query;	/* queries answered internal_error */
+	struct pl_metric *err_client;	/* queries refused: bad input */
+	struct pl_metric *bad_input;	/* undecodable requests or log records */
+};
+extern struct si_metrics si_m;
+
+struct si_state {
+	struct pl_loop *loop;
+	struct pl_pg *pg;		/* the index */
+	struct pl_pg *dir;		/* the directory (user names) */
+	struct pl_message_clnt *msg;	/* readable channels, at query time */
+	char *brokers;
+	int partitions;
+};
+extern struct si_state si;
 
 /* svc.c - connect the dependencies, readiness, teardown */
 int si_svc_init(struct event_base *base, struct pl_loop *loop);
 void si_svc_drain(void);
 void si_svc_fini(void);
+/* si_svc_owns - this instance indexes and answers team */
+int si_svc_owns(const char *team);
+
+/* schema.c - the index's tables, created or upgraded at start-up (blocking);
+ * reindex empties the index and its offsets */
+int si_schema_apply(const char *dsn, int reindex);
+
+/* index.c - the log -> index writer */
+int si_index_start(void);
+void si_index_stop(void);
+int si_index_ready(void);
+int64_t si_index_behind(void);
+
+/* answer.c - search.messages over nng */
+struct pl_rpc_req;
+void si_answer_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *arg);
 
 #endif

@@ -1,78 +1,189 @@
-/* svc.c - search-indexer's dependencies: PostgreSQL and the
- * parley.messages and parley.events feed; /readyz passes only when both are up. */
+/* svc.c - search-indexer's life: the schema, the index database, the
+ * directory, the message-svc client, the log writer and the RPC port, in
+ * that order; readiness, metrics, and teardown in reverse. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "config.h"
 #include "daemon.h"
 #include "err.h"
-#include "feed.h"
 #include "log.h"
+#include "message_clnt.h"
+#include "metrics.h"
 #include "names.h"
-#include "search.h"
-#include "settings.h"
 #include "ops.h"
 #include "pg.h"
+#include "rpc.h"
+#include "search.h"
+#include "settings.h"
+#include "shard.h"
 
-#define SI_PG_MAX_QUEUE 1000
+#define SI_PG_MAX_QUEUE 10000
 
-static struct {
-	struct pl_pg *pg;
-	struct pl_feed *feed;
-} si_svc;
+struct si_conf si_conf;
+struct si_metrics si_m;
+struct si_state si;
 
-/* si_svc_check - readiness: every dependency connected */
+static struct pl_rpc_server *si_rpc;
+
+/* seconds: indexing lag is from a few ms to minutes (catching up) */
+static const double si_lag_bounds[] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+};
+
+/* si_svc_owns - this instance's share of the teams (see index.c) */
+int
+si_svc_owns(const char *team)
+{
+	if (si_conf.count <= 1)
+		return 1;
+	return (int64_t)(pl_shard_hash(team) % (uint32_t)si_conf.count) == si_conf.index;
+}
+
+/* si_svc_check - readiness: the databases and the log caught up once */
 static int
 si_svc_check(void *arg, struct pl_buf *why)
 {
-	if (si_svc.pg == NULL || !pl_pg_connected(si_svc.pg))
-		pl_buf_puts(why, "postgres not connected; ");
-	if (si_svc.feed == NULL || !pl_feed_ready(si_svc.feed))
-		pl_buf_puts(why, "kafka feed not assigned; ");
+	if (si.pg == NULL || !pl_pg_connected(si.pg))
+		pl_buf_puts(why, "index database not connected; ");
+	if (si.dir == NULL || !pl_pg_connected(si.dir))
+		pl_buf_puts(why, "directory not connected; ");
+	if (!si_index_ready())
+		pl_buf_puts(why, "index catching up with the log; ");
 	return why->len == 0;
 }
 
-static const char *const si_svc_topics[] = { PL_TOPIC_MESSAGES, PL_TOPIC_EVENTS };
+/* si_svc_behind - events not yet in the index, for /metrics */
+static double
+si_svc_behind(void *arg)
+{
+	return (double)si_index_behind();
+}
 
-/* si_svc_init - connect PostgreSQL and the feed */
+/* si_svc_metrics - register every metric once */
+static void
+si_svc_metrics(void)
+{
+	const char *q = "parley_search_query_errors_total";
+
+	si_m.indexed = pl_metrics_counter("parley_search_indexed_total",
+	    "message events written to the index (created, changed, deleted, reactions)",
+	    NULL);
+	si_m.lag = pl_metrics_histogram("parley_search_index_lag_seconds",
+	    "a created message's ts to its commit in the index", NULL, si_lag_bounds,
+	    (int)(sizeof(si_lag_bounds) / sizeof(si_lag_bounds[0])));
+	si_m.batch_s = pl_metrics_histogram("parley_search_batch_seconds",
+	    "index transaction latency", NULL, PL_METRICS_LATENCY_S, PL_METRICS_LATENCY_S_N);
+	si_m.batch_size = pl_metrics_histogram("parley_search_batch_size",
+	    "events per index transaction", NULL, PL_METRICS_SIZE, PL_METRICS_SIZE_N);
+	si_m.queries = pl_metrics_counter("parley_search_queries_total",
+	    "search.messages requests", NULL);
+	si_m.query_s = pl_metrics_histogram("parley_search_query_seconds",
+	    "search.messages latency (request to reply)", NULL, PL_METRICS_LATENCY_S,
+	    PL_METRICS_LATENCY_S_N);
+	si_m.err_index = pl_metrics_counter("parley_search_index_errors_total",
+	    "index transactions that failed (retried with backoff)", NULL);
+	si_m.err_query = pl_metrics_counter(q, "search.messages error replies",
+	    "kind=\"internal\"");
+	si_m.err_client = pl_metrics_counter(q, "search.messages error replies",
+	    "kind=\"client\"");
+	si_m.bad_input = pl_metrics_counter("parley_search_bad_input_total",
+	    "undecodable requests or log records", NULL);
+	pl_metrics_gauge_fn("parley_search_index_behind", "log events not yet in the index",
+	    NULL, si_svc_behind, NULL);
+}
+
+/* si_svc_schema - the tables, retrying while PostgreSQL starts */
+static int
+si_svc_schema(void)
+{
+	int i, rv = PL_EUNAVAIL;
+
+	for (i = 0; i < 30; i++) {
+		if ((rv = si_schema_apply(si_conf.pg_dsn, si_conf.reindex)) == 0)
+			return 0;
+		usleep(500 * 1000);
+	}
+	return rv;
+}
+
+/* si_svc_msg_start - the message-svc client (as the gateway's) */
+static int
+si_svc_msg_start(void)
+{
+	struct pl_message_clnt_conf mc = { 0 };
+
+	mc.run_dir = pl_settings.run_dir;
+	mc.urls = si_conf.message_urls;
+	mc.shard_count = (int)si_conf.shard_count;
+	mc.partitions = si.partitions;
+	mc.timeout_ms = (int)si_conf.rpc_timeout_ms;
+	mc.resend_ms = (int)si_conf.rpc_timeout_ms;
+	return pl_message_clnt_start(si.loop, &mc, &si.msg);
+}
+
+/* si_svc_init - dependencies, then the writer, then the RPC port */
 int
 si_svc_init(struct event_base *base, struct pl_loop *loop)
 {
-	char *brokers = pl_settings_brokers();
-	struct pl_feed_conf feed = { .fetch_wait_ms = pl_settings.kafka_fetch_wait_ms,
-	    .fetch_min_bytes = pl_settings.feed_fetch_min_bytes,
-	    .topics = si_svc_topics, .ntopics = 2, .metric_prefix = "parley_search" };
+	char *url = NULL, fmt[64];
 	int rv;
 
+	si.loop = loop;
+	if (si_conf.index >= si_conf.count)
+		pl_fatal("SI-CONF-BAD", "search_index=%lld search_count=%lld",
+		    (long long)si_conf.index, (long long)si_conf.count);
 	pl_ops_add_check("deps", si_svc_check, NULL);
-	if (brokers == NULL) {
+	if ((si.brokers = pl_settings_brokers()) == NULL) {
 		pl_log_error("SI-NO-BROKERS", "file=%s", pl_settings.kafka_brokers_file);
 		return PL_EINVAL;
 	}
-	feed.brokers = brokers;
-	if ((rv = pl_pg_start(loop, pl_settings.pg_directory_dsn, SI_PG_MAX_QUEUE, &si_svc.pg)) != 0 ||
-	    (rv = pl_feed_start(loop, &feed, &si_svc.feed)) != 0) {
-		free(brokers);
+	si_svc_metrics();
+	if ((rv = si_svc_schema()) != 0)
 		return rv;
-	}
-	pl_log_info("SI-INIT", "brokers=%s", brokers);
-	free(brokers);
-	return 0;
+	if ((rv = pl_pg_start(loop, si_conf.pg_dsn, SI_PG_MAX_QUEUE, &si.pg)) != 0 ||
+	    (rv = pl_pg_start(loop, pl_settings.pg_directory_dsn, SI_PG_MAX_QUEUE,
+	    &si.dir)) != 0 ||
+	    (rv = si_index_start()) != 0 ||
+	    (rv = si_svc_msg_start()) != 0)
+		return rv;
+	if (si_conf.count > 1)
+		snprintf(fmt, sizeof(fmt), "ipc://%%s/search-%lld.ipc", (long long)si_conf.index);
+	else
+		snprintf(fmt, sizeof(fmt), "%s", PL_EP_SEARCH_FMT);
+	url = pl_endpoint(fmt, pl_settings.run_dir, 0, si_conf.rpc_url);
+	rv = pl_rpc_server_start(loop, url, (int)si_conf.rpc_workers, si_answer_handle,
+	    NULL, &si_rpc);
+	pl_log_info("SI-START", "instance=%lld/%lld rpc=%s partitions=%d reindex=%d rv=%d",
+	    (long long)si_conf.index, (long long)si_conf.count, url, si.partitions,
+	    si_conf.reindex, rv);
+	free(url);
+	return rv;
 }
 
-/* si_svc_drain - nothing is in flight at this stage: stop at once */
+/* si_svc_drain - queries are short and the index is rebuilt from the log:
+ * stop at once (what is not committed is read again at the next start) */
 void
 si_svc_drain(void)
 {
 	pl_daemon_stop();
 }
 
-/* si_svc_fini - stop in reverse; safe after a partial init */
+/* si_svc_fini - reverse of init; safe after a partial init */
 void
 si_svc_fini(void)
 {
-	if (si_svc.feed)
-		pl_feed_stop(&si_svc.feed);
-	if (si_svc.pg)
-		pl_pg_stop(&si_svc.pg);
+	if (si_rpc != NULL)
+		pl_rpc_server_stop(&si_rpc);
+	if (si.msg != NULL)
+		pl_message_clnt_stop(&si.msg);
+	si_index_stop();
+	if (si.dir != NULL)
+		pl_pg_stop(&si.dir);
+	if (si.pg != NULL)
+		pl_pg_stop(&si.pg);
+	free(si.brokers);
+	si.brokers = NULL;
 }

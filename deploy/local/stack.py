@@ -481,6 +481,10 @@ class Stack:
                 if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                 (name,)).fetchone() is None:
                     conn.execute("CREATE DATABASE %s" % name)
+            # search-indexer's own database (its index and offsets)
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'parley_search'"
+                            ).fetchone() is None:
+                conn.execute("CREATE DATABASE parley_search")
         if self.reset_db:
             log("PARLEY_RESET=1: dropping the shard databases and seed.json")
             reset(self)
@@ -541,8 +545,10 @@ class Stack:
                 "PARLEY_SHARD_INDEX": str(i),
                 "PARLEY_PG_DSN": self.dsn(i),
             }, shard=i)
-        for name in ("presence-svc", "notify-svc", "search-indexer"):
+        for name in ("presence-svc", "notify-svc"):
             self._start_ops_daemon(name, name, {"PARLEY_PG_DSN": self.dsn(0)})
+        self._start_ops_daemon("search-indexer", "search-indexer", {
+            "PARLEY_PG_DSN": self.dsn(0).replace("parley_shard_0", "parley_search")})
         self._start_gateways()
 
     def _start_gateways(self):
@@ -830,6 +836,8 @@ def reset(stack):
         for i in range(stack.shards):
             conn.execute("DROP DATABASE IF EXISTS parley_shard_%d WITH (FORCE)" % i)
             conn.execute("CREATE DATABASE parley_shard_%d" % i)
+        conn.execute("DROP DATABASE IF EXISTS parley_search WITH (FORCE)")
+        conn.execute("CREATE DATABASE parley_search")
     try:
         os.unlink(os.path.join(stack.base, "seed.json"))
     except FileNotFoundError:

@@ -1,0 +1,307 @@
+"""test_search.py - search.messages through the gateway: every modifier,
+phrases and exclusions, edits and deletes, paging, highlight, bad input, and
+isolation (other teams, private channels the caller is not or no longer in).
+
+Indexing is asynchronous: a test that expects something to be indexed (or
+gone) waits until a marker message, posted after it in the same channel, is
+found. The index applies a channel's events in log order, so once the marker
+is there everything before it is too."""
+
+import datetime
+import time
+
+import pytest
+
+import parley
+from parley import provision, unique, wait_for
+
+
+def search(api, token, query, check=True, **kw):
+    return api.call("search.messages", token, check=check, query=query, **kw)
+
+
+def texts(r):
+    return [m["text"] for m in r["messages"]["matches"]]
+
+
+def post(api, token, channel, text, **kw):
+    return api.call("chat.postMessage", token, channel=channel, text=text, **kw)["ts"]
+
+
+def settle(api, token, channel):
+    """post a marker in channel and wait until search finds it"""
+    marker = unique("marker")
+    post(api, token, channel, marker)
+    wait_for(lambda: search(api, token, marker)["messages"]["total"] == 1,
+             what="marker %s indexed" % marker)
+
+
+@pytest.fixture
+def world(stack, api):
+    """team A: alice, bob, carol in a public channel; a private channel of
+    alice and bob; a DM alice-bob. Team B: a stranger with the same words."""
+    a = provision(stack, api=api)
+    priv = api.call("conversations.create", a.token("alice"), name=unique("secret-"),
+                    is_private="true")["channel"]["id"]
+    api.call("conversations.invite", a.token("alice"), channel=priv, users=a.uid("bob"))
+    dm = api.call("conversations.open", a.token("alice"), users=a.uid("bob"))["channel"]["id"]
+    b = provision(stack, users=("mallory",), api=api)
+    return {"a": a, "priv": priv, "dm": dm, "b": b}
+
+
+def names(api, team, cid):
+    info = api.call("conversations.info", team.token("alice"), channel=cid)
+    return info["channel"]["name"]
+
+
+def test_words_phrases_exclusions(api, world):
+    a = world["a"]
+    w = unique("w")
+    tok = a.token("alice")
+    post(api, tok, a.channel, "%s release train leaves today" % w)
+    post(api, tok, a.channel, "%s the train release is late" % w)
+    post(api, tok, a.channel, "%s nothing to see" % w)
+    settle(api, tok, a.channel)
+    assert len(texts(search(api, tok, w))) == 3
+    assert texts(search(api, tok, "%s train" % w)) and len(
+        texts(search(api, tok, "%s train release" % w))) == 2
+    assert texts(search(api, tok, '%s "release train"' % w)) == [
+        "%s release train leaves today" % w]
+    assert texts(search(api, tok, '%s -train' % w)) == ["%s nothing to see" % w]
+    assert sorted(texts(search(api, tok, '%s -"release train"' % w))) == sorted([
+        "%s the train release is late" % w, "%s nothing to see" % w])
+    # words are matched whole and case-insensitively ('simple' configuration)
+    assert len(texts(search(api, tok, w.upper()))) == 3
+    r = search(api, tok, "%s trai" % w)
+    assert r["messages"]["total"] == 0
+
+
+def test_in_channel_and_dm(api, world):
+    a = world["a"]
+    w = unique("w")
+    tok = a.token("alice")
+    post(api, tok, a.channel, "%s in public" % w)
+    post(api, tok, world["priv"], "%s in private" % w)
+    post(api, tok, world["dm"], "%s in the dm" % w)
+    for ch in (a.channel, world["priv"], world["dm"]):
+        settle(api, tok, ch)
+    pub = names(api, a, a.channel)
+    sec = names(api, a, world["priv"])
+    assert texts(search(api, tok, "%s in:#%s" % (w, pub))) == ["%s in public" % w]
+    assert texts(search(api, tok, "%s in:%s" % (w, sec))) == ["%s in private" % w]
+    assert texts(search(api, tok, "%s in:@bob" % w)) == ["%s in the dm" % w]
+    assert sorted(texts(search(api, tok, "%s in:#%s in:#%s" % (w, pub, sec)))) == sorted(
+        ["%s in public" % w, "%s in private" % w])
+    r = search(api, tok, "%s in:#no-such-channel" % w)
+    assert r["ok"] and r["messages"]["total"] == 0 and r["messages"]["matches"] == []
+    r = search(api, tok, "%s in:@nobody" % w)
+    assert r["messages"]["total"] == 0
+    m = search(api, tok, "%s in:#%s" % (w, pub))["messages"]["matches"][0]
+    assert m["channel"] == dict(m["channel"], id=a.channel, name=pub)
+    assert m["user"] == a.uid("alice") and m["username"] == "alice"
+    assert m["permalink"].endswith("/archives/%s/p%s" % (a.channel, m["ts"].replace(".", "")))
+
+
+def test_from_and_to(api, world):
+    a = world["a"]
+    w = unique("w")
+    post(api, a.token("alice"), a.channel, "%s said alice" % w)
+    post(api, a.token("bob"), a.channel, "%s said bob <@%s>" % (w, a.uid("carol")))
+    post(api, a.token("carol"), a.channel, "%s said carol" % w)
+    post(api, a.token("bob"), world["dm"], "%s bob to alice directly" % w)
+    settle(api, a.token("alice"), a.channel)
+    settle(api, a.token("alice"), world["dm"])
+    tok = a.token("alice")
+    assert texts(search(api, tok, "%s from:@bob in:#%s" % (w, names(api, a, a.channel)))) == [
+        "%s said bob <@%s>" % (w, a.uid("carol"))]
+    assert texts(search(api, tok, "%s from:me" % w)) == ["%s said alice" % w]
+    assert sorted(texts(search(api, tok, "%s from:carol from:me" % w))) == sorted(
+        ["%s said alice" % w, "%s said carol" % w])
+    assert search(api, tok, "%s from:@nobody" % w)["messages"]["total"] == 0
+    # to:me: a DM to the caller, or a mention of the caller
+    assert texts(search(api, tok, "%s to:me" % w)) == ["%s bob to alice directly" % w]
+    assert texts(search(api, a.token("carol"), "%s to:me" % w)) == [
+        "%s said bob <@%s>" % (w, a.uid("carol"))]
+
+
+def test_dates(api, world):
+    a = world["a"]
+    w = unique("w")
+    tok = a.token("alice")
+    post(api, tok, a.channel, "%s dated" % w)
+    settle(api, tok, a.channel)
+    # the message's own day, from its ts (UTC)
+    ts = float(search(api, tok, w)["messages"]["matches"][0]["ts"])
+    day = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).date()
+    prev, nxt = day - datetime.timedelta(days=1), day + datetime.timedelta(days=1)
+    found = {
+        "on:%s" % day: 1, "on:%s" % prev: 0,
+        "during:%s" % day.strftime("%Y-%m"): 1, "during:%d" % day.year: 1,
+        "during:%d" % (day.year - 1): 0,
+        "after:%s" % prev: 1, "after:%s" % day: 0,
+        "before:%s" % nxt: 1, "before:%s" % day: 0,
+        "after:%s before:%s" % (prev, nxt): 1,
+    }
+    for mod, n in found.items():
+        assert search(api, tok, "%s %s" % (w, mod))["messages"]["total"] == n, mod
+
+
+def test_has_and_is(api, world):
+    a = world["a"]
+    w = unique("w")
+    tok = a.token("alice")
+    link = post(api, tok, a.channel, "%s see https://example.com/x" % w)
+    plain = post(api, tok, a.channel, "%s no link here" % w)
+    post(api, tok, a.channel, "%s a reply" % w, thread_ts=plain)
+    api.call("reactions.add", a.token("bob"), channel=a.channel, timestamp=link,
+             name="tada")
+    settle(api, tok, a.channel)
+    assert texts(search(api, tok, "%s has:link" % w)) == ["%s see https://example.com/x" % w]
+    assert texts(search(api, tok, "%s has::tada:" % w)) == ["%s see https://example.com/x" % w]
+    assert search(api, tok, "%s has::thumbsup:" % w)["messages"]["total"] == 0
+    assert sorted(texts(search(api, tok, "%s is:thread" % w))) == sorted(
+        ["%s no link here" % w, "%s a reply" % w])
+    api.call("reactions.remove", a.token("bob"), channel=a.channel, timestamp=link,
+             name="tada")
+    settle(api, tok, a.channel)
+    assert search(api, tok, "%s has::tada:" % w)["messages"]["total"] == 0
+
+
+def test_edits_and_deletes(api, world):
+    a = world["a"]
+    w, w2 = unique("w"), unique("edited")
+    tok = a.token("alice")
+    ts = post(api, tok, a.channel, "%s before the edit" % w)
+    gone = post(api, tok, a.channel, "%s to be deleted" % w)
+    settle(api, tok, a.channel)
+    assert search(api, tok, w)["messages"]["total"] == 2
+    api.call("chat.update", tok, channel=a.channel, ts=ts, text="%s after" % w2)
+    api.call("chat.delete", tok, channel=a.channel, ts=gone)
+    settle(api, tok, a.channel)
+    assert search(api, tok, w)["messages"]["total"] == 0
+    r = search(api, tok, w2)
+    assert texts(r) == ["%s after" % w2] and r["messages"]["matches"][0]["ts"] == ts
+
+
+@pytest.mark.parametrize("sort", ["timestamp", "score"])
+def test_pagination_no_skip_no_repeat(api, world, sort):
+    a = world["a"]
+    w = unique("w")
+    tok = a.token("alice")
+    sent = ["%s number %d%s" % (w, i, " %s" % w * (i % 3)) for i in range(23)]
+    for t in sent:
+        post(api, tok, a.channel, t)
+    settle(api, tok, a.channel)
+    seen = []
+    for page in range(1, 5):
+        r = search(api, tok, w, sort=sort, count=7, page=page)["messages"]
+        assert r["total"] == 23
+        assert r["paging"] == {"count": 7, "total": 23, "page": page, "pages": 4}
+        assert r["pagination"]["first"] == (page - 1) * 7 + 1
+        assert r["pagination"]["last"] == min(page * 7, 23)
+        seen += [(m["channel"]["id"], m["ts"]) for m in r["matches"]]
+    assert len(seen) == 23 and len(set(seen)) == 23
+    if sort == "timestamp":
+        assert seen == sorted(seen, key=lambda x: float(x[1]), reverse=True)
+        r = search(api, tok, w, sort=sort, sort_dir="asc", count=5)["messages"]
+        assert texts({"messages": r}) == sent[:5]
+    r = search(api, tok, w, sort=sort, count=7, page=5)["messages"]
+    assert r["matches"] == [] and r["total"] == 23
+
+
+def test_highlight(api, world):
+    a = world["a"]
+    w = unique("w")
+    tok = a.token("alice")
+    post(api, tok, a.channel, "the %s is here and %s again" % (w, w))
+    settle(api, tok, a.channel)
+    r = search(api, tok, w, highlight="true")
+    assert texts(r) == ["the \ue000%s\ue001 is here and \ue000%s\ue001 again" % (w, w)]
+    assert texts(search(api, tok, w)) == ["the %s is here and %s again" % (w, w)]
+
+
+def test_isolation(api, world):
+    a, b = world["a"], world["b"]
+    w = unique("w")
+    post(api, a.token("alice"), world["priv"], "%s private words" % w)
+    post(api, a.token("alice"), a.channel, "%s public words" % w)
+    post(api, b.token("mallory"), b.channel, "%s other team" % w)
+    for ch in (world["priv"], a.channel):
+        settle(api, a.token("alice"), ch)
+    settle(api, b.token("mallory"), b.channel)
+    sec = names(api, a, world["priv"])
+    # the other team sees only its own; names of team A mean nothing there
+    r = search(api, b.token("mallory"), w)
+    assert texts(r) == ["%s other team" % w] and r["messages"]["total"] == 1
+    for q in ("%s from:@alice" % w, "%s in:#%s" % (w, sec), "%s in:@alice" % w):
+        r = search(api, b.token("mallory"), q)
+        assert r["messages"]["total"] == 0 and r["messages"]["matches"] == [], q
+    # carol is not in the private channel: not through words, in:, from:, nor totals
+    tok = a.token("carol")
+    r = search(api, tok, w)
+    assert texts(r) == ["%s public words" % w] and r["messages"]["total"] == 1
+    assert search(api, tok, "%s in:#%s" % (w, sec))["messages"]["total"] == 0
+    assert search(api, tok, "%s from:@alice" % w)["messages"]["total"] == 1
+    assert search(api, tok, "private from:alice %s" % w)["messages"]["total"] == 0
+    # bob is, then leaves: at once he no longer finds it
+    assert search(api, a.token("bob"), w)["messages"]["total"] == 2
+    api.call("conversations.leave", a.token("bob"), channel=world["priv"])
+    r = search(api, a.token("bob"), w)
+    assert texts(r) == ["%s public words" % w] and r["messages"]["total"] == 1
+    assert search(api, a.token("bob"), "%s in:#%s" % (w, sec))["messages"]["total"] == 0
+
+
+def test_bad_input(api, world):
+    a = world["a"]
+    tok = a.token("alice")
+    w = unique("w")
+    post(api, tok, a.channel, "%s robert'); DROP TABLE search_messages; --" % w)
+    settle(api, tok, a.channel)
+    cases = [
+        '%s "unbalanced quote' % w,
+        '%s """' % w,
+        "%s '; DROP TABLE search_messages; --" % w,
+        "%s \\ %% _ $1 :: ' \" ;" % w,
+        "%s caf\u00e9 \u202e\u0301 \u200b \U0001F389 \ufffd" % w,
+        "%s in: from: has: is: before: -" % w,
+        "%s before:2024-02-30 on:99999" % w,
+    ]
+    for q in cases:
+        r = search(api, tok, q, check=False)
+        assert r["ok"] or r["error"] in ("invalid_query", "too_many_terms"), (q, r)
+        assert "syntax" not in str(r) and "SQL" not in str(r).upper().replace("SEARCH", "")
+    r = search(api, tok, " ".join(["t%d" % i for i in range(10000)]), check=False)
+    assert r == {"ok": False, "error": "query_too_long"} or r.get("error") in (
+        "too_many_terms", "query_too_long"), r
+    r = search(api, tok, " ".join(["t"] * 40), check=False)
+    assert r == {"ok": False, "error": "too_many_terms"}
+    r = search(api, tok, "x" * (100 * 1024), check=False)
+    assert not r["ok"] and r["error"] in ("query_too_long", "invalid_arguments",
+                                          "request_too_large"), r
+    assert search(api, tok, "   ", check=False) == {"ok": False, "error": "no_query"}
+    assert search(api, tok, w, sort="loudness", check=False)["error"] == "invalid_sort"
+    assert search(api, tok, w, count="lots", check=False)["error"] == "invalid_arguments"
+    # out-of-range numbers are clamped like Slack's
+    r = search(api, tok, w, count="100000", page="-3")["messages"]
+    assert r["paging"]["count"] == 100 and r["paging"]["page"] == 1
+    # the index is still there and still answers
+    assert search(api, tok, w)["messages"]["total"] == 1
+    r = api.call("search.messages", None, check=False, query=w)
+    assert r["ok"] is False and r["error"] in ("not_authed", "invalid_auth")
+
+
+def test_metrics(stack, api, world):
+    a = world["a"]
+    tok = a.token("alice")
+    settle(api, tok, a.channel)
+    search(api, tok, "in:#no-such-channel x")
+    import requests
+    fams = parley.parse_prometheus(requests.get(stack.ops["search-indexer"] + "/metrics",
+                                                timeout=10).text)
+
+    def value(fam, sample):
+        return sum(v for n, _, v in fams[fam]["samples"] if n == sample)
+    for name in ("parley_search_index_lag_seconds", "parley_search_query_seconds"):
+        assert value(name, name + "_count") > 0, name
+    assert value("parley_search_indexed_total", "parley_search_indexed_total") > 0
+    assert "parley_search_query_errors_total" in fams
