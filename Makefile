@@ -34,7 +34,7 @@ message-svc_LIBS = -ljemalloc
 endif
 
 DAEMONS = gateway message-svc presence-svc notify-svc search-indexer
-TOOLS = devkafka loadgen floor msgbench
+TOOLS = devkafka loadgen floor msgbench searchbench
 
 srcs = $(filter-out %_test.c $(1)/main.c,$(wildcard $(1)/*.c))
 objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -84,6 +84,7 @@ $(eval $(call program,tools/devkafka,devkafka))
 $(eval $(call program,tools/loadgen,loadgen))
 $(eval $(call program,tools/floor,floor))
 $(eval $(call program,tools/msgbench,msgbench))
+$(eval $(call program,tools/searchbench,searchbench))
 
 # a unit test links its own object, its folder's objects (not main.c) and the libs
 .SECONDEXPANSION:

@@ -12,6 +12,11 @@
 #             straight to message-svc: sustained sends/s with persistence,
 #             send -> ack latency at BENCH_RATE, and a plain batched INSERT
 #             of the same rows into the same PostgreSQL (issue #4)
+#   search    (only when named: BENCH_MODES=search) a fresh stack and
+#             build/bin/searchbench: BENCH_SEARCH_MESSAGES generated messages
+#             (1,000,000) over 1,000 channels and 10,000 users indexed
+#             (msgs/s, bytes/msg), p50/p99 of typical queries by sort, and
+#             the indexing lag at BENCH_SEARCH_RATE msgs/s (2000) (issue #14)
 # Runs with channels provision them completely before any client connects,
 # then connect everyone, then warm up (one message per channel, until every
 # member had it) before the measured phase.
@@ -190,12 +195,35 @@ run_msgbench() {
 		> "$WORK/msgbench.txt" 2> "$WORK/msgbench.err" || log "msgbench failed (see $WORK/msgbench.err)"
 }
 
+# run_search - issue #14's figures on a fresh stack (tools/searchbench/main.c)
+run_search() {
+	local base=$WORK/sstack pg ops brokers
+	[ -x "$BIN/searchbench" ] || { log "search: $BIN/searchbench missing, skipped"; return; }
+	setsid $PY deploy/local/stack.py run --base "$base" --free-ports --no-seed \
+		--gateways 1 > "$WORK/sstack.log" 2>&1 &
+	PIDS+=("$!")
+	wait_file "$base/stack.json" 120 || { log "search stack did not start"; tail "$WORK/sstack.log" >&2; return; }
+	pg=$($PY -c 'import json,sys;print(json.load(open(sys.argv[1]))["pg_port"])' "$base/stack.json")
+	ops=$($PY -c 'import json,sys;print(json.load(open(sys.argv[1]))["ops"]["search-indexer"].split("//")[1])' "$base/stack.json")
+	brokers=$(head -1 "$base/run/kafka.brokers")
+	log "search (${BENCH_SEARCH_MESSAGES:-1000000} messages)"
+	timeout 3000 "$BIN/searchbench" --run-dir "$base/run" --brokers "$brokers" --ops "$ops" \
+		--dir-dsn "host=127.0.0.1 port=$pg user=postgres dbname=parley_shard_0" \
+		--index-dsn "host=127.0.0.1 port=$pg user=postgres dbname=parley_search" \
+		--messages "${BENCH_SEARCH_MESSAGES:-1000000}" --channels 1000 --users 10000 \
+		--queries "${BENCH_SEARCH_QUERIES:-40}" --rate "${BENCH_SEARCH_RATE:-2000}" \
+		--rate-seconds "${BENCH_SEARCH_RATE_SECONDS:-20}" \
+		> "$WORK/searchbench.txt" 2> "$WORK/searchbench.err" || log "searchbench failed (see $WORK/searchbench.err)"
+	sed 's/^/search /' "$WORK/searchbench.txt" >&2
+}
+
 for m in $MODES; do
 	case $m in
 	floor) run_floor ;;
 	socketio) run_socketio ;;
 	parley) run_parley ;;
 	msgbench) run_msgbench ;;
+	search) run_search ;;
 	*) log "unknown mode $m" ;;
 	esac
 	# each server is stopped before the next one is measured
