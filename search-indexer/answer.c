@@ -278,29 +278,35 @@ si_answer_names_done(int rv, struct pg_result *res, void *arg)
 	si_answer_render(c);
 }
 
-/* si_answer_page_done - the page's rows: copy them, then the user names */
+/* si_answer_page_done - the window's size and the page's rows: copy them,
+ * then the user names */
 static void
 si_answer_page_done(int rv, struct pg_result *res, void *arg)
 {
 	struct si_call *c = arg;
 	const char **ids, *p[2];
 	struct pl_buf arr;
-	int i;
+	int i, n;
 
-	if (rv != 0) {
-		pl_log_warn("SI-QUERY-FAIL", "err=%s", pl_err_str(rv));
+	if (rv != 0 || PQntuples(res) < 1 || PQnfields(res) != 6) {
+		pl_log_warn("SI-QUERY-FAIL", "err=%s", pl_err_str(rv ? rv : PL_EPROTO));
 		si_answer_reply(c, "internal_error", NULL);
 		return;
 	}
-	c->nrows = PQntuples(res);
-	c->rows = pl_calloc((size_t)c->nrows + 1, sizeof(*c->rows));
-	ids = pl_calloc((size_t)c->nrows + 1, sizeof(*ids));
-	for (i = 0; i < c->nrows; i++) {
-		c->rows[i].channel = pl_strdup(PQgetvalue(res, i, 0));
-		c->rows[i].ts = pl_strdup(PQgetvalue(res, i, 1));
-		c->rows[i].user = pl_strdup(PQgetvalue(res, i, 2));
-		c->rows[i].text = pl_strdup(PQgetvalue(res, i, 3));
-		ids[i] = c->rows[i].user;
+	n = PQntuples(res);
+	c->total = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+	c->rows = pl_calloc((size_t)n + 1, sizeof(*c->rows));
+	ids = pl_calloc((size_t)n + 1, sizeof(*ids));
+	for (i = 0; i < n; i++) {
+		struct si_row *r = &c->rows[c->nrows];
+
+		if (PQgetisnull(res, i, 0))
+			continue;	/* the empty page's one row */
+		r->channel = pl_strdup(PQgetvalue(res, i, 0));
+		r->ts = pl_strdup(PQgetvalue(res, i, 1));
+		r->user = pl_strdup(PQgetvalue(res, i, 2));
+		r->text = pl_strdup(PQgetvalue(res, i, 3));
+		ids[c->nrows++] = r->user;
 	}
 	if (c->nrows == 0) {
 		free(ids);
@@ -317,24 +323,6 @@ si_answer_page_done(int rv, struct pg_result *res, void *arg)
 	pl_buf_fini(&arr);
 	if (rv != 0)
 		si_answer_names_done(rv, NULL, c);
-}
-
-/* si_answer_count_done - the capped total; then the page */
-static void
-si_answer_count_done(int rv, struct pg_result *res, void *arg)
-{
-	struct si_call *c = arg;
-
-	if (rv != 0 || PQntuples(res) != 1) {
-		pl_log_warn("SI-COUNT-FAIL", "err=%s", pl_err_str(rv ? rv : PL_EPROTO));
-		si_answer_reply(c, "internal_error", NULL);
-		return;
-	}
-	c->total = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	rv = pl_pg_query(si.pg, c->sql.page, c->sql.nparams,
-	    (const char *const *)c->sql.params, si_answer_page_done, c);
-	if (rv != 0)
-		si_answer_page_done(rv, NULL, c);
 }
 
 /* si_answer_empty - a query nothing can match: answer without the index */
@@ -407,12 +395,12 @@ si_answer_run(struct si_call *c)
 	s.highlight = c->highlight;
 	s.limit = c->count;
 	s.offset = (c->page - 1) * c->count;
-	s.count_cap = (int)si_conf.count_cap;
+	s.window = s.offset + s.limit + (int)si_conf.count_cap;
 	si_query_sql(&c->q, &s, &c->sql);
-	rv = pl_pg_query(si.pg, c->sql.count, c->sql.ncount,
-	    (const char *const *)c->sql.params, si_answer_count_done, c);
+	rv = pl_pg_query(si.pg, c->sql.sql, c->sql.nparams,
+	    (const char *const *)c->sql.params, si_answer_page_done, c);
 	if (rv != 0)
-		si_answer_count_done(rv, NULL, c);
+		si_answer_page_done(rv, NULL, c);
 }
 
 /* si_answer_users_done - ids of the names in from: and in:@ */

@@ -31,8 +31,9 @@ static const struct pl_config_entry si_config[] = {
 	    "empty the index and its offsets at start and rebuild it from the log", 0 },
 	{ "permalink-base", "PARLEY_SEARCH_PERMALINK_BASE", PL_CONF_STR, "",
 	    &si_conf.permalink_base, 0, 0, "prefix of permalinks (<base>/archives/<channel>/p<ts>)", 0 },
-	{ "count-cap", "PARLEY_SEARCH_COUNT_CAP", PL_CONF_INT, "10000", &si_conf.count_cap,
-	    100, 10000000, "messages.total counts at most this many matches", 0 },
+	{ "count-cap", "PARLEY_SEARCH_COUNT_CAP", PL_CONF_INT, "1000", &si_conf.count_cap,
+	    10, 1000000, "matches looked at beyond the end of the asked page: the window"
+	    " that messages.total counts and sort=score ranks (its cost grows with it)", 0 },
 	PL_CONFIG_END
 };
 

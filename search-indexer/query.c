@@ -399,54 +399,63 @@ si_query_where(const struct si_query *q, const struct si_query_scope *s,
 		    si_query_param(r, q->emoji[i]));
 }
 
-/* si_query_sql - the page and the count statement (see query.h) */
+/* si_query_sql - one statement: the window of matches, its size, and the
+ * page ordered within it (see query.h) */
 void
 si_query_sql(const struct si_query *q, const struct si_query_scope *s,
     struct si_query_sql *r)
 {
-	struct pl_buf tsq, w, page, count;
-	int has_tsq, hl = 0, lim, off, cap;
+	struct pl_buf tsq, w, sql, hlx;
+	int has_tsq, score, hl = 0, win, lim, off;
 	const char *dir = s->asc ? "ASC" : "DESC";
+	char v[24];
 
 	memset(r, 0, sizeof(*r));
 	pl_buf_init(&tsq);
 	pl_buf_init(&w);
-	pl_buf_init(&page);
-	pl_buf_init(&count);
+	pl_buf_init(&sql);
+	pl_buf_init(&hlx);
 	si_query_tsquery(q, r, &tsq);
 	has_tsq = tsq.len > 0;
+	score = s->sort_score && has_tsq;
 	si_query_where(q, s, r, &w, has_tsq);
-	{
-		char v[3][24];
-
-		snprintf(v[0], sizeof(v[0]), "%d", s->count_cap);
-		snprintf(v[1], sizeof(v[1]), "%d", s->limit);
-		snprintf(v[2], sizeof(v[2]), "%d", s->offset);
-		cap = si_query_param(r, v[0]);
-		r->ncount = r->nparams;	/* the count statement stops here */
-		lim = si_query_param(r, v[1]);
-		off = si_query_param(r, v[2]);
-	}
+	snprintf(v, sizeof(v), "%d", s->window);
+	win = si_query_param(r, v);
+	snprintf(v, sizeof(v), "%d", s->limit);
+	lim = si_query_param(r, v);
+	snprintf(v, sizeof(v), "%d", s->offset);
+	off = si_query_param(r, v);
 	if (s->highlight && has_tsq)
 		hl = si_query_param(r, SI_HL_OPTS);
-	pl_buf_printf(&page, "WITH q AS (SELECT %s AS q) SELECT m.channel_id, m.ts,"
-	    " m.user_id, ", has_tsq ? tsq.data : "NULL::tsquery");
 	if (hl)
-		pl_buf_printf(&page, "ts_headline('simple', m.text, q.q, $%d)", hl);
+		pl_buf_printf(&hlx, "ts_headline('simple', h.text, q.q, $%d)", hl);
 	else
-		pl_buf_puts(&page, "m.text");
-	pl_buf_printf(&page, ", m.ts_us FROM search_messages m, q%s ORDER BY ", w.data);
-	if (s->sort_score && has_tsq)
-		pl_buf_printf(&page, "ts_rank(m.tsv, q.q) %s, ", dir);
-	pl_buf_printf(&page, "m.ts_us %s, m.channel_id %s LIMIT least($%d::int, $%d::int)"
-	    " OFFSET $%d::int", dir, dir, lim, cap, off);
-	pl_buf_printf(&count, "WITH q AS (SELECT %s AS q) SELECT count(*) FROM (SELECT 1"
-	    " FROM search_messages m, q%s LIMIT $%d::int) c",
-	    has_tsq ? tsq.data : "NULL::tsquery", w.data, cap);
-	r->page = pl_buf_steal(&page, NULL);
-	r->count = pl_buf_steal(&count, NULL);
+		pl_buf_puts(&hlx, "h.text");
+	if (score) {
+		/* ranked among the newest `window` matches, which are counted */
+		pl_buf_printf(&sql, "WITH q AS NOT MATERIALIZED (SELECT %s AS q), hits AS MATERIALIZED"
+		    " (SELECT m.channel_id, m.ts, m.user_id, m.text, m.ts_us, m.tsv"
+		    " FROM search_messages m, q%s ORDER BY m.ts_us DESC, m.channel_id DESC"
+		    " LIMIT $%d::int) SELECT h.channel_id, h.ts, h.user_id, %s, h.ts_us, c.n"
+		    " FROM q, (SELECT count(*) AS n FROM hits) c LEFT JOIN LATERAL"
+		    " (SELECT hits.* FROM hits, q ORDER BY ts_rank(hits.tsv, q.q) %s,"
+		    " hits.ts_us %s, hits.channel_id %s LIMIT $%d::int OFFSET $%d::int) h ON true",
+		    tsq.data, w.data, win, hlx.data, dir, dir, dir, lim, off);
+	} else {
+		/* the page straight from the time order (an index scan that stops
+		 * early), and a count of any `window` matches (no order needed) */
+		pl_buf_printf(&sql, "WITH q AS NOT MATERIALIZED (SELECT %s AS q) SELECT h.channel_id, h.ts,"
+		    " h.user_id, %s, h.ts_us, c.n FROM q, (SELECT count(*) AS n FROM (SELECT 1"
+		    " FROM search_messages m, q%s LIMIT $%d::int) x) c LEFT JOIN LATERAL"
+		    " (SELECT m.channel_id, m.ts, m.user_id, m.text, m.ts_us FROM search_messages m,"
+		    " q%s ORDER BY m.ts_us %s, m.channel_id %s LIMIT $%d::int OFFSET $%d::int)"
+		    " h ON true", has_tsq ? tsq.data : "NULL::tsquery", hlx.data, w.data, win,
+		    w.data, dir, dir, lim, off);
+	}
+	r->sql = pl_buf_steal(&sql, NULL);
 	pl_buf_fini(&tsq);
 	pl_buf_fini(&w);
+	pl_buf_fini(&hlx);
 }
 
 /* si_query_sql_fini - free the statements and parameters */
@@ -457,7 +466,6 @@ si_query_sql_fini(struct si_query_sql *r)
 
 	for (i = 0; i < r->nparams; i++)
 		pl_free(&r->params[i]);
-	pl_free(&r->page);
-	pl_free(&r->count);
+	pl_free(&r->sql);
 	r->nparams = 0;
 }

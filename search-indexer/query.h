@@ -78,24 +78,24 @@ struct si_query_scope {
 	int highlight;
 	int limit;		/* rows of the page */
 	int offset;
-	int count_cap;		/* total counts at most this many */
+	int window;		/* matches considered (and counted) at most */
 };
 
 #define SI_QUERY_MAX_PARAMS (16 + SI_QUERY_MAX_TERMS + SI_QUERY_MAX_MODS)
 
-/* The two statements and their parameters (text; arrays as PostgreSQL array
- * literals). Page rows: channel_id, ts, user_id, text (highlighted if
- * asked), ts_us. The count statement: one row, the capped total; it takes
- * the first ncount parameters. */
+/* The statement and its parameters (text; arrays as PostgreSQL array
+ * literals). The matches are taken newest first (by time: in the asked
+ * direction) up to `window`, then ordered (by score: ts_rank within that
+ * window) and paged. Rows: channel_id, ts, user_id, text (highlighted if
+ * asked), ts_us, and the window's size (the total) - at least one row: when
+ * the page is empty its other columns are NULL. */
 struct si_query_sql {
-	char *page;
-	char *count;
-	int nparams;		/* the page statement's */
-	int ncount;		/* the count statement's: params[0 .. ncount) */
+	char *sql;
+	int nparams;
 	char *params[SI_QUERY_MAX_PARAMS];
 };
 
-/* si_query_sql - build both statements for q under scope (heap, free with
+/* si_query_sql - build the statement for q under scope (heap, free with
  * si_query_sql_fini) */
 void si_query_sql(const struct si_query *q, const struct si_query_scope *s,
     struct si_query_sql *r);

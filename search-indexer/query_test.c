@@ -1,4 +1,5 @@
 /* query_test.c - the search language parser and its SQL. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,13 +166,25 @@ PL_TEST(test_array_literal)
 	pl_buf_fini(&b);
 }
 
+/* max_param - the highest $n in sql */
+static int
+max_param(const char *sql)
+{
+	int max = 0;
+
+	for (; (sql = strchr(sql, '$')) != NULL; sql++)
+		if (atoi(sql + 1) > max)
+			max = atoi(sql + 1);
+	return max;
+}
+
 /* the SQL holds no byte of the query's text: everything is a parameter */
 PL_TEST(test_sql_parameters)
 {
 	const char *chans[] = { "C1", "C2" }, *ids[] = { "U9" }, *dms[] = { "D1" };
 	struct si_query_scope s = { .team = "T1", .user = "U1", .chans = chans, .nchans = 2,
 	    .from_ids = ids, .nfrom_ids = 1, .from_given = 1, .dms = dms, .ndms = 1,
-	    .sort_score = 1, .highlight = 1, .limit = 20, .offset = 40, .count_cap = 1000 };
+	    .sort_score = 1, .highlight = 1, .limit = 20, .offset = 40, .window = 1060 };
 	struct si_query q;
 	struct si_query_sql r;
 	int i, found = 0;
@@ -179,41 +192,42 @@ PL_TEST(test_sql_parameters)
 	PL_CHECK(parse("robert'); \"drop table\" -students from:@bob from:me to:me"
 	    " has::x: on:2024-01-02 has:link is:thread", &q) == NULL);
 	si_query_sql(&q, &s, &r);
-	PL_CHECK(strstr(r.page, "robert") == NULL && strstr(r.page, "drop") == NULL);
-	PL_CHECK(strstr(r.count, "students") == NULL);
-	PL_CHECK(strstr(r.page, "!!plainto_tsquery('simple', $3)") != NULL);
-	PL_CHECK(strstr(r.page, "phraseto_tsquery('simple', $2)") != NULL);
-	PL_CHECK(strstr(r.page, "ts_rank(m.tsv, q.q) DESC") != NULL);
-	PL_CHECK(strstr(r.page, "ts_headline") != NULL);
-	PL_CHECK(strstr(r.count, "ts_headline") == NULL);
-	PL_CHECK(r.ncount < r.nparams);
-	for (i = 0; i < r.nparams; i++) {
-		if (strcmp(r.params[i], "robert');") == 0 || strcmp(r.params[i], "tada") == 0)
+	PL_CHECK(strstr(r.sql, "robert") == NULL && strstr(r.sql, "drop") == NULL);
+	PL_CHECK(strstr(r.sql, "students") == NULL);
+	PL_CHECK(strstr(r.sql, "!!plainto_tsquery('simple', $3)") != NULL);
+	PL_CHECK(strstr(r.sql, "phraseto_tsquery('simple', $2)") != NULL);
+	/* ranked within the newest matches of the window */
+	PL_CHECK(strstr(r.sql, "ts_rank(hits.tsv, q.q) DESC") != NULL);
+	PL_CHECK(strstr(r.sql, "ORDER BY m.ts_us DESC") != NULL);
+	PL_CHECK(strstr(r.sql, "ts_headline") != NULL);
+	for (i = 0; i < r.nparams; i++)
+		if (strcmp(r.params[i], "robert');") == 0 || strcmp(r.params[i], "x") == 0)
 			found++;
-		PL_CHECK(strstr(r.count, "$") != NULL);
-	}
-	PL_CHECK_EQ_INT(found, 1);
+	PL_CHECK_EQ_INT(found, 2);
 	PL_CHECK_EQ_STR(r.params[0], "robert');");
 	PL_CHECK_EQ_STR(r.params[3], "T1");
 	PL_CHECK_EQ_STR(r.params[4], "{\"C1\",\"C2\"}");
-	/* the count statement names no parameter beyond ncount */
-	{
-		char hi[16];
+	/* every parameter is used, and only those */
+	PL_CHECK_EQ_INT(max_param(r.sql), r.nparams);
+	for (i = 1; i <= r.nparams; i++) {
+		char n[16];
 
-		snprintf(hi, sizeof(hi), "$%d", r.ncount + 1);
-		PL_CHECK(strstr(r.count, hi) == NULL);
-		snprintf(hi, sizeof(hi), "$%d", r.nparams);
-		PL_CHECK(strstr(r.page, hi) != NULL);
+		snprintf(n, sizeof(n), "$%d", i);
+		PL_CHECK(strstr(r.sql, n) != NULL);
 	}
+	PL_CHECK_EQ_STR(r.params[r.nparams - 4], "1060");
 	si_query_sql_fini(&r);
 	si_query_fini(&q);
 	/* modifiers only: no tsquery, by time even when score is asked */
 	PL_CHECK(parse("in:#general", &q) == NULL);
 	s.from_given = 0;
+	s.asc = 1;
 	si_query_sql(&q, &s, &r);
-	PL_CHECK(strstr(r.page, "NULL::tsquery") != NULL);
-	PL_CHECK(strstr(r.page, "@@") == NULL && strstr(r.page, "ts_rank") == NULL);
-	PL_CHECK(strstr(r.page, "ts_headline") == NULL);
+	PL_CHECK(strstr(r.sql, "NULL::tsquery") != NULL);
+	PL_CHECK(strstr(r.sql, "@@") == NULL && strstr(r.sql, "ts_rank") == NULL);
+	PL_CHECK(strstr(r.sql, "ts_headline") == NULL);
+	PL_CHECK(strstr(r.sql, "ORDER BY m.ts_us ASC") != NULL);
+	PL_CHECK_EQ_INT(max_param(r.sql), r.nparams);
 	si_query_sql_fini(&r);
 	si_query_fini(&q);
 }
