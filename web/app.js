@@ -363,6 +363,84 @@ async function selectChannel(id) {
   markRead(ch);
 }
 
+// ---------------------------------------------------------------- search
+
+const SEARCH_PAGE = 20;
+
+// search.messages with highlight: U+E000 … U+E001 around each match
+async function runSearch(query, page = 1) {
+  const q = query.trim();
+  if (!q) return;
+  S.search = { query: q, page };
+  $('search-panel').hidden = false;
+  $('search-title').textContent = `Results for ${q}`;
+  $('search-state').textContent = 'searching…';
+  $('search-more').hidden = true;
+  if (page === 1) $('search-results').replaceChildren();
+  let j;
+  try {
+    j = await S.api.call('search.messages', { query: q, count: SEARCH_PAGE, page, highlight: 'true' });
+  } catch (e) {
+    if (S.search.query === q) $('search-state').textContent = `search failed: ${e.code || e}`;
+    return;
+  }
+  if (S.search.query !== q) return;     // a newer search replaced this one
+  const m = j.messages || {};
+  const total = m.total || 0;
+  $('search-state').textContent = total ? `${total} result${total === 1 ? '' : 's'}` : 'No results';
+  for (const hit of m.matches || []) $('search-results').append(searchItem(hit));
+  const pages = (m.paging && m.paging.pages) || 0;
+  $('search-more').hidden = page >= pages;
+}
+
+function renderHighlighted(text, into) {
+  const parts = String(text ?? '').split(/(\ue000[^\ue001]*\ue001)/);
+  for (const p of parts) {
+    if (p.startsWith('\ue000')) into.append(el('mark', null, p.slice(1, -1)));
+    else if (p) renderText(p, into);
+  }
+}
+
+function searchItem(hit) {
+  const li = el('li', 'search-hit');
+  const b = el('button', 'search-jump');
+  b.type = 'button';
+  const ch = hit.channel || {};
+  const where = ch.is_im ? 'direct message' : `${ch.is_private ? '🔒' : '#'}${ch.name || ch.id}`;
+  const head = el('div', 'head');
+  head.append(el('span', 'where', where), el('span', 'author', hit.username || userName(hit.user)),
+    el('time', 'time', `${dayOf(hit.ts)} ${timeOf(hit.ts)}`));
+  const text = el('div', 'text');
+  renderHighlighted(hit.text, text);
+  b.append(head, text);
+  b.addEventListener('click', () => jumpTo(ch.id, hit.ts));
+  li.append(b);
+  return li;
+}
+
+// jumpTo - open the message's channel and bring the message into view
+// (older pages are loaded until it is there, at most 20)
+async function jumpTo(cid, ts) {
+  const ch = S.chans.get(cid);
+  if (!ch) {
+    $('search-state').textContent = 'That conversation is not in your channel list.';
+    return;
+  }
+  $('search-panel').hidden = true;
+  await selectChannel(cid);
+  for (let i = 0; i < 20 && !ch.msgs.has(ts) && ch.hasMore && S.current === cid; i++) await loadOlder();
+  if (S.current !== cid) return;
+  renderMessages();
+  const li = [...document.querySelectorAll('#message-list li.msg')].find((x) => x.dataset.ts === ts);
+  if (!li) {
+    $('history-state').textContent = 'That message is in a thread or no longer here.';
+    return;
+  }
+  li.scrollIntoView({ block: 'center' });
+  li.classList.add('flash');
+  setTimeout(() => li.classList.remove('flash'), 2500);
+}
+
 let markTimer = null;
 function markRead(ch) {
   clearTimeout(markTimer);
@@ -838,6 +916,14 @@ function wire() {
     if (t) signIn(t);
   });
   $('signout').addEventListener('click', () => signOut(''));
+  $('search-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    runSearch($('search-input').value);
+  });
+  $('search-close').addEventListener('click', () => { $('search-panel').hidden = true; });
+  $('search-more').addEventListener('click', () => {
+    if (S.search) runSearch(S.search.query, S.search.page + 1);
+  });
   $('load-older').addEventListener('click', loadOlder);
   $('jump-new').addEventListener('click', () => {
     const box = $('messages');

@@ -183,3 +183,47 @@ test('a dropped socket reconnects and resumes what was missed', async () => {
   assert.equal(await msgText(page, missed).count(), 1);
   assert.deepEqual(page.errors.filter((e) => !/ERR_INTERNET_DISCONNECTED|WebSocket/.test(e)), []);
 });
+
+test('search finds a message, highlights it, and jumps to it in its channel', async () => {
+  const word = unique('needle');
+  await api('chat.postMessage', T.alice.token, { channel: T.other.id, text: `the ${word} is here` });
+  // older than the newest page of the channel: the jump must load history
+  for (let i = 0; i < 55; i++) {
+    await api('chat.postMessage', T.bob.token, { channel: T.other.id, text: `filler ${i}` });
+  }
+  // indexing is asynchronous: wait until the API finds it
+  for (let i = 0; ; i++) {
+    const r = await api('search.messages', T.bob.token, { query: word });
+    if (r.messages.total === 1) break;
+    assert.ok(i < 100, 'indexed within 10 s');
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const page = await openAs(T.bob, T.chan.name);
+  await page.fill('#search-input', `${word} in:#${T.other.name}`);
+  await page.press('#search-input', 'Enter');
+  const hit = page.locator('#search-results .search-hit');
+  await hit.first().waitFor({ timeout: 5000 });
+  assert.equal(await hit.count(), 1);
+  assert.equal(await hit.locator('mark').textContent(), word);
+  assert.match(await page.textContent('#search-state'), /^1 result$/);
+  await page.screenshot({ path: path.join(OUT, 'web-e2e-search.png') });
+  await hit.locator('button').click();
+  await page.waitForSelector(`#channel-list .chan[data-id="${T.other.id}"].active`);
+  // the message (more than a page back) is loaded and scrolled into view
+  const msg = page.locator('#message-list .msg .text', { hasText: word });
+  await msg.waitFor({ timeout: 10000 });
+  await page.waitForFunction((w) => {
+    const box = document.getElementById('messages').getBoundingClientRect();
+    const t = [...document.querySelectorAll('#message-list .msg .text')]
+      .find((x) => x.textContent.includes(w));
+    if (!t) return false;
+    const r = t.getBoundingClientRect();
+    return r.top >= box.top && r.bottom <= box.bottom;
+  }, word, { timeout: 5000 });
+  assert.ok(await page.locator('#search-panel').isHidden());
+  // nothing found: said so
+  await page.fill('#search-input', unique('nothing'));
+  await page.press('#search-input', 'Enter');
+  await page.waitForSelector('#search-state:text("No results")', { timeout: 5000 });
+  assert.deepEqual(page.errors, []);
+});
