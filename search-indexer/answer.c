@@ -397,7 +397,7 @@ si_answer_run(struct si_call *c)
 	s.offset = (c->page - 1) * c->count;
 	s.window = s.offset + s.limit + (int)si_conf.count_cap;
 	si_query_sql(&c->q, &s, &c->sql);
-	rv = pl_pg_query(si.pg, c->sql.sql, c->sql.nparams,
+	rv = pl_pg_query(si_svc_query_pg(), c->sql.sql, c->sql.nparams,
 	    (const char *const *)c->sql.params, si_answer_page_done, c);
 	if (rv != 0)
 		si_answer_page_done(rv, NULL, c);

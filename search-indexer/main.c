@@ -34,6 +34,12 @@ static const struct pl_config_entry si_config[] = {
 	{ "count-cap", "PARLEY_SEARCH_COUNT_CAP", PL_CONF_INT, "1000", &si_conf.count_cap,
 	    10, 1000000, "matches looked at beyond the end of the asked page: the window"
 	    " that messages.total counts and sort=score ranks (its cost grows with it)", 0 },
+	{ "query-conns", "PARLEY_SEARCH_QUERY_CONNS", PL_CONF_INT, "2", &si_conf.query_conns,
+	    1, SI_QUERY_CONNS_MAX, "index connections for queries (the writer has its own,"
+	    " so a slow query never delays indexing)", 0 },
+	{ "query-timeout-ms", "PARLEY_SEARCH_QUERY_TIMEOUT_MS", PL_CONF_INT, "5000",
+	    &si_conf.query_timeout_ms, 10, 600000, "statement_timeout of a query (then"
+	    " internal_error)", 0 },
 	PL_CONFIG_END
 };
 

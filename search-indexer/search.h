@@ -13,6 +13,8 @@ struct pl_pg;
 struct pl_metric;
 struct pl_message_clnt;
 
+#define SI_QUERY_CONNS_MAX 16
+
 struct si_conf {
 	char *pg_dsn;			/* the index database (this instance's own) */
 	int64_t index;			/* this instance's ordinal i of count */
@@ -26,6 +28,8 @@ struct si_conf {
 	int reindex;
 	char *permalink_base;
 	int64_t count_cap;
+	int64_t query_conns;		/* connections for queries (not the writer's) */
+	int64_t query_timeout_ms;	/* statement_timeout of those */
 };
 extern struct si_conf si_conf;
 
@@ -45,7 +49,9 @@ extern struct si_metrics si_m;
 
 struct si_state {
 	struct pl_loop *loop;
-	struct pl_pg *pg;		/* the index */
+	struct pl_pg *pg;		/* the index: the writer's connection */
+	struct pl_pg *qpg[SI_QUERY_CONNS_MAX];	/* the index: queries */
+	int nqpg;
 	struct pl_pg *dir;		/* the directory (user names) */
 	struct pl_message_clnt *msg;	/* readable channels, at query time */
 	char *brokers;
@@ -59,6 +65,8 @@ void si_svc_drain(void);
 void si_svc_fini(void);
 /* si_svc_owns - this instance indexes and answers team */
 int si_svc_owns(const char *team);
+/* si_svc_query_pg - the least busy query connection (connected ones first) */
+struct pl_pg *si_svc_query_pg(void);
 
 /* schema.c - the index's tables, created or upgraded at start-up (blocking);
  * reindex empties the index and its offsets */

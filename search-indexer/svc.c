@@ -42,11 +42,49 @@ si_svc_owns(const char *team)
 	return (int64_t)(pl_shard_hash(team) % (uint32_t)si_conf.count) == si_conf.index;
 }
 
+/* si_svc_query_pg - the least busy query connection (connected ones first) */
+struct pl_pg *
+si_svc_query_pg(void)
+{
+	struct pl_pg *best = si.qpg[0];
+	int i, bq = pl_pg_queued(best), bc = pl_pg_connected(best);
+
+	for (i = 1; i < si.nqpg; i++) {
+		int q = pl_pg_queued(si.qpg[i]), cn = pl_pg_connected(si.qpg[i]);
+
+		if ((cn && !bc) || (cn == bc && q < bq)) {
+			best = si.qpg[i];
+			bq = q;
+			bc = cn;
+		}
+	}
+	return best;
+}
+
+/* si_svc_query_start - the query connections, each with a statement_timeout
+ * (in the conninfo's options: a key=value DSN is assumed) */
+static int
+si_svc_query_start(struct pl_loop *loop)
+{
+	struct pl_buf dsn;
+	int rv = 0;
+
+	pl_buf_init(&dsn);
+	pl_buf_printf(&dsn, "%s options='-c statement_timeout=%lld'", si_conf.pg_dsn,
+	    (long long)si_conf.query_timeout_ms);
+	for (si.nqpg = 0; rv == 0 && si.nqpg < si_conf.query_conns; si.nqpg++)
+		if ((rv = pl_pg_start(loop, dsn.data, SI_PG_MAX_QUEUE, &si.qpg[si.nqpg])) != 0)
+			break;
+	pl_buf_fini(&dsn);
+	return rv;
+}
+
 /* si_svc_check - readiness: the databases and the log caught up once */
 static int
 si_svc_check(void *arg, struct pl_buf *why)
 {
-	if (si.pg == NULL || !pl_pg_connected(si.pg))
+	if (si.pg == NULL || !pl_pg_connected(si.pg) || si.nqpg == 0 ||
+	    !pl_pg_connected(si_svc_query_pg()))
 		pl_buf_puts(why, "index database not connected; ");
 	if (si.dir == NULL || !pl_pg_connected(si.dir))
 		pl_buf_puts(why, "directory not connected; ");
@@ -144,6 +182,7 @@ si_svc_init(struct event_base *base, struct pl_loop *loop)
 	if ((rv = si_svc_schema()) != 0)
 		return rv;
 	if ((rv = pl_pg_start(loop, si_conf.pg_dsn, SI_PG_MAX_QUEUE, &si.pg)) != 0 ||
+	    (rv = si_svc_query_start(loop)) != 0 ||
 	    (rv = pl_pg_start(loop, pl_settings.pg_directory_dsn, SI_PG_MAX_QUEUE,
 	    &si.dir)) != 0 ||
 	    (rv = si_index_start()) != 0 ||
@@ -182,6 +221,8 @@ si_svc_fini(void)
 	si_index_stop();
 	if (si.dir != NULL)
 		pl_pg_stop(&si.dir);
+	while (si.nqpg > 0)
+		pl_pg_stop(&si.qpg[--si.nqpg]);
 	if (si.pg != NULL)
 		pl_pg_stop(&si.pg);
 	free(si.brokers);
