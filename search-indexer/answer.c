@@ -152,7 +152,7 @@ si_answer_bool(const char *v)
 	return strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
 }
 
-/* si_answer_private - is_private/is_im/is_mpim of a kind */
+/* si_answer_channel - the match's channel object (is_private etc. from its kind) */
 static void
 si_answer_channel(struct pl_buf *b, const char *id, const char *name, const char *kind)
 {
