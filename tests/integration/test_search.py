@@ -367,3 +367,55 @@ def test_restart_resumes_and_reindex_rebuilds(new_stack):
     wait_for(rebuilt, what="the index rebuilt from the log")
     settle(api, tok, a.channel)
     assert search(api, tok, w)["messages"]["total"] == 10
+
+
+def _fnv1a32(s):
+    h = 2166136261
+    for b in s.encode():
+        h = ((h ^ b) * 16777619) & 0xffffffff
+    return h
+
+
+def test_two_instances_split_the_teams(new_stack):
+    """search-count 2: instance i indexes the teams with fnv1a(team) % 2 == i
+    into its own database, and the gateway sends each caller's query to its
+    team's instance (PARLEY_SEARCH_URLS)"""
+    import os
+    import psycopg
+    import stack as stackmod
+    from conftest import TEST_ENV
+    ports = [stackmod.free_port(), stackmod.free_port()]
+    urls = ["tcp://127.0.0.1:%d" % p for p in ports]
+    st = new_stack(gateways=1, extra_env=dict(
+        TEST_ENV, PARLEY_SEARCH_COUNT="2", PARLEY_SEARCH_URLS=",".join(urls),
+        PARLEY_SEARCH_RPC_URL=urls[0]))
+    first = [x for x in st.children if x.name == "search-indexer"][0]
+    dsn1 = st.dsn(0).replace("parley_shard_0", "parley_search_1")
+    with psycopg.connect(st.dsn(0).replace("parley_shard_0", "postgres"),
+                         autocommit=True) as conn:
+        conn.execute("CREATE DATABASE parley_search_1")
+    env = dict(first.env, PARLEY_SEARCH_INDEX="1", PARLEY_SEARCH_RPC_URL=urls[1],
+               PARLEY_PG_DSN=dsn1, PARLEY_OPS_ADDR="127.0.0.1:0",
+               PARLEY_OPS_PORT_FILE=os.path.join(st.run_dir, "search-indexer-1.port"))
+    second = stackmod.Child("search-indexer-1", first.argv, env, st,
+                            port_file=env["PARLEY_OPS_PORT_FILE"])
+    second.start()
+    st.children.append(second)
+    second.ops_url = "http://127.0.0.1:%d" % second.bound_port(30)
+    second.wait_ready(60)
+
+    api = parley.Api(st.http_url)
+    teams = [provision(st, users=("alice",), api=api) for _ in range(6)]
+    owner = {t.id: _fnv1a32(t.id) % 2 for t in teams}
+    assert set(owner.values()) == {0, 1}, "6 teams and both instances used"
+    w = unique("w")
+    for t in teams:
+        post(api, t.token("alice"), t.channel, "%s from %s" % (w, t.id))
+    for t in teams:
+        settle(api, t.token("alice"), t.channel)
+        assert texts(search(api, t.token("alice"), w)) == ["%s from %s" % (w, t.id)]
+    dsn0 = st.dsn(0).replace("parley_shard_0", "parley_search")
+    for i, dsn in enumerate((dsn0, dsn1)):
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            held = {r[0] for r in conn.execute("SELECT DISTINCT team_id FROM search_messages")}
+        assert held == {t for t, o in owner.items() if o == i}, (i, held, owner)
