@@ -26,6 +26,11 @@
  * session.boot, and both put the channel in the edge cache, which is checked
  * first.
  *
+ * The look-up pages through conversations.members (1000 ids a page, the
+ * most message-svc gives; a page is also bounded in bytes), subscribing the
+ * local members of each page as it comes and asking for the next with its
+ * cursor; the held events are released after the last page.
+ *
  * Cost: at most one look-up per channel per gateway process while it has no
  * local member (then one more after the set is cleared); none for channels
  * with a local subscriber or of teams with no local connection. A look-up
@@ -47,6 +52,7 @@
 #include "metrics.h"
 
 #define GW_MEMBERS_NONE_MAX 65536	/* channels remembered as "no local member" */
+#define GW_MEMBERS_PAGE "1000"		/* ids per conversations.members page */
 
 struct gw_held {
 	void *payload;
@@ -58,6 +64,8 @@ struct gw_held {
 struct gw_lookup {
 	char id[GW_ID_MAX + 1];
 	char team[GW_ID_MAX + 1];
+	char user[GW_ID_MAX + 1];	/* asks as the event's author */
+	int local;			/* local members found so far */
 	struct gw_held *v;
 	size_t n, cap;
 };
@@ -152,13 +160,16 @@ gw_members_none(const char *channel)
 	gw_map_put(gw_members.none, channel, (void *)1);
 }
 
-/* gw_members_apply - subscribe the local connections of the members list */
+/* gw_members_apply - subscribe the local connections of one page of the
+ * members list; the count, and the next page's cursor in *next_r (heap,
+ * NULL after the last page) */
 static int
-gw_members_apply(const struct gw_lookup *lk, const Parley__Reply *reply)
+gw_members_apply(const struct gw_lookup *lk, const Parley__Reply *reply, char **next_r)
 {
-	cJSON *root, *arr, *it;
+	cJSON *root, *arr, *it, *meta, *cur;
 	int n = 0;
 
+	*next_r = NULL;
 	if (reply == NULL || !reply->ok || reply->json == NULL ||
 	    (root = cJSON_Parse(reply->json)) == NULL)
 		return PL_EPROTO;
@@ -172,39 +183,58 @@ gw_members_apply(const struct gw_lookup *lk, const Parley__Reply *reply)
 		gw_cache_join(it->valuestring, lk->id, lk->team, NULL);
 		n++;
 	}
+	meta = cJSON_GetObjectItemCaseSensitive(root, "response_metadata");
+	cur = cJSON_GetObjectItemCaseSensitive(meta, "next_cursor");
+	if (cJSON_IsString(cur) && cur->valuestring[0] != '\0' &&
+	    cJSON_GetArraySize(arr) > 0)
+		*next_r = pl_strdup(cur->valuestring);
 	cJSON_Delete(root);
 	return n;
 }
 
-/* gw_members_done - message-svc answered (or failed) a look-up */
+static int gw_members_start(struct gw_lookup *lk, const char *cursor);
+
+/* gw_members_done - message-svc answered (or failed) one page of a look-up:
+ * ask for the next page, or release what the look-up held */
 static void
 gw_members_done(int rv, Parley__Reply *reply, void *arg)
 {
-	char *channel = arg;
+	char *channel = arg, *next = NULL;
 	struct gw_lookup *lk;
 	int n = -1;
 
 	lk = gw_members.running ? gw_map_get(gw_members.running, channel) : NULL;
 	if (lk != NULL) {
 		if (rv == 0)
-			n = gw_members_apply(lk, reply);
+			n = gw_members_apply(lk, reply, &next);
+		if (n >= 0)
+			lk->local += n;
+		if (next != NULL && gw_members_start(lk, next) == 0) {
+			free(next);
+			free(channel);
+			return;		/* the next page; still holding */
+		}
+		if (next != NULL)
+			n = -1;		/* the next page could not be asked for */
+		free(next);
 		pl_metrics_inc(n >= 0 ? gw_members.lookups : gw_members.failed);
 		if (n < 0)
 			pl_log_warn("GW-MEMBERS-LOOKUP", "channel=%s err=%s error=%s",
 			    channel, pl_err_str(rv), reply && reply->error ? reply->error : "");
 		else
 			pl_log_debug("GW-MEMBERS-LOOKUP", "channel=%s local_members=%d held=%zu",
-			    channel, n, lk->n);
-		if (n == 0 && gw_cache_chan(channel) == NULL)
+			    channel, lk->local, lk->n);
+		if (n >= 0 && lk->local == 0 && gw_cache_chan(channel) == NULL)
 			gw_members_none(channel);
 		gw_members_release(channel);
 	}
 	free(channel);
 }
 
-/* gw_members_start - ask message-svc for channel's members */
+/* gw_members_start - ask message-svc for a page of channel's members
+ * (cursor NULL: the first) */
 static int
-gw_members_start(struct gw_lookup *lk, const char *user)
+gw_members_start(struct gw_lookup *lk, const char *cursor)
 {
 	Parley__Request req;
 	Parley__Caller caller;
@@ -212,9 +242,12 @@ gw_members_start(struct gw_lookup *lk, const char *user)
 	int rv;
 
 	pl_request_init(&req, "conversations.members");
-	gw_request_caller(&req, &caller, user, lk->team, 0, "");
+	gw_request_caller(&req, &caller, lk->user, lk->team, 0, "");
 	req.source = "gateway";
 	pl_request_param(&req, "channel", lk->id);
+	pl_request_param(&req, "limit", GW_MEMBERS_PAGE);
+	if (cursor != NULL)
+		pl_request_param(&req, "cursor", cursor);
 	rv = pl_message_clnt_call(gw.msg, -1, &req, gw_members_done, arg);
 	req.caller = NULL;
 	req.source = NULL;
@@ -248,10 +281,13 @@ gw_members_hold(const char *channel, const char *team, const char *user,
 	if (team == NULL || gw_cache_team(team) == NULL || user == NULL || *user == 0 ||
 	    strlen(channel) > GW_ID_MAX || strlen(team) > GW_ID_MAX)
 		return 0;
+	if (strlen(user) > GW_ID_MAX)
+		return 0;
 	lk = pl_calloc(1, sizeof(*lk));
 	snprintf(lk->id, sizeof(lk->id), "%s", channel);
 	snprintf(lk->team, sizeof(lk->team), "%s", team);
-	if (gw_members_start(lk, user) != 0) {
+	snprintf(lk->user, sizeof(lk->user), "%s", user);
+	if (gw_members_start(lk, NULL) != 0) {
 		gw_members_free_lookup(NULL, lk, NULL);
 		pl_metrics_inc(gw_members.failed);
 		return 0;

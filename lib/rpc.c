@@ -37,7 +37,7 @@
 #define RPC_PUSH_SENDBUF 1024	/* messages queued before PL_EAGAIN */
 #define RPC_BATCH_MAX 64	/* requests in one batch frame (rpc_batch.h) */
 #define RPC_BATCH_BYTES (256u << 10)	/* a batch stops growing past this */
-#define RPC_RECV_MAX (64u << 20)	/* largest message taken (a batch of replies) */
+#define RPC_RECV_MAX PL_RPC_MSG_MAX	/* largest message taken (a batch of replies) */
 
 /* ---- errors ---- */
 
@@ -239,18 +239,29 @@ wk_dispatch_batch(struct rpc_worker *w, nng_msg *m)
 	}
 }
 
-/* batch_finish - every item replied: send the reply frame, free the batch */
+/* batch_finish - every item replied: send the reply frame, free the batch.
+ * Items that would push the frame past PL_RPC_MSG_MAX go as the marker
+ * (room for a marker per item is kept, so the frame always fits). */
 static void
 batch_finish(struct rpc_batch *b)
 {
+	size_t room = PL_RPC_MSG_MAX - 6 - (size_t)b->n * (4 + PL_RPC_TOOBIG_LEN), used = 0;
 	struct pl_buf frame;
 	int i;
 
 	if (b->w != NULL) {
 		pl_buf_init(&frame);
 		pl_rpc_batch_begin(&frame, (uint32_t)b->n);
-		for (i = 0; i < b->n; i++)
+		for (i = 0; i < b->n; i++) {
+			if (b->out[i].len > room - used) {
+				pl_log_warn("PL-RPC-REPLY-TOOBIG", "url=%s len=%zu batch=%d",
+				    b->w->s->url, b->out[i].len, b->n);
+				pl_rpc_batch_add(&frame, PL_RPC_TOOBIG, PL_RPC_TOOBIG_LEN);
+				continue;
+			}
+			used += b->out[i].len;
 			pl_rpc_batch_add(&frame, b->out[i].data, b->out[i].len);
+		}
 		b->w->batch = NULL;
 		wk_send(b->w, rpc_msg_from(frame.data, frame.len));
 		pl_buf_fini(&frame);
@@ -336,6 +347,11 @@ pl_rpc_reply(struct pl_rpc_req *req, const void *data, size_t len)
 		if (--b->left == 0)
 			batch_finish(b);
 		return;
+	}
+	if (w != NULL && len > PL_RPC_REPLY_MAX) {
+		pl_log_warn("PL-RPC-REPLY-TOOBIG", "url=%s len=%zu", w->s->url, len);
+		data = PL_RPC_TOOBIG;
+		len = PL_RPC_TOOBIG_LEN;
 	}
 	if (w != NULL) {
 		w->req = NULL;
@@ -532,12 +548,15 @@ call_deliver(void *arg)
 		rv = PL_EPROTO;
 	}
 	for (i = 0; i < k->nitems; i++) {
-		rpc_count_call(rv, k->items[i].start_us);
-		if (rv == 0)
+		int irv = rv == 0 && pl_rpc_toobig_is(replies[i].data,
+		    replies[i].len) ? PL_ETOOBIG : rv;
+
+		rpc_count_call(irv, k->items[i].start_us);
+		if (irv == 0)
 			k->items[i].done(0, replies[i].data, replies[i].len,
 			    k->items[i].arg);
 		else
-			k->items[i].done(rv, NULL, 0, k->items[i].arg);
+			k->items[i].done(irv, NULL, 0, k->items[i].arg);
 	}
 	if (m != NULL)
 		nng_msg_free(m);

@@ -21,6 +21,17 @@
 #include <stddef.h>
 #include "loop.h"
 
+/* PL_RPC_MSG_MAX - the largest nng message either side takes (a request, a
+ * reply, or a batch frame of replies). PL_RPC_REPLY_MAX - the largest reply
+ * a handler may give. The layer never sends what the peer would drop: a
+ * reply over PL_RPC_REPLY_MAX, or an item that would push a batch frame of
+ * replies past PL_RPC_MSG_MAX, travels as a "too big" marker and the
+ * caller's done gets PL_ETOOBIG - a clean error instead of a request that
+ * times out. Handlers that can do better (a Slack error code, a shorter
+ * page) check the size themselves. */
+#define PL_RPC_MSG_MAX (64u << 20)
+#define PL_RPC_REPLY_MAX (PL_RPC_MSG_MAX - 4096u)
+
 struct pl_rpc_server;
 struct pl_rpc_req;
 struct pl_rpc_client;
@@ -32,7 +43,8 @@ typedef void (*pl_rpc_done)(int rv, const void *data, size_t len, void *arg);
 /* url: "ipc:///path" or "tcp://127.0.0.1:7001" */
 int pl_rpc_server_start(struct pl_loop *l, const char *url, int workers,
     pl_rpc_handler fn, void *arg, struct pl_rpc_server **r);
-/* pl_rpc_reply - send data (copied) and free req. */
+/* pl_rpc_reply - send data (copied) and free req; over PL_RPC_REPLY_MAX
+ * the caller gets PL_ETOOBIG instead. */
 void pl_rpc_reply(struct pl_rpc_req *req, const void *data, size_t len);
 /* pl_rpc_server_stop - stop receiving; replies still pending are dropped. */
 void pl_rpc_server_stop(struct pl_rpc_server **s);

@@ -9,6 +9,12 @@
 static const uint8_t rpc_batch_magic[2] = { 0x00, 0xB7 };
 
 int
+pl_rpc_toobig_is(const void *data, size_t len)
+{
+	return len == PL_RPC_TOOBIG_LEN && memcmp(data, PL_RPC_TOOBIG, len) == 0;
+}
+
+int
 pl_rpc_batch_is(const void *data, size_t len)
 {
 	return len >= 6 && memcmp(data, rpc_batch_magic, 2) == 0;

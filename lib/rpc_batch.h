@@ -18,6 +18,13 @@ struct pl_rpc_item {
 	size_t len;
 };
 
+/* The "too big" marker (rpc.h): 0x00 0xE1, two bytes, alone or as an item
+ * of a batch frame, in place of a reply the peer could not take. */
+#define PL_RPC_TOOBIG "\x00\xE1"
+#define PL_RPC_TOOBIG_LEN 2
+/* pl_rpc_toobig_is - 1 when data is the marker */
+int pl_rpc_toobig_is(const void *data, size_t len);
+
 /* pl_rpc_batch_is - 1 when data is a batch frame */
 int pl_rpc_batch_is(const void *data, size_t len);
 /* pl_rpc_batch_begin - start a frame of count items in b (reset first) */

@@ -44,6 +44,7 @@ cache_epoch_set(int rv, struct redisReply *r, void *arg)
 	struct ms_chan *ch = arg;
 	char key[64];
 
+	ch->held--;
 	if (rv != 0 || r == NULL || r->type != REDIS_REPLY_INTEGER)
 		return;
 	if (r->integer == 1 && ch->epoch_known) {
@@ -140,8 +141,9 @@ cache_write(struct ms_chan *ch)
 	cache_q.argv[7] = last;
 	cache_q.argvlen[7] = strlen(last);
 	pl_metrics_observe(ms_m.cache_batch, (double)ch->cache_qn);
-	pl_redis_cmd(ms.redis, cache_epoch_set, ch, argc, cache_q.argv,
-	    cache_q.argvlen);
+	if (pl_redis_cmd(ms.redis, cache_epoch_set, ch, argc, cache_q.argv,
+	    cache_q.argvlen) == 0)
+		ch->held++;	/* the callback runs exactly once (redis.h) */
 out:
 	pl_buf_reset(&ch->cache_q);
 	ch->cache_qn = 0;
@@ -198,6 +200,7 @@ cache_epoch_loaded(int rv, struct redisReply *r, void *arg)
 	struct ms_chan *ch = arg;
 	char key[64];
 
+	ch->held--;
 	if (rv != 0 || r == NULL)
 		return;
 	if (r->type == REDIS_REPLY_STRING) {
@@ -223,7 +226,8 @@ ms_cache_load_epoch(struct ms_chan *ch)
 	if (ms.redis == NULL)
 		return;
 	cache_key(key, sizeof(key), ch->id, "meta");
-	pl_redis_cmdf(ms.redis, cache_epoch_loaded, ch, "HGET %s epoch", key);
+	if (pl_redis_cmdf(ms.redis, cache_epoch_loaded, ch, "HGET %s epoch", key) == 0)
+		ch->held++;
 }
 
 struct cache_range {

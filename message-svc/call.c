@@ -1,6 +1,7 @@
 /* call.c - one request in flight. A handler owns its ms_call until it calls
  * one of the ms_call_* reply functions, which send the Reply, free the
  * request and the handler's state, and NULL the caller's pointer. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,16 @@
 #include "metrics.h"
 #include "rpc.h"
 
+/* calls in flight in order of creation: the head is the oldest */
+static struct ms_call *call_head, *call_tail;
+
+/* ms_call_oldest_us - start of the oldest call in flight, or UINT64_MAX */
+uint64_t
+ms_call_oldest_us(void)
+{
+	return call_head != NULL ? call_head->start_us : UINT64_MAX;
+}
+
 /* ms_call_create - wrap a decoded request (ownership moves to the call) */
 struct ms_call *
 ms_call_create(struct pl_rpc_req *rpc, Parley__Request *req)
@@ -22,6 +33,12 @@ ms_call_create(struct pl_rpc_req *rpc, Parley__Request *req)
 	c->rpc = rpc;
 	c->req = req;
 	c->start_us = pl_clock_mono_us();
+	c->prev = call_tail;
+	if (call_tail != NULL)
+		call_tail->next = c;
+	else
+		call_head = c;
+	call_tail = c;
 	if (req->caller != NULL) {
 		c->user = req->caller->user ? req->caller->user : "";
 		c->team = req->caller->team ? req->caller->team : "";
@@ -50,20 +67,41 @@ ms_call_free(struct ms_call **cp)
 	struct ms_call *c = *cp;
 
 	*cp = NULL;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		call_head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		call_tail = c->prev;
 	if (c->state_free != NULL && c->state != NULL)
 		c->state_free(c->state);
 	parley__request__free_unpacked(c->req, NULL);
 	free(c);
 }
 
-/* ms_call_reply - encode r, answer the nng request, free the call */
+/* ms_call_reply - encode r, answer the nng request, free the call. A reply
+ * larger than the RPC layer carries (PL_RPC_REPLY_MAX) becomes the error
+ * response_too_large: the caller gets an answer, never a dropped request. */
 void
 ms_call_reply(struct ms_call **cp, Parley__Reply *r)
 {
 	struct ms_call *c = *cp;
 	size_t len = parley__reply__get_packed_size(r);
-	uint8_t *buf = pl_malloc(len ? len : 1);
+	Parley__Reply big;
+	uint8_t *buf;
 
+	if (len > PL_RPC_REPLY_MAX) {
+		pl_metrics_inc(ms_m.too_large);
+		pl_log_warn("MS-REPLY-TOO-LARGE", "method=%s user=%s bytes=%zu max=%zu",
+		    c->req->method, c->user, len, (size_t)PL_RPC_REPLY_MAX);
+		parley__reply__init(&big);
+		big.error = (char *)"response_too_large";
+		r = &big;
+		len = parley__reply__get_packed_size(r);
+	}
+	buf = pl_malloc(len ? len : 1);
 	parley__reply__pack(r, buf);
 	if (c->rpc != NULL)
 		pl_rpc_reply(c->rpc, buf, len);

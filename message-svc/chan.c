@@ -9,16 +9,30 @@
  *
  * Seq recovery: next seq = max(seq in PostgreSQL, seq seen in the log) + 1.
  * The consumer reports every event of our partitions (ms_chan_log_seen) from
- * the committed offset on, so together with PostgreSQL nothing is missed. */
+ * the committed offset on, so together with PostgreSQL nothing is missed.
+ *
+ * Bounded. Any client may name any channel id, so an entry whose channel
+ * does not exist is dropped as soon as the directory says so, and the
+ * others are evicted when unused for chan_idle_s, or least recently used
+ * first when the table holds more than chan_max. Only an entry that nothing
+ * needs is evicted (chan_evictable): no load in progress, no queued cache
+ * write or Redis answer pending (held), no event in the tail (so PostgreSQL
+ * alone gives its next seq again on reload), the consumer caught up (every
+ * earlier event of the log is in the tail or in PostgreSQL), and not used
+ * since the oldest call in flight started: calls keep the pointer that
+ * ms_chan_get gave them until they reply, and a call only gets it after it
+ * started. Everything evicted is reloaded from the directory on next use. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "mem.h"
 #include "message_svc.h"
+#include "metrics.h"
 #include "pg.h"
 #include "shard.h"
 
@@ -29,11 +43,70 @@ struct ms_chan_wait {
 };
 
 static struct ms_map *ms_chans;
+static struct ms_chan *chan_lru_head, *chan_lru_tail;	/* most recent first */
+static struct {
+	struct pl_metric *not_found, *idle, *full;
+} chan_m;
+
+/* chan_count_fn - the table's size, for /metrics */
+static double
+chan_count_fn(void *arg)
+{
+	(void)arg;
+	return (double)ms_chan_count();
+}
 
 void
 ms_chan_init(void)
 {
 	ms_chans = ms_map_create();
+	chan_lru_head = chan_lru_tail = NULL;
+	pl_metrics_gauge_fn("parley_ms_channels", "channel table entries of this shard",
+	    NULL, chan_count_fn, NULL);
+	chan_m.not_found = pl_metrics_counter("parley_ms_channel_evictions_total",
+	    "channel table entries dropped, by reason", "reason=\"not_found\"");
+	chan_m.idle = pl_metrics_counter("parley_ms_channel_evictions_total",
+	    "channel table entries dropped, by reason", "reason=\"idle\"");
+	chan_m.full = pl_metrics_counter("parley_ms_channel_evictions_total",
+	    "channel table entries dropped, by reason", "reason=\"full\"");
+}
+
+/* ms_chan_count - entries in the table */
+size_t
+ms_chan_count(void)
+{
+	return ms_chans ? ms_map_count(ms_chans) : 0;
+}
+
+/* chan_lru_unlink - take ch off the recency list */
+static void
+chan_lru_unlink(struct ms_chan *ch)
+{
+	if (ch->lru_prev != NULL)
+		ch->lru_prev->lru_next = ch->lru_next;
+	else if (chan_lru_head == ch)
+		chan_lru_head = ch->lru_next;
+	if (ch->lru_next != NULL)
+		ch->lru_next->lru_prev = ch->lru_prev;
+	else if (chan_lru_tail == ch)
+		chan_lru_tail = ch->lru_prev;
+	ch->lru_prev = ch->lru_next = NULL;
+}
+
+/* chan_touch - ch was used now: to the front */
+static void
+chan_touch(struct ms_chan *ch)
+{
+	ch->used_us = pl_clock_mono_us();
+	if (chan_lru_head == ch)
+		return;
+	chan_lru_unlink(ch);
+	ch->lru_next = chan_lru_head;
+	if (chan_lru_head != NULL)
+		chan_lru_head->lru_prev = ch;
+	chan_lru_head = ch;
+	if (chan_lru_tail == NULL)
+		chan_lru_tail = ch;
 }
 
 /* ms_chan_free - one entry (waiters are gone by then: fini at exit) */
@@ -58,6 +131,55 @@ ms_chan_fini(void)
 {
 	ms_cache_fini();
 	ms_map_free(&ms_chans, ms_chan_free);
+	chan_lru_head = chan_lru_tail = NULL;
+}
+
+/* chan_evictable - nothing needs ch (see the file comment); oldest_us is
+ * the start of the oldest call in flight */
+static int
+chan_evictable(const struct ms_chan *ch, uint64_t oldest_us)
+{
+	size_t n = 0;
+
+	if (ch->waiters != NULL || ch->dir_state == MS_CHAN_LOADING || ch->held > 0 ||
+	    ch->cache_qn > 0 || ch->cache_dirty || ch->used_us >= oldest_us)
+		return 0;
+	if (ch->seq_state == MS_CHAN_READY || ch->log_seq > 0) {
+		if (!ms.caught_up)
+			return 0;
+		ms_tail_events(ch->id, &n);
+	}
+	return n == 0;
+}
+
+/* chan_evict - drop ch from the table and free it */
+static void
+chan_evict(struct ms_chan *ch, struct pl_metric *why)
+{
+	pl_metrics_inc(why);
+	chan_lru_unlink(ch);
+	ms_map_del(ms_chans, ch->id);
+	ms_chan_free(ch);
+}
+
+/* ms_chan_sweep - evict from the least recently used end: idle entries,
+ * and any evictable one while the table is over chan_max */
+void
+ms_chan_sweep(uint64_t now_us, int budget)
+{
+	uint64_t oldest = ms_call_oldest_us();
+	uint64_t idle_us = (uint64_t)ms_conf.chan_idle_s * 1000000u;
+	struct ms_chan *ch, *prev;
+	int full;
+
+	for (ch = chan_lru_tail; ch != NULL && budget-- > 0; ch = prev) {
+		prev = ch->lru_prev;
+		full = ms_chan_count() > (size_t)ms_conf.chan_max;
+		if (!full && now_us - ch->used_us < idle_us)
+			break;		/* the rest were used more recently */
+		if (chan_evictable(ch, oldest))
+			chan_evict(ch, full ? chan_m.full : chan_m.idle);
+	}
 }
 
 /* ms_chan_entry - the entry of id, created empty if needed */
@@ -66,13 +188,18 @@ ms_chan_entry(const char *id)
 {
 	struct ms_chan *ch = ms_map_get(ms_chans, id);
 
-	if (ch != NULL)
+	if (ch != NULL) {
+		chan_touch(ch);
 		return ch;
+	}
+	if (ms_chan_count() >= (size_t)ms_conf.chan_max)
+		ms_chan_sweep(pl_clock_mono_us(), 64);
 	ch = pl_calloc(1, sizeof(*ch));
 	snprintf(ch->id, sizeof(ch->id), "%s", id);
 	ch->members = ms_map_create();
 	ch->next_seq = 1;
 	ms_map_put(ms_chans, id, ch);
+	chan_touch(ch);
 	return ch;
 }
 
@@ -157,6 +284,11 @@ ms_chan_dir_loaded(int rv, struct pg_result *res, void *arg)
 	if (rv != 0 || PQntuples(res) == 0) {
 		ch->dir_state = MS_CHAN_NONE;
 		ms_chan_done(ch, rv != 0 ? PL_EUNAVAIL : PL_ENOTFOUND);
+		/* no such channel: nobody got the pointer (waiters got NULL) */
+		if (rv == 0 && ch->dir_state == MS_CHAN_NONE && ch->seq_state != MS_CHAN_READY &&
+		    ch->log_seq == 0 && ch->waiters == NULL && ch->held == 0 &&
+		    ch->cache_qn == 0 && !ch->cache_dirty)
+			chan_evict(ch, chan_m.not_found);
 		return;
 	}
 	snprintf(ch->team, sizeof(ch->team), "%s", PQgetvalue(res, 0, 0));

@@ -72,6 +72,7 @@ struct hist {
 	char *root;			/* replies: the thread's parent ts (heap) */
 	char *root_user;		/* replies: its author, the parent_user_id */
 	int pg_rv;			/* PostgreSQL's error, when it failed */
+	int cut_at;			/* rows cut by bytes: the page ends before row i (else -1) */
 	char channel[PL_ID_MAX + 1];
 	char bounds[4][32];	/* oldest_us, latest_us, seq bound, limit+1 */
 };
@@ -171,28 +172,43 @@ hist_merge(const struct hist *st, const struct ms_tail_ev *ev, size_t n,
 			pg->v[k].parent_user = st->root_user;
 }
 
-/* hist_render - the kept rows, has_more, the cursor */
+/* hist_render - the kept rows, has_more, the cursor. A page ends at limit
+ * rows or at page-max-bytes of JSON, whichever comes first (a row that
+ * would cross the byte bound opens the next page): 1,000 rows of 40,000
+ * emoji would be 160 MB, past what the RPC layer carries. */
 static void
 hist_render(const struct hist *st, const struct ms_page *pg, struct pl_buf *b)
 {
-	int i, kept = 0;
+	int i, kept = 0, more = 0, n = st->cut_at >= 0 ? st->cut_at : pg->n;
 	int64_t last = 0;
+	size_t mark;
 	char cur[32];
 
 	pl_buf_puts(b, "{\"messages\":[");
-	for (i = 0; i < pg->n && kept <= st->limit; i++) {
-		if (pg->v[i].drop)
+	for (i = 0; i < n && !more; i++) {
+		if (pg->v[i].drop) {
+			if (kept == 0)
+				last = pg->v[i].m.seq;	/* the cursor if nothing is kept */
 			continue;
+		}
 		if (kept == st->limit) {
-			kept++;
+			more = 1;
 			break;
 		}
-		pl_buf_puts(b, kept++ ? "," : "");
+		mark = b->len;
+		pl_buf_puts(b, kept ? "," : "");
 		ms_page_row_json(&pg->v[i], b);
+		if (!ms_page_fits(b, mark, kept, (size_t)ms_conf.page_max_bytes)) {
+			more = 1;
+			break;
+		}
+		kept++;
 		last = pg->v[i].m.seq;
 	}
-	pl_buf_printf(b, "],\"has_more\":%s", kept > st->limit ? "true" : "false");
-	if (kept > st->limit) {
+	if (st->cut_at >= 0 && last > 0)
+		more = 1;		/* PostgreSQL holds more rows past the cut */
+	pl_buf_printf(b, "],\"has_more\":%s", more ? "true" : "false");
+	if (more) {
 		ms_history_cursor(last, cur);
 		pl_buf_printf(b, ",\"response_metadata\":{\"next_cursor\":\"%s\"}}", cur);
 	} else {
@@ -384,6 +400,8 @@ hist_done(int rv, struct pg_result *res, void *arg)
 		hist_tail_rows(st, ev, n, &pg);
 	for (k = 0; k < PQntuples(res); k++)
 		hist_row(res, k, &pg);
+	if (k > 0 && strtoll(PQgetvalue(res, 0, 13), NULL, 10) > k)
+		st->cut_at = pg.n;
 	if (st->replies)
 		hist_tail_rows(st, ev, n, &pg);
 	hist_merge(st, ev, n, &pg);
@@ -439,41 +457,59 @@ hist_bounds(struct hist *st)
 }
 
 /* the columns hist_row reads: the message, its latest_reply, its reactions
- * in order added, and (thread roots) its repliers in order of first reply */
+ * in order added, and (thread roots) its repliers in order of first reply.
+ * FROM is the page's candidate rows (HIST_ROWS) */
 #define HIST_COLS "SELECT m.seq, m.ts, m.user_id, m.text, m.thread_ts," \
 	" m.client_msg_id, m.subtype, m.edited_ts, m.reply_count, m.latest_reply," \
 	" coalesce(rx.names, '{}'), coalesce(rx.users, '{}')," \
 	" CASE WHEN m.reply_count > 0 THEN coalesce((SELECT array_agg(x.u ORDER BY x.s)" \
 	"  FROM (SELECT r.user_id u, min(r.seq) s FROM messages r" \
 	"  WHERE r.channel_id = m.channel_id AND r.thread_ts = m.ts AND r.ts <> m.ts" \
-	"  AND NOT r.deleted GROUP BY r.user_id) x), '{}') ELSE '{}' END" \
-	" FROM messages m LEFT JOIN LATERAL (SELECT array_agg(r.name ORDER BY r.seq) names," \
+	"  AND NOT r.deleted GROUP BY r.user_id) x), '{}') ELSE '{}' END, m.pg_n" \
+	" FROM (SELECT * FROM (SELECT q.*, count(*) OVER () AS pg_n FROM" \
+	"  (SELECT c.*, row_number() OVER w AS pg_rn," \
+	"  sum(octet_length(c.text)) OVER w - octet_length(c.text) AS pg_before" \
+	"  FROM messages c WHERE c.channel_id = $1 AND NOT c.deleted" \
+	"  AND c.ts_us >= $2 AND c.ts_us <= $3 AND "
+
+/* ...the page's order; then only the rows that can be on the page: a row
+ * whose predecessors already hold more text than page-max-bytes is beyond
+ * the byte bound (the JSON of a text is never shorter than the text), the
+ * first two always come (the second tells has_more when the first alone
+ * crosses the bound). pg_n counts the rows before that cut: when rows were
+ * cut, the page ends with the last row PostgreSQL sent (hist_render), so
+ * that a replies page never jumps over them to the tail's rows. */
+#define HIST_ROWS(order) " WINDOW w AS (ORDER BY c.seq " order ")" \
+	"  ORDER BY c.seq " order " LIMIT $5) q) p WHERE p.pg_rn <= 2 OR p.pg_before <= $6) m" \
+	" LEFT JOIN LATERAL (SELECT array_agg(r.name ORDER BY r.seq) names," \
 	"  array_agg(r.user_id ORDER BY r.seq) users FROM reactions r" \
-	"  WHERE r.channel_id = m.channel_id AND r.ts = m.ts) rx ON true"
+	"  WHERE r.channel_id = m.channel_id AND r.ts = m.ts) rx ON true" \
+	" ORDER BY m.seq " order
 
 /* hist_query - the page's rows from PostgreSQL */
 static void
 hist_query(struct hist *st)
 {
-	const char *p[6];
+	const char *p[7];
+	char budget[24];
 	int rv;
 
+	snprintf(budget, sizeof(budget), "%lld", (long long)ms_conf.page_max_bytes);
 	p[0] = st->channel;
 	p[1] = st->bounds[0];
 	p[2] = st->bounds[1];
 	p[3] = st->bounds[2];
 	p[4] = st->bounds[3];
-	p[5] = st->root;
+	p[5] = budget;
+	p[6] = st->root;
 	if (!st->replies)
-		rv = pl_pg_query(ms.pg, HIST_COLS " WHERE m.channel_id = $1"
-		    " AND NOT m.deleted AND m.ts_us >= $2 AND m.ts_us <= $3 AND m.seq < $4"
-		    " AND (m.thread_ts = '' OR m.thread_ts = m.ts)"
-		    " ORDER BY m.seq DESC LIMIT $5", 5, p, hist_done, st);
+		rv = pl_pg_query(ms.pg, HIST_COLS "c.seq < $4"
+		    " AND (c.thread_ts = '' OR c.thread_ts = c.ts)"
+		    HIST_ROWS("DESC"), 6, p, hist_done, st);
 	else
-		rv = pl_pg_query(ms.pg, HIST_COLS " WHERE m.channel_id = $1"
-		    " AND NOT m.deleted AND m.ts_us >= $2 AND m.ts_us <= $3 AND m.seq > $4"
-		    " AND (m.ts = $6 OR m.thread_ts = $6)"
-		    " ORDER BY m.seq LIMIT $5", 6, p, hist_done, st);
+		rv = pl_pg_query(ms.pg, HIST_COLS "c.seq > $4"
+		    " AND (c.ts = $7 OR c.thread_ts = $7)"
+		    HIST_ROWS("ASC"), 7, p, hist_done, st);
 	if (rv != 0)
 		ms_call_rv_error(&st->c, rv);
 }
@@ -541,6 +577,7 @@ hist_start(struct ms_call *c, int replies)
 
 	st->c = c;
 	st->replies = replies;
+	st->cut_at = -1;
 	c->state = st;
 	c->state_free = hist_free;
 	if ((why = hist_bounds(st)) != NULL) {

@@ -66,7 +66,8 @@ list_user_row(struct pg_result *res, int i, struct pl_buf *b)
 	ms_render_user(&v, b);
 }
 
-/* list_done - a page of rows (limit + 1 asked: the extra one means more) */
+/* list_done - a page of rows (limit + 1 asked: the extra one means more),
+ * ending early at page-max-bytes of JSON */
 static void
 list_done(int rv, struct pg_result *res, void *arg)
 {
@@ -74,6 +75,7 @@ list_done(int rv, struct pg_result *res, void *arg)
 	int i, n, more;
 	struct pl_buf b;
 	char *cur = NULL;
+	size_t mark;
 
 	if (rv != 0) {
 		ms_call_rv_error(&q->c, rv);
@@ -86,8 +88,14 @@ list_done(int rv, struct pg_result *res, void *arg)
 	pl_buf_init(&b);
 	pl_buf_printf(&b, "{\"%s\":[", q->array);
 	for (i = 0; i < n; i++) {
+		mark = b.len;
 		pl_buf_puts(&b, i ? "," : "");
 		q->row(res, i, &b);
+		if (!ms_page_fits(&b, mark, i, (size_t)ms_conf.page_max_bytes)) {
+			more = 1;
+			n = i;
+			break;
+		}
 	}
 	if (more)
 		cur = ms_render_cursor("id", PQgetvalue(res, n - 1, 0));

@@ -60,6 +60,22 @@ static const struct pl_config_entry ms_config[] = {
 	    16, 100000000, "client_msg_id records kept in memory (PostgreSQL beyond)", 0 },
 	{ "drain-wait-ms", "PARLEY_MS_DRAIN_WAIT_MS", PL_CONF_INT, "5000",
 	    &ms_conf.drain_wait_ms, 0, 600000, "SIGTERM: wait this long for in-flight produces", 0 },
+	{ "page-max-bytes", "PARLEY_MS_PAGE_MAX_BYTES", PL_CONF_INT, "4194304",
+	    &ms_conf.page_max_bytes, 4096, 32 << 20, "bytes of JSON in one page of"
+	    " history, replies, lists or members: beyond it the page ends early with"
+	    " has_more and a cursor (a page's first item always fits)", 0 },
+	{ "channels-max", "PARLEY_MS_CHANNELS_MAX", PL_CONF_INT, "100000",
+	    &ms_conf.chan_max, 16, 100000000, "channel table entries kept; beyond it"
+	    " the least recently used idle ones are evicted", 0 },
+	{ "channel-idle-s", "PARLEY_MS_CHANNEL_IDLE_S", PL_CONF_INT, "600",
+	    &ms_conf.chan_idle_s, 1, 604800, "a channel entry unused this long is"
+	    " evicted (reloaded from the directory on next use)", 0 },
+	{ "reaction-emoji-max", "PARLEY_MS_REACTION_EMOJI_MAX", PL_CONF_INT, "23",
+	    &ms_conf.rx_emoji_max, 1, 10000, "distinct emoji on one message"
+	    " (beyond: too_many_emoji)", 0 },
+	{ "reactions-max", "PARLEY_MS_REACTIONS_MAX", PL_CONF_INT, "10000",
+	    &ms_conf.rx_max, 1, 10000000, "reactions on one message, all users"
+	    " together (beyond: too_many_reactions)", 0 },
 	PL_CONFIG_END
 };
 

@@ -504,13 +504,19 @@ ms_members_info(struct ms_call *c)
 	return 0;
 }
 
-/* members_collect - one member id into the vector */
+/* members_collect - one member id after the cursor into the vector */
+struct members_ids {
+	struct pl_buf v;
+	const char *after;
+};
+
 static void
 members_collect(const char *key, void *val, void *arg)
 {
-	struct pl_buf *v = arg;
+	struct members_ids *m = arg;
 
-	pl_buf_append(v, &key, sizeof(key));
+	if (strcmp(key, m->after) > 0)
+		pl_buf_append(&m->v, &key, sizeof(key));
 }
 
 /* members_cmp - qsort of borrowed ids */
@@ -520,38 +526,47 @@ members_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* members_page - ids after `after`, in id order, up to limit; the cursor
- * base64url("id:<last>") when more follow (like listing.c) */
+/* members_page - ids after `after`, in id order, up to limit or
+ * page-max-bytes; the cursor base64url("id:<last>") when more follow (like
+ * listing.c). Only the ids after the cursor are sorted. */
 static void
 members_page(const struct ms_chan *ch, const char *after, int limit, struct pl_buf *b)
 {
-	struct pl_buf v;
+	struct members_ids m;
 	const char **ids;
 	char *cur = NULL;
-	size_t n, i;
+	size_t n, i, mark;
 	int kept = 0;
 
-	pl_buf_init(&v);
-	ms_map_each(ch->members, members_collect, &v);
-	ids = (const char **)v.data;
-	n = v.len / sizeof(*ids);
+	pl_buf_init(&m.v);
+	m.after = after;
+	ms_map_each(ch->members, members_collect, &m);
+	ids = (const char **)m.v.data;
+	n = m.v.len / sizeof(*ids);
 	if (n > 0)
 		qsort(ids, n, sizeof(*ids), members_cmp);
 	pl_buf_puts(b, "{\"members\":[");
 	for (i = 0; i < n; i++) {
-		if (strcmp(ids[i], after) <= 0)
-			continue;
 		if (kept == limit) {
 			cur = ms_render_cursor("id", ids[i - 1]);
 			break;
 		}
-		pl_buf_puts(b, kept++ ? "," : "");
+		mark = b->len;
+		pl_buf_puts(b, kept ? "," : "");
 		pl_buf_json_str(b, ids[i]);
+		if (!ms_page_fits(b, mark, kept, (size_t)ms_conf.page_max_bytes)) {
+			cur = ms_render_cursor("id", ids[i - 1]);
+			break;
+		}
+		kept++;
 	}
 	pl_buf_printf(b, "],\"response_metadata\":{\"next_cursor\":\"%s\"}}", cur ? cur : "");
 	free(cur);
-	pl_buf_fini(&v);
+	pl_buf_fini(&m.v);
 }
+
+#define MS_MEMBERS_DEFAULT 100
+#define MS_MEMBERS_MAX 1000
 
 struct members_q {
 	struct ms_call *c;
@@ -575,9 +590,9 @@ members_ready(int rv, struct ms_chan *ch, void *arg)
 	pl_buf_fini(&b);
 }
 
-/* ms_members_members - conversations.members(channel, limit, cursor). Without
- * a limit every member comes in one page (Slack's default is 100): the
- * gateway's membership look-up (gateway/members.c) relies on that. */
+/* ms_members_members - conversations.members(channel, limit, cursor): 100
+ * per page by default, at most 1000 (Slack's); the gateway's membership
+ * look-up (gateway/members.c) pages through with the cursor. */
 int
 ms_members_members(struct ms_call *c)
 {
@@ -591,7 +606,8 @@ ms_members_members(struct ms_call *c)
 		ms_call_error(&c, "invalid_cursor");
 		return 0;
 	}
-	if (ms_render_limit(ms_param(c, "limit"), INT_MAX, 1000, &q->limit) != 0) {
+	if (ms_render_limit(ms_param(c, "limit"), MS_MEMBERS_DEFAULT, MS_MEMBERS_MAX,
+	    &q->limit) != 0) {
 		ms_call_error(&c, "invalid_limit");
 		return 0;
 	}

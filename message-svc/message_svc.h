@@ -70,6 +70,11 @@ struct ms_conf {
 	char *kafka_extra;
 	int64_t dedupe_max;
 	int64_t drain_wait_ms;
+	int64_t page_max_bytes;		/* a page's JSON (history, lists, members) */
+	int64_t chan_max;		/* channel table entries before LRU eviction */
+	int64_t chan_idle_s;		/* an unused entry is evicted after this */
+	int64_t rx_emoji_max;		/* distinct emoji per message */
+	int64_t rx_max;			/* reactions per message (all users) */
 };
 extern struct ms_conf ms_conf;
 
@@ -109,6 +114,7 @@ struct ms_metrics {
 	struct pl_metric *bad_input, *requests, *pg_errors, *dedupe_hits;
 	struct pl_metric *err_internal, *err_client, *err_not_ready;
 	struct pl_metric *quarantined, *persist_splits;
+	struct pl_metric *too_large;
 };
 extern struct ms_metrics ms_m;
 
@@ -169,7 +175,11 @@ struct ms_call {
 	uint64_t start_us;
 	void *state;			/* the handler's, freed with state_free */
 	void (*state_free)(void *);
+	struct ms_call *prev, *next;	/* calls in flight, oldest first */
 };
+/* ms_call_oldest_us - start of the oldest call in flight, or UINT64_MAX:
+ * a channel entry last used before it is held by no call (chan.c) */
+uint64_t ms_call_oldest_us(void);
 struct ms_call *ms_call_create(struct pl_rpc_req *rpc, Parley__Request *req);
 /* ms_param - a request parameter, "" when missing */
 const char *ms_param(const struct ms_call *c, const char *key);
@@ -213,6 +223,10 @@ struct ms_chan {
 	struct pl_buf cache_q;		/* (int64 seq, uint32 len, Envelope)... */
 	uint32_t cache_qn;
 	int cache_dirty;		/* on the list that ms_cache_flush writes */
+	/* eviction (chan.c): least recently used last */
+	int held;			/* async operations holding this pointer (cache.c) */
+	uint64_t used_us;
+	struct ms_chan *lru_prev, *lru_next;
 };
 enum { MS_CHAN_NONE = 0, MS_CHAN_LOADING, MS_CHAN_READY };
 typedef void (*ms_chan_fn)(int rv, struct ms_chan *ch, void *arg);
@@ -228,6 +242,12 @@ void ms_chan_member_set(struct ms_chan *ch, const char *user, int on);
 /* ms_chan_forget - drop the directory part (reloaded on next use) */
 void ms_chan_forget(const char *id);
 int ms_chan_kind_prefix(const char *kind);	/* 'C' 'G' 'D' */
+/* ms_chan_sweep - evict idle entries (and the least recently used beyond
+ * chan_max) that nothing holds: no waiters, no queued cache writes, nothing
+ * in the tail (so PostgreSQL knows its seq), untouched since before the
+ * oldest call in flight started. At most `budget` entries are looked at. */
+void ms_chan_sweep(uint64_t now_us, int budget);
+size_t ms_chan_count(void);
 /* ms_chan_obj_json - Slack channel object of ch for user */
 void ms_chan_obj_json(const struct ms_chan *ch, const char *user, struct pl_buf *b);
 void ms_chan_to_proto(const struct ms_chan *ch, Parley__Channel *pc);
@@ -345,8 +365,19 @@ struct ms_target {
 	int64_t seq;
 	char *ts, *user, *text, *thread_ts, *subtype, *edited_ts, *cmid;	/* heap */
 	int reply_count;
-	char **rx_name, **rx_user;	/* reactions, in order added */
-	int nrx;
+	/* reactions: emoji in order of first use, each with its users in
+	 * order added (NULL: removed); rx_idx finds an emoji ("name") or one
+	 * user's reaction ("name user") in O(1), so n reactions cost O(n) */
+	struct ms_rx *rx;
+	int nrx_emoji, cap_rx;		/* entries (a fully removed one: name NULL) */
+	int nrx;			/* live reactions */
+	int nemoji;			/* emoji with at least one live reaction */
+	struct ms_map *rx_idx;
+};
+struct ms_rx {
+	char *name;
+	char **users;
+	int n, cap, live;
 };
 typedef void (*ms_target_fn)(int rv, struct ms_target *t, void *arg);
 /* ms_target_get - PostgreSQL's row with the tail applied; fn(0, t) (t->found
@@ -382,6 +413,14 @@ void ms_page_reply_user(struct ms_page_row *r, const char *user);
 void ms_page_apply(struct ms_page *pg, int type, const Parley__Message *m);
 void ms_page_row_json(const struct ms_page_row *r, struct pl_buf *b);
 void ms_page_fini(struct ms_page *pg);
+/* ms_page_fits - an item was appended to b at mark after `kept` items: 1 if
+ * b is still within max bytes; else b is cut back to mark and 0 (the item
+ * opens the next page). A page's first item always fits, so every page
+ * makes progress. Shared by every paged reply (history, lists, members). */
+int ms_page_fits(struct pl_buf *b, size_t mark, int kept, size_t max);
+/* ms_target_rx_has_emoji - name has a live reaction on t (t->nemoji and
+ * t->nrx count the emoji and the reactions) */
+int ms_target_rx_has_emoji(const struct ms_target *t, const char *name);
 
 /* ---- edit.c / react.c */
 int ms_edit_update(struct ms_call *c);

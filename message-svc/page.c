@@ -158,3 +158,14 @@ ms_page_fini(struct ms_page *pg)
 	free(pg->v);
 	memset(pg, 0, sizeof(*pg));
 }
+
+/* ms_page_fits - the page byte budget: undo the item that crossed it */
+int
+ms_page_fits(struct pl_buf *b, size_t mark, int kept, size_t max)
+{
+	if (kept == 0 || b->len <= max)
+		return 1;
+	b->len = mark;
+	b->data[mark] = '\0';
+	return 0;
+}

@@ -5,7 +5,8 @@
  * table. The current set comes from PostgreSQL with the tail applied
  * (target.c), and the check-and-append runs in one loop turn after that
  * look-up, with pending appends already in the tail: two concurrent adds of
- * the same reaction give one event and one already_reacted. */
+ * the same reaction give one event and one already_reacted, and the caps
+ * (too_many_emoji, too_many_reactions) hold under concurrent adds. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,31 +39,30 @@ react_free(void *p)
 }
 
 /* ms_react_json - ,"reactions":[{"name","users":[…],"count"}] grouped by name
- * in order of first use; nothing when there are none */
+ * in order of first use; nothing when there are none. Linear in t's
+ * reactions (target.c keeps them grouped). */
 void
 ms_react_json(const struct ms_target *t, struct pl_buf *b)
 {
-	int i, j, first = 1;
+	const struct ms_rx *e;
+	int i, k, first = 1, count;
 
 	if (t->nrx == 0)
 		return;
 	pl_buf_puts(b, ",\"reactions\":[");
-	for (i = 0; i < t->nrx; i++) {
-		int count = 0, seen = 0;
-
-		for (j = 0; j < i && !seen; j++)
-			seen = strcmp(t->rx_name[j], t->rx_name[i]) == 0;
-		if (seen)
+	for (i = 0; i < t->nrx_emoji; i++) {
+		e = &t->rx[i];
+		if (e->name == NULL || e->live == 0)
 			continue;
 		pl_buf_puts(b, first ? "{\"name\":" : ",{\"name\":");
 		first = 0;
-		pl_buf_json_str(b, t->rx_name[i]);
+		pl_buf_json_str(b, e->name);
 		pl_buf_puts(b, ",\"users\":[");
-		for (j = i; j < t->nrx; j++) {
-			if (strcmp(t->rx_name[j], t->rx_name[i]) != 0)
+		for (k = 0, count = 0; k < e->n; k++) {
+			if (e->users[k] == NULL)
 				continue;
 			pl_buf_puts(b, count++ ? "," : "");
-			pl_buf_json_str(b, t->rx_user[j]);
+			pl_buf_json_str(b, e->users[k]);
 		}
 		pl_buf_printf(b, "],\"count\":%d}", count);
 	}
@@ -110,11 +110,26 @@ react_sent(int rv, Parley__Message *m, void *arg)
 		ms_call_json(&st->c, "{}");
 }
 
+/* react_cap - Slack's limits on one message: a new emoji beyond
+ * rx_emoji_max distinct ones (too_many_emoji), a reaction beyond rx_max in
+ * all (too_many_reactions); NULL when the add is allowed. Checked in the
+ * same loop turn as the append, against the set with pending adds. */
+static const char *
+react_cap(const struct ms_target *t, const char *name)
+{
+	if (!ms_target_rx_has_emoji(t, name) && t->nemoji >= ms_conf.rx_emoji_max)
+		return "too_many_emoji";
+	if (t->nrx >= ms_conf.rx_max)
+		return "too_many_reactions";
+	return NULL;
+}
+
 /* react_found - the message's reactions as they are now */
 static void
 react_found(int rv, struct ms_target *t, void *arg)
 {
 	struct react *st = arg;
+	const char *why;
 	int has;
 
 	if (rv != 0) {
@@ -136,6 +151,12 @@ react_found(int rv, struct ms_target *t, void *arg)
 	}
 	if (st->op == RX_REMOVE && !has) {
 		ms_call_error(&st->c, "no_reaction");
+		return;
+	}
+	if (st->op == RX_ADD && (why = react_cap(t, st->name)) != NULL) {
+		pl_log_info("MS-REACTION-CAP", "channel=%s ts=%s user=%s error=%s emoji=%d"
+		    " reactions=%d", st->ch->id, st->target, st->c->user, why, t->nemoji, t->nrx);
+		ms_call_error(&st->c, why);
 		return;
 	}
 	parley__message__init(&st->m);

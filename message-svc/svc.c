@@ -84,6 +84,8 @@ ms_svc_metrics(void)
 	    "kind=\"client\"");
 	ms_m.err_not_ready = pl_metrics_counter("parley_ms_errors_total", "error replies",
 	    "kind=\"not_ready\"");
+	ms_m.too_large = pl_metrics_counter("parley_ms_replies_too_large_total",
+	    "replies over the RPC limit, answered response_too_large instead", NULL);
 }
 
 /* ms_svc_lag - persistence lag in log events, for /metrics */
@@ -243,6 +245,16 @@ ms_svc_producer_start(void)
 	return rv;
 }
 
+static struct pl_timer *ms_sweep_timer;
+
+/* ms_svc_sweep_tick - once a second: evict idle channel entries */
+static void
+ms_svc_sweep_tick(void *arg)
+{
+	(void)arg;
+	ms_chan_sweep(pl_clock_mono_us(), 4096);
+}
+
 /* ms_svc_init - dependencies, then the consumer, then the RPC port */
 int
 ms_svc_init(struct event_base *base, struct pl_loop *loop)
@@ -281,6 +293,8 @@ ms_svc_init(struct event_base *base, struct pl_loop *loop)
 	    ms_conf.rpc_url);
 	rv = pl_rpc_server_start(loop, url, (int)ms_conf.rpc_workers, ms_methods_handle,
 	    NULL, &ms.rpc);
+	if (rv == 0)
+		rv = pl_loop_timer(loop, 1000, 1, ms_svc_sweep_tick, NULL, &ms_sweep_timer);
 	pl_ops_add_check("log", ms_svc_check_log, NULL);
 	pl_ops_add_check("producer", ms_svc_check_producer, NULL);
 	pl_ops_add_check("postgresql", ms_svc_check_pg, NULL);
@@ -293,6 +307,7 @@ ms_svc_init(struct event_base *base, struct pl_loop *loop)
 
 static struct pl_timer *ms_drain_timer;
 static uint64_t ms_drain_deadline_us;
+
 
 /* ms_svc_drain_tick - stop once no append waits for the broker (or at the
  * deadline): their replies go out before the RPC port closes */
@@ -328,6 +343,8 @@ ms_svc_fini(void)
 {
 	if (ms_drain_timer != NULL)
 		pl_loop_timer_stop(&ms_drain_timer);
+	if (ms_sweep_timer != NULL)
+		pl_loop_timer_stop(&ms_sweep_timer);
 	if (ms.rpc != NULL)
 		pl_rpc_server_stop(&ms.rpc);
 	ms_persist_stop();

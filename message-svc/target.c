@@ -3,6 +3,8 @@
  * channel's tail (tail.c: events not yet committed, including pending
  * appends) applied on top in seq order. See tail.c for why the two agree. */
 #include <libpq-fe.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,44 +28,108 @@ target_set(char **dst, const char *v)
 	*dst = pl_strdup(v ? v : "");
 }
 
-/* ms_target_has_rx - index+1 of (name, user) in t's reactions, else 0 */
+/* rx_key - "name user" (a name never holds a space), or "name" alone */
+static const char *
+rx_key(char *buf, size_t n, const char *name, const char *user)
+{
+	if (user != NULL)
+		snprintf(buf, n, "%s %s", name, user);
+	else
+		snprintf(buf, n, "%s", name);
+	return buf;
+}
+
+#define RX_KEY_MAX (104 + 2 + 64)
+
+/* ms_target_has_rx - 1 if user reacted with name on t */
 int
 ms_target_has_rx(const struct ms_target *t, const char *name, const char *user)
 {
-	int i;
+	char k[RX_KEY_MAX];
 
-	for (i = 0; i < t->nrx; i++)
-		if (strcmp(t->rx_name[i], name) == 0 && strcmp(t->rx_user[i], user) == 0)
-			return i + 1;
-	return 0;
+	return t->rx_idx != NULL &&
+	    ms_map_get(t->rx_idx, rx_key(k, sizeof(k), name, user)) != NULL;
+}
+
+/* ms_target_rx_has_emoji - name has a live reaction on t */
+int
+ms_target_rx_has_emoji(const struct ms_target *t, const char *name)
+{
+	char k[RX_KEY_MAX];
+
+	return t->rx_idx != NULL &&
+	    ms_map_get(t->rx_idx, rx_key(k, sizeof(k), name, NULL)) != NULL;
+}
+
+/* rx_emoji - the entry of name (created at the end when new) */
+static struct ms_rx *
+rx_emoji(struct ms_target *t, const char *name)
+{
+	char k[RX_KEY_MAX];
+	intptr_t i = (intptr_t)ms_map_get(t->rx_idx, rx_key(k, sizeof(k), name, NULL));
+	struct ms_rx *e;
+
+	if (i > 0)
+		return &t->rx[i - 1];
+	if (t->nrx_emoji == t->cap_rx) {
+		t->cap_rx = t->cap_rx ? t->cap_rx * 2 : 4;
+		t->rx = pl_realloc(t->rx, (size_t)t->cap_rx * sizeof(*t->rx));
+	}
+	e = &t->rx[t->nrx_emoji++];
+	memset(e, 0, sizeof(*e));
+	e->name = pl_strdup(name);
+	ms_map_put(t->rx_idx, k, (void *)(intptr_t)t->nrx_emoji);
+	t->nemoji++;
+	return e;
 }
 
 /* ms_target_rx_add / ms_target_rx_del - one reaction of one user (also
- * used by history.c for the reactions of a page's rows) */
+ * used by history.c for the reactions of a page's rows); O(1) each */
 void
 ms_target_rx_add(struct ms_target *t, const char *name, const char *user)
 {
-	if (ms_target_has_rx(t, name, user))
+	char k[RX_KEY_MAX];
+	struct ms_rx *e;
+
+	if (t->rx_idx == NULL)
+		t->rx_idx = ms_map_create();
+	if (ms_map_get(t->rx_idx, rx_key(k, sizeof(k), name, user)) != NULL)
 		return;
-	t->rx_name = pl_realloc(t->rx_name, (size_t)(t->nrx + 1) * sizeof(char *));
-	t->rx_user = pl_realloc(t->rx_user, (size_t)(t->nrx + 1) * sizeof(char *));
-	t->rx_name[t->nrx] = pl_strdup(name);
-	t->rx_user[t->nrx] = pl_strdup(user);
+	e = rx_emoji(t, name);
+	if (e->n == e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 4;
+		e->users = pl_realloc(e->users, (size_t)e->cap * sizeof(char *));
+	}
+	e->users[e->n++] = pl_strdup(user);
+	e->live++;
 	t->nrx++;
+	/* where: emoji index and user index, both + 1, in one pointer */
+	ms_map_put(t->rx_idx, rx_key(k, sizeof(k), name, user),
+	    (void *)(((intptr_t)(e - t->rx) + 1) << 32 | (intptr_t)e->n));
 }
 
 void
 ms_target_rx_del(struct ms_target *t, const char *name, const char *user)
 {
-	int i = ms_target_has_rx(t, name, user) - 1;
+	char k[RX_KEY_MAX];
+	intptr_t at;
+	struct ms_rx *e;
 
-	if (i < 0)
+	if (t->rx_idx == NULL ||
+	    (at = (intptr_t)ms_map_del(t->rx_idx, rx_key(k, sizeof(k), name, user))) == 0)
 		return;
-	free(t->rx_name[i]);
-	free(t->rx_user[i]);
-	memmove(t->rx_name + i, t->rx_name + i + 1, (size_t)(t->nrx - i - 1) * sizeof(char *));
-	memmove(t->rx_user + i, t->rx_user + i + 1, (size_t)(t->nrx - i - 1) * sizeof(char *));
+	e = &t->rx[(at >> 32) - 1];
+	free(e->users[(at & 0xffffffff) - 1]);
+	e->users[(at & 0xffffffff) - 1] = NULL;
+	e->live--;
 	t->nrx--;
+	if (e->live > 0)
+		return;
+	/* the emoji's last reaction: it is gone (re-added, it goes last) */
+	ms_map_del(t->rx_idx, rx_key(k, sizeof(k), name, NULL));
+	free(e->name);
+	e->name = NULL;
+	t->nemoji--;
 }
 
 /* target_created - t becomes the created message m */
@@ -110,7 +176,7 @@ ms_target_apply(struct ms_target *t, int type, const Parley__Message *m)
 void
 ms_target_fini(struct ms_target *t)
 {
-	int i;
+	int i, k;
 
 	free(t->ts);
 	free(t->user);
@@ -119,12 +185,14 @@ ms_target_fini(struct ms_target *t)
 	free(t->subtype);
 	free(t->edited_ts);
 	free(t->cmid);
-	for (i = 0; i < t->nrx; i++) {
-		free(t->rx_name[i]);
-		free(t->rx_user[i]);
+	for (i = 0; i < t->nrx_emoji; i++) {
+		for (k = 0; k < t->rx[i].n; k++)
+			free(t->rx[i].users[k]);
+		free(t->rx[i].users);
+		free(t->rx[i].name);
 	}
-	free(t->rx_name);
-	free(t->rx_user);
+	free(t->rx);
+	ms_map_free(&t->rx_idx, NULL);
 	memset(t, 0, sizeof(*t));
 }
 
