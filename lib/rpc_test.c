@@ -395,6 +395,77 @@ PL_TEST(push_pull)
 	teardown();
 }
 
+/* big_handler - "big:<MiB>" is answered with that many bytes */
+static void
+big_handler(struct pl_rpc_req *req, const void *data, size_t len, void *arg)
+{
+	char num[16];
+	size_t n;
+	char *buf;
+
+	if (len < 5 || len - 4 >= sizeof(num) || memcmp(data, "big:", 4) != 0) {
+		pl_rpc_reply(req, data, len);
+		return;
+	}
+	memcpy(num, (const char *)data + 4, len - 4);
+	num[len - 4] = '\0';
+	n = (size_t)atoi(num) << 20;
+	buf = malloc(n);
+	memset(buf, 'x', n);
+	pl_rpc_reply(req, buf, n);
+	free(buf);
+}
+
+struct sized {
+	int n;
+	int rv[4];
+	size_t len[4];
+};
+
+static void
+on_sized(int rv, const void *data, size_t len, void *arg)
+{
+	struct sized *r = arg;
+
+	r->rv[r->n] = rv;
+	r->len[r->n++] = len;
+}
+
+/* a reply larger than the peer takes is a clean PL_ETOOBIG (not a request
+ * that times out, nor a dropped connection): alone, and as the item of a
+ * batch frame that the other items already fill */
+PL_TEST(reply_too_big)
+{
+	struct pl_rpc_server *s = NULL;
+	struct pl_rpc_client *c = NULL;
+	struct sized big = { 0 }, batch = { 0 };
+	struct result r = { 0 };
+
+	setup();
+	PL_CHECK_EQ_INT(pl_rpc_server_start(loop, url, 4, big_handler, NULL, &s), 0);
+	PL_CHECK_EQ_INT(pl_rpc_client_start(loop, url, 0, &c), 0);
+	PL_CHECK_EQ_INT(pl_rpc_call(c, "big:65", 6, 20000, on_sized, &big), 0);
+	run_until(&big.n, 1, 25000);
+	PL_CHECK_EQ_INT(big.n, 1);
+	PL_CHECK_EQ_INT(big.rv[0], PL_ETOOBIG);
+	/* the connection is still good */
+	PL_CHECK_EQ_INT(pl_rpc_call(c, "after", 5, 5000, on_done, &r), 0);
+	run_until(&r.n, 1, 6000);
+	PL_CHECK_EQ_INT(r.rv, 0);
+	PL_CHECK_EQ_STR(r.last, "after");
+	/* two 40 MiB replies in one frame: the first goes, the second cannot */
+	PL_CHECK_EQ_INT(pl_rpc_call_batch(c, "big:40", 6, 20000, on_sized, &batch), 0);
+	PL_CHECK_EQ_INT(pl_rpc_call_batch(c, "big:40", 6, 20000, on_sized, &batch), 0);
+	run_until(&batch.n, 2, 25000);
+	PL_CHECK_EQ_INT(batch.n, 2);
+	PL_CHECK_EQ_INT(batch.rv[0], 0);
+	PL_CHECK_EQ_INT(batch.len[0], 40u << 20);
+	PL_CHECK_EQ_INT(batch.rv[1], PL_ETOOBIG);
+	pl_rpc_client_stop(&c);
+	pl_rpc_server_stop(&s);
+	teardown();
+}
+
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(echo),
 	PL_TEST_CASE(thousand_concurrent),
@@ -404,5 +475,6 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(stop_with_pending),
 	PL_TEST_CASE(batch_calls_share_requests),
 	PL_TEST_CASE(push_pull),
+	PL_TEST_CASE(reply_too_big),
 };
 PL_TEST_MAIN(tests)

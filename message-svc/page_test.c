@@ -1,5 +1,6 @@
 /* page_test.c - a history page's rows with tail events applied: reactions,
  * a thread root's summary, parent_user_id, edits and deletes. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,8 +86,75 @@ PL_TEST(test_reply_edit_delete)
 	ms_page_fini(&pg);
 }
 
+/* many reactions: grouped by emoji in order of first use, users in order
+ * added, removals anywhere, an emoji fully removed and re-added goes last;
+ * the counts the caps read (nrx, nemoji) follow every change */
+PL_TEST(test_reactions_many)
+{
+	struct ms_target t;
+	struct pl_buf b;
+	char u[16];
+	const char *p;
+	int i;
+
+	memset(&t, 0, sizeof(t));
+	for (i = 0; i < 30000; i++) {
+		snprintf(u, sizeof(u), "U%05d", i);
+		ms_target_rx_add(&t, i % 3 == 0 ? "a" : i % 3 == 1 ? "b" : "c", u);
+		ms_target_rx_add(&t, i % 3 == 0 ? "a" : i % 3 == 1 ? "b" : "c", u);
+	}
+	PL_CHECK_EQ_INT(t.nrx, 30000);
+	PL_CHECK_EQ_INT(t.nemoji, 3);
+	for (i = 0; i < 30000; i += 3) {	/* every "a" goes */
+		snprintf(u, sizeof(u), "U%05d", i);
+		PL_CHECK(ms_target_has_rx(&t, "a", u));
+		ms_target_rx_del(&t, "a", u);
+		PL_CHECK(!ms_target_has_rx(&t, "a", u));
+	}
+	ms_target_rx_del(&t, "b", "U00000");	/* never added: nothing */
+	PL_CHECK_EQ_INT(t.nrx, 20000);
+	PL_CHECK_EQ_INT(t.nemoji, 2);
+	PL_CHECK(!ms_target_rx_has_emoji(&t, "a") && ms_target_rx_has_emoji(&t, "b"));
+	ms_target_rx_add(&t, "a", "UZ");
+	ms_target_rx_del(&t, "b", "U00001");
+	PL_CHECK_EQ_INT(t.nemoji, 3);
+	pl_buf_init(&b);
+	ms_react_json(&t, &b);
+	PL_CHECK(strncmp(b.data, ",\"reactions\":[{\"name\":\"b\",\"users\":[\"U00004\",", 40) == 0);
+	PL_CHECK((p = strstr(b.data, "],\"count\":9999},{\"name\":\"c\",\"users\":[\"U00002\",")) != NULL);
+	PL_CHECK(p != NULL && strstr(p, "\"count\":10000},{\"name\":\"a\",\"users\":[\"UZ\"],"
+	    "\"count\":1}]") != NULL);
+	pl_buf_fini(&b);
+	ms_target_fini(&t);
+	PL_CHECK(t.nrx == 0 && t.rx == NULL && t.rx_idx == NULL);
+}
+
+/* the page byte bound: the item that crosses it is taken back, except the
+ * first of a page */
+PL_TEST(test_page_fits)
+{
+	struct pl_buf b;
+	size_t mark;
+
+	pl_buf_init(&b);
+	pl_buf_puts(&b, "{\"m\":[");
+	mark = b.len;
+	pl_buf_puts(&b, "\"0123456789\"");
+	PL_CHECK_EQ_INT(ms_page_fits(&b, mark, 0, 8), 1);	/* first: always */
+	mark = b.len;
+	pl_buf_puts(&b, ",\"x\"");
+	PL_CHECK_EQ_INT(ms_page_fits(&b, mark, 1, 8), 0);
+	PL_CHECK_EQ_INT(b.len, mark);
+	PL_CHECK_EQ_STR(b.data, "{\"m\":[\"0123456789\"");
+	pl_buf_puts(&b, ",\"x\"");
+	PL_CHECK_EQ_INT(ms_page_fits(&b, mark, 1, 64), 1);
+	pl_buf_fini(&b);
+}
+
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_reactions_and_thread),
 	PL_TEST_CASE(test_reply_edit_delete),
+	PL_TEST_CASE(test_reactions_many),
+	PL_TEST_CASE(test_page_fits),
 };
 PL_TEST_MAIN(tests)
