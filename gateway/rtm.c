@@ -79,6 +79,8 @@ gw_rtm_utf8_len(const char *s)
 const char *
 gw_rtm_rpc_error(int rv)
 {
+	if (rv == PL_ETOOBIG)
+		return "response_too_large";	/* more than the RPC layer carries */
 	return rv == PL_EUNAVAIL || rv == PL_ETIMEDOUT || rv == PL_ECLOSED ?
 	    "service_unavailable" : "internal_error";
 }

@@ -119,6 +119,8 @@ mc_done(int rv, const void *data, size_t len, void *arg)
 		if (reply == NULL)
 			rv = PL_EPROTO;
 		pl_breaker_success(&s->breaker);
+	} else if (rv == PL_ETOOBIG) {
+		pl_breaker_success(&s->breaker);	/* it answered: too much */
 	} else if (rv != PL_ECLOSED) {
 		pl_breaker_failure(&s->breaker, pl_clock_mono_ms());
 	}
