@@ -16,8 +16,9 @@
  * others are evicted when unused for chan_idle_s, or least recently used
  * first when the table holds more than chan_max. Only an entry that nothing
  * needs is evicted (chan_evictable): no load in progress, no queued cache
- * write or Redis answer pending (held), no event in the tail (so PostgreSQL
- * alone gives its next seq again on reload), the consumer caught up (every
+ * write or Redis answer pending (held), no event in the tail and every seq
+ * it handed out committed (so PostgreSQL alone gives its next seq again on
+ * reload; a channel whose last send failed stays), the consumer caught up (every
  * earlier event of the log is in the tail or in PostgreSQL), and not used
  * since the oldest call in flight started: calls keep the pointer that
  * ms_chan_get gave them until they reply, and a call only gets it after it
@@ -145,7 +146,11 @@ chan_evictable(const struct ms_chan *ch, uint64_t oldest_us)
 	    ch->cache_qn > 0 || ch->cache_dirty || ch->used_us >= oldest_us)
 		return 0;
 	if (ch->seq_state == MS_CHAN_READY || ch->log_seq > 0) {
-		if (!ms.caught_up)
+		/* every seq handed out or seen must be in PostgreSQL: a failed
+		 * send's seq may still be in the log (a timed-out produce), and
+		 * a reload must not hand it out again */
+		if (!ms.caught_up || (ch->next_seq - 1 > ch->pg_seq &&
+		    ch->next_seq - 1 > ms_tail_committed(ch->id)))
 			return 0;
 		ms_tail_events(ch->id, &n);
 	}
@@ -256,6 +261,7 @@ ms_chan_seq_loaded(int rv, struct pg_result *res, void *arg)
 	}
 	seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	ts = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+	ch->pg_seq = seq;
 	ms_chan_log_seen(ch->id, seq, ts);
 	ch->seq_state = MS_CHAN_READY;
 	ch->dir_state = MS_CHAN_READY;

@@ -225,6 +225,7 @@ struct ms_chan {
 	int cache_dirty;		/* on the list that ms_cache_flush writes */
 	/* eviction (chan.c): least recently used last */
 	int held;			/* async operations holding this pointer (cache.c) */
+	int64_t pg_seq;			/* the last seq PostgreSQL had at load */
 	uint64_t used_us;
 	struct ms_chan *lru_prev, *lru_next;
 };
@@ -355,6 +356,7 @@ void ms_tail_fini(void);
 void ms_tail_add(int type, const Parley__Message *m, int pending);
 void ms_tail_settle(const char *channel, int64_t seq, int ok);
 void ms_tail_persisted(const char *channel, int64_t seq);
+int64_t ms_tail_committed(const char *channel);
 const struct ms_tail_ev *ms_tail_events(const char *channel, size_t *n_r);
 size_t ms_tail_count(void);
 

@@ -174,6 +174,16 @@ ms_tail_settle(const char *channel, int64_t seq, int ok)
 	tc->n--;
 }
 
+/* ms_tail_committed - the highest seq of channel known committed (0: none
+ * since start) */
+int64_t
+ms_tail_committed(const char *channel)
+{
+	struct tail_chan *tc = ms_tails ? ms_map_get(ms_tails, channel) : NULL;
+
+	return tc != NULL ? tc->persisted : 0;
+}
+
 /* ms_tail_persisted - events of channel up to seq are committed */
 void
 ms_tail_persisted(const char *channel, int64_t seq)
