@@ -35,8 +35,16 @@ def test_invite_thousand_users_in_one_call(stack, api):
     assert seqs == sorted(seqs) and len(set(seqs)) == N       # in order, no repeats
     assert seqs[-1] - seqs[0] == N - 1                        # consecutive: no holes
     assert [e["user"] for e in joins] == ids                  # in list order
-    members = api.call("conversations.members", a, channel=t.channel)["members"]
-    assert set(ids) <= set(members) and len(members) == N + 2
+    # pages of at most 1000 (Slack's), every member once
+    members, cursor = [], ""
+    while True:
+        r = api.call("conversations.members", a, channel=t.channel, limit=5000, cursor=cursor)
+        assert len(r["members"]) <= 1000
+        members += r["members"]
+        cursor = r["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    assert set(ids) <= set(members) and len(members) == len(set(members)) == N + 2
     with psycopg.connect(stack.dsn(0), autocommit=True) as c:
         n = c.execute("SELECT count(*) FROM channel_members WHERE channel_id = %s",
                       (t.channel,)).fetchone()[0]
