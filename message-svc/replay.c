@@ -3,7 +3,9 @@
  * in order, for a caller who may read the channel, from the Redis recent cache and
  * then the log in PostgreSQL (messages and channel_events);
  * resync_required when the epoch is not the channel's or the range cannot be
- * covered without a gap. */
+ * covered without a gap, and when the events would be more than
+ * page-max-bytes (up to 1,000 events of 160 KB each could not be carried;
+ * the client then reloads history, whose pages are byte-bounded). */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,8 @@ struct replay {
 	Parley__Envelope **envs;	/* owned, ascending seq */
 	int n;				/* <= limit */
 	size_t cap;
+	size_t bytes;			/* packed size of envs */
+	int too_big;			/* over page-max-bytes: resync_required */
 };
 
 static void
@@ -45,7 +49,13 @@ replay_add(struct replay *st, Parley__Envelope *env)
 {
 	int64_t last = st->n ? st->envs[st->n - 1]->message->seq : st->after;
 
-	if (env->message->seq <= last || st->n >= st->limit) {
+	if (env->message->seq <= last || st->n >= st->limit || st->too_big) {
+		parley__envelope__free_unpacked(env, NULL);
+		return;
+	}
+	st->bytes += parley__envelope__get_packed_size(env);
+	if (st->bytes > (size_t)ms_conf.page_max_bytes && st->n > 0) {
+		st->too_big = 1;
 		parley__envelope__free_unpacked(env, NULL);
 		return;
 	}
@@ -73,7 +83,8 @@ replay_answer(struct replay *st)
 
 	parley__reply__init(&r);
 	r.ok = 1;
-	if (!replay_contiguous(st) || (st->n == 0 && st->after < st->ch->log_seq)) {
+	if (st->too_big || !replay_contiguous(st) ||
+	    (st->n == 0 && st->after < st->ch->log_seq)) {
 		r.resync_required = 1;
 	} else {
 		r.events = st->envs;
@@ -138,7 +149,7 @@ replay_pg(int rv, struct pg_result *res, void *arg)
 		}
 		replay_add(st, e);
 	}
-	if (st->n >= st->limit) {
+	if (st->n >= st->limit || st->too_big) {
 		replay_answer(st);
 		return;
 	}
@@ -151,8 +162,8 @@ static void
 replay_cached(int rv, Parley__Envelope **envs, int n, void *arg)
 {
 	struct replay *st = arg;
-	char after[32], limit[16];
-	const char *p[3];
+	char after[32], limit[16], budget[24];
+	const char *p[4];
 	int i;
 
 	if (rv == 0 && n > 0 && envs[0]->message->seq == st->after + 1) {
@@ -165,18 +176,25 @@ replay_cached(int rv, Parley__Envelope **envs, int n, void *arg)
 	pl_metrics_inc(ms_m.cache_misses);
 	snprintf(after, sizeof(after), "%lld", (long long)st->after);
 	snprintf(limit, sizeof(limit), "%d", st->limit);
+	snprintf(budget, sizeof(budget), "%lld", (long long)ms_conf.page_max_bytes);
 	p[0] = st->ch->id;
 	p[1] = after;
 	p[2] = limit;
+	p[3] = budget;
 	/* the log is split (migration 3): messages carry their payload in
 	 * messages, the other events are in channel_events; a message written
-	 * before has a NULL payload there and its copy in channel_events */
-	rv = pl_pg_query(ms.pg, "SELECT seq, payload FROM ("
-	    "(SELECT seq, payload FROM channel_events WHERE channel_id = $1"
+	 * before has a NULL payload there and its copy in channel_events. Rows
+	 * whose predecessors already pass page-max-bytes are not fetched (the
+	 * payload is the packed Envelope: replay_add sees the same sizes) */
+	rv = pl_pg_query(ms.pg, "SELECT seq, payload FROM (SELECT seq, payload,"
+	    " sum(coalesce(octet_length(payload), 0)) OVER (ORDER BY seq)"
+	    " - coalesce(octet_length(payload), 0) AS before"
+	    " FROM ((SELECT seq, payload FROM channel_events WHERE channel_id = $1"
 	    " AND seq > $2 ORDER BY seq LIMIT $3) UNION ALL"
 	    " (SELECT seq, payload FROM messages WHERE channel_id = $1"
-	    " AND seq > $2 AND payload IS NOT NULL ORDER BY seq LIMIT $3)) AS log"
-	    " ORDER BY seq LIMIT $3", 3, p, replay_pg, st);
+	    " AND seq > $2 AND payload IS NOT NULL ORDER BY seq LIMIT $3)"
+	    " ORDER BY seq LIMIT $3) AS log) AS w WHERE w.before <= $4 ORDER BY seq",
+	    4, p, replay_pg, st);
 	if (rv != 0)
 		ms_call_rv_error(&st->c, rv);
 }

@@ -273,3 +273,27 @@ def test_idle_channels_evicted_and_reloaded(small):
         assert m["message"]["seq"] == last[ch] + 1, (ch, m, last[ch])
         hist = ok(small, "conversations.history", tok, channel=ch, limit=2)
         assert [x["text"] for x in hist["messages"]] == ["after", "before"], hist
+
+
+def test_resume_over_the_byte_bound_is_resync(small):
+    """channel.replay (resume) of more than PARLEY_MS_PAGE_MAX_BYTES of
+    events answers resync_required (the client reloads history, whose pages
+    are bounded) instead of a reply too big to carry; a small gap replays"""
+    t = parley.provision(small, users=("w1", "w2"), channel="resume")
+    ch = t.channel
+    first = W.post(small, t.token("w1"), ch, "seen")["message"]["seq"]
+    missed = W.post(small, t.token("w1"), ch, "one missed")["message"]["seq"]
+    with parley.Ws(small.ws_url, t.token("w2")) as ws:
+        r = ws.request({"type": "resume", "last_seq": {ch: first}})
+        assert r["type"] == "resumed", r
+        got = [e["seq"] for e in ws.events if e.get("type") == "message" and
+               e.get("channel") == ch and "reply_to" not in e]
+        assert got == [missed], ws.events
+        assert not ws.matching(lambda e: e.get("type") == "resync_required")
+    for i in range(10):
+        W.post(small, t.token("w1"), ch, "%d %s" % (i, "y" * 1000))
+    with parley.Ws(small.ws_url, t.token("w2")) as ws:
+        r = ws.request({"type": "resume", "last_seq": {ch: missed}})
+        assert r["type"] == "resumed", r
+        assert ws.matching(lambda e: e.get("type") == "resync_required") == [
+            {"type": "resync_required", "channel": ch}], ws.events
