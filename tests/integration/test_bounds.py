@@ -297,3 +297,40 @@ def test_resume_over_the_byte_bound_is_resync(small):
         assert r["type"] == "resumed", r
         assert ws.matching(lambda e: e.get("type") == "resync_required") == [
             {"type": "resync_required", "channel": ch}], ws.events
+
+
+def test_member_lookup_pages_through_a_large_channel(small):
+    """the gateway's membership fence (gateway/members.c) on a channel whose
+    members take several pages: this gateway applies parley.events 5 s late
+    (PARLEY_TEST_EVENTS_LAG_MS), so it learns that the creator is a member
+    only from conversations.members; the creator sorts last (beyond the first
+    page: 401 ids are ~5.6 KB, the pages here hold 4096 bytes), and must
+    still get the channel's first message live"""
+    from test_gateway_limits import ExtraGateway
+    names = tuple("f%03d" % i for i in range(401))
+    t = parley.provision(small, users=names, channel=None)
+    last = max(names, key=t.uid)
+    gw = ExtraGateway(small, "gateway-bounds-lag", {"PARLEY_TEST_EVENTS_LAG_MS": "5000"})
+    try:
+        with parley.Ws(gw.ws_url, t.token(last)) as ws:
+            tok = t.token(last)
+            ch = ok(small, "conversations.create", tok, name=parley.unique("wide-"),
+                    is_private="true")["channel"]["id"]
+            ok(small, "conversations.invite", tok, channel=ch,
+               users=",".join(t.uid(n) for n in names if n != last))
+            ts = W.post(small, tok, ch, "hello, all 401")["ts"]
+
+            def hello(e):
+                return e.get("type") == "message" and e.get("ts") == ts
+
+            def joined(e):
+                return e.get("type") == "member_joined_channel" and e.get("channel") == ch
+            ws.wait_event(hello, timeout=30, what="the channel's first message")
+            ws.wait_event(joined, timeout=30, what="the late membership event")
+            # the message came through the look-up, not after the late event
+            kinds = ["hello" if hello(e) else "joined" for e in ws.events
+                     if hello(e) or joined(e)]
+            assert kinds[0] == "hello", kinds
+        assert gw.metric("parley_gateway_member_lookups_total", result="ok") >= 1
+    finally:
+        gw.stop()
