@@ -1,10 +1,12 @@
 /* config.c - configuration tables: defaults, then environment, then flags. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "err.h"
@@ -67,6 +69,7 @@ pl_config_set(const struct pl_config_entry *e, const char *s)
 	case PL_CONF_BOOL:
 		return pl_config_bool(s, e->ptr);
 	case PL_CONF_STR:
+	case PL_CONF_FILE:
 		/* the variable starts NULL (static) or holds a copy made here */
 		sp = e->ptr;
 		free(*sp);
@@ -151,6 +154,97 @@ pl_config_flag(const char *prog, const struct pl_config_entry *const *tables,
 		pl_config_bad(prog, e, "flag", value);
 }
 
+/* pl_config_source - the PL_CONF_FILE entry "<e's name>-file", or NULL */
+static const struct pl_config_entry *
+pl_config_source(const struct pl_config_entry *const *tables,
+    const struct pl_config_entry *e)
+{
+	const struct pl_config_entry *f;
+	size_t n = strlen(e->name);
+
+	for (; *tables; tables++)
+		for (f = *tables; f->name; f++)
+			if (f->type == PL_CONF_FILE && strncmp(f->name, e->name, n) == 0 &&
+			    strcmp(f->name + n, "-file") == 0)
+				return f;
+	return NULL;
+}
+
+/* pl_config_file_set - a PL_CONF_FILE entry whose path is set: its file */
+static int
+pl_config_file_set(const struct pl_config_entry *f)
+{
+	const char *path = *(char **)f->ptr;
+
+	return f->type == PL_CONF_FILE && path != NULL && *path != '\0';
+}
+
+/* pl_config_files - each set PL_CONF_FILE entry replaces its string entry
+ * with the file's content; exit 2 when a file cannot be used */
+static void
+pl_config_files(const char *prog, const struct pl_config_entry *const *tables)
+{
+	const struct pl_config_entry *const *t;
+	const struct pl_config_entry *f, *e;
+	char *value;
+	size_t len, n;
+	int rv;
+
+	for (t = tables; *t; t++) {
+		for (f = *t; f->name; f++) {
+			if (!pl_config_file_set(f))
+				continue;
+			n = strlen(f->name) - 5;	/* "-file" */
+			e = strlen(f->name) > 5 ? pl_config_find(tables, f->name, n) : NULL;
+			if (e == NULL || e->type != PL_CONF_STR) {
+				fprintf(stderr, "%s: %s names no setting\n", prog, f->name);
+				exit(2);
+			}
+			if ((rv = pl_config_read_secret(*(char **)f->ptr, &value, &len)) != 0) {
+				fprintf(stderr, "%s: cannot use %s (%s) \"%s\": %s\n", prog,
+				    f->name, f->env ? f->env : "flag", *(char **)f->ptr,
+				    rv == PL_ETOOBIG ? "file too large" :
+				    rv == PL_EINVAL ? "holds a NUL byte" : pl_err_str(rv));
+				exit(2);
+			}
+			free(*(char **)e->ptr);
+			*(char **)e->ptr = value;
+		}
+	}
+}
+
+/* pl_config_lengths - every string within its length bounds, or exit 2 */
+static void
+pl_config_lengths(const char *prog, const struct pl_config_entry *const *tables)
+{
+	const struct pl_config_entry *const *t;
+	const struct pl_config_entry *e, *f;
+	const char *v;
+	size_t n;
+
+	for (t = tables; *t; t++) {
+		for (e = *t; e->name; e++) {
+			if (e->type != PL_CONF_STR || (e->min == 0 && e->max == 0))
+				continue;
+			v = *(char **)e->ptr;
+			n = v ? strlen(v) : 0;
+			if ((int64_t)n >= e->min && (e->max == 0 || (int64_t)n <= e->max))
+				continue;
+			f = pl_config_source(tables, e);
+			fprintf(stderr, "%s: %s (%s%s%s) must be", prog, e->name,
+			    e->env ? e->env : "flag", f && f->env ? " or " : "",
+			    f && f->env ? f->env : "");
+			if (e->min > 0)
+				fprintf(stderr, " at least %" PRId64 " bytes", e->min);
+			if (e->max > 0)
+				fprintf(stderr, "%s at most %" PRId64 " bytes",
+				    e->min > 0 ? " and" : "", e->max);
+			fprintf(stderr, "; it is %s%zu bytes\n", n ? "" : "unset: ", n);
+			exit(2);
+		}
+	}
+}
+
 /* pl_config_load - defaults, environment, flags; --help / --print-config exit 0 */
 void
 pl_config_load(const char *prog, const char *summary,
@@ -169,10 +263,12 @@ pl_config_load(const char *prog, const char *summary,
 		else
 			pl_config_flag(prog, tables, argc, argv, &i);
 	}
+	pl_config_files(prog, tables);
 	if (print) {
 		pl_config_print(stdout, tables);
 		exit(0);
 	}
+	pl_config_lengths(prog, tables);
 }
 
 /* pl_config_text - the effective value of e as text into out */
@@ -188,25 +284,45 @@ pl_config_text(const struct pl_config_entry *e, char *out, size_t n)
 	case PL_CONF_BOOL:
 		return *(int *)e->ptr ? "true" : "false";
 	case PL_CONF_STR:
+	case PL_CONF_FILE:
 		s = *(char **)e->ptr;
 		return s ? s : "";
 	}
 	return "";
 }
 
+/* pl_config_secret_text - what --print-config shows for a secret: its
+ * length and where it came from, never a byte of it */
+static const char *
+pl_config_secret_text(const struct pl_config_entry *const *tables,
+    const struct pl_config_entry *e, const char *v, char *out, size_t n)
+{
+	const struct pl_config_entry *f = pl_config_source(tables, e);
+
+	if (*v == '\0')
+		return "<unset>";
+	if (f != NULL && pl_config_file_set(f))
+		snprintf(out, n, "<set, %zu bytes, from %s>", strlen(v),
+		    f->env ? f->env : f->name);
+	else
+		snprintf(out, n, "<set, %zu bytes>", strlen(v));
+	return out;
+}
+
 /* pl_config_print - write "NAME=value" lines of the effective config */
 void
 pl_config_print(FILE *f, const struct pl_config_entry *const *tables)
 {
+	const struct pl_config_entry *const *all = tables;
 	const struct pl_config_entry *e;
-	char tmp[32];
+	char tmp[128];
 	const char *v;
 
 	for (; *tables; tables++) {
 		for (e = *tables; e->name; e++) {
 			v = pl_config_text(e, tmp, sizeof(tmp));
 			if (e->secret)
-				v = *v ? "<set>" : "";
+				v = pl_config_secret_text(all, e, v, tmp, sizeof(tmp));
 			if (e->env)
 				fprintf(f, "%s=%s\n", e->env, v);
 			else
@@ -220,9 +336,9 @@ pl_config_print(FILE *f, const struct pl_config_entry *const *tables)
 static const char *
 pl_config_type_name(const struct pl_config_entry *e)
 {
-	static const char *const names[] = { "str", "int", "bool" };
+	static const char *const names[] = { "str", "int", "bool", "file" };
 
-	return (unsigned)e->type < 3 ? names[e->type] : "?";
+	return (unsigned)e->type < 4 ? names[e->type] : "?";
 }
 
 /* pl_config_usage - write --help text */
@@ -267,4 +383,46 @@ pl_config_read_file(const char *path)
 	    line[n - 1] == ' ' || line[n - 1] == '\t'))
 		line[--n] = '\0';
 	return n ? pl_strdup(line) : NULL;
+}
+
+/* pl_config_read_secret - the whole of path, trailing newlines cut (heap) */
+int
+pl_config_read_secret(const char *path, char **value_r, size_t *len_r)
+{
+	char *buf = pl_malloc(PL_CONFIG_FILE_MAX + 2);
+	size_t n = 0;
+	ssize_t got;
+	int fd, rv = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		rv = -errno;
+		goto fail;
+	}
+	/* read one byte past the limit to tell "exactly the limit" from more */
+	while (n < PL_CONFIG_FILE_MAX + 1 &&
+	    (got = read(fd, buf + n, PL_CONFIG_FILE_MAX + 1 - n)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			rv = -errno;
+			break;
+		}
+		n += (size_t)got;
+	}
+	close(fd);
+	if (rv == 0 && n > PL_CONFIG_FILE_MAX)
+		rv = PL_ETOOBIG;
+	if (rv == 0 && memchr(buf, '\0', n) != NULL)
+		rv = PL_EINVAL;
+	if (rv != 0)
+		goto fail;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = '\0';
+	*value_r = buf;
+	*len_r = n;
+	return 0;
+fail:
+	free(buf);
+	return rv;
 }

@@ -6,9 +6,10 @@
 #include <sys/wait.h>
 
 #include "config.h"
+#include "err.h"
 #include "pl_test.h"
 
-static char *addr, *secret;
+static char *addr, *secret, *key, *key_file;
 static int64_t workers;
 static int verbose;
 
@@ -22,6 +23,16 @@ static const struct pl_config_entry table[] = {
 };
 static const struct pl_config_entry *const tables[] = { table, NULL };
 
+/* a required secret (>= 32 bytes) that may come from a file */
+static const struct pl_config_entry req_table[] = {
+	{ "key", "PLT_KEY", PL_CONF_STR, NULL, &key, 32, 0, "a required secret", 1 },
+	{ "key-file", "PLT_KEY_FILE", PL_CONF_FILE, NULL, &key_file, 0, 0,
+	  "file holding the key", 0 },
+	PL_CONFIG_END
+};
+static const struct pl_config_entry *const req_tables[] = { table, req_table, NULL };
+static const struct pl_config_entry *const *load_tables = tables;
+
 static void
 clear_env(void)
 {
@@ -29,6 +40,8 @@ clear_env(void)
 	unsetenv("PLT_WORKERS");
 	unsetenv("PLT_VERBOSE");
 	unsetenv("PLT_SECRET");
+	unsetenv("PLT_KEY");
+	unsetenv("PLT_KEY_FILE");
 }
 
 /* load with a NULL-terminated list of flags */
@@ -40,7 +53,7 @@ load(const char *const *flags)
 
 	while (flags && *flags && argc < 15)
 		argv[argc++] = (char *)*flags++;
-	pl_config_load("prog", "a test", tables, argc, argv);
+	pl_config_load("prog", "a test", load_tables, argc, argv);
 }
 
 /* run load in a child, capture stdout+stderr; returns the exit status */
@@ -182,10 +195,10 @@ PL_TEST(test_print_config)
 	clear_env();
 	PL_CHECK_EQ_INT(load_forked(flags, out, sizeof(out)), 0);
 	PL_CHECK_EQ_STR(out, "PLT_HTTP_ADDR=127.0.0.1:80\nPLT_WORKERS=5\n"
-	    "PLT_VERBOSE=false\nPLT_SECRET=\n");
+	    "PLT_VERBOSE=false\nPLT_SECRET=<unset>\n");
 	setenv("PLT_SECRET", "hunter2", 1);
 	PL_CHECK_EQ_INT(load_forked(flags, out, sizeof(out)), 0);
-	PL_CHECK(strstr(out, "PLT_SECRET=<set>\n") != NULL);
+	PL_CHECK(strstr(out, "PLT_SECRET=<set, 7 bytes>\n") != NULL);
 	PL_CHECK(strstr(out, "hunter2") == NULL);
 	clear_env();
 }
@@ -209,6 +222,96 @@ PL_TEST(test_read_file)
 	PL_CHECK(pl_config_read_file("") == NULL);
 }
 
+/* write text to a new temp file; path is a mkstemp template */
+static void
+temp_file(char *path, const char *text, size_t n)
+{
+	int fd = mkstemp(path);
+
+	PL_CHECK(fd >= 0);
+	PL_CHECK_EQ_INT(write(fd, text, n), (ssize_t)n);
+	close(fd);
+}
+
+#define KEY40 "0123456789abcdef0123456789abcdef01234567"
+
+PL_TEST(test_required_secret)
+{
+	static const char *const none[] = { NULL };
+	static const char *const print[] = { "--print-config", NULL };
+	static const char *const short_flag[] = { "--key=0123456789abcdef0123456789abcde", NULL };
+	char out[4096];
+
+	clear_env();
+	load_tables = req_tables;
+	/* unset, empty, 31 bytes: refused with the reason; 32: accepted */
+	PL_CHECK_EQ_INT(load_forked(none, out, sizeof(out)), 2);
+	PL_CHECK(strstr(out, "key (PLT_KEY or PLT_KEY_FILE) must be at least 32 bytes") != NULL);
+	PL_CHECK(strstr(out, "unset") != NULL);
+	setenv("PLT_KEY", "", 1);
+	PL_CHECK_EQ_INT(load_forked(none, out, sizeof(out)), 2);
+	PL_CHECK_EQ_INT(load_forked(short_flag, out, sizeof(out)), 2);
+	PL_CHECK(strstr(out, "it is 31 bytes") != NULL);
+	PL_CHECK(strstr(out, "0123456789") == NULL);	/* never the value */
+	setenv("PLT_KEY", KEY40, 1);
+	PL_CHECK_EQ_INT(load_forked(none, out, sizeof(out)), 77);
+	/* --print-config shows a missing secret instead of refusing */
+	unsetenv("PLT_KEY");
+	PL_CHECK_EQ_INT(load_forked(print, out, sizeof(out)), 0);
+	PL_CHECK(strstr(out, "PLT_KEY=<unset>\n") != NULL);
+	load_tables = tables;
+	clear_env();
+}
+
+PL_TEST(test_secret_file)
+{
+	static const char *const print[] = { "--print-config", NULL };
+	static const char *const none[] = { NULL };
+	char path[] = "/tmp/pl_config_key.XXXXXX", nul[] = "/tmp/pl_config_nul.XXXXXX";
+	char big[] = "/tmp/pl_config_big.XXXXXX", out[4096], *v = NULL;
+	static char huge[PL_CONFIG_FILE_MAX + 1];
+	size_t len = 0;
+
+	clear_env();
+	temp_file(path, KEY40 "\r\n", 42);
+	temp_file(nul, KEY40 "\0x", 42);
+	memset(huge, 'k', sizeof(huge));
+	temp_file(big, huge, sizeof(huge));
+	/* the whole file, trailing newline cut; spaces inside are kept */
+	PL_CHECK_EQ_INT(pl_config_read_secret(path, &v, &len), 0);
+	PL_CHECK_EQ_STR(v, KEY40);
+	PL_CHECK_EQ_INT(len, 40);
+	free(v);
+	PL_CHECK_EQ_INT(pl_config_read_secret(nul, &v, &len), PL_EINVAL);
+	PL_CHECK_EQ_INT(pl_config_read_secret(big, &v, &len), PL_ETOOBIG);
+	PL_CHECK(pl_config_read_secret("/nonexistent/pl-key", &v, &len) < 0);
+
+	load_tables = req_tables;
+	/* the file wins over the variable and is what print-config reports */
+	setenv("PLT_KEY", "short", 1);
+	setenv("PLT_KEY_FILE", path, 1);
+	PL_CHECK_EQ_INT(load_forked(print, out, sizeof(out)), 0);
+	PL_CHECK(strstr(out, "PLT_KEY=<set, 40 bytes, from PLT_KEY_FILE>\n") != NULL);
+	PL_CHECK(strstr(out, KEY40) == NULL);
+	PL_CHECK_EQ_INT(load_forked(none, out, sizeof(out)), 77);
+	load(none);
+	PL_CHECK_EQ_STR(key, KEY40);
+	/* a missing, NUL-holding or too large file is a bad setting */
+	setenv("PLT_KEY_FILE", "/nonexistent/pl-key", 1);
+	PL_CHECK_EQ_INT(load_forked(none, out, sizeof(out)), 2);
+	PL_CHECK(strstr(out, "cannot use key-file (PLT_KEY_FILE)") != NULL);
+	setenv("PLT_KEY_FILE", nul, 1);
+	PL_CHECK_EQ_INT(load_forked(none, out, sizeof(out)), 2);
+	PL_CHECK(strstr(out, "NUL") != NULL);
+	setenv("PLT_KEY_FILE", big, 1);
+	PL_CHECK_EQ_INT(load_forked(none, out, sizeof(out)), 2);
+	unlink(path);
+	unlink(nul);
+	unlink(big);
+	load_tables = tables;
+	clear_env();
+}
+
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_read_file),
 	PL_TEST_CASE(test_defaults),
@@ -217,5 +320,7 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_bad_values_exit_2),
 	PL_TEST_CASE(test_help),
 	PL_TEST_CASE(test_print_config),
+	PL_TEST_CASE(test_required_secret),
+	PL_TEST_CASE(test_secret_file),
 };
 PL_TEST_MAIN(tests)

@@ -100,6 +100,8 @@ pl_jwt_hmac(const char *secret, const char *msg, size_t n,
 {
 	unsigned int len = 0;
 
+	if (secret == NULL || strlen(secret) < PL_JWT_SECRET_MIN)
+		return PL_EINVAL;
 	if (HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg,
 	    n, mac, &len) == NULL || len != PL_JWT_SIG_LEN)
 		return PL_EINTERNAL;

@@ -10,7 +10,13 @@
 
 struct cJSON;
 
-/* pl_jwt_sign - claims is a JSON object text; *token_r is heap. */
+/* the shortest secret signed or verified with: 32 bytes, the HMAC-SHA256
+ * output size (RFC 7518 §3.2); shorter ones, and the empty one, are
+ * refused with PL_EINVAL so that a missing setting cannot become a key */
+#define PL_JWT_SECRET_MIN 32
+
+/* pl_jwt_sign - claims is a JSON object text; *token_r is heap. PL_EINVAL
+ * for a secret under PL_JWT_SECRET_MIN bytes (so does pl_jwt_verify). */
 int pl_jwt_sign(const char *secret, const char *claims_json, char **token_r);
 /* pl_jwt_verify - on 0, *claims_r (if non-NULL) is a cJSON object the caller
  * deletes. now_s is the current unix time. iss/aud NULL skip that check. */

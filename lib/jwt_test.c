@@ -10,7 +10,8 @@
 #include "jwt.h"
 #include "pl_test.h"
 
-#define SECRET "s3cret-key"
+#define SECRET "s3cret-key-of-at-least-32-bytes!"
+#define OTHER "another-key-of-at-least-32-bytes"
 #define NOW 1800000000
 
 /* a token with any header, claims and HMAC digest (for forged algs) */
@@ -75,7 +76,7 @@ PL_TEST(test_sign_verify)
 		PL_CHECK_EQ_STR(cJSON_GetObjectItem(claims, "sub")->valuestring, "U1");
 	cJSON_Delete(claims);
 	PL_CHECK_EQ_INT(pl_jwt_verify(SECRET, tok, NULL, NULL, NOW, NULL), 0);
-	PL_CHECK_EQ_INT(pl_jwt_verify("other", tok, NULL, NULL, NOW, NULL), PL_EPERM);
+	PL_CHECK_EQ_INT(pl_jwt_verify(OTHER, tok, NULL, NULL, NOW, NULL), PL_EPERM);
 	{ char *t2 = NULL; PL_CHECK_EQ_INT(pl_jwt_sign(SECRET, "[1]", &t2), PL_EINVAL); }
 	free(tok);
 }
@@ -169,6 +170,26 @@ PL_TEST(test_malformed)
 	free(notobj);
 }
 
+/* no key under 32 bytes: not the empty one, not a short one, and a token
+ * made with the empty key (what a missing setting used to give) is refused */
+PL_TEST(test_short_secret)
+{
+	char *tok = NULL, *empty_tok;
+	char s31[PL_JWT_SECRET_MIN] = { 0 };
+
+	memset(s31, 'k', PL_JWT_SECRET_MIN - 1);
+	PL_CHECK_EQ_INT(pl_jwt_sign("", "{\"sub\":\"U1\"}", &tok), PL_EINVAL);
+	PL_CHECK_EQ_INT(pl_jwt_sign(s31, "{\"sub\":\"U1\"}", &tok), PL_EINVAL);
+	PL_CHECK(tok == NULL);
+	PL_CHECK_EQ_INT(pl_jwt_sign(SECRET, "{\"sub\":\"U1\"}", &tok), 0);
+	PL_CHECK_EQ_INT(pl_jwt_verify("", tok, NULL, NULL, NOW, NULL), PL_EINVAL);
+	PL_CHECK_EQ_INT(pl_jwt_verify(s31, tok, NULL, NULL, NOW, NULL), PL_EINVAL);
+	free(tok);
+	empty_tok = forge("{\"alg\":\"HS256\"}", "{\"sub\":\"U1\"}", EVP_sha256(), "");
+	PL_CHECK_EQ_INT(pl_jwt_verify("", empty_tok, NULL, NULL, NOW, NULL), PL_EINVAL);
+	free(empty_tok);
+}
+
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_b64url),
 	PL_TEST_CASE(test_sign_verify),
@@ -176,5 +197,6 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_pinned_alg),
 	PL_TEST_CASE(test_claims),
 	PL_TEST_CASE(test_malformed),
+	PL_TEST_CASE(test_short_secret),
 };
 PL_TEST_MAIN(tests)
