@@ -31,6 +31,26 @@ pl_json_int(const cJSON *o, const char *key, int64_t *v)
 	return 0;
 }
 
+/* pl_json_int_in - an integral number within [lo, hi] into *v */
+int
+pl_json_int_in(const cJSON *n, int64_t lo, int64_t hi, int64_t *v)
+{
+	double d;
+
+	if (!cJSON_IsNumber(n))
+		return PL_EINVAL;
+	d = n->valuedouble;
+	/* the comparisons are false for NaN, so NaN is refused too */
+	if (!(d >= (double)lo && d <= (double)hi) || d != floor(d))
+		return PL_EINVAL;
+	/* (double)hi may round up past hi (hi near 2^63): the check above
+	 * then let d == 2^63 through, which is not an int64 */
+	if (d >= 9223372036854775808.0)
+		return PL_EINVAL;
+	*v = (int64_t)d;
+	return 0;
+}
+
 /* pl_json_print - compact text (heap); allocation failure aborts */
 char *
 pl_json_print(const cJSON *o)

@@ -1,4 +1,5 @@
 /* json_test.c - pl_json_str, pl_json_int, pl_json_print. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "err.h"
@@ -42,8 +43,54 @@ PL_TEST(test_print)
 	cJSON_Delete(o);
 }
 
+/* client numbers into int64 without undefined conversions (run under
+ * UBSan: a double beyond int64 cast to it is UB, which -fsanitize=
+ * float-cast-overflow reports) */
+PL_TEST(test_int_in)
+{
+	static const struct {
+		const char *json;
+		int rv;
+		int64_t v;
+	} cases[] = {
+		{ "0", 0, 0 }, { "41", 0, 41 }, { "-1", 0, -1 },
+		{ "9007199254740991", 0, PL_JSON_INT_SAFE },
+		{ "-9007199254740991", 0, -PL_JSON_INT_SAFE },
+		{ "9007199254740992", PL_EINVAL, 0 }, { "1e19", PL_EINVAL, 0 },
+		{ "1e300", PL_EINVAL, 0 }, { "-1e300", PL_EINVAL, 0 },
+		{ "1e999", PL_EINVAL, 0 },	/* cJSON: +inf */
+		{ "-1e999", PL_EINVAL, 0 }, { "41.5", PL_EINVAL, 0 },
+		{ "\"41\"", PL_EINVAL, 0 }, { "null", PL_EINVAL, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *n = cJSON_Parse(cases[i].json);
+		int64_t v = 0;
+
+		PL_CHECK(n != NULL);
+		PL_CHECK_EQ_INT(pl_json_int_in(n, -PL_JSON_INT_SAFE, PL_JSON_INT_SAFE, &v),
+		    cases[i].rv);
+		PL_CHECK_EQ_INT(v, cases[i].v);
+		cJSON_Delete(n);
+	}
+	{
+		/* the whole int64 range: 2^63 itself is refused */
+		cJSON *n = cJSON_Parse("9223372036854775808");
+		int64_t v = 0;
+
+		PL_CHECK_EQ_INT(pl_json_int_in(n, INT64_MIN, INT64_MAX, &v), PL_EINVAL);
+		cJSON_Delete(n);
+		n = cJSON_Parse("-9223372036854775808");
+		PL_CHECK_EQ_INT(pl_json_int_in(n, INT64_MIN, INT64_MAX, &v), 0);
+		PL_CHECK(v == INT64_MIN);
+		cJSON_Delete(n);
+	}
+}
+
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_members),
 	PL_TEST_CASE(test_print),
+	PL_TEST_CASE(test_int_in),
 };
 PL_TEST_MAIN(tests)
