@@ -123,6 +123,28 @@ rpc_fail(const char *ev, const char *what, const char *url, int nrv)
 	return rpc_err(nrv);
 }
 
+/* rpc_listen - listen on url; an ipc:// socket file is made 0600 (owner
+ * only) rather than taking its mode from the umask: whoever can connect to
+ * it can call the service as any user. 0 or an nng error */
+static int
+rpc_listen(nng_socket sock, const char *url)
+{
+	nng_listener l;
+	int nrv;
+
+	if ((nrv = nng_listener_create(&l, sock, url)) != 0)
+		return nrv;
+	if (strncmp(url, "ipc://", 6) == 0 &&
+	    (nrv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0)
+		goto fail;
+	if ((nrv = nng_listener_start(l, 0)) != 0)
+		goto fail;
+	return 0;
+fail:
+	nng_listener_close(l);
+	return nrv;
+}
+
 /* rpc_msg_from - a message holding a copy of data */
 static nng_msg *
 rpc_msg_from(const void *data, size_t len)
@@ -431,7 +453,7 @@ pl_rpc_server_start(struct pl_loop *l, const char *url, int workers,
 	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, RPC_RECV_MAX);
 	if ((rv = pl_inbox_create(l, &s->in)) != 0)
 		goto fail;
-	if ((nrv = nng_listen(s->sock, url, NULL, 0)) != 0) {
+	if ((nrv = rpc_listen(s->sock, url)) != 0) {
 		rv = rpc_fail("PL-RPC-SERVER-START", "listen", url, nrv);
 		goto fail;
 	}
@@ -913,7 +935,7 @@ pl_rpc_pull_start(struct pl_loop *l, const char *url, pl_rpc_handler fn,
 	if ((rv = pl_inbox_create(l, &p->in)) != 0)
 		goto fail;
 	if ((nrv = nng_aio_alloc(&p->aio, pull_aio_cb, p)) != 0 ||
-	    (nrv = nng_listen(p->sock, url, NULL, 0)) != 0) {
+	    (nrv = rpc_listen(p->sock, url)) != 0) {
 		rv = rpc_fail("PL-RPC-PULL-START", "listen", url, nrv);
 		goto fail;
 	}

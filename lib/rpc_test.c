@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <event2/event.h>
 
 #include "err.h"
@@ -466,6 +467,33 @@ PL_TEST(reply_too_big)
 	teardown();
 }
 
+/* the ipc socket files are 0600 whatever the umask (here 0: 0777 before) */
+PL_TEST(ipc_mode_0600)
+{
+	struct pl_rpc_server *s = NULL;
+	struct pl_rpc_pull *pl = NULL;
+	struct stat st;
+	char path[128], purl[160];
+	mode_t old;
+
+	setup();
+	old = umask(0);
+	PL_CHECK_EQ_INT(pl_rpc_server_start(loop, url, 2, echo_handler, NULL, &s), 0);
+	snprintf(path, sizeof(path), "%s/s.ipc", dir);
+	PL_CHECK_EQ_INT(stat(path, &st), 0);
+	PL_CHECK_EQ_INT(st.st_mode & 07777, 0600);
+	snprintf(purl, sizeof(purl), "ipc://%s/p.ipc", dir);
+	PL_CHECK_EQ_INT(pl_rpc_pull_start(loop, purl, pull_handler, NULL, &pl), 0);
+	snprintf(path, sizeof(path), "%s/p.ipc", dir);
+	PL_CHECK_EQ_INT(stat(path, &st), 0);
+	PL_CHECK_EQ_INT(st.st_mode & 07777, 0600);
+	umask(old);
+	pl_rpc_pull_stop(&pl);
+	pl_rpc_server_stop(&s);
+	unlink(path);
+	teardown();
+}
+
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(echo),
 	PL_TEST_CASE(thousand_concurrent),
@@ -476,5 +504,6 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(batch_calls_share_requests),
 	PL_TEST_CASE(push_pull),
 	PL_TEST_CASE(reply_too_big),
+	PL_TEST_CASE(ipc_mode_0600),
 };
 PL_TEST_MAIN(tests)
