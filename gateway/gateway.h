@@ -63,6 +63,7 @@ struct gw_settings {
 	char *redis_addr;
 	char *token_secret;
 	char *admin_token;
+	char *token_secret_file, *admin_token_file;	/* PL_CONF_FILE paths */
 	char *allowed_origins;
 	char *web_dir;
 	char *log_level;

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "err.h"
 #include "gateway.h"
+#include "jwt.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
@@ -37,8 +38,10 @@ static const struct pl_config_entry gw_table[] = {
 	{ "kafka-brokers-file", "PARLEY_KAFKA_BROKERS_FILE", PL_CONF_STR, "var/run/kafka.brokers", &gw_conf.kafka_brokers_file, 0, 0, "file with the bootstrap list (devkafka writes it)", 0 },
 	{ "kafka-fetch-wait-ms", "PARLEY_KAFKA_FETCH_WAIT_MS", I64, "100", &gw_conf.fetch_wait_ms, 0, 10000, "consumer fetch.wait.max.ms", 0 },
 	{ "redis-addr", "PARLEY_REDIS_ADDR", PL_CONF_STR, "127.0.0.1:6390", &gw_conf.redis_addr, 0, 0, "host:port or unix:/path", 0 },
-	{ "token-secret", "PARLEY_TOKEN_SECRET", PL_CONF_STR, "parley-dev-secret", &gw_conf.token_secret, 0, 0, "HS256 secret of user tokens", 1 },
-	{ "admin-token", "PARLEY_ADMIN_TOKEN", PL_CONF_STR, "", &gw_conf.admin_token, 0, 0, "token of admin.* methods (empty: none)", 1 },
+	{ "token-secret", "PARLEY_TOKEN_SECRET", PL_CONF_STR, "", &gw_conf.token_secret, PL_JWT_SECRET_MIN, 0, "HS256 secret of user tokens (required, at least 32 bytes)", 1 },
+	{ "token-secret-file", "PARLEY_TOKEN_SECRET_FILE", PL_CONF_FILE, "", &gw_conf.token_secret_file, 0, 0, "file holding the token secret (wins over PARLEY_TOKEN_SECRET; trailing newline cut)", 0 },
+	{ "admin-token", "PARLEY_ADMIN_TOKEN", PL_CONF_STR, "", &gw_conf.admin_token, 0, 0, "token of admin.* methods, Authorization header only (empty: none)", 1 },
+	{ "admin-token-file", "PARLEY_ADMIN_TOKEN_FILE", PL_CONF_FILE, "", &gw_conf.admin_token_file, 0, 0, "file holding the admin token (wins over PARLEY_ADMIN_TOKEN; trailing newline cut)", 0 },
 	{ "allowed-origins", "PARLEY_ALLOWED_ORIGINS", PL_CONF_STR, "", &gw_conf.allowed_origins, 0, 0, "browser Origins allowed besides the same origin: comma-separated, * or https://*.example.com", 0 },
 	{ "web-dir", "PARLEY_WEB_DIR", PL_CONF_STR, "web", &gw_conf.web_dir, 0, 0, "static files served at /", 0 },
 	{ "max-conns", "PARLEY_MAX_CONNS", I64, "19500", &gw_conf.max_conns, 1, 10000000, "WebSocket connections per process (then 503)", 0 },

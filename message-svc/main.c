@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "jwt.h"
 #include "message_svc.h"
 
 
@@ -47,8 +48,12 @@ static const struct pl_config_entry ms_config[] = {
 	{ "rpc-workers", "PARLEY_MS_RPC_WORKERS", PL_CONF_INT, "1024",
 	    &ms_conf.rpc_workers, 1, 16384,
 	    "concurrent nng contexts (= requests in flight)", 0 },
-	{ "token-secret", "PARLEY_TOKEN_SECRET", PL_CONF_STR, "parley-dev-secret",
-	    &ms_conf.token_secret, 0, 0, "HS256 secret of user tokens", 1 },
+	{ "token-secret", "PARLEY_TOKEN_SECRET", PL_CONF_STR, NULL,
+	    &ms_conf.token_secret, PL_JWT_SECRET_MIN, 0,
+	    "HS256 secret of user tokens (required, at least 32 bytes)", 1 },
+	{ "token-secret-file", "PARLEY_TOKEN_SECRET_FILE", PL_CONF_FILE, NULL,
+	    &ms_conf.token_secret_file, 0, 0,
+	    "file holding the token secret (wins over PARLEY_TOKEN_SECRET; trailing newline cut)", 0 },
 	{ "token-ttl-s", "PARLEY_TOKEN_TTL_S", PL_CONF_INT, "2592000",
 	    &ms_conf.token_ttl_s, 60, 315360000, "lifetime of issued tokens", 0 },
 	{ "batch-max", "PARLEY_MS_BATCH_MAX", PL_CONF_INT, "2000", &ms_conf.batch_max,

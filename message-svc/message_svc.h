@@ -64,6 +64,7 @@ struct ms_conf {
 	char *rpc_url;
 	int64_t rpc_workers;
 	char *token_secret;
+	char *token_secret_file;	/* PL_CONF_FILE path */
 	int64_t token_ttl_s;
 	int64_t batch_max;
 	int64_t recent_max;
