@@ -23,8 +23,10 @@
 
 #define I64 PL_CONF_INT
 static const struct pl_config_entry gw_table[] = {
-	{ "http-addr", "PARLEY_HTTP_ADDR", PL_CONF_STR, "127.0.0.1:8080", &gw_conf.http_addr, 0, 0, "client port: /ws, /api, /healthz, /readyz, /metrics, static files (port 0 = any free port)", 0 },
+	{ "http-addr", "PARLEY_HTTP_ADDR", PL_CONF_STR, "127.0.0.1:8080", &gw_conf.http_addr, 0, 0, "client port, shared by the gateway processes: /ws, /api, /healthz, /readyz, static files (port 0 = any free port)", 0 },
 	{ "http-port-file", "PARLEY_HTTP_PORT_FILE", PL_CONF_STR, "", &gw_conf.http_port_file, 0, 0, "write the bound port here (tmp + rename)", 0 },
+	{ "ops-addr", "PARLEY_OPS_ADDR", PL_CONF_STR, "127.0.0.1:0", &gw_conf.ops_addr, 0, 0, "this process's own ops port: /metrics, /healthz, /readyz (each process needs its own; port 0 = any free port)", 0 },
+	{ "ops-port-file", "PARLEY_OPS_PORT_FILE", PL_CONF_STR, "", &gw_conf.ops_port_file, 0, 0, "write the bound ops port here (tmp + rename)", 0 },
 	{ "public-url", "PARLEY_PUBLIC_URL", PL_CONF_STR, "", &gw_conf.public_url, 0, 0, "base ws:// URL for rtm.connect (empty: from the Host header)", 0 },
 	{ "gateway-id", "PARLEY_GATEWAY_ID", PL_CONF_STR, "", &gw_conf.gateway_id, 0, 0, "this gateway's name in presence reports (default gw-<pid>)", 0 },
 	{ "log-level", "PARLEY_LOG_LEVEL", PL_CONF_STR, "info", &gw_conf.log_level, 0, 0, "debug, info, warn, error", 0 },
@@ -108,6 +110,7 @@ gw_stop(void)
 		return;
 	gw_stopped = 1;
 	pl_log_info("GW-STOP", "conns=%zu", gw_conn_count());
+	gw_opsport_stop();
 	gw_server_stop();
 	gw_fanout_stop();
 	gw_services_stop();
@@ -193,6 +196,8 @@ gw_start(void)
 	if ((rv = gw_server_start()) != 0)
 		pl_fatal("GW-START-SERVER", "addr=%s err=%s", gw_conf.http_addr,
 		    pl_err_str(rv));
+	if ((rv = gw_opsport_start()) != 0)
+		pl_fatal("GW-START-OPS", "addr=%s err=%s", gw_conf.ops_addr, pl_err_str(rv));
 }
 
 int
@@ -216,8 +221,8 @@ main(int argc, char **argv)
 	uv_signal_start(&gw_sigint, gw_signal, SIGINT);
 	uv_signal_start(&gw_sighup, gw_sighup_cb, SIGHUP);
 	gw_start();
-	pl_log_info("GW-READY", "port=%d shards=%lld", gw.port,
-	    (long long)gw_conf.shard_count);
+	pl_log_info("GW-READY", "port=%d ops_port=%d shards=%lld", gw.port,
+	    gw_opsport_port(), (long long)gw_conf.shard_count);
 	uv_run(&gw_uv, UV_RUN_DEFAULT);
 	pl_loop_free(&gw.loop);
 	if (uv_loop_close(&gw_uv) != 0)

@@ -1,6 +1,6 @@
 /* server.c - the lws context on the gateway's libuv loop, the one protocol
- * callback, and HTTP routing: /ws (upgrade), /api/<method>, the ops paths
- * and static files, all on one port.
+ * callback, and HTTP routing: /ws (upgrade), /api/<method>, /healthz and
+ * /readyz and static files, all on one port (/metrics: opsport.c).
  *
  * The callback is a table from lws reason to handler. Every WebSocket check
  * that can refuse with an HTTP status (path, Origin, token, connection
@@ -184,7 +184,7 @@ gw_server_confirm(struct lws *wsi, struct gw_conn *c, void *in)
 	return 0;
 }
 
-/* gw_server_ops - /healthz, /readyz, /metrics */
+/* gw_server_ops - /healthz, /readyz on the client port */
 static int
 gw_server_ops(struct lws *wsi, const char *path)
 {
@@ -329,8 +329,8 @@ gw_server_http(struct lws *wsi, struct gw_conn *c, void *in, size_t len)
 	memset(c, 0, sizeof(*c));
 	if (strncmp(path, "/api/", 5) == 0 && path[5] != 0)
 		return gw_server_api(wsi, c, path);
-	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
-	    strcmp(path, "/metrics") == 0)
+	/* for load balancers; /metrics is on each process's ops port (opsport.c) */
+	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0)
 		return gw_server_ops(wsi, path);
 	if (strcmp(path, "/ws") == 0) {
 		static const char need[] = "{\"ok\":false,\"error\":\"websocket_upgrade_required\"}";
