@@ -39,7 +39,7 @@ struct gw_api_call {
 typedef void (*gw_api_fn)(struct gw_conn *c, struct gw_auth *a);
 
 /* Rate-limit tiers (Slack's): calls a minute and burst per (caller, method);
- * GW_TIER_POST is chat.postMessage's ~1/s per channel with bursts. */
+ * GW_TIER_POST is chat.postMessage's ~1/s per user and channel with bursts. */
 enum gw_api_tier {
 	GW_TIER_NONE, GW_TIER_1, GW_TIER_2, GW_TIER_3, GW_TIER_4, GW_TIER_POST,
 };
@@ -452,7 +452,7 @@ gw_api_method_ok(const char *m)
 static const char *
 gw_api_auth(struct gw_conn *c, const struct gw_api_method *m, struct gw_auth *a)
 {
-	const char *tok = gw_auth_bearer(c->http->auth);
+	const char *bearer = gw_auth_bearer(c->http->auth), *tok = bearer;
 	int rv;
 
 	memset(a, 0, sizeof(*a));
@@ -463,7 +463,9 @@ gw_api_auth(struct gw_conn *c, const struct gw_api_method *m, struct gw_auth *a)
 	if (tok == NULL || *tok == 0)
 		return "not_authed";
 	if (m->flags & GW_API_ADMIN) {
-		if (!gw_auth_admin(tok))
+		/* the admin token in the Authorization header only: a token=
+		 * parameter ends up in access logs, proxies and browser history */
+		if (bearer == NULL || !gw_auth_admin(bearer))
 			return "not_allowed_token_type";
 		a->admin = 1;
 		return NULL;
@@ -484,8 +486,10 @@ gw_api_limited(struct gw_conn *c, const struct gw_api_method *m,
 
 	if (m->tier == GW_TIER_NONE || !gw_conf.rate_limits)
 		return 0;
+	/* chat.postMessage: per user and channel, so that one member hitting
+	 * the limit does not silence the channel for everyone else */
 	if (m->tier == GW_TIER_POST && ch != NULL && *ch)
-		snprintf(key, sizeof(key), "#%.40s|%s", ch, c->http->method);
+		snprintf(key, sizeof(key), "%s#%.40s|%s", a->user, ch, c->http->method);
 	else
 		snprintf(key, sizeof(key), "%s|%s", a->user, c->http->method);
 	if (gw_limits_api(key, gw_api_tiers[m->tier].per_min,
