@@ -37,6 +37,7 @@
 #include "err.h"
 #include "event_json.h"
 #include "gateway.h"
+#include "json.h"
 #include "jwt.h"
 #include "log.h"
 #include "loop.h"
@@ -433,8 +434,8 @@ gw_poll_channels(struct gw_poll *p, const Parley__Boot *boot)
 			continue;
 		snprintf(p->chans[p->nchans].id, sizeof(p->chans[0].id), "%s", ch->id);
 		asked = cJSON_GetObjectItemCaseSensitive(p->asked, ch->id);
-		if (cJSON_IsNumber(asked) && asked->valuedouble >= 0) {
-			p->chans[p->nchans].upto = (int64_t)asked->valuedouble;
+		/* gw_poll_asked checked every number: an integer within ±2^53 */
+		if (pl_json_int_in(asked, 0, PL_JSON_INT_SAFE, &p->chans[p->nchans].upto) == 0) {
 			p->chans[p->nchans].named = 1;
 		} else {
 			p->chans[p->nchans].upto = ch->last_seq;
@@ -474,6 +475,21 @@ gw_poll_booted(int rv, Parley__Reply *reply, void *arg)
 		gw_poll_ready(c);
 }
 
+/* gw_poll_seqs_ok - every number of the client's last_seq is an integer
+ * within ±(2^53-1): a huge or infinite one would not convert to int64 */
+static int
+gw_poll_seqs_ok(const cJSON *asked)
+{
+	const cJSON *it;
+	int64_t v;
+
+	cJSON_ArrayForEach(it, asked)
+		if (cJSON_IsNumber(it) &&
+		    pl_json_int_in(it, -PL_JSON_INT_SAFE, PL_JSON_INT_SAFE, &v) != 0)
+			return 0;
+	return 1;
+}
+
 /* gw_poll_asked - the client's last_seq: cursor, else last_seq; NULL bad */
 static cJSON *
 gw_poll_asked(const struct gw_params *params)
@@ -497,7 +513,7 @@ gw_poll_asked(const struct gw_params *params)
 	/* at most as many channels as a poll follows: each of the user's
 	 * channels is looked up in it (linear), so its size bounds the work */
 	if (o != NULL && (!cJSON_IsObject(o) ||
-	    cJSON_GetArraySize(o) > GW_POLL_MAX_CHANNELS)) {
+	    cJSON_GetArraySize(o) > GW_POLL_MAX_CHANNELS || !gw_poll_seqs_ok(o))) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
@@ -514,8 +530,8 @@ gw_poll_timeout_ms(const struct gw_params *params)
 
 	if (t == NULL || *t == 0)
 		s = GW_POLL_DEFAULT_S;
-	else if ((s = strtod(t, &end)) < 0 || *end != 0)
-		return -1;
+	else if (s = strtod(t, &end), !(s >= 0) || *end != 0)
+		return -1;	/* negative, NaN (its comparisons are false) or not a number */
 	if (s > (double)gw_conf.poll_max_s)
 		s = (double)gw_conf.poll_max_s;
 	return (int64_t)(s * 1000);

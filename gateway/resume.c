@@ -26,6 +26,7 @@
 #include "err.h"
 #include "event_json.h"
 #include "gateway.h"
+#include "json.h"
 #include "log.h"
 #include "mem.h"
 #include "message_clnt.h"
@@ -330,7 +331,10 @@ gw_resume_chan_add(struct gw_conn *c, struct gw_resume *r, const cJSON *it,
 	struct gw_seen *s = gw_cache_seen(c, gw_cache_chan(it->string));
 
 	snprintf(rc->id, sizeof(rc->id), "%s", it->string);
-	rc->upto = it->valuedouble > 0 ? (int64_t)it->valuedouble : 0;
+	/* gw_resume_start checked the value: an integer within ±2^53 */
+	(void)pl_json_int_in(it, -PL_JSON_INT_SAFE, PL_JSON_INT_SAFE, &rc->upto);
+	if (rc->upto < 0)
+		rc->upto = 0;
 	if (cJSON_IsNumber(ep) && ep->valuedouble > 0 && ep->valuedouble < 4294967296.0)
 		rc->epoch = (uint32_t)ep->valuedouble;
 	if (s == NULL)
@@ -338,6 +342,22 @@ gw_resume_chan_add(struct gw_conn *c, struct gw_resume *r, const cJSON *it,
 	rc->lo0 = s->lo;
 	if (rc->upto > s->hi)
 		s->hi = rc->upto;
+}
+
+/* gw_resume_seqs_ok - every number of last_seq is an integer within
+ * ±(2^53-1) (a huge or infinite one would not convert to int64); other
+ * values are ignored, as before */
+static int
+gw_resume_seqs_ok(const cJSON *last_seq)
+{
+	const cJSON *it;
+	int64_t v;
+
+	cJSON_ArrayForEach(it, last_seq)
+		if (cJSON_IsNumber(it) &&
+		    pl_json_int_in(it, -PL_JSON_INT_SAFE, PL_JSON_INT_SAFE, &v) != 0)
+			return 0;
+	return 1;
 }
 
 /* gw_resume_start - begin a resume for the member channels of last_seq;
@@ -352,6 +372,11 @@ gw_resume_start(struct gw_conn *c, int64_t reply_to, const cJSON *last_seq,
 
 	if (r != NULL && !r->waiting) {
 		gw_rtm_error(c, reply_to, "resume_in_progress", "a resume is running");
+		return 0;
+	}
+	if (!gw_resume_seqs_ok(last_seq)) {
+		gw_rtm_error(c, reply_to, "invalid_arguments",
+		    "last_seq values must be integers within +-(2^53-1)");
 		return 0;
 	}
 	pl_metrics_inc(gw_m.resumes);
