@@ -16,11 +16,14 @@ Layout of <base>:
     secret          PARLEY_TOKEN_SECRET (0600), generated once
     admin-token     PARLEY_ADMIN_TOKEN (0600) unless given in the environment
     seed.json       demo ids and tokens (make run only, see seed())
-    stack.json      the running stack: ports, urls, pids (for tools)
+    stack.json      the running stack: ports, urls (ops: every daemon's and every
+                    gateway process's ops url), pids (for tools)
     pg/             the PostgreSQL cluster (owned by postgres)
     pgsock/         its unix socket directory
     redis/          redis-server's working directory (no persistence)
-    run/            pid files, port files, nng ipc sockets, kafka bootstrap file
+    run/            pid files, port files (gateway-<k>.port the shared client port,
+                    gateway-<k>.ops.port that process's ops port), nng ipc
+                    sockets (0600), kafka bootstrap file
     log/            one log per process (<name>.log)
 
 Command line (make run uses `run`):
@@ -64,6 +67,7 @@ FIXED = {
     "notify-svc": 9130,
     "search-indexer": 9140,
     "devkafka": 9150,
+    "gateway-ops": 9160,   # + gateway process index: each process's own ops port
 }
 
 READY_TIMEOUT = float(os.environ.get("PARLEY_STACK_READY_TIMEOUT", "60"))
@@ -249,13 +253,14 @@ class Child:
             return read_int_file(self.port_file)
         return wait_until(ready, timeout, "%s to write %s" % (self.name, self.port_file))
 
-    def wait_ready(self, timeout, consecutive=1):
-        """until /readyz answers 200 consecutive times in a row"""
+    def wait_ready(self, timeout, consecutive=1, url=None):
+        """until /readyz (of url, default the ops url) answers 200
+        consecutive times in a row"""
         state = {"ok": 0, "last": None}
 
         def ready():
             self.check_alive()
-            status, body = http_get(self.ops_url + "/readyz", timeout=1.0)
+            status, body = http_get((url or self.ops_url) + "/readyz", timeout=1.0)
             state["last"] = (status, body.strip()[:300])
             state["ok"] = state["ok"] + 1 if status == 200 else 0
             return state["ok"] >= consecutive
@@ -553,27 +558,32 @@ class Stack:
 
     def _start_gateways(self):
         """gateway-0 binds (port 0 in tests), the others share its port
-        (SO_REUSEPORT). Through a shared port a request reaches any of them, so
-        after each new one, /readyz must answer 200 several times in a row on
+        (SO_REUSEPORT). Each process also has its own ops port (/metrics,
+        /healthz, /readyz of that process: FIXED["gateway-ops"] + k, or a
+        free one) in run/gateway-<k>.ops.port, recorded in self.ops. Through
+        the shared port a request reaches any of them, so after each new one,
+        the shared port's /readyz must answer 200 several times in a row on
         fresh connections (spread over all listeners by the kernel's hash)."""
         port = FIXED["gateway"] if self.fixed_ports else 0
         for k in range(self.gateways):
             name = "gateway-%d" % k
-            env = self._daemon_env(name, 0)
-            # the gateway serves its ops paths on the client port
-            for key in ("PARLEY_OPS_ADDR", "PARLEY_OPS_PORT_FILE"):
-                env.pop(key, None)
+            env = self._daemon_env(name, FIXED["gateway-ops"] + k if self.fixed_ports else 0)
+            env["PARLEY_OPS_PORT_FILE"] = os.path.join(self.run_dir, name + ".ops.port")
             env["PARLEY_HTTP_ADDR"] = "127.0.0.1:%d" % port
             env["PARLEY_HTTP_PORT_FILE"] = os.path.join(self.run_dir, name + ".port")
             env["PARLEY_GATEWAY_ID"] = name
             c = Child(name, [self.binary("gateway")], env, self,
-                      port_file=env["PARLEY_HTTP_PORT_FILE"])
+                      port_file=env["PARLEY_OPS_PORT_FILE"])
             c.start()
             self.children.append(c)
-            port = c.bound_port(self.ready_timeout)
-            c.ops_url = "http://127.0.0.1:%d" % port
+            # the ops port file is written after the client port is bound
+            ops_port = c.bound_port(self.ready_timeout)
+            port = read_int_file(env["PARLEY_HTTP_PORT_FILE"])
+            c.ops_url = "http://127.0.0.1:%d" % ops_port
             self.ops[name] = c.ops_url
-            c.wait_ready(self.ready_timeout, consecutive=1 if k == 0 else 12)
+            c.wait_ready(self.ready_timeout)
+            c.wait_ready(self.ready_timeout, consecutive=1 if k == 0 else 12,
+                         url="http://127.0.0.1:%d" % port)
         self.http_port = port
 
     def _write_state(self):
@@ -820,8 +830,8 @@ def banner(stack, s):
             stack.ws_url, u["bob"]["token"]),
         "      then type: {\"id\":1,\"type\":\"message\",\"channel\":\"%s\",\"text\":\"hi\"}" % gen,
         "",
-        "Logs in %s/, ops: %s" % (stack.log_dir, ", ".join(
-            "%s %s" % (k, v) for k, v in stack.ops.items() if not k.startswith("gateway"))),
+        "Logs in %s/, ops (/metrics, /healthz, /readyz): %s" % (stack.log_dir, ", ".join(
+            "%s %s" % (k, v) for k, v in stack.ops.items())),
         "Ctrl-C stops everything.",
         "",
     ]

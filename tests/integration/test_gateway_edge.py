@@ -55,7 +55,10 @@ def test_api_test_and_ops_on_client_port(stack, api):
     assert body == {"ok": True, "args": {"foo": "bar"}}
     assert api.raw("auth.test").json() == {"ok": False, "error": "not_authed"}
     assert api.raw("auth.test", token="junk").json()["error"] == "invalid_auth"
-    r = api.session.get(stack.http_url + "/metrics", timeout=5)
+    assert api.session.get(stack.http_url + "/healthz", timeout=5).status_code == 200
+    # /metrics is on each process's own ops port, not the shared client port
+    assert api.session.get(stack.http_url + "/metrics", timeout=5).status_code == 404
+    r = api.session.get(stack.ops["gateway-0"] + "/metrics", timeout=5)
     assert r.status_code == 200 and "parley_gateway_connections" in r.text
 
 

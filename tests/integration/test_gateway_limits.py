@@ -32,20 +32,20 @@ class ExtraGateway:
 
     def __init__(self, st, name, env):
         e = st._daemon_env(name, 0)
-        for k in ("PARLEY_OPS_ADDR", "PARLEY_OPS_PORT_FILE"):
-            e.pop(k, None)
+        e["PARLEY_OPS_PORT_FILE"] = os.path.join(st.run_dir, name + ".ops.port")
         e["PARLEY_HTTP_ADDR"] = "127.0.0.1:0"
         e["PARLEY_HTTP_PORT_FILE"] = os.path.join(st.run_dir, name + ".port")
         e["PARLEY_GATEWAY_ID"] = name
         e.update(env)
         self.child = stackmod.Child(name, [st.binary("gateway")], e, st,
-                                    port_file=e["PARLEY_HTTP_PORT_FILE"])
+                                    port_file=e["PARLEY_OPS_PORT_FILE"])
         self.child.start()
         self.stack = st
         st.children.append(self.child)     # its log tail joins failure reports
         try:
-            self.port = self.child.bound_port(30)
-            self.child.ops_url = "http://127.0.0.1:%d" % self.port
+            # the ops port file is written after the client port is bound
+            self.child.ops_url = "http://127.0.0.1:%d" % self.child.bound_port(30)
+            self.port = stackmod.read_int_file(e["PARLEY_HTTP_PORT_FILE"])
             self.child.wait_ready(30)
         except BaseException:
             self.stop()
@@ -55,7 +55,7 @@ class ExtraGateway:
         self.log_path = self.child.log_path
 
     def metrics(self):
-        r = parley.Api(self.http_url).session.get(self.http_url + "/metrics", timeout=5)
+        r = parley.Api(self.http_url).session.get(self.child.ops_url + "/metrics", timeout=5)
         return parley.parse_prometheus(r.text)
 
     def metric(self, family, **labels):

@@ -80,6 +80,13 @@ def test_make_run_entry_point_stops_cleanly(tmp_path):
                     seed = json.load(f)
                 assert seed["users"]["alice"]["token"] in text
                 assert state["http_url"] in text
+                # each gateway process's own ops port: recorded and printed
+                assert state["ops"]["gateway-0"] in text
+                assert state["ops"]["gateway-0"] != state["http_url"]
+                # the token secret it generated: >= 32 bytes, owner only
+                sp = os.path.join(base, "secret")
+                assert os.stat(sp).st_mode & 0o777 == 0o600
+                assert len(open(sp).read().strip()) >= 32
                 if attempt == 2:
                     assert seed == first_seed      # same ids and tokens again
                 first_seed = seed

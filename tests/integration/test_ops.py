@@ -6,7 +6,7 @@ import parley
 
 
 def ops_targets(stack):
-    """(name, base url) of every daemon; the gateways share their client port"""
+    """(name, base url) of every daemon; each gateway process has its own ops port"""
     return sorted(stack.ops.items())
 
 

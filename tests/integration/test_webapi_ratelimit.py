@@ -123,3 +123,22 @@ def test_oversized_body_with_limits_on(limited, lteam):
         pass
     assert not limited.dead_children(), [c.name for c in limited.dead_children()]
     assert W.ok(limited, "auth.test", lteam.token("carol"))["user"] == "carol"
+
+
+def test_post_limit_is_per_user_and_channel(limited, lteam):
+    """alice hitting chat.postMessage's limit on a channel does not limit bob
+    on the same channel (the bucket is keyed by user and channel, not by
+    channel alone: one member could otherwise silence a channel's Web API)"""
+    tok, ch = lteam.token("alice"), lteam.channel
+    codes = []
+    for i in range(40):
+        a = W.web(limited, "chat.postMessage", tok, channel=ch, text="a%d" % i)
+        codes.append(a.status)
+        if a.status == 429:
+            break
+    assert codes[-1] == 429, "40 posts by one user were all accepted: %r" % codes
+    # alice is limited on ch right now; bob and carol are not
+    for who in ("bob", "carol"):
+        b = W.web(limited, "chat.postMessage", lteam.token(who), channel=ch,
+                  text="from %s" % who)
+        assert b.status == 200 and b.body["ok"] is True, (who, b)

@@ -116,7 +116,13 @@ def test_admin_needs_the_admin_token(stack, team):
         "not_allowed_token_type", "invalid_auth", "not_authorized")
     assert err(stack, "admin.users.create", team.token("alice"), team_id=team.id,
                name="x") in ("not_allowed_token_type", "invalid_auth", "not_authorized")
-    # admin token as a parameter works like the header
-    b = ok(stack, "admin.teams.create", stack.admin_token, auth="param",
-           name=parley.unique("adp-"))
+    # the admin token only in the Authorization header: as a token= query
+    # parameter or body field it is refused, and nothing is created
+    name = parley.unique("adp-")
+    for via in ("get", "form", "json"):
+        a = W.web(stack, "admin.teams.create", stack.admin_token, via=via, auth="param",
+                  name=name)
+        assert a.status == 200 and a.body == {"ok": False,
+                                              "error": "not_allowed_token_type"}, (via, a)
+    b = ok(stack, "admin.teams.create", stack.admin_token, name=name)  # not name_taken
     assert b["team"]["id"]
