@@ -81,7 +81,7 @@ def render():
                                           ", ".join("`%s`" % w for w in sorted(ev[k]["where"]))))
     out += ["", "### Settings of each daemon", "",
             "From each binary's `--help` (environment variable, flag, default, "
-            "bounds). Secrets print as `<set>` in `--print-config`.", ""]
+            "bounds). Secrets print as `<set, N bytes>` (or `<unset>`) in `--print-config`.", ""]
     for d in DAEMONS:
         rows = settings(d)
         out.append("#### %s" % d)
