@@ -515,8 +515,11 @@ class Stack:
             "PARLEY_ADMIN_TOKEN": self.admin_token,
             "PARLEY_WEB_DIR": os.path.join(self.repo, "web"),
         })
-        # PARLEY_KAFKA_BROKERS would override the file: never inherit it
-        env.pop("PARLEY_KAFKA_BROKERS", None)
+        # PARLEY_KAFKA_BROKERS would override the file, the *_FILE secrets the
+        # values above: never inherit them
+        for k in ("PARLEY_KAFKA_BROKERS", "PARLEY_TOKEN_SECRET_FILE",
+                  "PARLEY_ADMIN_TOKEN_FILE"):
+            env.pop(k, None)
         return env
 
     def _ops_port(self, name, shard=0):

@@ -87,24 +87,6 @@ def test_secrets_from_files_work_end_to_end(stack, team, extra_gateway, tmp_path
     assert b["team"]["id"]
 
 
-def test_forged_token_with_the_old_default_secret_refused(stack, team):
-    """a token signed with the old built-in default is worth nothing"""
-    import hashlib
-    import hmac
-    import json
-    import time
-
-    def b64(b):
-        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = b64(json.dumps({"sub": team.uid("alice"), "team": team.id, "iss": "parley",
-                           "exp": int(time.time()) + 3600}).encode())
-    for key in (b"parley-dev-secret", b""):
-        mac = hmac.new(key, ("%s.%s" % (head, body)).encode(), hashlib.sha256).digest()
-        a = W.web(stack, "auth.test", "%s.%s.%s" % (head, body, b64(mac)))
-        assert a.body == {"ok": False, "error": "invalid_auth"}, a
-
-
 # ---- 8. each gateway process's own ops port
 
 def _metric(url, family):
