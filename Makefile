@@ -11,7 +11,10 @@
 
 ifeq ($(SAN),1)
 BUILD ?= build/asan
-SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# float-cast-overflow (a double beyond an integer type cast to it) is not part
+# of GCC's -fsanitize=undefined
+SANFLAGS = -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined,float-cast-overflow
 else
 BUILD ?= build
 SANFLAGS =
