@@ -174,9 +174,12 @@ pl_config_source(const struct pl_config_entry *const *tables,
 static int
 pl_config_file_set(const struct pl_config_entry *f)
 {
-	const char *path = *(char **)f->ptr;
+	const char *path;
 
-	return f->type == PL_CONF_FILE && path != NULL && *path != '\0';
+	if (f->type != PL_CONF_FILE)
+		return 0;
+	path = *(char **)f->ptr;
+	return path != NULL && *path != '\0';
 }
 
 /* pl_config_files - each set PL_CONF_FILE entry replaces its string entry
