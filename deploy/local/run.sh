@@ -3,7 +3,8 @@
 # var/ (deploy/local/stack.py), seed the demo team and print how to connect.
 # Ctrl-C or SIGTERM stops every process it started.
 #
-#   PARLEY_GATEWAY_PROCS=N   gateway processes sharing port 8080 (default: one per core)
+#   PARLEY_GATEWAY_PROCS=N   gateway processes sharing port 8080 (default: one per core),
+#                            process k with its own ops port 9160+k (/metrics)
 #   PARLEY_ADMIN_TOKEN=...   the admin token (default: generated once into var/admin-token)
 #   PARLEY_RESET=1           drop the demo databases and var/seed.json first
 #   PARLEY_*                 any daemon setting, passed through to every daemon
