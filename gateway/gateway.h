@@ -565,6 +565,7 @@ void gw_server_stop(void);
 
 /* ---- opsport.c: this process's own ops port (/metrics, /healthz, /readyz) ---- */
 int gw_opsport_start(void);
+int gw_opsport_announce(void);	/* write ops-port-file, once the client port listens */
 int gw_opsport_port(void);
 void gw_opsport_stop(void);
 

@@ -184,6 +184,9 @@ gw_start(void)
 		snprintf(gw.name, sizeof(gw.name), "gw-%d", (int)getpid());
 	gw.started_ms = pl_clock_mono_ms();
 	gw_metrics_init();
+	/* first: a taken ops port fails before any service is dialled */
+	if ((rv = gw_opsport_start()) != 0)
+		pl_fatal("GW-START-OPS", "addr=%s err=%s", gw_conf.ops_addr, pl_err_str(rv));
 	if ((rv = gw_cache_init()) != 0 || (rv = gw_members_init()) != 0 ||
 	    (rv = gw_conn_init()) != 0 ||
 	    (rv = gw_limits_init()) != 0 || (rv = gw_api_init()) != 0 ||
@@ -196,8 +199,9 @@ gw_start(void)
 	if ((rv = gw_server_start()) != 0)
 		pl_fatal("GW-START-SERVER", "addr=%s err=%s", gw_conf.http_addr,
 		    pl_err_str(rv));
-	if ((rv = gw_opsport_start()) != 0)
-		pl_fatal("GW-START-OPS", "addr=%s err=%s", gw_conf.ops_addr, pl_err_str(rv));
+	if ((rv = gw_opsport_announce()) != 0)
+		pl_fatal("GW-START-OPS", "port_file=%s err=%s", gw_conf.ops_port_file,
+		    pl_err_str(rv));
 }
 
 int

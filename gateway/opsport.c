@@ -5,9 +5,13 @@
  * scrape of /metrics there reached whichever process the kernel picked. The
  * ops port is this process's alone (no SO_REUSEPORT: two processes given
  * the same fixed port is a start-up error, not a silent share). Port 0
- * picks a free port, written to ops-port-file. It opens after the client
- * port (so /readyz here implies that one listens too) and stays open while
- * draining (/readyz answers 503).
+ * picks a free port. It is bound first thing at start-up, before any
+ * service is dialled (a taken port fails fast: a process that dies right
+ * after dialling message-svc's ipc socket can stop nng 1.5.2's listener
+ * from accepting, nanomsg/nng#1518), and answers once the loop runs; its
+ * port is written to ops-port-file only after the client port listens
+ * (gw_opsport_announce), so a port file means both are there. It stays
+ * open while draining (/readyz answers 503).
  *
  * A small HTTP/1.x server on libuv, not lws: lws picks a vhost by the Host
  * header, so a second lws vhost cannot be told apart from the client one.
@@ -201,7 +205,7 @@ gw_opsport_conn(uv_stream_t *srv, int status)
 	uv_timer_start(&r->timer, gw_opsport_timeout, GW_OPSPORT_TIMEOUT_MS, 0);
 }
 
-/* gw_opsport_start - listen on ops-addr and write the port file */
+/* gw_opsport_start - listen on ops-addr (the port file: gw_opsport_announce) */
 int
 gw_opsport_start(void)
 {
@@ -225,11 +229,17 @@ gw_opsport_start(void)
 		return rv;	/* a negative errno, as libuv's codes are on Unix */
 	}
 	gw_ops.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	if (gw_conf.ops_port_file[0] &&
-	    (rv = pl_write_port_file(gw_conf.ops_port_file, gw_ops.port)) != 0)
-		return rv;
 	pl_log_info("GW-OPS-LISTEN", "addr=%s port=%d", gw_conf.ops_addr, gw_ops.port);
 	return 0;
+}
+
+/* gw_opsport_announce - write the ops port file (after the client port) */
+int
+gw_opsport_announce(void)
+{
+	if (gw_conf.ops_port_file[0] == '\0')
+		return 0;
+	return pl_write_port_file(gw_conf.ops_port_file, gw_ops.port);
 }
 
 /* gw_opsport_port - the bound ops port (0 before gw_opsport_start) */
