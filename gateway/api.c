@@ -23,6 +23,7 @@
 #include "message_clnt.h"
 #include "metrics.h"
 #include "search_clnt.h"
+#include "presence_clnt.h"
 
 #define GW_JSON "application/json; charset=utf-8"
 #define GW_API_NOAUTH 1		/* no token needed */
@@ -66,6 +67,7 @@ static void gw_api_test(struct gw_conn *c, struct gw_auth *a);
 static void gw_api_rtm_connect(struct gw_conn *c, struct gw_auth *a);
 static void gw_api_forward(struct gw_conn *c, struct gw_auth *a);
 static void gw_api_search(struct gw_conn *c, struct gw_auth *a);
+static void gw_api_presence(struct gw_conn *c, struct gw_auth *a);
 
 /* gw_api_poll - events.poll, served by poll.c */
 static void
@@ -90,7 +92,9 @@ static const struct gw_api_method gw_api_methods[] = {
 	{ "reactions.remove", FWD, 0, GW_TIER_2 },
 	{ "users.list", FWD, 0, GW_TIER_2 },
 	{ "users.info", FWD, 0, GW_TIER_4 },
-	{ "users.setPresence", FWD, 0, GW_TIER_2 },
+	{ "users.setPresence", gw_api_presence, 0, GW_TIER_2 },
+	{ "users.getPresence", gw_api_presence, 0, GW_TIER_3 },
+	{ "users.setActive", gw_api_presence, 0, GW_TIER_2 },
 	{ "search.messages", gw_api_search, 0, GW_TIER_2 },
 	/* provisioning, with the admin token */
 	{ "admin.teams.create", FWD, GW_API_ADMIN, GW_TIER_NONE },
@@ -278,6 +282,8 @@ gw_api_forward(struct gw_conn *c, struct gw_auth *a)
 		gw_api_reply_error(c, bad);
 		return;
 	}
+	if (strcmp(c->http->method, "chat.postMessage") == 0)
+		gw_presence_activity(a->user, a->team);
 	call = gw_api_call_new(c, a);
 	gw_api_request(c, a, &req, &caller, key);
 	rv = pl_message_clnt_call(gw.msg, -1, &req, gw_api_forwarded, call);
@@ -301,6 +307,27 @@ gw_api_search(struct gw_conn *c, struct gw_auth *a)
 
 	gw_api_request(c, a, &req, &caller, key);
 	rv = pl_search_clnt_call(gw.search, &req, gw_api_forwarded, call);
+	req.caller = NULL;
+	req.source = NULL;
+	req.idempotency_key = NULL;
+	pl_request_fini(&req);
+	if (rv != 0)
+		gw_api_forwarded(rv, NULL, call);
+}
+
+/* gw_api_presence - users.getPresence / setPresence / setActive: to
+ * presence-svc's RPC socket (presence_clnt.h), answered like a forward */
+static void
+gw_api_presence(struct gw_conn *c, struct gw_auth *a)
+{
+	struct gw_api_call *call = gw_api_call_new(c, a);
+	Parley__Request req;
+	Parley__Caller caller;
+	char key[33];
+	int rv;
+
+	gw_api_request(c, a, &req, &caller, key);
+	rv = pl_presence_call(gw.presence, &req, gw_api_forwarded, call);
 	req.caller = NULL;
 	req.source = NULL;
 	req.idempotency_key = NULL;

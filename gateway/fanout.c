@@ -55,6 +55,7 @@ static const struct gw_event_rule gw_rules[] = {
 	{ PARLEY__EVENT_TYPE__USER_TYPING, GW_TO_CHANNEL_OTHERS, GW_FX_NONE },
 	{ PARLEY__EVENT_TYPE__PRESENCE_CHANGE, GW_TO_WATCHERS, GW_FX_NONE },
 	{ PARLEY__EVENT_TYPE__USER_CHANGED, GW_TO_TEAM, GW_FX_NONE },
+	{ PARLEY__EVENT_TYPE__DND_UPDATED, GW_TO_USER, GW_FX_NONE },	/* + watchers */
 };
 
 /* what an envelope is about, whatever its body */
@@ -126,6 +127,10 @@ gw_fanout_key(const Parley__Envelope *env, struct gw_event_key *k)
 		k->channel = env->presence->channel;
 		k->user = env->presence->user;
 		team = env->presence->team;
+		break;
+	case PARLEY__ENVELOPE__BODY_DND:
+		k->user = env->dnd->user;
+		team = env->dnd->team;
 		break;
 	default:
 		break;
@@ -233,6 +238,25 @@ gw_fanout_rule(Parley__EventType t)
 	return NULL;
 }
 
+/* gw_fanout_dnd_watchers - DND_UPDATED also goes to the user's presence
+ * watchers of the same team, as dnd_updated_user */
+static void
+gw_fanout_dnd_watchers(const Parley__Envelope *env, struct gw_event_key *k)
+{
+	static const struct gw_event_rule watchers = {
+		PARLEY__EVENT_TYPE__DND_UPDATED, GW_TO_WATCHERS, GW_FX_NONE };
+	struct gw_blob *b;
+	struct pl_buf out;
+
+	pl_buf_init(&out);
+	if (pl_event_json_dnd_user(env, &out) == 0 && out.len > 0) {
+		b = gw_blob_create(out.data, out.len);
+		gw_fanout_to(&watchers, b, k);
+		gw_blob_unref(&b);
+	}
+	pl_buf_fini(&out);
+}
+
 /* gw_fanout_deliver - apply and deliver one decoded envelope */
 void
 gw_fanout_deliver(const Parley__Envelope *env, int64_t ts_ms)
@@ -273,6 +297,8 @@ gw_fanout_deliver(const Parley__Envelope *env, int64_t ts_ms)
 		gw_blob_unref(&b);
 	}
 	pl_buf_fini(&out);
+	if (env->type == PARLEY__EVENT_TYPE__DND_UPDATED)
+		gw_fanout_dnd_watchers(env, &k);
 	if (r->fx == GW_FX_LEAVE && k.user != NULL)
 		gw_cache_leave(k.user, k.channel);
 }

@@ -26,6 +26,7 @@
  *   proxy.c    the PROXY protocol on accepted sockets, before lws
  *   static.c   static files of the web client
  *   metrics.c  the gateway's metrics
+ *   presence.c activity and poll reports, current presence for presence_sub
  *
  * Handles: asynchronous completions (nng replies, Redis) never keep a
  * connection pointer; they keep a gw_handle (slot + generation) and look the
@@ -588,6 +589,13 @@ void gw_active_check(const char *user, const char *team, gw_active_fn fn, void *
 int gw_active_deleted(const char *user);
 void gw_active_deactivated(const char *user);
 const char *gw_active_err_code(int rv);
+
+/* ---- presence.c ---- */
+struct cJSON;
+void gw_presence_activity(const char *user, const char *team);
+void gw_presence_poll(const struct gw_conn *c);
+/* the current presence of ids (a JSON array) as batched presence_change */
+void gw_presence_query(struct gw_conn *c, const struct cJSON *ids);
 
 /* state.c */
 void gw_request_caller(Parley__Request *req, Parley__Caller *caller,

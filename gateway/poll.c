@@ -464,6 +464,7 @@ gw_poll_booted(int rv, Parley__Reply *reply, void *arg)
 	gw_poll_channels(p, reply->boot);
 	gw_cache_attach(c, reply->boot);
 	c->state = GW_CONN_LIVE;
+	gw_presence_poll(c);	/* a polling client is present too */
 	if (p->timeout_ms > 0)
 		(void)pl_loop_timer(gw.loop, (uint64_t)p->timeout_ms, 0, gw_poll_timeout,
 		    (void *)(uintptr_t)p->h, &p->timer);

@@ -174,6 +174,7 @@ gw_rtm_message(struct gw_conn *c, const cJSON *f, int64_t id)
 	call->h = gw_conn_handle(c);
 	call->reply_to = id;
 	call->start_us = pl_clock_mono_us();
+	gw_presence_activity(c->user, c->team);
 	rv = pl_message_clnt_call(gw.msg, -1, &req, gw_rtm_sent, call);
 	req.caller = NULL;
 	req.source = NULL;
@@ -249,6 +250,34 @@ gw_rtm_presence_sub(struct gw_conn *c, const cJSON *f, int64_t id)
 		if (cJSON_IsString(it) && strlen(it->valuestring) <= GW_ID_MAX)
 			gw_cache_watch(c, it->valuestring);
 	}
+	/* watching first, then the current state: a change after the query
+	 * is delivered as it happens */
+	gw_presence_query(c, ids);
+	return 0;
+}
+
+/* gw_rtm_presence_query - the current presence of ids, once */
+static int
+gw_rtm_presence_query(struct gw_conn *c, const cJSON *f, int64_t id)
+{
+	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(f, "ids");
+
+	if (!cJSON_IsArray(ids) || cJSON_GetArraySize(ids) > GW_PSUB_MAX) {
+		gw_rtm_error(c, id, "invalid_arguments", "ids must be an array of user ids");
+		return 0;
+	}
+	gw_presence_query(c, ids);
+	return 0;
+}
+
+/* gw_rtm_user_active - the user is active (Parley: counts against
+ * auto-away like a sent message); no answer */
+static int
+gw_rtm_user_active(struct gw_conn *c, const cJSON *f, int64_t id)
+{
+	(void)f;
+	(void)id;
+	gw_presence_activity(c->user, c->team);
 	return 0;
 }
 
@@ -275,6 +304,8 @@ static const struct {
 	{ "ping", gw_rtm_ping },
 	{ "typing", gw_rtm_typing },
 	{ "presence_sub", gw_rtm_presence_sub },
+	{ "presence_query", gw_rtm_presence_query },
+	{ "user_active", gw_rtm_user_active },
 	{ "resume", gw_rtm_resume },
 };
 

@@ -1,6 +1,6 @@
 /* services.c - what the gateway talks to: Redis (tickets), message-svc (the
  * client stub, proto/message_clnt.h), presence-svc (nng push of connect,
- * disconnect, heartbeat and typing reports), and the readiness probe of
+ * disconnect, heartbeat and typing reports; REQ to its RPC socket), and the readiness probe of
  * message-svc: every shard must have answered a recent probe. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +160,11 @@ gw_services_start(void)
 		return rv;
 	url = pl_endpoint(PL_EP_PRESENCE_PUSH_FMT, gw_conf.run_dir, 0, "");
 	rv = pl_presence_clnt_start(gw.loop, url, &gw.presence);
+	free(url);
+	if (rv != 0)
+		return rv;
+	url = pl_endpoint(PL_EP_PRESENCE_RPC_FMT, gw_conf.run_dir, 0, "");
+	rv = pl_presence_clnt_rpc(gw.presence, url, (int)gw_conf.rpc_timeout_ms);
 	free(url);
 	if (rv != 0)
 		return rv;

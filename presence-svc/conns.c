@@ -1,18 +1,39 @@
-/* conns.c - who is connected: one Redis sorted set per user,
- * "{u:<user>}:conns", of session ids scored by the wall time (ms) they were
- * last seen, and the index "{ps}:idx" of "team|user|session" scored the same
- * way. Each step is one Lua script on one key (one hash slot), so two
- * presence-svc instances never both announce the same change:
+/* conns.c - who is connected and what they show. Per user, in one hash slot
+ * ("{u:<user>}"):
  *
- *   touch   (connect, heartbeat)  ZADD; "active" if the set was empty
- *   drop    (disconnect)          ZREM; "away" if no live session is left
- *   expire  (the sweep)           ZREM if still older than ttl; "away" likewise
+ *   {u:<user>}:conns  sorted set: session id -> wall ms last seen
+ *   {u:<user>}:st     hash: team, manual ("1" away | "0"), act (wall ms of
+ *                     the last activity), shown (the presence last published)
  *
- * A set whose last live session goes is deleted with any stale members, so
- * "away" is said once. A heartbeat re-adds a session Redis lost, which
- * repairs presence after a flush. When Redis fails, the step is applied to
- * the in-memory view instead (memview.c) and counted; once Redis answers
- * again a session moves back on its next heartbeat. */
+ * and two bucketed indexes, bucket = FNV-1a(user) % PARLEY_PRESENCE_BUCKETS,
+ * so a Redis Cluster spreads them and a sweep reads only what expired:
+ *
+ *   {ps:<b>}:idx  "team|user|session" -> wall ms last seen
+ *   {ps:<b>}:act  "team|user" -> wall ms of the last activity
+ *
+ * Every step is one Lua script on the user's two keys (one slot), which
+ * applies the step and then settles: the presence the user should show is
+ * "active" when a live session is there, manual away is off and the last
+ * activity is within auto-away, else "away"; when it differs from "shown"
+ * the script writes it and returns it, and only then is it published. So
+ * two presence-svc instances never both announce the same change.
+ *
+ *   touch   (connect)             ZADD the session; activity now
+ *   beat    (heartbeat, poll)     ZADD; activity only if none was known
+ *   drop    (disconnect)          ZREM; the last live one leaves a "~" ghost
+ *                                 for PARLEY_PRESENCE_GRACE_MS (no flap)
+ *   expire  (the sweep)           ZREM if still older than ttl
+ *   active  (activity)            act = now
+ *   manual  (users.setPresence)   manual = 1 | 0
+ *   settle  (auto-away sweep, the manual flag loaded)
+ *
+ * The manual flag is a cache of store.c: when the hash has none (first sight,
+ * expired, Redis flushed), the script says so, the flag is loaded from
+ * PostgreSQL and the step settles again with it. A heartbeat re-adds a
+ * session Redis lost, so a flushed Redis repairs itself within a heartbeat.
+ * When Redis fails, connect / heartbeat / disconnect are applied to the
+ * in-memory view (memview.c) instead and counted; once Redis answers again
+ * a session moves back on its next heartbeat. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,33 +46,67 @@
 #include "metrics.h"
 #include "presence.h"
 #include "redis.h"
+#include "shard.h"
 
-#define PS_IDX_KEY "{ps}:idx"
 #define PS_SWEEP_BATCH "256"	/* index entries per look-up */
-#define PS_SWEEP_ROUNDS 8	/* look-ups per sweep at most */
+#define PS_SWEEP_ROUNDS 8	/* look-ups per bucket and sweep at most */
 #define PS_KEY_TTL_FACTOR 4	/* a set outlives ttl by this much, then Redis drops it */
+#define PS_ST_TTL_MS "86400000"	/* the state hash of a user not seen for a day goes */
+#define PS_GHOST "~"		/* the grace member of a cleanly disconnected user */
 
-/* KEYS[1] set, ARGV: now, session, pexpire -> members before */
-static const char ps_lua_touch[] =
-    "local n = redis.call('ZCARD', KEYS[1]) "
-    "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) "
-    "redis.call('PEXPIRE', KEYS[1], ARGV[3]) "
-    "return n";
-/* KEYS[1] set, ARGV: session, cutoff -> {removed, live left} */
-static const char ps_lua_drop[] =
-    "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then "
-    "  return {0, redis.call('ZCARD', KEYS[1])} end "
-    "local live = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[2], '+inf') "
-    "if live == 0 then redis.call('DEL', KEYS[1]) end "
-    "return {1, live}";
-/* KEYS[1] set, ARGV: session, cutoff -> {removed, live left} */
-static const char ps_lua_expire[] =
-    "local s = redis.call('ZSCORE', KEYS[1], ARGV[1]) "
-    "if not s or tonumber(s) > tonumber(ARGV[2]) then return {0, 1} end "
-    "redis.call('ZREM', KEYS[1], ARGV[1]) "
-    "local live = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[2], '+inf') "
-    "if live == 0 then redis.call('DEL', KEYS[1]) end "
-    "return {1, live}";
+/* KEYS: conns, st. ARGV: op, now, cutoff, session, pexpire, auto cutoff,
+ * ghost score, manual ("1" | "0" cache it, "0?" use it uncached, "" none),
+ * team, st pexpire -> {changed, live, known, removed, ghost, actset} */
+static const char ps_lua_step[] =
+    "local c, st, op, now, cut = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3] "
+    "local rm, ghost, actset = 0, 0, 0 "
+    "if op == 'touch' or op == 'beat' then "
+    "  local was = redis.call('ZCOUNT', c, '(' .. cut, '+inf') "
+    "  redis.call('ZREM', c, '" PS_GHOST "') "
+    "  redis.call('ZADD', c, now, ARGV[4]) "
+    "  redis.call('PEXPIRE', c, ARGV[5]) "
+    "  if op == 'touch' or was == 0 or redis.call('HEXISTS', st, 'act') == 0 then "
+    "    redis.call('HSET', st, 'act', now) actset = 1 end "
+    "  redis.call('HSET', st, 'team', ARGV[9]) "
+    "elseif op == 'drop' then "
+    "  if redis.call('ZREM', c, ARGV[4]) == 1 then rm = 1 "
+    "    if tonumber(ARGV[7]) > tonumber(cut) and "
+    "        redis.call('ZCOUNT', c, '(' .. cut, '+inf') == 0 then "
+    "      redis.call('ZADD', c, ARGV[7], '" PS_GHOST "') "
+    "      redis.call('PEXPIRE', c, ARGV[5]) ghost = 1 end end "
+    "elseif op == 'expire' then "
+    "  local s = redis.call('ZSCORE', c, ARGV[4]) "
+    "  if s and tonumber(s) <= tonumber(cut) then redis.call('ZREM', c, ARGV[4]) rm = 1 end "
+    "elseif op == 'active' then "
+    "  redis.call('HSET', st, 'act', now, 'team', ARGV[9]) actset = 1 "
+    "elseif op == 'manual' then "
+    "  redis.call('HSET', st, 'manual', ARGV[8], 'team', ARGV[9]) "
+    "end "
+    "local live = redis.call('ZCOUNT', c, '(' .. cut, '+inf') "
+    "if live == 0 then redis.call('DEL', c) end "
+    "local m = redis.call('HGET', st, 'manual') "
+    "if not m and ARGV[8] ~= '' then m = string.sub(ARGV[8], 1, 1) "
+    "  if string.len(ARGV[8]) == 1 then redis.call('HSET', st, 'manual', m) end end "
+    "if not m then return {'', live, 0, rm, ghost, actset} end "
+    "local act = tonumber(redis.call('HGET', st, 'act') or '0') "
+    "local want = 'away' "
+    "if live > 0 and m == '0' and act > tonumber(ARGV[6]) then want = 'active' end "
+    "local ch = '' "
+    "if want ~= (redis.call('HGET', st, 'shown') or 'away') then "
+    "  redis.call('HSET', st, 'shown', want) ch = want end "
+    "if redis.call('EXISTS', st) == 1 then redis.call('PEXPIRE', st, ARGV[10]) end "
+    "return {ch, live, 1, rm, ghost, actset}";
+
+/* KEYS: conns, st. ARGV: cutoff -> {live, ghost live, manual, act, team},
+ * read only */
+static const char ps_lua_get[] =
+    "local c, st, cut = KEYS[1], KEYS[2], ARGV[1] "
+    "local live = redis.call('ZCOUNT', KEYS[1], '(' .. cut, '+inf') "
+    "local g = redis.call('ZSCORE', c, '" PS_GHOST "') "
+    "local v = redis.call('HMGET', st, 'manual', 'act', 'team') "
+    "return {live, (g and tonumber(g) > tonumber(cut)) and 1 or 0, v[1] or '0', "
+    "  v[2] or '0', v[3] or ''}";
+
 /* KEYS[1] index, ARGV: member, cutoff: remove it if still stale */
 static const char ps_lua_unindex[] =
     "local s = redis.call('ZSCORE', KEYS[1], ARGV[1]) "
@@ -68,18 +123,39 @@ struct ps_op {
 	char team[PS_ID_MAX + 1];
 	char session[PS_ID_MAX + 1];
 	char key[PS_ID_MAX + 16];	/* {u:<user>}:conns */
+	char st[PS_ID_MAX + 16];	/* {u:<user>}:st */
+	char idx[32], act[32];		/* {ps:<b>}:idx, {ps:<b>}:act */
 	char member[3 * PS_ID_MAX + 3];	/* team|user|session */
-	char now[24], cutoff[24];
+	char umember[2 * PS_ID_MAX + 2];	/* team|user */
+	char now[24], cutoff[24], auto_cutoff[24], ghost[24];
+	const char *step;
+	int swept;		/* a settle of the auto-away sweep */
 	uint64_t mono_ms;
+	ps_done_fn done;
+	void *arg;
+	ps_state_fn state_fn;
+};
+
+/* one index look-up of a sweep: which bucket, which kind, how far */
+struct ps_scan {
+	uint32_t bucket;
+	int activity;		/* the {ps:<b>}:act index, else :idx */
+	int rounds;
+	char key[32];
+	char cutoff[24];
 };
 
 static struct {
 	struct pl_redis *redis;
-	int sweeping, rounds;
+	int sweeping;		/* look-ups in flight */
 	struct pl_metric *redis_errors;
 	struct pl_metric *fallback;
 	struct pl_metric *expired;
+	struct pl_metric *auto_away;
+	struct pl_metric *ghosts;
 } ps_conns;
+
+static void ps_conns_run(struct ps_op *op, const char *step, const char *manual);
 
 /* ps_conns_init - the Redis connection and the counters */
 void
@@ -92,7 +168,18 @@ ps_conns_init(struct pl_redis *redis)
 	    "Reports applied to the in-memory view because Redis failed.", NULL);
 	ps_conns.expired = pl_metrics_counter("parley_presence_expired_total",
 	    "Sessions removed because they were not seen for ttl (dead gateway).", NULL);
+	ps_conns.auto_away = pl_metrics_counter("parley_presence_auto_away_total",
+	    "Users turned away by the auto-away sweep (no activity).", NULL);
+	ps_conns.ghosts = pl_metrics_counter("parley_presence_grace_total",
+	    "Clean last disconnects held for the reconnect grace instead of away.", NULL);
 	ps_memview_init();
+}
+
+/* ps_conns_bucket - the index bucket of user */
+uint32_t
+ps_conns_bucket(const char *user)
+{
+	return pl_shard_hash(user) % (uint32_t)(ps_conf.buckets > 0 ? ps_conf.buckets : 1);
 }
 
 /* ps_conns_op - a step about (user, team, session), stamped now */
@@ -101,18 +188,36 @@ ps_conns_op(const char *user, const char *team, const char *session)
 {
 	struct ps_op *op = pl_calloc(1, sizeof(*op));
 	uint64_t now = pl_clock_wall_ms();
+	uint32_t b = ps_conns_bucket(user);
 
 	snprintf(op->user, sizeof(op->user), "%s", user);
 	snprintf(op->team, sizeof(op->team), "%s", team);
 	snprintf(op->session, sizeof(op->session), "%s", session);
 	snprintf(op->key, sizeof(op->key), "{u:%s}:conns", user);
+	snprintf(op->st, sizeof(op->st), "{u:%s}:st", user);
+	snprintf(op->idx, sizeof(op->idx), "{ps:%u}:idx", b);
+	snprintf(op->act, sizeof(op->act), "{ps:%u}:act", b);
 	snprintf(op->member, sizeof(op->member), "%s%c%s%c%s", team, PS_SEP, user,
 	    PS_SEP, session);
+	snprintf(op->umember, sizeof(op->umember), "%s%c%s", team, PS_SEP, user);
 	snprintf(op->now, sizeof(op->now), "%llu", (unsigned long long)now);
 	snprintf(op->cutoff, sizeof(op->cutoff), "%llu",
 	    (unsigned long long)(now - (uint64_t)ps_conf.ttl_ms));
+	snprintf(op->auto_cutoff, sizeof(op->auto_cutoff), "%llu",
+	    (unsigned long long)(now - (uint64_t)ps_conf.auto_away_s * 1000));
+	snprintf(op->ghost, sizeof(op->ghost), "%llu", (unsigned long long)(now -
+	    (uint64_t)ps_conf.ttl_ms + (uint64_t)ps_conf.grace_ms));
 	op->mono_ms = pl_clock_mono_ms();
 	return op;
+}
+
+/* ps_conns_free - the op is done: tell its caller, then free it */
+static void
+ps_conns_free(struct ps_op *op, int rv)
+{
+	if (op->done != NULL)
+		op->done(rv, op->arg);
+	free(op);
 }
 
 /* ps_conns_eval - run script on key with up to 3 args; cb gets rv always */
@@ -127,61 +232,187 @@ ps_conns_eval(const char *script, const char *key, const char *a1,
 		cb(rv, NULL, arg);
 }
 
+/* ps_conns_index - ZADD member at score to an index key, no answer needed */
+static void
+ps_conns_index(const char *key, const char *score, const char *member)
+{
+	const char *argv[] = { "ZADD", key, score, member };
+
+	(void)pl_redis_cmd(ps_conns.redis, NULL, NULL, 4, argv, NULL);
+}
+
 /* ps_conns_failed - count a failed command; 1 if it should fall back */
 static int
-ps_conns_failed(int rv, const struct redisReply *reply, int want_type)
+ps_conns_failed(int rv, const struct redisReply *reply)
 {
 	if (rv == PL_ECLOSED)
 		return 0;	/* shutting down */
-	if (rv == 0 && reply != NULL && (int)reply->type == want_type &&
-	    (want_type != REDIS_REPLY_ARRAY || reply->elements == 2))
+	if (rv == 0 && reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+	    reply->elements == 6)
 		return 0;
 	pl_metrics_inc(ps_conns.redis_errors);
-	pl_metrics_inc(ps_conns.fallback);
 	pl_log_debug("PS-REDIS-FAILED", "err=%s", pl_err_str(rv ? rv : PL_EPROTO));
 	return 1;
 }
 
-/* ps_conns_touched - the touch's answer: announce a first connection */
+/* ps_conns_int - element i of a step's answer as an integer */
+static long long
+ps_conns_int(const struct redisReply *reply, size_t i)
+{
+	return reply->element[i]->type == REDIS_REPLY_INTEGER ?
+	    reply->element[i]->integer : 0;
+}
+
+/* ps_conns_changed - the presence the step published, or NULL */
+static const char *
+ps_conns_changed(const struct redisReply *reply)
+{
+	const struct redisReply *e = reply->element[0];
+
+	if (e->type != REDIS_REPLY_STRING || e->len == 0)
+		return NULL;
+	return strcmp(e->str, PS_ACTIVE) == 0 ? PS_ACTIVE : PS_AWAY;
+}
+
+/* ps_conns_loaded - the manual flag from PostgreSQL: settle with it
+ * (uncached after a failure, so a later step loads it again) */
+static void
+ps_conns_loaded(int rv, int away, void *arg)
+{
+	struct ps_op *op = arg;
+
+	if (rv == PL_ECLOSED) {
+		ps_conns_free(op, rv);
+		return;
+	}
+	ps_conns_run(op, "settle", rv != 0 ? "0?" : away ? "1" : "0");
+}
+
+/* ps_conns_settled - the answer of any step: the indexes, the manual flag
+ * when unknown, the change to publish. 1 if op is kept (loading). */
+static int
+ps_conns_settled(struct ps_op *op, const struct redisReply *reply, int announce)
+{
+	const char *changed = ps_conns_changed(reply);
+
+	if (ps_conns_int(reply, 5) == 1)
+		ps_conns_index(op->act, op->now, op->umember);
+	if (ps_conns_int(reply, 4) == 1) {
+		pl_metrics_inc(ps_conns.ghosts);
+		snprintf(op->member, sizeof(op->member), "%s%c%s%c" PS_GHOST, op->team,
+		    PS_SEP, op->user, PS_SEP);
+		ps_conns_index(op->idx, op->ghost, op->member);
+	}
+	if (ps_conns_int(reply, 2) == 0) {	/* manual flag not cached */
+		if (ps_store_load(op->user, ps_conns_loaded, op) == 0)
+			return 1;
+		ps_conns_run(op, "settle", "0?");
+		return 1;
+	}
+	if (changed != NULL && announce) {
+		if (op->swept && strcmp(changed, PS_AWAY) == 0 && ps_conns_int(reply, 1) > 0) {
+			pl_metrics_inc(ps_conns.auto_away);
+			pl_log_info("PS-AUTO-AWAY", "user=%s team=%s", op->user, op->team);
+		}
+		(void)ps_publish_presence(op->user, op->team, changed);
+	}
+	return 0;
+}
+
+/* ps_conns_stepped - a plain step's answer (settle, active, manual,
+ * expire); Redis errors are counted, nothing falls back */
+static void
+ps_conns_stepped(int rv, struct redisReply *reply, void *arg)
+{
+	struct ps_op *op = arg;
+
+	if (rv != 0 || reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 6) {
+		if (rv != PL_ECLOSED)
+			pl_metrics_inc(ps_conns.redis_errors);
+		ps_conns_free(op, rv ? rv : PL_EPROTO);
+		return;
+	}
+	if (strcmp(op->step, "expire") == 0 && ps_conns_int(reply, 3) == 1) {
+		pl_metrics_inc(ps_conns.expired);
+		pl_log_info("PS-EXPIRED", "user=%s session=%s", op->user, op->session);
+	}
+	if (ps_conns_settled(op, reply, 1))
+		return;
+	ps_conns_free(op, 0);
+}
+
+/* ps_conns_run - the step script for op; its answer goes to the callback
+ * the step needs */
+static void
+ps_conns_run_cb(struct ps_op *op, const char *step, const char *manual,
+    pl_redis_fn cb)
+{
+	char pexpire[24];
+	const char *argv[] = { "EVAL", ps_lua_step, "2", op->key, op->st, step,
+	    op->now, op->cutoff, op->session, pexpire, op->auto_cutoff, op->ghost,
+	    manual, op->team, PS_ST_TTL_MS };
+	int rv;
+
+	op->step = step;
+	snprintf(pexpire, sizeof(pexpire), "%lld",
+	    (long long)(ps_conf.ttl_ms * PS_KEY_TTL_FACTOR + ps_conf.grace_ms));
+	if ((rv = pl_redis_cmd(ps_conns.redis, cb, op,
+	    (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL)) != 0)
+		cb(rv, NULL, op);
+}
+
+static void
+ps_conns_run(struct ps_op *op, const char *step, const char *manual)
+{
+	ps_conns_run_cb(op, step, manual, ps_conns_stepped);
+}
+
+/* ps_conns_touched - connect / heartbeat answered; announce a first
+ * connection unless the in-memory view announced it while Redis failed */
 static void
 ps_conns_touched(int rv, struct redisReply *reply, void *arg)
 {
 	struct ps_op *op = arg;
-	int first;
+	int known;
 
-	if (ps_conns_failed(rv, reply, REDIS_REPLY_INTEGER))
-		first = ps_memview_touch(op->user, op->team, op->session, op->mono_ms) == 1;
-	else if (rv != 0)
-		first = 0;
-	else	/* known here while Redis failed: announced already */
-		first = reply->integer == 0 &&
-		    ps_memview_forget(op->user, op->session) == 0;
-	if (first)
-		(void)ps_publish_presence(op->user, op->team, PS_ACTIVE);
-	free(op);
+	if (ps_conns_failed(rv, reply)) {
+		pl_metrics_inc(ps_conns.fallback);
+		if (ps_memview_touch(op->user, op->team, op->session, op->mono_ms) == 1)
+			(void)ps_publish_presence(op->user, op->team, PS_ACTIVE);
+		ps_conns_free(op, 0);
+		return;
+	}
+	if (rv != 0) {
+		ps_conns_free(op, rv);
+		return;
+	}
+	known = ps_memview_forget(op->user, op->session) > 0;
+	if (ps_conns_settled(op, reply, !known))
+		return;
+	ps_conns_free(op, 0);
 }
 
-/* ps_conns_touch - connect or heartbeat: the session is alive now */
+/* ps_conns_touch_step - connect or heartbeat: the session is alive now */
+static void
+ps_conns_touch_step(const struct ps_report *r, const char *step)
+{
+	struct ps_op *op = ps_conns_op(r->user, r->team, r->session);
+
+	ps_conns_index(op->idx, op->now, op->member);
+	ps_conns_run_cb(op, step, "", ps_conns_touched);
+}
+
 void
 ps_conns_touch(const struct ps_report *r)
 {
-	struct ps_op *op = ps_conns_op(r->user, r->team, r->session);
-	const char *argv[] = { "ZADD", PS_IDX_KEY, op->now, op->member };
-	char pexpire[24];
-
-	snprintf(pexpire, sizeof(pexpire), "%lld",
-	    (long long)(ps_conf.ttl_ms * PS_KEY_TTL_FACTOR));
-	(void)pl_redis_cmd(ps_conns.redis, NULL, NULL, 4, argv, NULL);
-	ps_conns_eval(ps_lua_touch, op->key, op->now, op->session, pexpire,
-	    ps_conns_touched, op);
+	ps_conns_touch_step(r, "touch");
 }
 
-/* ps_conns_gone - announce away if removed and nothing live is left */
-static void
-ps_conns_gone(struct ps_op *op, int removed, int64_t live)
+void
+ps_conns_beat(const struct ps_report *r)
 {
-	if (removed && live == 0)
-		(void)ps_publish_presence(op->user, op->team, PS_AWAY);
+	ps_conns_touch_step(r, "beat");
 }
 
 /* ps_conns_dropped - the drop's answer, merged with the in-memory view */
@@ -191,111 +422,194 @@ ps_conns_dropped(int rv, struct redisReply *reply, void *arg)
 	struct ps_op *op = arg;
 	int64_t mem_left;
 	int mem_removed = ps_memview_drop(op->user, op->session, &mem_left);
+	const char *changed;
 
-	if (ps_conns_failed(rv, reply, REDIS_REPLY_ARRAY))
-		ps_conns_gone(op, mem_removed, mem_left);
-	else if (rv == 0)
-		ps_conns_gone(op, mem_removed || reply->element[0]->integer == 1,
-		    reply->element[1]->integer + mem_left);
-	free(op);
+	if (ps_conns_failed(rv, reply)) {
+		pl_metrics_inc(ps_conns.fallback);
+		if (mem_removed && mem_left == 0)
+			(void)ps_publish_presence(op->user, op->team, PS_AWAY);
+		ps_conns_free(op, 0);
+		return;
+	}
+	if (rv != 0) {
+		ps_conns_free(op, rv);
+		return;
+	}
+	changed = ps_conns_changed(reply);
+	/* a session only the in-memory view knew: away if Redis has none live */
+	if (changed == NULL && mem_removed && mem_left == 0 &&
+	    ps_conns_int(reply, 1) == 0)
+		(void)ps_publish_presence(op->user, op->team, PS_AWAY);
+	if (ps_conns_settled(op, reply, mem_left == 0))
+		return;
+	ps_conns_free(op, 0);
 }
 
-/* ps_conns_drop - disconnect: the session is gone */
+/* ps_conns_drop - disconnect: the session is gone (its last one is held
+ * for the grace as a ghost, which the sweep expires) */
 void
 ps_conns_drop(const struct ps_report *r)
 {
 	struct ps_op *op = ps_conns_op(r->user, r->team, r->session);
-	const char *argv[] = { "ZREM", PS_IDX_KEY, op->member };
+	const char *argv[] = { "ZREM", op->idx, op->member };
 
 	(void)pl_redis_cmd(ps_conns.redis, NULL, NULL, 3, argv, NULL);
-	ps_conns_eval(ps_lua_drop, op->key, op->session, op->cutoff, NULL,
-	    ps_conns_dropped, op);
+	ps_conns_run_cb(op, "drop", "", ps_conns_dropped);
 }
 
-/* ps_conns_expired - the expire step's answer for one session */
+/* ps_conns_activity - a sent message or user_active: activity now */
+void
+ps_conns_activity(const struct ps_report *r)
+{
+	ps_conns_active(r->user, r->team, NULL, NULL);
+}
+
+/* ps_conns_active - users.setActive and activity reports */
+void
+ps_conns_active(const char *user, const char *team, ps_done_fn done, void *arg)
+{
+	struct ps_op *op = ps_conns_op(user, team, "");
+
+	op->done = done;
+	op->arg = arg;
+	ps_conns_run(op, "active", "");
+}
+
+/* ps_conns_manual - users.setPresence, once store.c holds it */
+void
+ps_conns_manual(const char *user, const char *team, int away, ps_done_fn done,
+    void *arg)
+{
+	struct ps_op *op = ps_conns_op(user, team, "");
+
+	op->done = done;
+	op->arg = arg;
+	ps_conns_run(op, "manual", away ? "1" : "0");
+}
+
+/* ps_conns_str - element i as a string ("" if not one) */
+static const char *
+ps_conns_str(const struct redisReply *reply, size_t i)
+{
+	return reply->element[i]->type == REDIS_REPLY_STRING ? reply->element[i]->str : "";
+}
+
+/* ps_conns_got - the read-only state of one user */
 static void
-ps_conns_expired(int rv, struct redisReply *reply, void *arg)
+ps_conns_got(int rv, struct redisReply *reply, void *arg)
 {
 	struct ps_op *op = arg;
+	struct ps_state s;
+	long long live;
 
-	if (rv == 0 && reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
-	    reply->elements == 2) {
-		if (reply->element[0]->integer == 1) {
-			pl_metrics_inc(ps_conns.expired);
-			pl_log_info("PS-EXPIRED", "user=%s session=%s", op->user, op->session);
-		}
-		ps_conns_gone(op, reply->element[0]->integer == 1, reply->element[1]->integer);
-	} else if (rv != PL_ECLOSED) {
-		pl_metrics_inc(ps_conns.redis_errors);
+	if (rv != 0 || reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 5) {
+		if (rv != PL_ECLOSED)
+			pl_metrics_inc(ps_conns.redis_errors);
+		op->state_fn(rv ? rv : PL_EPROTO, NULL, op->arg);
+		free(op);
+		return;
 	}
+	memset(&s, 0, sizeof(s));
+	live = ps_conns_int(reply, 0);
+	snprintf(s.team, sizeof(s.team), "%s", ps_conns_str(reply, 4));
+	s.manual_away = strcmp(ps_conns_str(reply, 2), "1") == 0;
+	s.last_activity_ms = strtoll(ps_conns_str(reply, 3), NULL, 10);
+	s.online = live > 0;
+	s.connection_count = live - ps_conns_int(reply, 1);
+	s.auto_away = s.online && !s.manual_away &&
+	    s.last_activity_ms <= strtoll(op->auto_cutoff, NULL, 10);
+	s.presence = s.online && !s.manual_away && !s.auto_away ? PS_ACTIVE : PS_AWAY;
+	op->state_fn(0, &s, op->arg);
 	free(op);
 }
 
-/* ps_conns_expire_member - expire one "team|user|session" of the index */
-static void
-ps_conns_expire_member(const char *member, size_t len, const char *cutoff)
+/* ps_conns_get - the state of user, computed now from Redis (one script,
+ * O(log n) of the user's own sessions) */
+int
+ps_conns_get(const char *user, ps_state_fn fn, void *arg)
 {
-	char buf[3 * PS_ID_MAX + 3], *user, *session;
+	struct ps_op *op = ps_conns_op(user, "", "");
+	const char *argv[] = { "EVAL", ps_lua_get, "2", op->key, op->st, op->cutoff };
+	int rv;
+
+	op->state_fn = fn;
+	op->arg = arg;
+	if ((rv = pl_redis_cmd(ps_conns.redis, ps_conns_got, op, 6, argv, NULL)) != 0)
+		ps_conns_got(rv, NULL, op);
+	return 0;
+}
+
+/* ps_conns_expire_member - settle one "team|user[|session]" of an index */
+static void
+ps_conns_expire_member(const struct ps_scan *sc, const char *member, size_t len)
+{
+	char buf[3 * PS_ID_MAX + 3], *user, *session = NULL;
 	struct ps_op *op;
 
 	if (len >= sizeof(buf))
 		return;
 	memcpy(buf, member, len);
 	buf[len] = '\0';
-	if ((user = strchr(buf, PS_SEP)) == NULL ||
-	    (session = strchr(user + 1, PS_SEP)) == NULL)
+	if ((user = strchr(buf, PS_SEP)) == NULL)
 		return;
 	*user++ = '\0';
-	*session++ = '\0';
-	op = ps_conns_op(user, buf, session);
-	snprintf(op->cutoff, sizeof(op->cutoff), "%s", cutoff);
-	ps_conns_eval(ps_lua_expire, op->key, op->session, op->cutoff, NULL,
-	    ps_conns_expired, op);
-	ps_conns_eval(ps_lua_unindex, PS_IDX_KEY, op->member, op->cutoff, NULL,
-	    NULL, NULL);
+	if (!sc->activity) {
+		if ((session = strchr(user, PS_SEP)) == NULL)
+			return;
+		*session++ = '\0';
+	}
+	op = ps_conns_op(user, buf, session ? session : "");
+	if (!sc->activity) {
+		snprintf(op->cutoff, sizeof(op->cutoff), "%s", sc->cutoff);
+		ps_conns_run(op, "expire", "");
+	} else {
+		op->swept = 1;
+		ps_conns_run(op, "settle", "");
+	}
+	ps_conns_eval(ps_lua_unindex, sc->key, member, sc->cutoff, NULL, NULL, NULL);
 }
 
-static void ps_conns_scan(void);
+static void ps_conns_scan(struct ps_scan *sc);
 
-/* ps_conns_scanned - a batch of stale index entries: expire each */
+/* ps_conns_scanned - a batch of stale index entries: settle each */
 static void
 ps_conns_scanned(int rv, struct redisReply *reply, void *arg)
 {
-	char *cutoff = arg;
+	struct ps_scan *sc = arg;
 	size_t i;
 
-	ps_conns.sweeping = 0;
+	ps_conns.sweeping--;
 	if (rv != 0 || reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
 		if (rv != PL_ECLOSED)
 			pl_metrics_inc(ps_conns.redis_errors);
-		free(cutoff);
+		free(sc);
 		return;
 	}
 	for (i = 0; i < reply->elements; i++)
 		if (reply->element[i]->type == REDIS_REPLY_STRING)
-			ps_conns_expire_member(reply->element[i]->str,
-			    reply->element[i]->len, cutoff);
-	free(cutoff);
+			ps_conns_expire_member(sc, reply->element[i]->str,
+			    reply->element[i]->len);
 	/* a full batch: more may wait, look again (bounded per sweep) */
 	if (reply->elements == (size_t)atoi(PS_SWEEP_BATCH) &&
-	    ++ps_conns.rounds < PS_SWEEP_ROUNDS)
-		ps_conns_scan();
+	    ++sc->rounds < PS_SWEEP_ROUNDS) {
+		ps_conns_scan(sc);
+		return;
+	}
+	free(sc);
 }
 
-/* ps_conns_scan - one look-up of index entries older than ttl */
+/* ps_conns_scan - one look-up of index entries older than the cutoff */
 static void
-ps_conns_scan(void)
+ps_conns_scan(struct ps_scan *sc)
 {
-	char *cutoff = pl_malloc(24);
-	const char *argv[] = { "ZRANGEBYSCORE", PS_IDX_KEY, "-inf", cutoff,
+	const char *argv[] = { "ZRANGEBYSCORE", sc->key, "-inf", sc->cutoff,
 	    "LIMIT", "0", PS_SWEEP_BATCH };
 	int rv;
 
-	snprintf(cutoff, 24, "%llu",
-	    (unsigned long long)(pl_clock_wall_ms() - (uint64_t)ps_conf.ttl_ms));
-	ps_conns.sweeping = 1;
-	if ((rv = pl_redis_cmd(ps_conns.redis, ps_conns_scanned, cutoff, 7, argv, NULL)) != 0)
-		ps_conns_scanned(rv, NULL, cutoff);
+	ps_conns.sweeping++;
+	if ((rv = pl_redis_cmd(ps_conns.redis, ps_conns_scanned, sc, 7, argv, NULL)) != 0)
+		ps_conns_scanned(rv, NULL, sc);
 }
 
 /* ps_conns_mem_checked - Redis' live count of a user the in-memory view
@@ -309,11 +623,9 @@ ps_conns_mem_checked(int rv, struct redisReply *reply, void *arg)
 		free(op);
 		return;
 	}
-	if (rv == 0 && reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
-	    reply->elements == 2)
-		ps_conns_gone(op, 1, reply->element[1]->integer);
-	else
-		ps_conns_gone(op, 1, 0);
+	if (rv != 0 || reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 2 || reply->element[1]->integer == 0)
+		(void)ps_publish_presence(op->user, op->team, PS_AWAY);
 	free(op);
 }
 
@@ -329,15 +641,32 @@ ps_conns_mem_gone(const char *user, const char *team)
 	    ps_conns_mem_checked, op);
 }
 
-/* ps_conns_sweep - the timer: expire the silent, here and in Redis */
+/* ps_conns_sweep - the timer: expire the silent, here and in Redis, and
+ * turn the idle away: one look-up per bucket and index, O(what expired) */
 void
 ps_conns_sweep(void)
 {
+	uint64_t now = pl_clock_wall_ms();
+	struct ps_scan *sc;
+	uint32_t b;
+	int activity;
+
 	ps_memview_expire(pl_clock_mono_ms(), (uint64_t)ps_conf.ttl_ms, ps_conns_mem_gone);
 	if (ps_conns.sweeping || !pl_redis_connected(ps_conns.redis))
 		return;
-	ps_conns.rounds = 0;
-	ps_conns_scan();
+	for (b = 0; b < (uint32_t)ps_conf.buckets; b++) {
+		for (activity = 0; activity <= 1; activity++) {
+			sc = pl_calloc(1, sizeof(*sc));
+			sc->bucket = b;
+			sc->activity = activity;
+			snprintf(sc->key, sizeof(sc->key), "{ps:%u}:%s", b,
+			    activity ? "act" : "idx");
+			snprintf(sc->cutoff, sizeof(sc->cutoff), "%llu", (unsigned long long)
+			    (now - (uint64_t)(activity ? ps_conf.auto_away_s * 1000 :
+			    ps_conf.ttl_ms)));
+			ps_conns_scan(sc);
+		}
+	}
 }
 
 /* ps_conns_fini - the in-memory view goes; Redis is the caller's */

@@ -6,8 +6,10 @@
  * presence-svc keeps per-user connection sets in Redis (an in-memory view
  * while Redis fails), throttles typing per (user, channel), and publishes
  * USER_TYPING and PRESENCE_CHANGE ("active" | "away") on parley.presence,
- * key = team. DND, manual away (users.setPresence) and presence queries are
- * not here yet. */
+ * key = team. Manual away (users.setPresence) is stored in PostgreSQL and
+ * cached in Redis; PARLEY_AUTO_AWAY_S without activity turns a user away; a
+ * clean last disconnect waits PARLEY_PRESENCE_GRACE_MS before away; its RPC
+ * socket answers users.getPresence and the batch presence.query. */
 #include "daemon.h"
 #include "presence.h"
 #include "settings.h"
@@ -29,16 +31,29 @@ static const struct pl_config_entry ps_config[] = {
 	    1, 100000000, "(user, channel) pairs the typing throttle keeps at most", 0 },
 	{ "presence-mem-max", "PARLEY_PRESENCE_MEM_MAX", PL_CONF_INT, "100000", &ps_conf.mem_max,
 	    1, 100000000, "sessions the in-memory view (used while Redis fails) keeps at most", 0 },
+	{ "rpc-url", "PARLEY_PRESENCE_RPC_URL", PL_CONF_STR, NULL, &ps_conf.rpc_url,
+	    0, 0, "nng rep URL of users.getPresence / setPresence / setActive and "
+	    "presence.query (empty: ipc://<run-dir>/presence-rpc.ipc)", 0 },
+	{ "presence-grace-ms", "PARLEY_PRESENCE_GRACE_MS", PL_CONF_INT, "10000",
+	    &ps_conf.grace_ms, 0, 600000, "a user whose last connection closed cleanly "
+	    "stays present this long (a reconnect within it changes nothing); away "
+	    "comes with the next sweep after it", 0 },
+	{ "auto-away-s", "PARLEY_AUTO_AWAY_S", PL_CONF_INT, "1800", &ps_conf.auto_away_s,
+	    1, 604800, "seconds without user activity (connect, sent message, "
+	    "users.setActive, RTM user_active; never a heartbeat) before auto away", 0 },
+	{ "presence-buckets", "PARLEY_PRESENCE_BUCKETS", PL_CONF_INT, "16", &ps_conf.buckets,
+	    1, 4096, "the sweep indexes are split into this many Redis keys by user "
+	    "hash ({ps:<b>}:idx, {ps:<b>}:act); keep it the same on every instance", 0 },
 	PL_CONFIG_END
 };
 
 static const struct pl_config_entry *const ps_shared[] = {
-	pl_settings_run, pl_settings_kafka, pl_settings_redis, NULL
+	pl_settings_run, pl_settings_kafka, pl_settings_redis, pl_settings_directory, NULL
 };
 
 static const struct pl_daemon ps_daemon = {
 	.name = "presence-svc",
-	.summary = "Parley presence service: online/away, typing, dead-gateway expiry",
+	.summary = "Parley presence service: online/away, manual and auto away, typing, dead-gateway expiry",
 	.ops_addr_default = "127.0.0.1:9120",
 	.shared_config = ps_shared,
 	.config = ps_config,

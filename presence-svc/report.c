@@ -1,6 +1,8 @@
 /* report.c - reports the gateways push to presence-svc (presence_clnt.h):
  * Envelopes of type PRESENCE_CHANGE whose Presence.presence says connect,
- * disconnect or heartbeat, and USER_TYPING with the channel. Each is
+ * disconnect, heartbeat, poll (an events.poll client, a heartbeat of its
+ * own session) or activity (a sent message, RTM user_active; no session),
+ * and USER_TYPING with the channel. Each is
  * decoded, checked, counted by kind and handed to its handler; undecodable
  * and invalid ones are counted and dropped (invariant 4). */
 #include <stdio.h>
@@ -33,8 +35,10 @@ ps_report_typing(const struct ps_report *r)
 
 static struct ps_report_kind ps_kinds[] = {
 	{ PARLEY__EVENT_TYPE__PRESENCE_CHANGE, "connect", 1, 0, ps_conns_touch, NULL },
-	{ PARLEY__EVENT_TYPE__PRESENCE_CHANGE, "heartbeat", 1, 0, ps_conns_touch, NULL },
+	{ PARLEY__EVENT_TYPE__PRESENCE_CHANGE, "heartbeat", 1, 0, ps_conns_beat, NULL },
 	{ PARLEY__EVENT_TYPE__PRESENCE_CHANGE, "disconnect", 1, 0, ps_conns_drop, NULL },
+	{ PARLEY__EVENT_TYPE__PRESENCE_CHANGE, "poll", 1, 0, ps_conns_beat, NULL },
+	{ PARLEY__EVENT_TYPE__PRESENCE_CHANGE, "activity", 0, 0, ps_conns_activity, NULL },
 	{ PARLEY__EVENT_TYPE__USER_TYPING, NULL, 0, 1, ps_report_typing, NULL },
 };
 #define PS_KINDS (sizeof(ps_kinds) / sizeof(ps_kinds[0]))

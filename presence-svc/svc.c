@@ -1,9 +1,10 @@
-/* svc.c - presence-svc's dependencies: Redis, the parley.presence producer
- * and the pull socket of gateway reports, plus the sweep timer that expires
- * silent connections and typing throttle entries. /readyz passes once the
- * producer and the pull socket are started; Redis is a cache with an
- * in-memory fallback, so its state shows in /metrics and the log, not in
- * readiness. */
+/* svc.c - presence-svc's dependencies: Redis, PostgreSQL (manual away),
+ * the parley.presence producer, the pull socket of gateway reports and the
+ * RPC socket of queries, plus the sweep timer that expires silent
+ * connections, idle users and typing throttle entries. /readyz passes once
+ * the producer and both sockets are started; Redis is a cache with an
+ * in-memory fallback and PostgreSQL only holds manual away, so their state
+ * shows in /metrics and the log, not in readiness. */
 #include <stdlib.h>
 
 #include "buf.h"
@@ -27,6 +28,7 @@ static struct {
 	struct pl_redis *redis;
 	struct pl_kafka_producer *producer;
 	struct pl_rpc_pull *pull;
+	struct pl_rpc_server *rpc;
 	struct pl_timer *sweep;
 } ps_svc;
 
@@ -39,6 +41,8 @@ ps_svc_check(void *arg, struct pl_buf *why)
 		pl_buf_puts(why, "kafka producer not started; ");
 	if (ps_svc.pull == NULL)
 		pl_buf_puts(why, "report socket not listening; ");
+	if (ps_svc.rpc == NULL)
+		pl_buf_puts(why, "rpc socket not listening; ");
 	return why->len == 0;
 }
 
@@ -57,15 +61,19 @@ ps_svc_sweep(void *arg)
 	(void)arg;
 	ps_typing_expire(pl_clock_mono_ms());
 	ps_conns_sweep();
+	ps_store_tick();
 }
 
-/* ps_svc_start - Redis, producer, modules, timer, then the report socket */
+/* ps_svc_start - Redis, PostgreSQL, producer, modules, timer, then the
+ * report and RPC sockets */
 static int
-ps_svc_start(struct pl_loop *loop, const char *brokers, const char *url)
+ps_svc_start(struct pl_loop *loop, const char *brokers, const char *url,
+    const char *rpc_url)
 {
 	int rv;
 
 	if ((rv = pl_redis_start(loop, pl_settings.redis_addr, &ps_svc.redis)) != 0 ||
+	    (rv = ps_store_init(loop, pl_settings.pg_directory_dsn)) != 0 ||
 	    (rv = pl_kafka_producer_start(loop, brokers, NULL, &ps_svc.producer)) != 0)
 		return rv;
 	ps_publish_init(ps_svc.producer);
@@ -74,19 +82,22 @@ ps_svc_start(struct pl_loop *loop, const char *brokers, const char *url)
 	if ((rv = pl_loop_timer(loop, (uint64_t)ps_conf.sweep_ms, 1, ps_svc_sweep,
 	    NULL, &ps_svc.sweep)) != 0)
 		return rv;
-	return pl_rpc_pull_start(loop, url, ps_report_recv, NULL, &ps_svc.pull);
+	if ((rv = pl_rpc_pull_start(loop, url, ps_report_recv, NULL, &ps_svc.pull)) != 0)
+		return rv;
+	return pl_rpc_server_start(loop, rpc_url, 0, ps_query_recv, NULL, &ps_svc.rpc);
 }
 
 /* ps_svc_init - connect the dependencies and listen for reports */
 int
 ps_svc_init(struct event_base *base, struct pl_loop *loop)
 {
-	char *brokers = pl_settings_brokers(), *url = NULL;
+	char *brokers = pl_settings_brokers(), *url = NULL, *rpc_url = NULL;
 	int rv = PL_EINVAL;
 
 	(void)base;
 	ps_svc.loop = loop;
 	ps_report_init();
+	ps_query_init();
 	pl_ops_add_check("deps", ps_svc_check, NULL);
 	pl_metrics_gauge_fn("parley_presence_redis_up",
 	    "1 while Redis is connected (else the in-memory view serves).", NULL,
@@ -96,13 +107,17 @@ ps_svc_init(struct event_base *base, struct pl_loop *loop)
 		goto out;
 	}
 	url = pl_endpoint(PL_EP_PRESENCE_PUSH_FMT, pl_settings.run_dir, 0, ps_conf.push_url);
-	if ((rv = ps_svc_start(loop, brokers, url)) != 0)
+	rpc_url = pl_endpoint(PL_EP_PRESENCE_RPC_FMT, pl_settings.run_dir, 0, ps_conf.rpc_url);
+	if ((rv = ps_svc_start(loop, brokers, url, rpc_url)) != 0)
 		goto out;
-	pl_log_info("PS-INIT", "brokers=%s redis=%s push_url=%s ttl_ms=%lld sweep_ms=%lld "
-	    "typing_ms=%lld", brokers, pl_settings.redis_addr, url,
-	    (long long)ps_conf.ttl_ms, (long long)ps_conf.sweep_ms,
-	    (long long)ps_conf.typing_ms);
+	pl_log_info("PS-INIT", "brokers=%s redis=%s push_url=%s rpc_url=%s ttl_ms=%lld "
+	    "sweep_ms=%lld typing_ms=%lld grace_ms=%lld auto_away_s=%lld buckets=%lld",
+	    brokers, pl_settings.redis_addr, url, rpc_url, (long long)ps_conf.ttl_ms,
+	    (long long)ps_conf.sweep_ms, (long long)ps_conf.typing_ms,
+	    (long long)ps_conf.grace_ms, (long long)ps_conf.auto_away_s,
+	    (long long)ps_conf.buckets);
 out:
+	free(rpc_url);
 	free(url);
 	free(brokers);
 	return rv;
@@ -114,6 +129,8 @@ ps_svc_drain(void)
 {
 	if (ps_svc.pull)
 		pl_rpc_pull_stop(&ps_svc.pull);
+	if (ps_svc.rpc)
+		pl_rpc_server_stop(&ps_svc.rpc);
 	pl_daemon_stop();
 }
 
@@ -124,10 +141,13 @@ ps_svc_fini(void)
 {
 	if (ps_svc.pull)
 		pl_rpc_pull_stop(&ps_svc.pull);
+	if (ps_svc.rpc)
+		pl_rpc_server_stop(&ps_svc.rpc);
 	if (ps_svc.sweep)
 		pl_loop_timer_stop(&ps_svc.sweep);
 	if (ps_svc.redis)
 		pl_redis_stop(&ps_svc.redis);
+	ps_store_fini();
 	ps_conns_fini();
 	ps_typing_fini();
 	if (ps_svc.producer)

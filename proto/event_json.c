@@ -304,6 +304,47 @@ ej_user(const Parley__Envelope *env, struct pl_buf *out)
 	return 0;
 }
 
+/* ej_dnd_status - ,"dnd_status":{…}; snooze fields for the user's own */
+static void
+ej_dnd_status(const Parley__Dnd *d, struct pl_buf *out, int own)
+{
+	pl_buf_printf(out, ",\"dnd_status\":{\"dnd_enabled\":%s,\"next_dnd_start_ts\":%"
+	    PRId64 ",\"next_dnd_end_ts\":%" PRId64, d->dnd_enabled ? "true" : "false",
+	    d->next_dnd_start_ts, d->next_dnd_end_ts);
+	if (own)
+		pl_buf_printf(out, ",\"snooze_enabled\":%s,\"snooze_endtime\":%" PRId64,
+		    d->snooze_enabled ? "true" : "false", d->snooze_endtime);
+	pl_buf_puts(out, "}");
+}
+
+/* ej_dnd - DND_UPDATED: Slack's dnd_updated (the user's own sessions) */
+static int
+ej_dnd(const Parley__Envelope *env, struct pl_buf *out)
+{
+	if (env->body_case != PARLEY__ENVELOPE__BODY_DND)
+		return PL_ENOTFOUND;
+	pl_buf_puts(out, "{\"type\":\"dnd_updated\"");
+	ej_str(out, "user", env->dnd->user);
+	ej_dnd_status(env->dnd, out, 1);
+	pl_buf_puts(out, "}");
+	return 0;
+}
+
+/* pl_event_json_dnd_user - DND_UPDATED as Slack's dnd_updated_user (what
+ * others watching the user see: no snooze details) */
+int
+pl_event_json_dnd_user(const Parley__Envelope *env, struct pl_buf *out)
+{
+	if (env->type != PARLEY__EVENT_TYPE__DND_UPDATED ||
+	    env->body_case != PARLEY__ENVELOPE__BODY_DND)
+		return PL_ENOTFOUND;
+	pl_buf_puts(out, "{\"type\":\"dnd_updated_user\"");
+	ej_str(out, "user", env->dnd->user);
+	ej_dnd_status(env->dnd, out, 0);
+	pl_buf_puts(out, "}");
+	return 0;
+}
+
 static const struct {
 	Parley__EventType type;
 	ej_render_fn fn;
@@ -324,6 +365,7 @@ static const struct {
 	{ PARLEY__EVENT_TYPE__CHANNEL_MARKED, ej_marked },
 	{ PARLEY__EVENT_TYPE__PRESENCE_CHANGE, ej_presence },
 	{ PARLEY__EVENT_TYPE__USER_TYPING, ej_typing },
+	{ PARLEY__EVENT_TYPE__DND_UPDATED, ej_dnd },
 };
 
 /* pl_event_json - render env through the table; out is untouched on failure */

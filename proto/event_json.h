@@ -26,8 +26,15 @@
  *   USER_TYPING      {"type":"user_typing","channel","user"}
  *   PRESENCE_CHANGE  {"type":"presence_change","user","presence"}
  *   CHANNEL_MARKED   {"type":"channel_marked","channel","ts"}
+ *   DND_UPDATED      {"type":"dnd_updated","user","dnd_status":{"dnd_enabled",
+ *                     "next_dnd_start_ts","next_dnd_end_ts","snooze_enabled",
+ *                     "snooze_endtime"}}
  * Returns 0 or PL_ENOTFOUND. */
 int pl_event_json(const Parley__Envelope *env, struct pl_buf *out);
+/* pl_event_json_dnd_user - DND_UPDATED for the user's watchers:
+ * {"type":"dnd_updated_user","user","dnd_status":{"dnd_enabled",
+ *  "next_dnd_start_ts","next_dnd_end_ts"}} */
+int pl_event_json_dnd_user(const Parley__Envelope *env, struct pl_buf *out);
 
 /* pl_message_obj_json - a message object as in conversations.history:
  * {"type":"message","user","text","ts","seq","thread_ts"?,"reply_count"?,

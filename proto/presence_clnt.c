@@ -1,4 +1,5 @@
-/* presence_clnt.c - reports to presence-svc over nng push (see presence_clnt.h). */
+/* presence_clnt.c - reports to presence-svc over nng push, and calls to its
+ * RPC socket over nng REQ (see presence_clnt.h). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,14 @@
 
 struct pl_presence_clnt {
 	struct pl_rpc_push *push;
+	struct pl_rpc_client *rpc;
+	struct pl_loop *loop;
+	int timeout_ms;
+};
+
+struct pl_presence_call {
+	pl_presence_done done;
+	void *arg;
 };
 
 int
@@ -29,6 +38,7 @@ pl_presence_clnt_start(struct pl_loop *l, const char *url,
 		free(c);
 		return rv;
 	}
+	c->loop = l;
 	*r = c;
 	return 0;
 }
@@ -82,11 +92,61 @@ pl_presence_report(struct pl_presence_clnt *c, const struct pl_presence_report *
 	return pl_rpc_push(c->push, buf, n);
 }
 
+int
+pl_presence_clnt_rpc(struct pl_presence_clnt *c, const char *rpc_url,
+    int timeout_ms)
+{
+	c->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
+	return pl_rpc_client_start(c->loop, rpc_url,
+	    c->timeout_ms, &c->rpc);
+}
+
+/* pl_presence_replied - decode the Reply and hand it to the caller */
+static void
+pl_presence_replied(int rv, const void *data, size_t len, void *arg)
+{
+	struct pl_presence_call *call = arg;
+	Parley__Reply *reply = NULL;
+
+	if (rv == 0 && (reply = parley__reply__unpack(NULL, len, data)) == NULL)
+		rv = PL_EPROTO;
+	call->done(rv, reply, call->arg);
+	if (reply != NULL)
+		parley__reply__free_unpacked(reply, NULL);
+	free(call);
+}
+
+int
+pl_presence_call(struct pl_presence_clnt *c, const Parley__Request *req,
+    pl_presence_done done, void *arg)
+{
+	struct pl_presence_call *call;
+	size_t len;
+	uint8_t *buf;
+	int rv;
+
+	if (c == NULL || c->rpc == NULL)
+		return PL_EUNAVAIL;
+	len = parley__request__get_packed_size(req);
+	buf = pl_malloc(len ? len : 1);
+	parley__request__pack(req, buf);
+	call = pl_calloc(1, sizeof(*call));
+	call->done = done;
+	call->arg = arg;
+	rv = pl_rpc_call(c->rpc, buf, len, c->timeout_ms, pl_presence_replied, call);
+	free(buf);
+	if (rv != 0)
+		free(call);
+	return rv;
+}
+
 void
 pl_presence_clnt_stop(struct pl_presence_clnt **c)
 {
 	if (*c == NULL)
 		return;
+	if ((*c)->rpc != NULL)
+		pl_rpc_client_stop(&(*c)->rpc);
 	pl_rpc_push_stop(&(*c)->push);
 	pl_free(c);
 }

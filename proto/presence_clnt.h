@@ -4,12 +4,22 @@
  * presence-svc over an nng push socket, as Envelopes (PRESENCE_CHANGE with
  * presence "connect" | "disconnect" | "heartbeat"; USER_TYPING with the
  * channel). Reports are best effort: presence is soft state, a report that
- * cannot be queued (PL_EAGAIN) is repaired by the next heartbeat. */
+ * cannot be queued (PL_EAGAIN) is repaired by the next heartbeat.
+ *
+ * Queries and settings go over presence-svc's own REQ/REP socket
+ * (PL_EP_PRESENCE_RPC_FMT) as Request/Reply: users.getPresence,
+ * users.setPresence, users.setActive and presence.query (the batch form:
+ * param "users", comma-separated ids, at most PL_PRESENCE_QUERY_MAX; the
+ * reply's json is {"users":[{"id","presence","dnd"?},…]} in the asked
+ * order, users of another team left out). docs/presence.md has the rest. */
 #ifndef PL_PRESENCE_CLNT_H
 #define PL_PRESENCE_CLNT_H
 #include <stddef.h>
 #include <stdint.h>
 #include "loop.h"
+#include "parley.pb-c.h"
+
+#define PL_PRESENCE_QUERY_MAX 500	/* users per presence.query */
 
 struct pl_presence_clnt;
 
@@ -28,6 +38,19 @@ int pl_presence_clnt_start(struct pl_loop *l, const char *url,
 /* pl_presence_report - encode and push; 0, PL_EAGAIN or PL_ETOOBIG */
 int pl_presence_report(struct pl_presence_clnt *c, const struct pl_presence_report *r);
 void pl_presence_clnt_stop(struct pl_presence_clnt **c);
+
+/* pl_presence_clnt_rpc - also open the REQ client of presence-svc's RPC
+ * socket (rpc_url: pl_endpoint(PL_EP_PRESENCE_RPC_FMT, …)); calls time out
+ * after timeout_ms */
+int pl_presence_clnt_rpc(struct pl_presence_clnt *c, const char *rpc_url,
+    int timeout_ms);
+/* done runs once on the loop thread: rv 0 with the decoded reply (borrowed),
+ * or PL_ETIMEDOUT / PL_ECLOSED / PL_EPROTO with reply NULL */
+typedef void (*pl_presence_done)(int rv, Parley__Reply *reply, void *arg);
+/* pl_presence_call - send req; 0 when done will run, else (PL_EUNAVAIL: no
+ * RPC client, or pl_rpc_call's error) done is NOT called */
+int pl_presence_call(struct pl_presence_clnt *c, const Parley__Request *req,
+    pl_presence_done done, void *arg);
 
 /* pl_presence_encode - the Envelope of a report into buf (for tests and
  * other transports); returns its length, or 0 if it does not fit */

@@ -1,0 +1,153 @@
+/* presence.c - the gateway's side of presence beyond the connection
+ * reports (services.c): activity reports (a sent message, RTM user_active),
+ * events.poll clients reported like sessions, and the current state of
+ * users asked by presence_sub / presence_query, from presence-svc's batch
+ * presence.query, rendered as Slack's batched presence_change
+ * ({"type":"presence_change","presence":p,"users":[…]}, one frame per
+ * presence value present, "active" first). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+#include "err.h"
+#include "gateway.h"
+#include "json.h"
+#include "log.h"
+#include "mem.h"
+#include "message_clnt.h"
+#include "presence_clnt.h"
+
+/* gw_presence_report - one report about (user, team, session) */
+static void
+gw_presence_report(const char *what, const char *user, const char *team,
+    const char *session)
+{
+	struct pl_presence_report r;
+
+	if (gw.presence == NULL)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.what = what;
+	r.user = user;
+	r.team = team;
+	r.session = session;
+	r.gateway = gw.name;
+	(void)pl_presence_report(gw.presence, &r);
+}
+
+/* gw_presence_activity - the user did something (not a heartbeat) */
+void
+gw_presence_activity(const char *user, const char *team)
+{
+	gw_presence_report("activity", user, team, "");
+}
+
+/* gw_presence_poll - an events.poll client is present: one session per
+ * user and gateway, kept alive by each poll and expired by presence-svc's
+ * ttl when the polls stop */
+void
+gw_presence_poll(const struct gw_conn *c)
+{
+	char session[64];
+
+	snprintf(session, sizeof(session), "poll-%s", gw.name);
+	gw_presence_report("poll", c->user, c->team, session);
+}
+
+/* gw_presence_frame - one batched presence_change of the users whose
+ * presence is p, if any */
+static void
+gw_presence_frame(struct gw_conn *c, const cJSON *users, const char *p)
+{
+	const cJSON *it;
+	struct pl_buf b;
+	int n = 0;
+
+	pl_buf_init(&b);
+	pl_buf_puts(&b, "{\"type\":\"presence_change\",\"presence\":");
+	pl_buf_json_str(&b, p);
+	pl_buf_puts(&b, ",\"users\":[");
+	cJSON_ArrayForEach(it, users) {
+		const char *id = pl_json_str(it, "id"), *pr = pl_json_str(it, "presence");
+
+		if (id == NULL || pr == NULL || strcmp(pr, p) != 0)
+			continue;
+		if (n++ > 0)
+			pl_buf_puts(&b, ",");
+		pl_buf_json_str(&b, id);
+	}
+	pl_buf_puts(&b, "]}");
+	if (n > 0)
+		(void)gw_conn_send(c, b.data, b.len);
+	pl_buf_fini(&b);
+}
+
+/* gw_presence_answered - presence.query answered: the batch frames */
+static void
+gw_presence_answered(int rv, Parley__Reply *reply, void *arg)
+{
+	struct gw_conn *c = gw_conn_find((gw_handle)(uintptr_t)arg);
+	cJSON *j, *users;
+
+	if (c == NULL || c->state != GW_CONN_LIVE)
+		return;
+	if (rv != 0 || reply == NULL || !reply->ok) {
+		pl_log_warn("GW-PRESENCE-QUERY", "conn=%s err=%s", c->session,
+		    rv ? pl_err_str(rv) : reply && reply->error ? reply->error : "");
+		gw_rtm_error(c, -1, rv ? gw_rtm_rpc_error(rv) : "internal_error",
+		    "the current presence could not be read");
+		return;
+	}
+	if ((j = cJSON_Parse(reply->json ? reply->json : "")) == NULL)
+		return;
+	users = cJSON_GetObjectItemCaseSensitive(j, "users");
+	if (cJSON_IsArray(users)) {
+		gw_presence_frame(c, users, "active");
+		gw_presence_frame(c, users, "away");
+	}
+	cJSON_Delete(j);
+}
+
+/* gw_presence_query - ask presence-svc for the current presence of the
+ * string ids of a JSON array (at most PL_PRESENCE_QUERY_MAX, each at most
+ * GW_ID_MAX: others skipped) and answer c with the batch frames */
+void
+gw_presence_query(struct gw_conn *c, const cJSON *ids)
+{
+	const cJSON *it;
+	Parley__Request req;
+	Parley__Caller caller;
+	struct pl_buf users;
+	int n = 0, rv;
+
+	pl_buf_init(&users);
+	cJSON_ArrayForEach(it, ids) {
+		if (!cJSON_IsString(it) || it->valuestring[0] == '\0' ||
+		    strlen(it->valuestring) > GW_ID_MAX ||
+		    strpbrk(it->valuestring, ",|") != NULL)
+			continue;
+		if (n++ >= PL_PRESENCE_QUERY_MAX)
+			break;
+		if (users.len > 0)
+			pl_buf_puts(&users, ",");
+		pl_buf_puts(&users, it->valuestring);
+	}
+	if (n == 0) {
+		pl_buf_fini(&users);
+		return;
+	}
+	pl_request_init(&req, "presence.query");
+	gw_request_caller(&req, &caller, c->user, c->team, 0, c->session);
+	req.source = "rtm";
+	pl_request_param(&req, "users", users.data);
+	rv = pl_presence_call(gw.presence, &req, gw_presence_answered,
+	    (void *)(uintptr_t)gw_conn_handle(c));
+	req.caller = NULL;
+	req.source = NULL;
+	pl_request_fini(&req);
+	pl_buf_fini(&users);
+	if (rv != 0)
+		gw_presence_answered(rv, NULL, (void *)(uintptr_t)gw_conn_handle(c));
+}
