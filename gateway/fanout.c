@@ -56,6 +56,7 @@ static const struct gw_event_rule gw_rules[] = {
 	{ PARLEY__EVENT_TYPE__PRESENCE_CHANGE, GW_TO_WATCHERS, GW_FX_NONE },
 	{ PARLEY__EVENT_TYPE__USER_CHANGED, GW_TO_TEAM, GW_FX_NONE },
 	{ PARLEY__EVENT_TYPE__DND_UPDATED, GW_TO_USER, GW_FX_NONE },	/* + watchers */
+	{ PARLEY__EVENT_TYPE__MANUAL_PRESENCE_CHANGE, GW_TO_USER, GW_FX_NONE },
 };
 
 /* what an envelope is about, whatever its body */

@@ -21,7 +21,9 @@
  *   touch   (connect)             ZADD the session; activity now
  *   beat    (heartbeat, poll)     ZADD; activity only if none was known
  *   drop    (disconnect)          ZREM; the last live one leaves a "~" ghost
- *                                 for PARLEY_PRESENCE_GRACE_MS (no flap)
+ *                                 for PARLEY_PRESENCE_GRACE_MS (no flap),
+ *                                 expired when the grace ends (this process'
+ *                                 grace table; the sweep if it is lost)
  *   expire  (the sweep)           ZREM if still older than ttl
  *   active  (activity)            act = now
  *   manual  (users.setPresence)   manual = 1 | 0
@@ -56,13 +58,14 @@
 
 /* KEYS: conns, st. ARGV: op, now, cutoff, session, pexpire, auto cutoff,
  * ghost score, manual ("1" | "0" cache it, "0?" use it uncached, "" none),
- * team, st pexpire -> {changed, live, known, removed, ghost, actset} */
+ * team, st pexpire -> {changed, live, known, removed (touch, beat: a ghost,
+ * i.e. a reconnect within the grace), ghost, actset} */
 static const char ps_lua_step[] =
     "local c, st, op, now, cut = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3] "
     "local rm, ghost, actset = 0, 0, 0 "
     "if op == 'touch' or op == 'beat' then "
     "  local was = redis.call('ZCOUNT', c, '(' .. cut, '+inf') "
-    "  redis.call('ZREM', c, '" PS_GHOST "') "
+    "  rm = redis.call('ZREM', c, '" PS_GHOST "') "
     "  redis.call('ZADD', c, now, ARGV[4]) "
     "  redis.call('PEXPIRE', c, ARGV[5]) "
     "  if op == 'touch' or was == 0 or redis.call('HEXISTS', st, 'act') == 0 then "
@@ -153,6 +156,9 @@ static struct {
 	struct pl_metric *expired;
 	struct pl_metric *auto_away;
 	struct pl_metric *ghosts;
+	struct pl_metric *reconnects;
+	struct pl_metric *graces_ended;
+	struct ps_table *graced;	/* "team|user" in grace, by mono ms */
 } ps_conns;
 
 static void ps_conns_run(struct ps_op *op, const char *step, const char *manual);
@@ -172,7 +178,14 @@ ps_conns_init(struct pl_redis *redis)
 	    "Users turned away by the auto-away sweep (no activity).", NULL);
 	ps_conns.ghosts = pl_metrics_counter("parley_presence_grace_total",
 	    "Clean last disconnects held for the reconnect grace instead of away.", NULL);
+	ps_conns.reconnects = pl_metrics_counter("parley_presence_grace_reconnects_total",
+	    "Users who came back within the reconnect grace (no change said).", NULL);
+	ps_conns.graces_ended = pl_metrics_counter("parley_presence_grace_ended_total",
+	    "Reconnect graces over: checked at their end (away if no one came back), "
+	    "restarted, or left to the sweep.",
+	    NULL);
 	ps_memview_init();
+	ps_conns.graced = ps_table_create((size_t)ps_conf.mem_max);
 }
 
 /* ps_conns_bucket - the index bucket of user */
@@ -294,6 +307,8 @@ static int
 ps_conns_settled(struct ps_op *op, const struct redisReply *reply, int announce)
 {
 	const char *changed = ps_conns_changed(reply);
+	struct ps_entry *e;
+	int created;
 
 	if (ps_conns_int(reply, 5) == 1)
 		ps_conns_index(op->act, op->now, op->umember);
@@ -302,6 +317,11 @@ ps_conns_settled(struct ps_op *op, const struct redisReply *reply, int announce)
 		snprintf(op->member, sizeof(op->member), "%s%c%s%c" PS_GHOST, op->team,
 		    PS_SEP, op->user, PS_SEP);
 		ps_conns_index(op->idx, op->ghost, op->member);
+		/* full: the sweep expires it (ttl later at worst); a grace of the
+		 * user already here is restarted: the earlier one is over */
+		if (ps_table_put(ps_conns.graced, op->umember, op->mono_ms, &e,
+		    &created) != 0 || !created)
+			pl_metrics_inc(ps_conns.graces_ended);
 	}
 	if (ps_conns_int(reply, 2) == 0) {	/* manual flag not cached */
 		if (ps_store_load(op->user, ps_conns_loaded, op) == 0)
@@ -388,6 +408,8 @@ ps_conns_touched(int rv, struct redisReply *reply, void *arg)
 		return;
 	}
 	known = ps_memview_forget(op->user, op->session) > 0;
+	if (ps_conns_int(reply, 3) == 1)
+		pl_metrics_inc(ps_conns.reconnects);
 	if (ps_conns_settled(op, reply, !known))
 		return;
 	ps_conns_free(op, 0);
@@ -669,10 +691,31 @@ ps_conns_sweep(void)
 	}
 }
 
+/* ps_conns_grace_tick - the timer: expire the ghosts whose grace is over
+ * (a reconnect removed the ghost already: the step then changes nothing) */
+void
+ps_conns_grace_tick(uint64_t now_mono_ms)
+{
+	char key[2 * PS_ID_MAX + 2], *user;
+	struct ps_entry *e;
+
+	while ((e = ps_table_oldest(ps_conns.graced)) != NULL &&
+	    e->at_ms + (uint64_t)ps_conf.grace_ms <= now_mono_ms) {
+		snprintf(key, sizeof(key), "%s", e->key);
+		ps_table_del(ps_conns.graced, e);
+		pl_metrics_inc(ps_conns.graces_ended);
+		if ((user = strchr(key, PS_SEP)) == NULL)
+			continue;
+		*user++ = '\0';
+		ps_conns_run(ps_conns_op(user, key, PS_GHOST), "expire", "");
+	}
+}
+
 /* ps_conns_fini - the in-memory view goes; Redis is the caller's */
 void
 ps_conns_fini(void)
 {
+	ps_table_free(&ps_conns.graced);
 	ps_memview_fini();
 	ps_conns.redis = NULL;
 }

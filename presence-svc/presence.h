@@ -66,6 +66,7 @@ void ps_report_recv(struct pl_rpc_req *req, const void *data, size_t len, void *
 void ps_publish_init(struct pl_kafka_producer *producer);
 int ps_publish_typing(const char *user, const char *team, const char *channel);
 int ps_publish_presence(const char *user, const char *team, const char *presence);
+int ps_publish_manual(const char *user, const char *team, int away);
 void ps_publish_fini(void);
 
 /* typing.c - the (user, channel) throttle: an expiring, bounded table */
@@ -104,6 +105,7 @@ void ps_conns_manual(const char *user, const char *team, int away,
 int ps_conns_get(const char *user, ps_state_fn fn, void *arg);
 uint32_t ps_conns_bucket(const char *user);
 void ps_conns_sweep(void);			/* timer: expire the silent */
+void ps_conns_grace_tick(uint64_t now_mono_ms);	/* timer: graces that ended */
 void ps_conns_fini(void);
 
 /* store.c - manual away in PostgreSQL (the directory database, table

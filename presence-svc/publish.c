@@ -16,7 +16,7 @@
 
 #define PS_PUBLISH_MAX 512	/* ids and a word: far below this */
 
-enum ps_kind { PS_KIND_TYPING, PS_KIND_ACTIVE, PS_KIND_AWAY, PS_KINDS };
+enum ps_kind { PS_KIND_TYPING, PS_KIND_ACTIVE, PS_KIND_AWAY, PS_KIND_MANUAL, PS_KINDS };
 
 static struct {
 	struct pl_kafka_producer *producer;
@@ -35,6 +35,8 @@ ps_publish_init(struct pl_kafka_producer *producer)
 	    "presence_change events acknowledged by Kafka.", "presence=\"active\"");
 	ps_pub.published[PS_KIND_AWAY] = pl_metrics_counter("parley_presence_changes_published_total",
 	    "presence_change events acknowledged by Kafka.", "presence=\"away\"");
+	ps_pub.published[PS_KIND_MANUAL] = pl_metrics_counter("parley_presence_manual_published_total",
+	    "manual_presence_change events (users.setPresence) acknowledged by Kafka.", NULL);
 	ps_pub.errors = pl_metrics_counter("parley_presence_produce_errors_total",
 	    "Events Kafka refused or did not acknowledge (dropped).", NULL);
 }
@@ -118,6 +120,16 @@ ps_publish_presence(const char *user, const char *team, const char *presence)
 	pl_log_info("PS-PRESENCE", "user=%s team=%s presence=%s", user, team, presence);
 	return ps_publish_body(PARLEY__EVENT_TYPE__PRESENCE_CHANGE, k, user, team,
 	    presence, "");
+}
+
+/* ps_publish_manual - MANUAL_PRESENCE_CHANGE of user: "away" set, or
+ * "active" (back to auto), for the user's own sessions */
+int
+ps_publish_manual(const char *user, const char *team, int away)
+{
+	return ps_publish_body(PARLEY__EVENT_TYPE__MANUAL_PRESENCE_CHANGE,
+	    PS_KIND_MANUAL, user, team,
+	    away ? PS_AWAY : PS_ACTIVE, "");
 }
 
 /* ps_publish_fini - the producer is going away */

@@ -9,7 +9,9 @@
  *   users.setActive    activity now
  *   presence.query     users = comma-separated ids (at most
  *                      PL_PRESENCE_QUERY_MAX): {"users":[{"id","presence"}]}
- *                      in the asked order, users of another team left out
+ *                      in the asked order; only users presence-svc knows
+ *                      to be of the caller's team (never seen: left out,
+ *                      they are away)
  *
  * Each user costs one Redis script on the user's own keys, O(1) in the size
  * of the team. REQ resends after its resend time, so every method is
@@ -164,6 +166,18 @@ ps_query_settled(int rv, void *arg)
 	ps_query_reply(call, rv == 0 ? NULL : "service_unavailable", NULL);
 }
 
+/* ps_query_manual_set - the flag is cached and any change published: tell
+ * the user's own sessions, then answer */
+static void
+ps_query_manual_set(int rv, void *arg)
+{
+	struct ps_call *call = arg;
+
+	if (rv == 0)
+		(void)ps_publish_manual(call->user, call->team, call->away);
+	ps_query_settled(rv, call);
+}
+
 /* ps_query_saved - manual away is stored: now the cache and the change */
 static void
 ps_query_saved(int rv, int away, void *arg)
@@ -177,7 +191,7 @@ ps_query_saved(int rv, int away, void *arg)
 	}
 	pl_log_info("PS-MANUAL", "user=%s team=%s away=%d", call->user, call->team,
 	    call->away);
-	ps_conns_manual(call->user, call->team, call->away, ps_query_settled, call);
+	ps_conns_manual(call->user, call->team, call->away, ps_query_manual_set, call);
 }
 
 /* ps_query_set - users.setPresence presence=auto|away */
@@ -240,7 +254,9 @@ ps_query_item(int rv, const struct ps_state *s, void *arg)
 	struct ps_item *it = arg;
 	struct ps_call *call = it->call;
 
-	if (rv == 0 && (s->team[0] == '\0' || strcmp(s->team, call->team) == 0))
+	/* only users known to be of the caller's team: one never seen (or
+	 * whose state expired) is away, and may be of another team */
+	if (rv == 0 && strcmp(s->team, call->team) == 0)
 		call->presence[it->i] = s->presence;
 	else if (rv != 0)
 		call->away = 1;	/* marks the batch failed */

@@ -23,6 +23,8 @@
 #include "redis.h"
 #include "rpc.h"
 
+#define PS_GRACE_TICKS 20	/* the grace timer's period: grace / this, >= 10 ms */
+
 static struct {
 	struct pl_loop *loop;
 	struct pl_redis *redis;
@@ -30,6 +32,7 @@ static struct {
 	struct pl_rpc_pull *pull;
 	struct pl_rpc_server *rpc;
 	struct pl_timer *sweep;
+	struct pl_timer *grace;
 } ps_svc;
 
 /* ps_svc_check - readiness: the producer and the report socket */
@@ -64,6 +67,14 @@ ps_svc_sweep(void *arg)
 	ps_store_tick();
 }
 
+/* ps_svc_grace - the timer: reconnect graces that ended say away */
+static void
+ps_svc_grace(void *arg)
+{
+	(void)arg;
+	ps_conns_grace_tick(pl_clock_mono_ms());
+}
+
 /* ps_svc_start - Redis, PostgreSQL, producer, modules, timer, then the
  * report and RPC sockets */
 static int
@@ -81,6 +92,10 @@ ps_svc_start(struct pl_loop *loop, const char *brokers, const char *url,
 	ps_conns_init(ps_svc.redis);
 	if ((rv = pl_loop_timer(loop, (uint64_t)ps_conf.sweep_ms, 1, ps_svc_sweep,
 	    NULL, &ps_svc.sweep)) != 0)
+		return rv;
+	if (ps_conf.grace_ms > 0 && (rv = pl_loop_timer(loop, (uint64_t)(ps_conf.grace_ms /
+	    PS_GRACE_TICKS > 10 ? ps_conf.grace_ms / PS_GRACE_TICKS : 10), 1, ps_svc_grace,
+	    NULL, &ps_svc.grace)) != 0)
 		return rv;
 	if ((rv = pl_rpc_pull_start(loop, url, ps_report_recv, NULL, &ps_svc.pull)) != 0)
 		return rv;
@@ -145,6 +160,8 @@ ps_svc_fini(void)
 		pl_rpc_server_stop(&ps_svc.rpc);
 	if (ps_svc.sweep)
 		pl_loop_timer_stop(&ps_svc.sweep);
+	if (ps_svc.grace)
+		pl_loop_timer_stop(&ps_svc.grace);
 	if (ps_svc.redis)
 		pl_redis_stop(&ps_svc.redis);
 	ps_store_fini();

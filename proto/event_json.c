@@ -271,6 +271,18 @@ ej_presence(const Parley__Envelope *env, struct pl_buf *out)
 	return 0;
 }
 
+/* ej_manual - MANUAL_PRESENCE_CHANGE: Slack's manual_presence_change */
+static int
+ej_manual(const Parley__Envelope *env, struct pl_buf *out)
+{
+	if (env->body_case != PARLEY__ENVELOPE__BODY_PRESENCE)
+		return PL_ENOTFOUND;
+	pl_buf_puts(out, "{\"type\":\"manual_presence_change\"");
+	ej_str(out, "presence", env->presence->presence);
+	pl_buf_puts(out, "}");
+	return 0;
+}
+
 /* ej_marked - CHANNEL_MARKED (a Message body: channel and ts) */
 static int
 ej_marked(const Parley__Envelope *env, struct pl_buf *out)
@@ -366,6 +378,7 @@ static const struct {
 	{ PARLEY__EVENT_TYPE__PRESENCE_CHANGE, ej_presence },
 	{ PARLEY__EVENT_TYPE__USER_TYPING, ej_typing },
 	{ PARLEY__EVENT_TYPE__DND_UPDATED, ej_dnd },
+	{ PARLEY__EVENT_TYPE__MANUAL_PRESENCE_CHANGE, ej_manual },
 };
 
 /* pl_event_json - render env through the table; out is untouched on failure */

@@ -2,7 +2,8 @@
  *
  * Gateways report connects, disconnects, heartbeats and typing to
  * presence-svc over an nng push socket, as Envelopes (PRESENCE_CHANGE with
- * presence "connect" | "disconnect" | "heartbeat"; USER_TYPING with the
+ * presence "connect" | "disconnect" | "heartbeat" | "poll" (an events.poll
+ * client's session) | "activity" (no session); USER_TYPING with the
  * channel). Reports are best effort: presence is soft state, a report that
  * cannot be queued (PL_EAGAIN) is repaired by the next heartbeat.
  *
@@ -10,8 +11,9 @@
  * (PL_EP_PRESENCE_RPC_FMT) as Request/Reply: users.getPresence,
  * users.setPresence, users.setActive and presence.query (the batch form:
  * param "users", comma-separated ids, at most PL_PRESENCE_QUERY_MAX; the
- * reply's json is {"users":[{"id","presence","dnd"?},…]} in the asked
- * order, users of another team left out). docs/presence.md has the rest. */
+ * reply's json is {"users":[{"id","presence"},…]} in the asked order;
+ * users not known to be of the caller's team are left out: they are away).
+ * docs/presence.md has the rest. */
 #ifndef PL_PRESENCE_CLNT_H
 #define PL_PRESENCE_CLNT_H
 #include <stddef.h>
@@ -24,7 +26,7 @@
 struct pl_presence_clnt;
 
 struct pl_presence_report {
-	const char *what;	/* connect | disconnect | heartbeat | typing */
+	const char *what;	/* connect | disconnect | heartbeat | poll | activity | typing */
 	const char *user;
 	const char *team;
 	const char *session;
