@@ -103,3 +103,25 @@ test('RTMClient start() with a bad token fails cleanly', async () => {
   const c = rtm('bad-token', { autoReconnect: false });
   await assert.rejects(within(c.start(), 15000, 'start() with a bad token'));
 });
+
+test('an RTMClient makes its user active; users.setPresence away reaches it', async (t) => {
+  const a = rtm(T.users.alice.token, { autoReconnect: false });
+  const events = [];
+  a.on('slack_event', (type, ev) => events.push(ev));
+  t.after(async () => { if (a.connected) await a.disconnect().catch(() => {}); });
+  await within(a.start(), 15000, 'RTMClient.start()');
+  const web = new WebClient(T.users.alice.token, { slackApiUrl: API_URL, logLevel: LogLevel.ERROR });
+  let p;
+  await waitFor(async () => {
+    p = await web.users.getPresence();
+    if (p.presence !== 'active') await new Promise((r) => setTimeout(r, 250));
+    return p.presence === 'active';
+  }, 15000, 'users.getPresence active while the RTM client is connected');
+  assert.equal(p.online, true);
+  assert.equal(p.connection_count, 1);
+  assert.equal((await web.users.setPresence({ presence: 'away' })).ok, true);
+  await waitFor(() => events.some((e) => e.type === 'manual_presence_change' &&
+    e.presence === 'away'), 15000, 'manual_presence_change away');
+  assert.equal((await web.users.getPresence()).presence, 'away');
+  assert.equal((await web.users.setPresence({ presence: 'auto' })).ok, true);
+});

@@ -194,3 +194,35 @@ test('every chat.postMessage is its own message (300 posts, no client_msg_id)', 
   }
   assert.deepEqual(seen, [...acks].reverse());
 });
+
+test('users.getPresence and users.setPresence (manual away, durable)', async () => {
+  // carol has never connected: away, not online
+  const carol = client(T.users.carol.token);
+  const me = await carol.users.getPresence();
+  assert.equal(me.ok, true);
+  assert.equal(me.presence, 'away');
+  assert.equal(me.online, false);
+  assert.equal(me.manual_away, false);
+  assert.equal(me.connection_count, 0);
+
+  assert.equal((await carol.users.setPresence({ presence: 'away' })).ok, true);
+  const away = await carol.users.getPresence();
+  assert.equal(away.presence, 'away');
+  assert.equal(away.manual_away, true);
+  // someone else sees only presence (Slack's shape)
+  const seen = await bob.users.getPresence({ user: T.users.carol.id });
+  assert.deepEqual(Object.keys(seen).filter((k) => k !== 'response_metadata').sort(),
+    ['ok', 'presence']);
+  assert.equal(seen.presence, 'away');
+
+  assert.equal((await carol.users.setPresence({ presence: 'auto' })).ok, true);
+  assert.equal((await carol.users.getPresence()).manual_away, false);
+  // users.setActive is gone from this SDK's method list; apiCall reaches it
+  assert.equal((await carol.apiCall('users.setActive')).ok, true);
+
+  await assert.rejects(carol.users.setPresence({ presence: 'busy' }), (e) => {
+    assert.equal(e.code, ErrorCode.PlatformError);
+    assert.equal(e.data.error, 'invalid_presence');
+    return true;
+  });
+});
