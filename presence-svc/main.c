@@ -30,14 +30,15 @@ static const struct pl_config_entry ps_config[] = {
 	{ "typing-max", "PARLEY_TYPING_MAX", PL_CONF_INT, "100000", &ps_conf.typing_max,
 	    1, 100000000, "(user, channel) pairs the typing throttle keeps at most", 0 },
 	{ "presence-mem-max", "PARLEY_PRESENCE_MEM_MAX", PL_CONF_INT, "100000", &ps_conf.mem_max,
-	    1, 100000000, "sessions the in-memory view (used while Redis fails) keeps at most", 0 },
+	    1, 100000000, "sessions the in-memory view (used while Redis fails) keeps at most; "
+	    "also the reconnect graces tracked at once (beyond: the sweep ends them)", 0 },
 	{ "rpc-url", "PARLEY_PRESENCE_RPC_URL", PL_CONF_STR, NULL, &ps_conf.rpc_url,
 	    0, 0, "nng rep URL of users.getPresence / setPresence / setActive and "
 	    "presence.query (empty: ipc://<run-dir>/presence-rpc.ipc)", 0 },
 	{ "presence-grace-ms", "PARLEY_PRESENCE_GRACE_MS", PL_CONF_INT, "10000",
 	    &ps_conf.grace_ms, 0, 600000, "a user whose last connection closed cleanly "
-	    "stays present this long (a reconnect within it changes nothing); away "
-	    "comes with the next sweep after it", 0 },
+	    "stays present this long (a reconnect within it changes nothing), then "
+	    "goes away; 0: away at once", 0 },
 	{ "auto-away-s", "PARLEY_AUTO_AWAY_S", PL_CONF_INT, "1800", &ps_conf.auto_away_s,
 	    1, 604800, "seconds without user activity (connect, sent message, "
 	    "users.setActive, RTM user_active; never a heartbeat) before auto away", 0 },
