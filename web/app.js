@@ -31,7 +31,13 @@ const S = {
   outbox: [],          // local messages not yet acknowledged, in send order
   typing: new Map(),   // channel -> Map(user -> expiry ms)
   lastTypingSent: 0,
+  presence: new Map(), // user -> 'active' | 'away' (presence_sub batch, then changes)
+  manualAway: false,   // users.setPresence away (manual_presence_change)
+  lastActiveSent: 0,
 };
+
+const PRESENCE_SUB_MAX = 500;     // the gateway's limit per presence_sub
+const USER_ACTIVE_EVERY_MS = 60 * 1000;
 
 function newChan(c) {
   return {
@@ -203,7 +209,7 @@ async function signIn(token) {
   $('team-name').textContent = who.team || who.team_id;
   $('me-name').textContent = who.user;
   document.title = `Parley — ${who.team || ''}`;
-  await Promise.all([loadUsers(), loadChannels()]);
+  await Promise.all([loadUsers(), loadChannels(), loadPresence()]);
   const want = decodeURIComponent(location.hash.slice(1));
   const byName = [...S.chans.values()].find((c) => c.name === want || c.id === want);
   const general = [...S.chans.values()].find((c) => c.name === 'general');
@@ -252,6 +258,78 @@ async function loadUsers() {
     const users = await S.api.all('users.list', { limit: 200 }, 'members');
     for (const u of users) S.users.set(u.id, u.name);
   } catch { /* names are looked up one by one */ }
+}
+
+// ---------------------------------------------------------------- presence
+
+// loadPresence - our own manual away (the dots come with presence_sub)
+async function loadPresence() {
+  try {
+    const p = await S.api.call('users.getPresence', {});
+    S.manualAway = !!p.manual_away;
+  } catch { /* the toggle shows "auto" until an event says otherwise */ }
+}
+
+// subscribePresence - watch the team's users (every hello: a subscription
+// lives as long as its socket); the answer is the current state, batched
+function subscribePresence() {
+  const ids = [...S.users.keys()].slice(0, PRESENCE_SUB_MAX);
+  if (S.rtm && ids.length) S.rtm.sendRaw({ type: 'presence_sub', ids });
+}
+
+// onPresence - presence_change, single ({user}) or batched ({users:[…]})
+function onPresence(ev) {
+  for (const u of ev.users || [ev.user]) if (u) S.presence.set(u, ev.presence);
+  renderPeople();
+}
+
+async function toggleAway() {
+  const want = S.manualAway ? 'auto' : 'away';
+  $('away-toggle').disabled = true;
+  try {
+    await S.api.call('users.setPresence', { presence: want });
+    S.manualAway = want === 'away';
+  } catch (e) {
+    console.warn('parley: users.setPresence', e);
+  } finally {
+    $('away-toggle').disabled = false;
+    renderPeople();
+  }
+}
+
+// userActive - tell presence the user is here (resets auto-away), at most
+// once a minute; a sent message counts by itself
+function userActive() {
+  const now = Date.now();
+  if (!S.rtm || !S.rtm.isLive() || now - S.lastActiveSent < USER_ACTIVE_EVERY_MS) return;
+  S.lastActiveSent = now;
+  S.rtm.sendRaw({ type: 'user_active' });
+}
+
+function presenceOf(id) {
+  return S.presence.get(id) === 'active' ? 'active' : 'away';
+}
+
+function renderPeople() {
+  const ul = $('people-list');
+  if (!ul) return;
+  const frag = document.createDocumentFragment();
+  const ids = [...S.users.keys()].sort((a, b) => userName(a).localeCompare(userName(b)));
+  for (const id of ids) {
+    const li = el('li', 'person');
+    li.dataset.id = id;
+    const dot = el('span', 'presence-dot');
+    dot.dataset.presence = presenceOf(id);
+    dot.title = presenceOf(id);
+    li.append(dot, el('span', 'person-name', userName(id) + (id === S.self.id ? ' (you)' : '')));
+    frag.append(li);
+  }
+  ul.replaceChildren(frag);
+  const me = $('me-presence');
+  me.dataset.presence = presenceOf(S.self.id);
+  me.title = S.manualAway ? 'away (set by you)' : presenceOf(S.self.id);
+  $('away-toggle').textContent = S.manualAway ? 'Set yourself active' : 'Set yourself away';
+  $('away-toggle').setAttribute('aria-pressed', S.manualAway ? 'true' : 'false');
 }
 
 async function loadChannels() {
@@ -477,8 +555,14 @@ function onEvent(ev) {
     case 'hello':
     case 'resumed':
       if (ev.epochs) Object.assign(S.epochs, ev.epochs);
+      if (ev.type === 'hello') subscribePresence();
       if (ev.type === 'resumed') flushOutbox();
       return;
+    case 'presence_change':
+      return onPresence(ev);
+    case 'manual_presence_change':
+      S.manualAway = ev.presence === 'away';
+      return renderPeople();
     case 'resync_required': {
       const ch = S.chans.get(ev.channel);
       if (!ch) return;
@@ -702,6 +786,7 @@ function discardLocal(cmid) {
 
 function renderAll() {
   renderSidebar();
+  renderPeople();
   renderHeader();
   renderMessages({ toBottom: true });
   renderTyping();
@@ -924,6 +1009,7 @@ function wire() {
   $('search-more').addEventListener('click', () => {
     if (S.search) runSearch(S.search.query, S.search.page + 1);
   });
+  $('away-toggle').addEventListener('click', toggleAway);
   $('load-older').addEventListener('click', loadOlder);
   $('jump-new').addEventListener('click', () => {
     const box = $('messages');
@@ -950,6 +1036,7 @@ function wire() {
   };
   input.addEventListener('input', () => {
     autosize();
+    userActive();
     const now = Date.now();
     if (S.rtm && S.rtm.isLive() && S.current && input.value && now - S.lastTypingSent > 3000) {
       S.lastTypingSent = now;

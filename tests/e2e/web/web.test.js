@@ -227,3 +227,24 @@ test('search finds a message, highlights it, and jumps to it in its channel', as
   await page.waitForSelector('#search-state:text("No results")', { timeout: 5000 });
   assert.deepEqual(page.errors, []);
 });
+
+test('presence dots: the current state at once, changes live, the away toggle', async () => {
+  const alicePage = await openAs(T.alice, T.chan.name);
+  const bobPage = await openAs(T.bob, T.chan.name);
+  const dot = (page, id) => `#people-list .person[data-id="${id}"] .presence-dot`;
+  // bob's client subscribed at hello: alice, connected, is a green dot
+  await bobPage.waitForSelector(`${dot(bobPage, T.alice.id)}[data-presence=active]`, { timeout: 15000 });
+  await alicePage.waitForSelector(`${dot(alicePage, T.bob.id)}[data-presence=active]`, { timeout: 15000 });
+  // alice sets herself away: her own toggle and bob's dot follow
+  await alicePage.click('#away-toggle');
+  await alicePage.waitForSelector('#away-toggle[aria-pressed=true]');
+  await alicePage.waitForSelector('#me-presence[data-presence=away]', { timeout: 15000 });
+  await bobPage.waitForSelector(`${dot(bobPage, T.alice.id)}[data-presence=away]`, { timeout: 15000 });
+  await bobPage.screenshot({ path: path.join(OUT, 'web-e2e-presence.png') });
+  // and back
+  await alicePage.click('#away-toggle');
+  await alicePage.waitForSelector('#away-toggle[aria-pressed=false]');
+  await bobPage.waitForSelector(`${dot(bobPage, T.alice.id)}[data-presence=active]`, { timeout: 15000 });
+  assert.deepEqual(alicePage.errors, []);
+  assert.deepEqual(bobPage.errors, []);
+});
