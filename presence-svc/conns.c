@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <hiredis/hiredis.h>
+#include <openssl/sha.h>
 
 #include "clock.h"
 #include "err.h"
@@ -55,6 +56,8 @@
 #define PS_KEY_TTL_FACTOR 4	/* a set outlives ttl by this much, then Redis drops it */
 #define PS_ST_TTL_MS "86400000"	/* the state hash of a user not seen for a day goes */
 #define PS_GHOST "~"		/* the grace member of a cleanly disconnected user */
+#define PS_SCRIPT_ARGV 16	/* EVALSHA, sha, numkeys, keys and args at most */
+#define PS_SCRIPTS 8
 
 /* KEYS: conns, st. ARGV: op, now, cutoff, session, pexpire, auto cutoff,
  * ghost score, manual ("1" | "0" cache it, "0?" use it uncached, "" none),
@@ -233,16 +236,111 @@ ps_conns_free(struct ps_op *op, int rv)
 	free(op);
 }
 
+/* the SHA1 of each script, computed once: scripts go as EVALSHA (Redis
+ * does not hash and parse the body again per call), and as EVAL when Redis
+ * answers NOSCRIPT (restarted, SCRIPT FLUSH), which loads it again */
+static struct {
+	const char *text;
+	char sha[2 * SHA_DIGEST_LENGTH + 1];
+} ps_shas[PS_SCRIPTS];
+
+/* one script call in flight: its argv (copied) and whom to answer */
+struct ps_script_call {
+	const char *text;
+	pl_redis_fn cb;
+	void *arg;
+	int argc;
+	char *argv[PS_SCRIPT_ARGV];
+};
+
+/* ps_conns_sha - the hex SHA1 of a script's text */
+static const char *
+ps_conns_sha(const char *text)
+{
+	unsigned char d[SHA_DIGEST_LENGTH];
+	int i, k;
+
+	for (i = 0; i < PS_SCRIPTS && ps_shas[i].text != NULL; i++)
+		if (ps_shas[i].text == text)
+			return ps_shas[i].sha;
+	if (i == PS_SCRIPTS)
+		pl_panic("PS-SCRIPTS", "more than %d scripts", PS_SCRIPTS);
+	SHA1((const unsigned char *)text, strlen(text), d);
+	for (k = 0; k < SHA_DIGEST_LENGTH; k++)
+		snprintf(ps_shas[i].sha + 2 * k, 3, "%02x", d[k]);
+	ps_shas[i].text = text;
+	return ps_shas[i].sha;
+}
+
+/* ps_conns_script_free - the call's copies */
+static void
+ps_conns_script_free(struct ps_script_call *sc)
+{
+	int i;
+
+	for (i = 0; i < sc->argc; i++)
+		free(sc->argv[i]);
+	free(sc);
+}
+
+/* ps_conns_script_done - the answer; NOSCRIPT: send the text once */
+static void
+ps_conns_script_done(int rv, struct redisReply *reply, void *arg)
+{
+	struct ps_script_call *sc = arg;
+
+	if (rv == PL_EIO && reply != NULL && reply->type == REDIS_REPLY_ERROR &&
+	    reply->str != NULL && strncmp(reply->str, "NOSCRIPT", 8) == 0 &&
+	    strcmp(sc->argv[0], "EVALSHA") == 0) {
+		free(sc->argv[0]);
+		free(sc->argv[1]);
+		sc->argv[0] = pl_strdup("EVAL");
+		sc->argv[1] = pl_strdup(sc->text);
+		if ((rv = pl_redis_cmd(ps_conns.redis, ps_conns_script_done, sc, sc->argc,
+		    (const char **)sc->argv, NULL)) == 0)
+			return;
+		reply = NULL;
+	}
+	if (sc->cb != NULL)
+		sc->cb(rv, reply, sc->arg);
+	ps_conns_script_free(sc);
+}
+
+/* ps_conns_script - run script with argc strings of argv (numkeys, keys,
+ * args); cb (may be NULL) gets the answer, always exactly once */
+static void
+ps_conns_script(const char *script, int argc, const char *const *argv,
+    pl_redis_fn cb, void *arg)
+{
+	struct ps_script_call *sc = pl_calloc(1, sizeof(*sc));
+	int i, rv;
+
+	if (argc + 2 > PS_SCRIPT_ARGV)
+		pl_panic("PS-SCRIPT-ARGV", "argc=%d", argc);
+	sc->text = script;
+	sc->cb = cb;
+	sc->arg = arg;
+	sc->argv[0] = pl_strdup("EVALSHA");
+	sc->argv[1] = pl_strdup(ps_conns_sha(script));
+	for (i = 0; i < argc; i++)
+		sc->argv[i + 2] = pl_strdup(argv[i]);
+	sc->argc = argc + 2;
+	if ((rv = pl_redis_cmd(ps_conns.redis, ps_conns_script_done, sc, sc->argc,
+	    (const char **)sc->argv, NULL)) != 0) {
+		if (cb != NULL)
+			cb(rv, NULL, arg);
+		ps_conns_script_free(sc);
+	}
+}
+
 /* ps_conns_eval - run script on key with up to 3 args; cb gets rv always */
 static void
 ps_conns_eval(const char *script, const char *key, const char *a1,
     const char *a2, const char *a3, pl_redis_fn cb, void *arg)
 {
-	const char *argv[] = { "EVAL", script, "1", key, a1, a2, a3 };
-	int argc = a3 ? 7 : a2 ? 6 : 5, rv;
+	const char *argv[] = { "1", key, a1, a2, a3 };
 
-	if ((rv = pl_redis_cmd(ps_conns.redis, cb, arg, argc, argv, NULL)) != 0 && cb)
-		cb(rv, NULL, arg);
+	ps_conns_script(script, a3 ? 5 : a2 ? 4 : 3, argv, cb, arg);
 }
 
 /* ps_conns_index - ZADD member at score to an index key, no answer needed */
@@ -369,17 +467,14 @@ ps_conns_run_cb(struct ps_op *op, const char *step, const char *manual,
     pl_redis_fn cb)
 {
 	char pexpire[24];
-	const char *argv[] = { "EVAL", ps_lua_step, "2", op->key, op->st, step,
-	    op->now, op->cutoff, op->session, pexpire, op->auto_cutoff, op->ghost,
-	    manual, op->team, PS_ST_TTL_MS };
-	int rv;
+	const char *argv[] = { "2", op->key, op->st, step, op->now, op->cutoff,
+	    op->session, pexpire, op->auto_cutoff, op->ghost, manual, op->team,
+	    PS_ST_TTL_MS };
 
 	op->step = step;
 	snprintf(pexpire, sizeof(pexpire), "%lld",
 	    (long long)(ps_conf.ttl_ms * PS_KEY_TTL_FACTOR + ps_conf.grace_ms));
-	if ((rv = pl_redis_cmd(ps_conns.redis, cb, op,
-	    (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL)) != 0)
-		cb(rv, NULL, op);
+	ps_conns_script(ps_lua_step, (int)(sizeof(argv) / sizeof(argv[0])), argv, cb, op);
 }
 
 static void
@@ -552,13 +647,11 @@ int
 ps_conns_get(const char *user, ps_state_fn fn, void *arg)
 {
 	struct ps_op *op = ps_conns_op(user, "", "");
-	const char *argv[] = { "EVAL", ps_lua_get, "2", op->key, op->st, op->cutoff };
-	int rv;
+	const char *argv[] = { "2", op->key, op->st, op->cutoff };
 
 	op->state_fn = fn;
 	op->arg = arg;
-	if ((rv = pl_redis_cmd(ps_conns.redis, ps_conns_got, op, 6, argv, NULL)) != 0)
-		ps_conns_got(rv, NULL, op);
+	ps_conns_script(ps_lua_get, 4, argv, ps_conns_got, op);
 	return 0;
 }
 
@@ -689,6 +782,13 @@ ps_conns_sweep(void)
 			ps_conns_scan(sc);
 		}
 	}
+	/* the one index key of before the buckets, until it is empty (an
+	 * upgrade leaves sessions there whose gateway may never beat again) */
+	sc = pl_calloc(1, sizeof(*sc));
+	snprintf(sc->key, sizeof(sc->key), "{ps}:idx");
+	snprintf(sc->cutoff, sizeof(sc->cutoff), "%llu",
+	    (unsigned long long)(now - (uint64_t)ps_conf.ttl_ms));
+	ps_conns_scan(sc);
 }
 
 /* ps_conns_grace_tick - the timer: expire the ghosts whose grace is over

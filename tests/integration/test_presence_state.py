@@ -234,7 +234,9 @@ def test_redis_flush_repairs_within_a_heartbeat(pst, pteam):
         set_presence(pst, pteam, "carol", "away")
         bob.send({"type": "presence_sub", "ids": [alice, pteam.uid("carol")]})
         wait_change(bob, alice, "active")
-        redis.Redis(host=host, port=int(port)).flushall()
+        r = redis.Redis(host=host, port=int(port))
+        r.flushall()
+        r.script_flush()        # presence-svc's EVALSHA meets NOSCRIPT: EVAL again
         # the next heartbeat puts the sessions back; manual away comes back
         # from PostgreSQL, so carol never shows active
         wait_for(lambda: get_presence(pst, pteam, "alice")["connection_count"] == 1, 15,
