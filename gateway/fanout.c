@@ -221,8 +221,11 @@ gw_fanout_to(const struct gw_event_rule *r, struct gw_blob *b,
 			gw_fanout_set(&u->conns, b, k, NULL, NULL);
 		break;
 	case GW_TO_WATCHERS:
-		if (k->user != NULL && (u = gw_cache_user(k->user)) != NULL)
+		if (k->user != NULL && (u = gw_cache_user(k->user)) != NULL) {
+			if (r->type == PARLEY__EVENT_TYPE__PRESENCE_CHANGE)
+				u->presence_seq++;	/* presence.c: batches in flight */
 			gw_fanout_set(&u->watchers, b, k, NULL, k->team ? k->team : "");
+		}
 		break;
 	}
 }

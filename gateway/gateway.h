@@ -209,6 +209,7 @@ struct gw_user {
 	char *name;
 	struct gw_set conns;		/* this user's local connections */
 	struct gw_set watchers;		/* connections with presence_sub on us */
+	uint32_t presence_seq;		/* presence_change events delivered */
 };
 struct gw_team {
 	char id[GW_ID_MAX + 1];
@@ -594,8 +595,10 @@ const char *gw_active_err_code(int rv);
 struct cJSON;
 void gw_presence_activity(const char *user, const char *team);
 void gw_presence_poll(const struct gw_conn *c);
-/* the current presence of ids (a JSON array) as batched presence_change */
-void gw_presence_query(struct gw_conn *c, const struct cJSON *ids);
+/* the current presence of ids (a JSON array) as batched presence_change;
+ * watched: c watches them (presence_sub), so users with a live change
+ * delivered while the query was out are left out of the batch */
+void gw_presence_query(struct gw_conn *c, const struct cJSON *ids, int watched);
 
 /* state.c */
 void gw_request_caller(Parley__Request *req, Parley__Caller *caller,

@@ -4,7 +4,14 @@
  * users asked by presence_sub / presence_query, from presence-svc's batch
  * presence.query, rendered as Slack's batched presence_change
  * ({"type":"presence_change","presence":p,"users":[…]}, one frame per
- * presence value present, "active" first). */
+ * presence value present, "active" first).
+ *
+ * A presence_sub registers its watches before it asks, so no change is
+ * missed; but a change delivered while the query is out may be newer than
+ * the batch's answer. Each user entry counts the presence_change events
+ * delivered for it (presence_seq, fanout.c): a user whose count moved since
+ * the query was sent is left out of the batch, the live event already told
+ * the connection (and any later change comes live too). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,10 +63,45 @@ gw_presence_poll(const struct gw_conn *c)
 	gw_presence_report("poll", c->user, c->team, session);
 }
 
+/* one query in flight: the connection, and for a presence_sub each asked
+ * user's presence_seq when it was sent */
+struct gw_presence_call {
+	gw_handle h;
+	int watched;
+	int n;
+	int at;		/* answers come in the asked order: search from here */
+	struct {
+		char id[GW_ID_MAX + 1];
+		uint32_t seq;
+	} *asked;
+};
+
+/* gw_presence_fresh - 1 if no live change of id reached c's watches since
+ * the query was sent (and c still watches id), for a presence_sub */
+static int
+gw_presence_fresh(struct gw_presence_call *call, const char *id)
+{
+	const struct gw_user *u;
+	int k, i;
+
+	if (!call->watched)
+		return 1;
+	for (k = 0; k < call->n; k++) {
+		i = (call->at + k) % call->n;
+		if (strcmp(call->asked[i].id, id) == 0) {
+			call->at = i;
+			return (u = gw_cache_user(id)) != NULL &&
+			    u->presence_seq == call->asked[i].seq;
+		}
+	}
+	return 0;
+}
+
 /* gw_presence_frame - one batched presence_change of the users whose
  * presence is p, if any */
 static void
-gw_presence_frame(struct gw_conn *c, const cJSON *users, const char *p)
+gw_presence_frame(struct gw_conn *c, struct gw_presence_call *call,
+    const cJSON *users, const char *p)
 {
 	const cJSON *it;
 	struct pl_buf b;
@@ -72,7 +114,8 @@ gw_presence_frame(struct gw_conn *c, const cJSON *users, const char *p)
 	cJSON_ArrayForEach(it, users) {
 		const char *id = pl_json_str(it, "id"), *pr = pl_json_str(it, "presence");
 
-		if (id == NULL || pr == NULL || strcmp(pr, p) != 0)
+		if (id == NULL || pr == NULL || strcmp(pr, p) != 0 ||
+		    !gw_presence_fresh(call, id))
 			continue;
 		if (n++ > 0)
 			pl_buf_puts(&b, ",");
@@ -88,40 +131,51 @@ gw_presence_frame(struct gw_conn *c, const cJSON *users, const char *p)
 static void
 gw_presence_answered(int rv, Parley__Reply *reply, void *arg)
 {
-	struct gw_conn *c = gw_conn_find((gw_handle)(uintptr_t)arg);
-	cJSON *j, *users;
+	struct gw_presence_call *call = arg;
+	struct gw_conn *c = gw_conn_find(call->h);
+	cJSON *j = NULL, *users;
 
 	if (c == NULL || c->state != GW_CONN_LIVE)
-		return;
+		goto out;
 	if (rv != 0 || reply == NULL || !reply->ok) {
 		pl_log_warn("GW-PRESENCE-QUERY", "conn=%s err=%s", c->session,
 		    rv ? pl_err_str(rv) : reply && reply->error ? reply->error : "");
 		gw_rtm_error(c, -1, rv ? gw_rtm_rpc_error(rv) : "internal_error",
 		    "the current presence could not be read");
-		return;
+		goto out;
 	}
 	if ((j = cJSON_Parse(reply->json ? reply->json : "")) == NULL)
-		return;
+		goto out;
 	users = cJSON_GetObjectItemCaseSensitive(j, "users");
 	if (cJSON_IsArray(users)) {
-		gw_presence_frame(c, users, "active");
-		gw_presence_frame(c, users, "away");
+		gw_presence_frame(c, call, users, "active");
+		gw_presence_frame(c, call, users, "away");
 	}
+out:
 	cJSON_Delete(j);
+	free(call->asked);
+	free(call);
 }
 
 /* gw_presence_query - ask presence-svc for the current presence of the
  * string ids of a JSON array (at most PL_PRESENCE_QUERY_MAX, each at most
  * GW_ID_MAX: others skipped) and answer c with the batch frames */
 void
-gw_presence_query(struct gw_conn *c, const cJSON *ids)
+gw_presence_query(struct gw_conn *c, const cJSON *ids, int watched)
 {
+	struct gw_presence_call *call;
+	const struct gw_user *u;
 	const cJSON *it;
 	Parley__Request req;
 	Parley__Caller caller;
 	struct pl_buf users;
 	int n = 0, rv;
 
+	call = pl_calloc(1, sizeof(*call));
+	call->h = gw_conn_handle(c);
+	call->watched = watched;
+	if (watched)
+		call->asked = pl_calloc((size_t)PL_PRESENCE_QUERY_MAX, sizeof(*call->asked));
 	pl_buf_init(&users);
 	cJSON_ArrayForEach(it, ids) {
 		if (!cJSON_IsString(it) || it->valuestring[0] == '\0' ||
@@ -133,21 +187,27 @@ gw_presence_query(struct gw_conn *c, const cJSON *ids)
 		if (users.len > 0)
 			pl_buf_puts(&users, ",");
 		pl_buf_puts(&users, it->valuestring);
+		if (watched) {
+			snprintf(call->asked[call->n].id, GW_ID_MAX + 1, "%s", it->valuestring);
+			u = gw_cache_user(it->valuestring);
+			call->asked[call->n++].seq = u ? u->presence_seq : 0;
+		}
 	}
 	if (n == 0) {
 		pl_buf_fini(&users);
+		free(call->asked);
+		free(call);
 		return;
 	}
 	pl_request_init(&req, "presence.query");
 	gw_request_caller(&req, &caller, c->user, c->team, 0, c->session);
 	req.source = "rtm";
 	pl_request_param(&req, "users", users.data);
-	rv = pl_presence_call(gw.presence, &req, gw_presence_answered,
-	    (void *)(uintptr_t)gw_conn_handle(c));
+	rv = pl_presence_call(gw.presence, &req, gw_presence_answered, call);
 	req.caller = NULL;
 	req.source = NULL;
 	pl_request_fini(&req);
 	pl_buf_fini(&users);
 	if (rv != 0)
-		gw_presence_answered(rv, NULL, (void *)(uintptr_t)gw_conn_handle(c));
+		gw_presence_answered(rv, NULL, call);
 }

@@ -252,7 +252,7 @@ gw_rtm_presence_sub(struct gw_conn *c, const cJSON *f, int64_t id)
 	}
 	/* watching first, then the current state: a change after the query
 	 * is delivered as it happens */
-	gw_presence_query(c, ids);
+	gw_presence_query(c, ids, 1);
 	return 0;
 }
 
@@ -266,7 +266,7 @@ gw_rtm_presence_query(struct gw_conn *c, const cJSON *f, int64_t id)
 		gw_rtm_error(c, id, "invalid_arguments", "ids must be an array of user ids");
 		return 0;
 	}
-	gw_presence_query(c, ids);
+	gw_presence_query(c, ids, 0);
 	return 0;
 }
 
