@@ -162,6 +162,8 @@ static struct {
 	struct pl_metric *reconnects;
 	struct pl_metric *graces_ended;
 	struct ps_table *graced;	/* "team|user" in grace, by mono ms */
+	struct ps_table *active;	/* users whose activity was stamped lately */
+	struct pl_metric *coalesced;
 } ps_conns;
 
 static void ps_conns_run(struct ps_op *op, const char *step, const char *manual);
@@ -187,8 +189,12 @@ ps_conns_init(struct pl_redis *redis)
 	    "Reconnect graces over: checked at their end (away if no one came back), "
 	    "restarted, or left to the sweep.",
 	    NULL);
+	ps_conns.coalesced = pl_metrics_counter("parley_presence_activity_coalesced_total",
+	    "Activity reports within auto-away/60 of the user's last stamp here: "
+	    "not written again.", NULL);
 	ps_memview_init();
 	ps_conns.graced = ps_table_create((size_t)ps_conf.mem_max);
+	ps_conns.active = ps_table_create((size_t)ps_conf.mem_max);
 }
 
 /* ps_conns_bucket - the index bucket of user */
@@ -574,10 +580,24 @@ ps_conns_drop(const struct ps_report *r)
 	ps_conns_run_cb(op, "drop", "", ps_conns_dropped);
 }
 
-/* ps_conns_activity - a sent message or user_active: activity now */
+/* ps_conns_activity - a sent message or user_active: activity now. Every
+ * message is one, so a user stamped here within auto-away/60 is not
+ * written again: such a user cannot be auto-away, and the stamp is at most
+ * 1/60 of auto-away late (30 s of the default 30 min). */
 void
 ps_conns_activity(const struct ps_report *r)
 {
+	uint64_t now = pl_clock_mono_ms(), every = (uint64_t)ps_conf.auto_away_s * 1000 / 60;
+	struct ps_entry *e;
+	int created;
+
+	while ((e = ps_table_oldest(ps_conns.active)) != NULL && e->at_ms + every <= now)
+		ps_table_del(ps_conns.active, e);
+	if (ps_table_get(ps_conns.active, r->user) != NULL) {
+		pl_metrics_inc(ps_conns.coalesced);
+		return;
+	}
+	(void)ps_table_put(ps_conns.active, r->user, now, &e, &created);
 	ps_conns_active(r->user, r->team, NULL, NULL);
 }
 
@@ -816,6 +836,7 @@ void
 ps_conns_fini(void)
 {
 	ps_table_free(&ps_conns.graced);
+	ps_table_free(&ps_conns.active);
 	ps_memview_fini();
 	ps_conns.redis = NULL;
 }

@@ -193,6 +193,60 @@ PL_TEST(test_presence_unknown)
 	free(s);
 }
 
+PL_TEST(test_manual_dnd)
+{
+	Parley__Envelope env;
+	Parley__Presence p;
+	Parley__Dnd d;
+	struct pl_buf b;
+	char *s;
+	int rv;
+
+	parley__envelope__init(&env);
+	parley__presence__init(&p);
+	p.user = "U1";
+	p.presence = "away";
+	env.type = PARLEY__EVENT_TYPE__MANUAL_PRESENCE_CHANGE;
+	env.body_case = PARLEY__ENVELOPE__BODY_PRESENCE;
+	env.presence = &p;
+	s = render(&env, &rv);
+	PL_CHECK_EQ_STR(s, "{\"type\":\"manual_presence_change\",\"presence\":\"away\"}");
+	free(s);
+
+	parley__dnd__init(&d);
+	d.user = "U1";
+	d.team = "T1";
+	d.dnd_enabled = 1;
+	d.next_dnd_start_ts = 100;
+	d.next_dnd_end_ts = 200;
+	d.snooze_enabled = 1;
+	d.snooze_endtime = 150;
+	env.type = PARLEY__EVENT_TYPE__DND_UPDATED;
+	env.body_case = PARLEY__ENVELOPE__BODY_DND;
+	env.dnd = &d;
+	s = render(&env, &rv);
+	PL_CHECK_EQ_STR(s, "{\"type\":\"dnd_updated\",\"user\":\"U1\",\"dnd_status\":"
+	    "{\"dnd_enabled\":true,\"next_dnd_start_ts\":100,\"next_dnd_end_ts\":200,"
+	    "\"snooze_enabled\":true,\"snooze_endtime\":150}}");
+	free(s);
+	pl_buf_init(&b);
+	PL_CHECK_EQ_INT(pl_event_json_dnd_user(&env, &b), 0);
+	pl_buf_puts(&b, "");
+	PL_CHECK_EQ_STR(b.data, "{\"type\":\"dnd_updated_user\",\"user\":\"U1\","
+	    "\"dnd_status\":{\"dnd_enabled\":true,\"next_dnd_start_ts\":100,"
+	    "\"next_dnd_end_ts\":200}}");
+	pl_buf_fini(&b);
+	/* a DND_UPDATED without its body renders nothing, on either path */
+	env.body_case = PARLEY__ENVELOPE__BODY_PRESENCE;
+	env.presence = &p;
+	s = render(&env, &rv);
+	PL_CHECK_EQ_INT(rv, PL_ENOTFOUND);
+	free(s);
+	pl_buf_init(&b);
+	PL_CHECK_EQ_INT(pl_event_json_dnd_user(&env, &b), PL_ENOTFOUND);
+	pl_buf_fini(&b);
+}
+
 PL_TEST(test_message_obj)
 {
 	Parley__Message m;
@@ -220,6 +274,7 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_reaction_join),
 	PL_TEST_CASE(test_directory_events),
 	PL_TEST_CASE(test_presence_unknown),
+	PL_TEST_CASE(test_manual_dnd),
 	PL_TEST_CASE(test_message_obj),
 };
 PL_TEST_MAIN(tests)

@@ -1,11 +1,14 @@
 /* presence_clnt_test.c - reports encode as the Envelopes presence-svc reads,
- * and travel over a real nng push/pull pair on the loop. */
+ * and travel over a real nng push/pull pair on the loop; a call travels
+ * over a real REQ/REP pair and its Reply is decoded; without the RPC
+ * client a call is refused and its callback never runs. */
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "loop.h"
 #include "parley.pb-c.h"
 #include "pl_test.h"
@@ -103,9 +106,88 @@ PL_TEST(test_push_over_nng)
 	rmdir(dir);
 }
 
+static struct {
+	int served, answered, rv;
+	char method[32], user[16], json[64];
+} rpc;
+
+/* on_request - presence-svc's side: decode, answer a Reply */
+static void
+on_request(struct pl_rpc_req *req, const void *data, size_t len, void *arg)
+{
+	Parley__Request *r = parley__request__unpack(NULL, len, data);
+	Parley__Reply reply = PARLEY__REPLY__INIT;
+	uint8_t buf[256];
+	size_t n;
+
+	if (r != NULL) {
+		snprintf(rpc.method, sizeof(rpc.method), "%s", r->method);
+		snprintf(rpc.user, sizeof(rpc.user), "%s", r->caller ? r->caller->user : "");
+		parley__request__free_unpacked(r, NULL);
+	}
+	rpc.served++;
+	reply.ok = 1;
+	reply.json = "{\"presence\":\"away\"}";
+	n = parley__reply__pack(&reply, buf);
+	pl_rpc_reply(req, buf, n);
+}
+
+/* on_reply - the gateway's side */
+static void
+on_reply(int rv, Parley__Reply *reply, void *arg)
+{
+	rpc.answered++;
+	rpc.rv = rv;
+	if (reply != NULL && reply->ok)
+		snprintf(rpc.json, sizeof(rpc.json), "%s", reply->json);
+	event_base_loopbreak(rx.base);
+}
+
+PL_TEST(test_call_over_nng)
+{
+	char dir[] = "/tmp/pl-presence-XXXXXX", url[128], rpc_url[128];
+	struct pl_loop *l;
+	struct pl_rpc_server *srv = NULL;
+	struct pl_presence_clnt *c = NULL;
+	struct pl_timer *t = NULL;
+	Parley__Request req = PARLEY__REQUEST__INIT;
+	Parley__Caller caller = PARLEY__CALLER__INIT;
+
+	PL_CHECK(mkdtemp(dir) != NULL);
+	snprintf(url, sizeof(url), "ipc://%s/presence.ipc", dir);
+	snprintf(rpc_url, sizeof(rpc_url), "ipc://%s/presence-rpc.ipc", dir);
+	rx.base = event_base_new();
+	l = pl_loop_event_create(rx.base);
+	PL_CHECK_EQ_INT(pl_presence_clnt_start(l, url, &c), 0);
+	req.method = "users.getPresence";
+	caller.user = "U7";
+	req.caller = &caller;
+	/* no RPC client yet: refused, the callback never runs */
+	PL_CHECK_EQ_INT(pl_presence_call(c, &req, on_reply, NULL), PL_EUNAVAIL);
+	PL_CHECK_EQ_INT(pl_rpc_server_start(l, rpc_url, 1, on_request, NULL, &srv), 0);
+	PL_CHECK_EQ_INT(pl_presence_clnt_rpc(c, rpc_url, 5000), 0);
+	PL_CHECK_EQ_INT(pl_loop_timer(l, 5000, 0, on_deadline, NULL, &t), 0);
+	PL_CHECK_EQ_INT(pl_presence_call(c, &req, on_reply, NULL), 0);
+	event_base_dispatch(rx.base);
+	PL_CHECK_EQ_INT(rpc.served, 1);
+	PL_CHECK_EQ_INT(rpc.answered, 1);
+	PL_CHECK_EQ_INT(rpc.rv, 0);
+	PL_CHECK_EQ_STR(rpc.method, "users.getPresence");
+	PL_CHECK_EQ_STR(rpc.user, "U7");
+	PL_CHECK_EQ_STR(rpc.json, "{\"presence\":\"away\"}");
+	pl_loop_timer_stop(&t);
+	pl_presence_clnt_stop(&c);
+	pl_rpc_server_stop(&srv);
+	pl_loop_free(&l);
+	event_base_free(rx.base);
+	unlink(rpc_url + strlen("ipc://"));
+	rmdir(dir);
+}
+
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_encode_typing),
 	PL_TEST_CASE(test_encode_too_small),
 	PL_TEST_CASE(test_push_over_nng),
+	PL_TEST_CASE(test_call_over_nng),
 };
 PL_TEST_MAIN(tests)
