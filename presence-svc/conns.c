@@ -58,11 +58,13 @@
 #define PS_GHOST "~"		/* the grace member of a cleanly disconnected user */
 #define PS_SCRIPT_ARGV 16	/* EVALSHA, sha, numkeys, keys and args at most */
 #define PS_SCRIPTS 8
+#define PS_STEP_ANSWER 7	/* elements of ps_lua_step's answer */
 
 /* KEYS: conns, st. ARGV: op, now, cutoff, session, pexpire, auto cutoff,
  * ghost score, manual ("1" | "0" cache it, "0?" use it uncached, "" none),
  * team, st pexpire -> {changed, live, known, removed (touch, beat: a ghost,
- * i.e. a reconnect within the grace), ghost, actset} */
+ * i.e. a reconnect within the grace), ghost, actset, idle (away though
+ * online and not manually: auto-away)} */
 static const char ps_lua_step[] =
     "local c, st, op, now, cut = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3] "
     "local rm, ghost, actset = 0, 0, 0 "
@@ -93,7 +95,7 @@ static const char ps_lua_step[] =
     "local m = redis.call('HGET', st, 'manual') "
     "if not m and ARGV[8] ~= '' then m = string.sub(ARGV[8], 1, 1) "
     "  if string.len(ARGV[8]) == 1 then redis.call('HSET', st, 'manual', m) end end "
-    "if not m then return {'', live, 0, rm, ghost, actset} end "
+    "if not m then return {'', live, 0, rm, ghost, actset, 0} end "
     "local act = tonumber(redis.call('HGET', st, 'act') or '0') "
     "local want = 'away' "
     "if live > 0 and m == '0' and act > tonumber(ARGV[6]) then want = 'active' end "
@@ -101,7 +103,8 @@ static const char ps_lua_step[] =
     "if want ~= (redis.call('HGET', st, 'shown') or 'away') then "
     "  redis.call('HSET', st, 'shown', want) ch = want end "
     "if redis.call('EXISTS', st) == 1 then redis.call('PEXPIRE', st, ARGV[10]) end "
-    "return {ch, live, 1, rm, ghost, actset}";
+    "return {ch, live, 1, rm, ghost, actset, "
+    "  (want == 'away' and live > 0 and m == '0') and 1 or 0}";
 
 /* KEYS: conns, st. ARGV: cutoff -> {live, ghost live, manual, act, team},
  * read only */
@@ -135,7 +138,6 @@ struct ps_op {
 	char umember[2 * PS_ID_MAX + 2];	/* team|user */
 	char now[24], cutoff[24], auto_cutoff[24], ghost[24];
 	const char *step;
-	int swept;		/* a settle of the auto-away sweep */
 	uint64_t mono_ms;
 	ps_done_fn done;
 	void *arg;
@@ -365,7 +367,7 @@ ps_conns_failed(int rv, const struct redisReply *reply)
 	if (rv == PL_ECLOSED)
 		return 0;	/* shutting down */
 	if (rv == 0 && reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
-	    reply->elements == 6)
+	    reply->elements == PS_STEP_ANSWER)
 		return 0;
 	pl_metrics_inc(ps_conns.redis_errors);
 	pl_log_debug("PS-REDIS-FAILED", "err=%s", pl_err_str(rv ? rv : PL_EPROTO));
@@ -434,7 +436,7 @@ ps_conns_settled(struct ps_op *op, const struct redisReply *reply, int announce)
 		return 1;
 	}
 	if (changed != NULL && announce) {
-		if (op->swept && strcmp(changed, PS_AWAY) == 0 && ps_conns_int(reply, 1) > 0) {
+		if (strcmp(changed, PS_AWAY) == 0 && ps_conns_int(reply, 6) == 1) {
 			pl_metrics_inc(ps_conns.auto_away);
 			pl_log_info("PS-AUTO-AWAY", "user=%s team=%s", op->user, op->team);
 		}
@@ -451,7 +453,7 @@ ps_conns_stepped(int rv, struct redisReply *reply, void *arg)
 	struct ps_op *op = arg;
 
 	if (rv != 0 || reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements != 6) {
+	    reply->elements != PS_STEP_ANSWER) {
 		if (rv != PL_ECLOSED)
 			pl_metrics_inc(ps_conns.redis_errors);
 		ps_conns_free(op, rv ? rv : PL_EPROTO);
@@ -699,7 +701,6 @@ ps_conns_expire_member(const struct ps_scan *sc, const char *member, size_t len)
 		snprintf(op->cutoff, sizeof(op->cutoff), "%s", sc->cutoff);
 		ps_conns_run(op, "expire", "");
 	} else {
-		op->swept = 1;
 		ps_conns_run(op, "settle", "");
 	}
 	ps_conns_eval(ps_lua_unindex, sc->key, member, sc->cutoff, NULL, NULL, NULL);

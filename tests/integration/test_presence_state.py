@@ -3,15 +3,17 @@ state on presence_sub, manual away (users.setPresence) durable across
 reconnects and a Redis flush, the reconnect grace (no flap), auto-away and
 activity, events.poll clients present, users.getPresence, DND events.
 
-Most tests share one private stack with a 1 s heartbeat, ttl 2.5 s, a
-300 ms sweep and a 1.5 s reconnect grace. Events of one team share a
+Most tests share one private stack with a 2 s heartbeat, ttl 3 s (1.5x),
+a 500 ms sweep (so a dead gateway's users go away within ttl + sweep =
+3.5 s, under two heartbeats) and a 1.5 s reconnect grace. Events of one team share a
 partition of parley.presence (key = team), so they arrive in the order
 presence-svc published them: a later expected event of the same team is the
 marker that an earlier unexpected one would have arrived. For a connection
 that must see nothing, a ping after the marker reached another connection
 of the same gateway is the marker: its pong is written after anything the
 fan-out had queued on it."""
-import struct
+import os
+import signal
 import time
 
 import pytest
@@ -19,9 +21,10 @@ import pytest
 import conftest
 import parley
 from parley import Ws, wait_for
+from test_gateway_limits import ExtraGateway
 
-ENV = dict(conftest.TEST_ENV, PARLEY_HEARTBEAT_MS="1000", PARLEY_PRESENCE_TTL_MS="2500",
-           PARLEY_PRESENCE_SWEEP_MS="300", PARLEY_PRESENCE_GRACE_MS="1500")
+ENV = dict(conftest.TEST_ENV, PARLEY_HEARTBEAT_MS="2000", PARLEY_PRESENCE_TTL_MS="3000",
+           PARLEY_PRESENCE_SWEEP_MS="500", PARLEY_PRESENCE_GRACE_MS="1500")
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +72,11 @@ def wait_batch(ws, presence, timeout=15):
                          what="a batched presence_change %s" % presence)
 
 
+def batches(ws):
+    """the batched presence_change frames ws got, in order"""
+    return ws.matching(lambda e: e.get("type") == "presence_change" and "users" in e)
+
+
 def flushed(ws):
     """a ping answered: whatever was queued on ws before has been read"""
     assert ws.request({"type": "ping"})["type"] == "pong"
@@ -91,12 +99,19 @@ def online(st, team, who):
 
 
 def test_sub_batch_then_active_away_active(pst, pteam):
-    alice, carol = pteam.uid("alice"), pteam.uid("carol")
+    alice, carol, dave_id = pteam.uid("alice"), pteam.uid("carol"), pteam.uid("dave")
     other = parley.provision(pst, users=("eve",), channel=None)
-    with Ws(pst.ws_url, pteam.token("carol")) as c, \
+    eve_id = other.uid("eve")
+    with Ws(pst.ws_url, pteam.token("carol")), \
             Ws(pst.ws_url, pteam.token("dave")) as dave, \
             Ws(pst.ws_url, other.token("eve")) as eve:
-        online(pst, pteam, "carol")
+        # carol's and eve's "active" have passed the gateway (a change
+        # delivered while a subscriber's batch is out leaves its user out
+        # of the batch: the live event said it)
+        dave.send({"type": "presence_sub", "ids": [carol]})
+        eve.send({"type": "presence_sub", "ids": [eve_id]})
+        wait_for(lambda: changes(dave, carol) == ["active"], 15, "carol active at dave")
+        wait_for(lambda: changes(eve, eve_id) == ["active"], 15, "eve active at eve")
         with Ws(pst.ws_url, pteam.token("bob")) as bob:
             bob.send({"type": "presence_sub", "ids": [alice, carol]})
             # at once: one batch of the current states (alice never seen: left out)
@@ -105,12 +120,12 @@ def test_sub_batch_then_active_away_active(pst, pteam):
                              "users": [carol]}, first
             # another team's user asks for the same ids (and herself, the
             # marker): nothing of this team
-            eve_id = other.uid("eve")
-            online(pst, other, "eve")
+            n = len(batches(eve))
             eve.send({"type": "presence_sub", "ids": [alice, carol, eve_id]})
-            assert wait_batch(eve, "active")["users"] == [eve_id]
-            # a non-subscriber of alice watches carol only
-            dave.send({"type": "presence_sub", "ids": [pteam.uid("dave")]})
+            wait_for(lambda: len(batches(eve)) > n, 15, "eve's batch")
+            assert batches(eve)[-1]["users"] == [eve_id], eve.events
+            # dave watches himself only now: not alice
+            dave.send({"type": "presence_sub", "ids": [dave_id]})
             flushed(dave)
             with Ws(pst.ws_url, pteam.token("alice")):
                 wait_change(bob, alice, "active")
@@ -124,8 +139,10 @@ def test_sub_batch_then_active_away_active(pst, pteam):
                 assert changes(eve, alice) == [] and changes(eve, carol) == [], eve.events
                 assert changes(dave, alice) == [], dave.events
                 # eve's own query of the other team's users: herself only
+                n = len(batches(eve))
                 eve.send({"type": "presence_query", "ids": [alice, carol, eve_id]})
-                assert wait_batch(eve, "active")["users"] == [eve_id]
+                wait_for(lambda: len(batches(eve)) > n, 15, "eve's query")
+                assert batches(eve)[-1]["users"] == [eve_id], eve.events
                 assert changes(eve, alice) == [] and changes(eve, carol) == [], eve.events
                 # bob's one-off query: both active now, one batch
                 bob.send({"type": "presence_query", "ids": [carol, alice]})
@@ -196,12 +213,13 @@ def test_manual_away_survives_reconnect_and_shows_on_every_session(pst, pteam):
 
 def test_reconnect_within_grace_changes_nothing(pst, pteam):
     alice, carol = pteam.uid("alice"), pteam.uid("carol")
-    a = Ws(pst.ws_url, pteam.token("alice"))
-    online(pst, pteam, "alice")
-    with Ws(pst.ws_url, pteam.token("bob")) as bob, Ws(pst.ws_url, pteam.token("carol")):
-        online(pst, pteam, "carol")
+    with Ws(pst.ws_url, pteam.token("bob")) as bob:
         bob.send({"type": "presence_sub", "ids": [alice, carol]})
-        assert wait_batch(bob, "active")["users"] == [alice, carol]
+        flushed(bob)
+        a = Ws(pst.ws_url, pteam.token("alice"))
+        c = Ws(pst.ws_url, pteam.token("carol"))
+        wait_change(bob, alice, "active")
+        wait_change(bob, carol, "active")
         back0 = ps_metric(pst, "parley_presence_grace_reconnects_total")
         a.close()
         a = Ws(pst.ws_url, pteam.token("alice"))
@@ -220,6 +238,7 @@ def test_reconnect_within_grace_changes_nothing(pst, pteam):
         a.close()
         wait_change(bob, alice, "away")
         assert changes(bob, alice) == ["active", "away"], bob.events
+        c.close()
     set_presence(pst, pteam, "carol", "auto")
 
 
@@ -348,3 +367,30 @@ def test_auto_away_after_inactivity_and_back_on_activity(new_stack):
             wait_change(bob, alice, "active")
             assert changes(bob, alice) == ["active", "away"] * 3 + ["active"], bob.events
         assert ps_metric(st, "parley_presence_auto_away_total") >= 3
+
+
+def test_gateway_sigkill_takes_its_users_away_despite_the_grace(pst, pteam):
+    """no disconnect comes from a killed gateway: its sessions expire (ttl
+    after their last heartbeat), the reconnect grace does not apply"""
+    alice = pteam.uid("alice")
+    gw = ExtraGateway(pst, "gateway-doomed-%d" % os.getpid(), {})
+    try:
+        with Ws(pst.ws_url, pteam.token("bob")) as bob:
+            bob.send({"type": "presence_sub", "ids": [alice]})
+            flushed(bob)
+            a = Ws(gw.ws_url, pteam.token("alice"))
+            wait_change(bob, alice, "active")
+            beats0 = ps_metric(pst, "parley_presence_reports_total", type="heartbeat")
+            wait_for(lambda: ps_metric(pst, "parley_presence_reports_total", type="heartbeat")
+                     >= beats0 + 2, 20, "heartbeats", interval=0.2)
+            expired0 = ps_metric(pst, "parley_presence_expired_total")
+            graces0 = ps_metric(pst, "parley_presence_grace_total")
+            gw.child.signal(signal.SIGKILL)
+            assert gw.child.reap(10)
+            wait_change(bob, alice, "away", timeout=20)
+            assert changes(bob, alice) == ["active", "away"], bob.events
+            assert ps_metric(pst, "parley_presence_expired_total") >= expired0 + 1
+            assert ps_metric(pst, "parley_presence_grace_total") == graces0
+            a.close()
+    finally:
+        gw.stop()
