@@ -468,8 +468,7 @@ ps_conns_stepped(int rv, struct redisReply *reply, void *arg)
 	ps_conns_free(op, 0);
 }
 
-/* ps_conns_run - the step script for op; its answer goes to the callback
- * the step needs */
+/* ps_conns_run_cb - the step script for op; its answer goes to cb */
 static void
 ps_conns_run_cb(struct ps_op *op, const char *step, const char *manual,
     pl_redis_fn cb)
@@ -485,6 +484,7 @@ ps_conns_run_cb(struct ps_op *op, const char *step, const char *manual,
 	ps_conns_script(ps_lua_step, (int)(sizeof(argv) / sizeof(argv[0])), argv, cb, op);
 }
 
+/* ps_conns_run - a plain step (settle, active, manual, expire) */
 static void
 ps_conns_run(struct ps_op *op, const char *step, const char *manual)
 {
@@ -528,12 +528,14 @@ ps_conns_touch_step(const struct ps_report *r, const char *step)
 	ps_conns_run_cb(op, step, "", ps_conns_touched);
 }
 
+/* ps_conns_touch - connect: a session, and activity now */
 void
 ps_conns_touch(const struct ps_report *r)
 {
 	ps_conns_touch_step(r, "touch");
 }
 
+/* ps_conns_beat - heartbeat or poll: the session lives, no activity */
 void
 ps_conns_beat(const struct ps_report *r)
 {

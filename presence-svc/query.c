@@ -44,6 +44,7 @@ struct ps_call {
 	char **ids;
 	const char **presence;		/* per id; NULL: left out */
 	size_t n, left;
+	int failed;			/* a user's look-up failed */
 };
 
 typedef void (*ps_method_fn)(struct ps_call *call, const Parley__Request *r);
@@ -244,7 +245,6 @@ ps_query_batch_done(struct ps_call *call)
 struct ps_item {
 	struct ps_call *call;
 	size_t i;
-	int failed;
 };
 
 /* ps_query_item - one user of presence.query answered */
@@ -259,10 +259,10 @@ ps_query_item(int rv, const struct ps_state *s, void *arg)
 	if (rv == 0 && strcmp(s->team, call->team) == 0)
 		call->presence[it->i] = s->presence;
 	else if (rv != 0)
-		call->away = 1;	/* marks the batch failed */
+		call->failed = 1;
 	free(it);
 	if (--call->left == 0) {
-		if (call->away)
+		if (call->failed)
 			ps_query_reply(call, "service_unavailable", NULL);
 		else
 			ps_query_batch_done(call);
