@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import sys
 import time
 
@@ -84,25 +85,34 @@ async def batch_queries(ws_url, token, ids, batch, window, seconds):
                 "users_answered_per_batch": round(users / max(done, 1), 1)}
 
 
+PSUB_MAX = 500      # ids per presence_sub (the gateway's limit)
+DEADLINE_S = 300
+
+
 async def transitions(ws_url, team, users, r):
+    """two subscribers (sub0, sub1), each a connection per 500 users"""
     ids = [team.uid(u) for u in users]
-    subs = []
+    subs, wants = [], []
     for name in ("sub0", "sub1"):
-        ws = await websockets.connect(ws_url + "?token=" + team.token(name),
-                                      max_size=None, ping_interval=None)
-        subs.append(ws)
-        while json.loads(await ws.recv()).get("type") != "hello":
-            pass
-        await ws.send(json.dumps({"type": "presence_sub", "ids": ids}))
-    want = {"active": set(ids), "away": set(ids)}
+        for k in range(0, len(ids), PSUB_MAX):
+            chunk = ids[k:k + PSUB_MAX]
+            ws = await websockets.connect(ws_url + "?token=" + team.token(name),
+                                          max_size=None, ping_interval=None)
+            subs.append(ws)
+            wants.append(set(chunk))
+            while json.loads(await ws.recv()).get("type") != "hello":
+                pass
+            await ws.send(json.dumps({"type": "presence_sub", "ids": chunk}))
     got = [{"active": set(), "away": set()} for _ in subs]
 
     async def reader(i, ws):
         async for frame in ws:
             ev = json.loads(frame)
+            if ev.get("type") == "error":
+                raise RuntimeError("subscriber %d: %s" % (i, ev))
             if ev.get("type") == "presence_change" and "user" in ev:
                 got[i][ev["presence"]].add(ev["user"])
-                if got[i] == want:
+                if got[i]["active"] == wants[i] and got[i]["away"] == wants[i]:
                     return
     readers = [asyncio.ensure_future(reader(i, ws)) for i, ws in enumerate(subs)]
     mem0 = r.info("memory")["used_memory"]
@@ -111,12 +121,17 @@ async def transitions(ws_url, team, users, r):
         websockets.connect(ws_url + "?token=" + team.token(u), max_size=None,
                            ping_interval=None, open_timeout=60) for u in users])
     # every user active at both subscribers: the memory of online users
-    while not all(g["active"] == want["active"] for g in got):
+    while not all(g["active"] == w for g, w in zip(got, wants)):
+        if time.monotonic() - t0 > DEADLINE_S:
+            raise RuntimeError("not every user became active at the subscribers")
+        for t in readers:
+            if t.done() and t.exception():
+                raise t.exception()
         await asyncio.sleep(0.05)
     t_active = time.monotonic()
     mem1 = r.info("memory")["used_memory"]
     await asyncio.gather(*[c.close() for c in conns])
-    await asyncio.wait_for(asyncio.gather(*readers), 120)
+    await asyncio.wait_for(asyncio.gather(*readers), DEADLINE_S)
     dt = time.monotonic() - t0
     for ws in subs:
         await ws.close()
@@ -129,6 +144,8 @@ async def transitions(ws_url, team, users, r):
 
 
 def main():
+    # SIGTERM (timeout(1)) unwinds through the finally: the stack is stopped
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
     ap = argparse.ArgumentParser()
     ap.add_argument("--team", type=int, default=10000)
     ap.add_argument("--batch", type=int, default=100)
@@ -147,8 +164,8 @@ def main():
         team = parley.provision(st, users=tuple(names), channel=None)
         ids = seed_team(r, team.id, a.team)
         out = {"team_members": a.team, "batch": a.batch, "window": a.window}
-        out["batch_query"] = asyncio.run(batch_queries(st.ws_url, team.token("sub0"), ids,
-                                                       a.batch, a.window, a.seconds))
+        out["batch_query"] = asyncio.run(asyncio.wait_for(batch_queries(
+            st.ws_url, team.token("sub0"), ids, a.batch, a.window, a.seconds), DEADLINE_S))
         out["end_to_end"] = asyncio.run(transitions(st.ws_url, team, names[2:], r))
         print(json.dumps(out, indent=1))
     finally:
