@@ -283,6 +283,7 @@ struct gw_conn {
 	uint16_t npsubs;		/* <= GW_PSUB_MAX (500, rtm.c) */
 	struct pl_tbucket rate;
 	uint64_t typing_ms;
+	uint64_t active_ms;		/* last activity report (presence.c) */
 	char *jti;			/* ticket id while being consumed */
 	struct gw_poll *poll;		/* an HTTP connection holding events.poll */
 };
@@ -594,6 +595,8 @@ const char *gw_active_err_code(int rv);
 /* ---- presence.c ---- */
 struct cJSON;
 void gw_presence_activity(const char *user, const char *team);
+/* the same for a connection's frames, at most one a second per connection */
+void gw_presence_conn_activity(struct gw_conn *c);
 void gw_presence_poll(const struct gw_conn *c);
 /* the current presence of ids (a JSON array) as batched presence_change;
  * watched: c watches them (presence_sub), so users with a live change

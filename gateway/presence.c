@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "err.h"
 #include "gateway.h"
 #include "json.h"
@@ -25,6 +26,8 @@
 #include "mem.h"
 #include "message_clnt.h"
 #include "presence_clnt.h"
+
+#define GW_ACTIVITY_MS 1000
 
 /* gw_presence_report - one report about (user, team, session) */
 static void
@@ -49,6 +52,21 @@ void
 gw_presence_activity(const char *user, const char *team)
 {
 	gw_presence_report("activity", user, team, "");
+}
+
+/* gw_presence_conn_activity - a frame of c shows activity (a message,
+ * user_active): reported at most once per GW_ACTIVITY_MS per connection, so
+ * a client spamming user_active cannot crowd the heartbeats out of the
+ * report socket (presence-svc coalesces per user on its side too) */
+void
+gw_presence_conn_activity(struct gw_conn *c)
+{
+	uint64_t now = pl_clock_mono_ms();
+
+	if (c->active_ms != 0 && now - c->active_ms < GW_ACTIVITY_MS)
+		return;
+	c->active_ms = now;
+	gw_presence_activity(c->user, c->team);
 }
 
 /* gw_presence_poll - an events.poll client is present: one session per

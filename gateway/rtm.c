@@ -174,7 +174,7 @@ gw_rtm_message(struct gw_conn *c, const cJSON *f, int64_t id)
 	call->h = gw_conn_handle(c);
 	call->reply_to = id;
 	call->start_us = pl_clock_mono_us();
-	gw_presence_activity(c->user, c->team);
+	gw_presence_conn_activity(c);
 	rv = pl_message_clnt_call(gw.msg, -1, &req, gw_rtm_sent, call);
 	req.caller = NULL;
 	req.source = NULL;
@@ -277,7 +277,7 @@ gw_rtm_user_active(struct gw_conn *c, const cJSON *f, int64_t id)
 {
 	(void)f;
 	(void)id;
-	gw_presence_activity(c->user, c->team);
+	gw_presence_conn_activity(c);
 	return 0;
 }
 

@@ -394,3 +394,24 @@ def test_gateway_sigkill_takes_its_users_away_despite_the_grace(pst, pteam):
             a.close()
     finally:
         gw.stop()
+
+
+def test_user_active_spam_is_bounded_per_connection(pst, pteam):
+    """a client sending user_active in a loop reaches presence-svc at most
+    once a second (the gateway's per-connection bound), so it cannot crowd
+    out heartbeats; a typing frame sent after the burst is the marker (the
+    reports of one gateway travel one push socket, in order)"""
+    with Ws(pst.ws_url, pteam.token("alice")) as a:
+        online(pst, pteam, "alice")
+        act0 = ps_metric(pst, "parley_presence_reports_total", type="activity")
+        typ0 = ps_metric(pst, "parley_presence_reports_total", type="typing")
+        t0 = time.monotonic()
+        for _ in range(300):
+            a.send({"type": "user_active"})
+        a.send({"type": "typing", "channel": pteam.channel})
+        flushed(a)
+        elapsed = time.monotonic() - t0
+        wait_for(lambda: ps_metric(pst, "parley_presence_reports_total", type="typing")
+                 >= typ0 + 1, 15, "the typing marker at presence-svc")
+        got = ps_metric(pst, "parley_presence_reports_total", type="activity") - act0
+        assert 1 <= got <= 1 + int(elapsed), (got, elapsed)
