@@ -98,6 +98,7 @@ struct gw_settings {
 	int64_t rate_accept_per_s;
 	int64_t rate_accept_burst;
 	int64_t rate_typing_ms;
+	int64_t rate_presence_query;	/* users/s of presence queries per connection */
 	int rate_limits;
 	int64_t heartbeat_ms;
 	int64_t ping_s;
@@ -283,7 +284,9 @@ struct gw_conn {
 	uint16_t npsubs;		/* <= GW_PSUB_MAX (500, rtm.c) */
 	struct pl_tbucket rate;
 	uint64_t typing_ms;
-	uint64_t active_ms;		/* last activity report (presence.c) */
+	uint32_t active_ms;		/* presence.c: last activity report, */
+	uint32_t query_ms;		/* the query bucket's last fill (mono ms, */
+	uint32_t query_tokens;		/* wraps) and its users left */
 	char *jti;			/* ticket id while being consumed */
 	struct gw_poll *poll;		/* an HTTP connection holding events.poll */
 };
@@ -597,6 +600,9 @@ struct cJSON;
 void gw_presence_activity(const char *user, const char *team);
 /* the same for a connection's frames, at most one a second per connection */
 void gw_presence_conn_activity(struct gw_conn *c);
+/* a presence query of n users by c may go now (a bucket of users per
+ * connection): 1, or 0 with *wait_s */
+int gw_presence_query_ok(struct gw_conn *c, int n, double *wait_s);
 void gw_presence_poll(const struct gw_conn *c);
 /* the current presence of ids (a JSON array) as batched presence_change;
  * watched: c watches them (presence_sub), so users with a live change

@@ -71,6 +71,7 @@ static const struct pl_config_entry gw_table[] = {
 	{ "rate-accept-per-s", "PARLEY_RATE_ACCEPT_PER_S", I64, "2000", &gw_conf.rate_accept_per_s, 1, 10000000, "WebSocket upgrades per second (then 503)", 0 },
 	{ "rate-accept-burst", "PARLEY_RATE_ACCEPT_BURST", I64, "4000", &gw_conf.rate_accept_burst, 1, 10000000, "WebSocket upgrade burst", 0 },
 	{ "rate-typing-ms", "PARLEY_RATE_TYPING_MS", I64, "3000", &gw_conf.rate_typing_ms, 0, 600000, "one typing report per connection per this many ms", 0 },
+	{ "rate-presence-query", "PARLEY_RATE_PRESENCE_QUERY", I64, "100", &gw_conf.rate_presence_query, 1, 100000000, "users per second a connection may ask about with presence_sub / presence_query (bursts of 1000, or this if more)", 0 },
 	{ "heartbeat-ms", "PARLEY_HEARTBEAT_MS", I64, "30000", &gw_conf.heartbeat_ms, 1000, 3600000, "heartbeat_ms told in hello; presence heartbeat", 0 },
 	{ "ws-ping-s", "PARLEY_WS_PING_S", I64, "30", &gw_conf.ping_s, 1, 3600, "server WebSocket ping after this much silence", 0 },
 	{ "ws-pong-timeout-s", "PARLEY_WS_PONG_TIMEOUT_S", I64, "10", &gw_conf.pong_timeout_s, 1, 3600, "dead peer: no pong within this after a ping", 0 },

@@ -28,6 +28,7 @@
 #include "presence_clnt.h"
 
 #define GW_ACTIVITY_MS 1000
+#define GW_QUERY_BURST 1000	/* users a connection may ask about at once */
 
 /* gw_presence_report - one report about (user, team, session) */
 static void
@@ -61,12 +62,46 @@ gw_presence_activity(const char *user, const char *team)
 void
 gw_presence_conn_activity(struct gw_conn *c)
 {
-	uint64_t now = pl_clock_mono_ms();
+	uint32_t now = (uint32_t)pl_clock_mono_ms();
 
 	if (c->active_ms != 0 && now - c->active_ms < GW_ACTIVITY_MS)
 		return;
 	c->active_ms = now;
 	gw_presence_activity(c->user, c->team);
+}
+
+/* gw_presence_query_ok - a presence_sub or presence_query of n users costs
+ * n look-ups at presence-svc: a bucket per connection of GW_QUERY_BURST
+ * users (or the rate, if more), refilled at PARLEY_RATE_PRESENCE_QUERY
+ * (100) a second: a client reconnecting asks for its 500 at once, a loop
+ * of queries is held to the rate. The fill time advances only by the time
+ * the whole tokens gained took, so frequent small asks still refill. */
+int
+gw_presence_query_ok(struct gw_conn *c, int n, double *wait_s)
+{
+	uint64_t rate = (uint64_t)gw_conf.rate_presence_query;
+	uint64_t burst = rate > GW_QUERY_BURST ? rate : GW_QUERY_BURST;
+	uint32_t now = (uint32_t)pl_clock_mono_ms();
+	uint64_t tokens = c->query_tokens, gained;
+
+	if (c->query_ms == 0) {
+		tokens = burst;
+		c->query_ms = now;
+	} else if ((gained = (uint64_t)(uint32_t)(now - c->query_ms) * rate / 1000) > 0) {
+		tokens += gained;
+		c->query_ms += (uint32_t)(gained * 1000 / rate);
+	}
+	if (tokens >= burst) {
+		tokens = burst;
+		c->query_ms = now;
+	}
+	if ((uint64_t)n > tokens) {
+		c->query_tokens = (uint32_t)tokens;
+		*wait_s = (double)((uint64_t)n - tokens) / (double)rate;
+		return 0;
+	}
+	c->query_tokens = (uint32_t)(tokens - (uint64_t)n);
+	return 1;
 }
 
 /* gw_presence_poll - an events.poll client is present: one session per

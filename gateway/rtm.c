@@ -240,9 +240,14 @@ static int
 gw_rtm_presence_sub(struct gw_conn *c, const cJSON *f, int64_t id)
 {
 	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(f, "ids"), *it;
+	double wait;
 
 	if (!cJSON_IsArray(ids) || cJSON_GetArraySize(ids) > GW_PSUB_MAX) {
 		gw_rtm_error(c, id, "invalid_arguments", "ids must be an array of user ids");
+		return 0;
+	}
+	if (!gw_presence_query_ok(c, cJSON_GetArraySize(ids), &wait)) {
+		gw_rtm_limited(c, id, wait);
 		return 0;
 	}
 	gw_cache_watch(c, NULL);
@@ -261,9 +266,14 @@ static int
 gw_rtm_presence_query(struct gw_conn *c, const cJSON *f, int64_t id)
 {
 	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(f, "ids");
+	double wait;
 
 	if (!cJSON_IsArray(ids) || cJSON_GetArraySize(ids) > GW_PSUB_MAX) {
 		gw_rtm_error(c, id, "invalid_arguments", "ids must be an array of user ids");
+		return 0;
+	}
+	if (!gw_presence_query_ok(c, cJSON_GetArraySize(ids), &wait)) {
+		gw_rtm_limited(c, id, wait);
 		return 0;
 	}
 	gw_presence_query(c, ids, 0);

@@ -415,3 +415,21 @@ def test_user_active_spam_is_bounded_per_connection(pst, pteam):
                  >= typ0 + 1, 15, "the typing marker at presence-svc")
         got = ps_metric(pst, "parley_presence_reports_total", type="activity") - act0
         assert 1 <= got <= 1 + int(elapsed), (got, elapsed)
+
+
+def test_presence_queries_are_bounded_per_connection(pst, pteam):
+    """presence_sub / presence_query cost one look-up per id at presence-svc:
+    a connection has a bucket of 1,000 users, refilled at 100 a second
+    (PARLEY_RATE_PRESENCE_QUERY); past it the frame is refused with
+    rate_limited and retry_after, and nothing is asked"""
+    ids = ["UQ%08d" % i for i in range(500)]
+    with Ws(pst.ws_url, pteam.token("alice")) as a:
+        rpc0 = ps_metric(pst, "parley_presence_queried_users_total")
+        a.send({"type": "presence_query", "ids": ids, "id": 899})
+        a.send({"type": "presence_query", "ids": ids, "id": 900})
+        a.send({"type": "presence_sub", "ids": ids, "id": 901})
+        err = a.wait_event(lambda e: e.get("type") == "error" and e.get("reply_to") == 901)
+        assert err["error"]["code"] == "rate_limited" and err["retry_after"] >= 1, err
+        assert not a.matching(lambda e: e.get("reply_to") in (899, 900)), a.events
+        wait_for(lambda: ps_metric(pst, "parley_presence_queried_users_total") >= rpc0 + 1000,
+                 15, "two queries of 500 at presence-svc")

@@ -153,7 +153,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--users", type=int, default=500)
     a = ap.parse_args()
-    env = dict(conftest.TEST_ENV, PARLEY_PRESENCE_GRACE_MS="0",
+    env = dict(conftest.TEST_ENV, PARLEY_PRESENCE_GRACE_MS="0", PARLEY_RATE_PRESENCE_QUERY="100000000",
                PARLEY_LOG_LEVEL="warn", PARLEY_MAX_CONNS="100000")
     st = conftest.start_stack(prefix="parley-bench-presence-", extra_env=env, gateways=1,
                               log_level="warn")
