@@ -92,6 +92,12 @@ static const char ps_lua_step[] =
     "end "
     "local live = redis.call('ZCOUNT', c, '(' .. cut, '+inf') "
     "if live == 0 then redis.call('DEL', c) end "
+    /* the last session gone while Redis had lost the user (a flush before
+     * the next heartbeat): nothing says what was shown, so say away */
+    "if op == 'drop' and live == 0 and redis.call('HEXISTS', st, 'shown') == 0 then "
+    "  redis.call('HSET', st, 'shown', 'away', 'team', ARGV[9]) "
+    "  redis.call('PEXPIRE', st, ARGV[10]) "
+    "  return {'away', 0, 1, rm, ghost, actset, 0} end "
     "local m = redis.call('HGET', st, 'manual') "
     "if not m and ARGV[8] ~= '' then m = string.sub(ARGV[8], 1, 1) "
     "  if string.len(ARGV[8]) == 1 then redis.call('HSET', st, 'manual', m) end end "

@@ -246,16 +246,24 @@ def test_redis_flush_repairs_within_a_heartbeat(pst, pteam):
     import redis
     host, port = pst.redis_addr.split(":")
     alice = pteam.uid("alice")
+    dave = pteam.uid("dave")
     with Ws(pst.ws_url, pteam.token("alice")), Ws(pst.ws_url, pteam.token("carol")), \
             Ws(pst.ws_url, pteam.token("bob")) as bob:
+        bob.send({"type": "presence_sub", "ids": [dave]})
+        flushed(bob)
+        d = Ws(pst.ws_url, pteam.token("dave"))
+        wait_change(bob, dave, "active")
         online(pst, pteam, "alice")
         online(pst, pteam, "carol")
         set_presence(pst, pteam, "carol", "away")
-        bob.send({"type": "presence_sub", "ids": [alice, pteam.uid("carol")]})
+        bob.send({"type": "presence_sub", "ids": [alice, pteam.uid("carol"), dave]})
         wait_change(bob, alice, "active")
         r = redis.Redis(host=host, port=int(port))
         r.flushall()
         r.script_flush()        # presence-svc's EVALSHA meets NOSCRIPT: EVAL again
+        # dave leaves before his next heartbeat put him back: still away
+        d.close()
+        wait_change(bob, dave, "away")
         # the next heartbeat puts the sessions back; manual away comes back
         # from PostgreSQL, so carol never shows active
         wait_for(lambda: get_presence(pst, pteam, "alice")["connection_count"] == 1, 15,
