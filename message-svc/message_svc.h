@@ -197,6 +197,8 @@ void ms_methods_handle(struct pl_rpc_req *rpc, const void *data, size_t len, voi
 
 /* ---- migrations.c */
 int ms_migrations_apply(const char *dsn, int directory);
+struct pl_migration;
+const struct pl_migration *ms_migrations(int directory, size_t *n);
 
 /* ---- chan.c: one entry per channel this shard has seen */
 struct ms_chan {

@@ -5,23 +5,20 @@
  * database (both land in one database on shard 0 when the DSNs are equal).
  * Each run takes a transaction-scoped advisory lock, so shards starting
  * together apply a migration once; schema_migrations records what ran. A
- * migration is never edited after release: add a new number instead. */
-#include <stdio.h>
-#include <stdlib.h>
+ * migration is never edited after release: add a new number instead.
+ * Each one is written out in full (copies between versions are expected)
+ * with the SHA-256 of its text recorded when it shipped; migrations_test.c
+ * and lib/migrate.c's start-up check fail on an edited one. */
+#include <stddef.h>
 
-#include "buf.h"
 #include "err.h"
 #include "log.h"
 #include "message_svc.h"
-#include "pg.h"
+#include "migrate.h"
 
-struct ms_migration {
-	int version;
-	const char *sql;
-};
-
-static const struct ms_migration ms_dir_migrations[] = {
+static const struct pl_migration ms_dir_migrations[] = {
 	{ 1,
+	"fe7dc919f094e5aa3cc22d60815f1e231ecec606ecc1870aea69088509c6045a",
 	"CREATE TABLE teams (id text PRIMARY KEY, name text NOT NULL UNIQUE,"
 	" domain text NOT NULL DEFAULT '', created bigint NOT NULL,"
 	" create_key text NOT NULL DEFAULT '');"
@@ -49,62 +46,15 @@ static const struct ms_migration ms_dir_migrations[] = {
 	 * docs/security.md "6. Authorization"): the flag is not guessed onto an
 	 * existing channel whose members never agreed to it. */
 	{ 2,
+	"6fbbadfa74210a8ad27c03523544b3ba5c3f77f1657c1890c621c3d55cd0b057",
 	"ALTER TABLE channels ADD COLUMN is_general boolean NOT NULL DEFAULT false;"
 	"CREATE UNIQUE INDEX channels_team_general ON channels (team_id) WHERE is_general;" },
 	/* ---- end h-authz ---- */
 };
 
-/* ms_apply_batch (migrations 2 and 3): the signature, and everything after
- * the two INSERTs (edits, deletes and reactions in order, thread counters,
- * offsets), which both versions share */
-#define MS_APPLY_BATCH_HEAD \
-	"CREATE OR REPLACE FUNCTION ms_apply_batch(p_topic text, p_parts int[]," \
-	" p_next bigint[], p_ch text[], p_seq bigint[], p_type int[], p_ts text[]," \
-	" p_tsus bigint[], p_user text[], p_team text[], p_text text[], p_thr text[]," \
-	" p_cmid text[], p_sub text[], p_tgt text[], p_rx text[], p_payload bytea[])" \
-	" RETURNS int LANGUAGE plpgsql AS $f$" \
-	" DECLARE i int;" \
-	" BEGIN"
-
-#define MS_APPLY_BATCH_REST \
-	"  FOR i IN SELECT g FROM generate_subscripts(p_type, 1) AS g" \
-	"   WHERE p_type[g] IN (2, 3, 4, 5) LOOP" \
-	"   IF p_type[i] = 2 THEN" \
-	"    UPDATE messages SET text = p_text[i], edited_ts = p_ts[i]" \
-	"     WHERE channel_id = p_ch[i] AND ts = p_tgt[i];" \
-	"   ELSIF p_type[i] = 3 THEN" \
-	"    UPDATE messages SET deleted = true WHERE channel_id = p_ch[i] AND ts = p_tgt[i];" \
-	"   ELSIF p_type[i] = 4 THEN" \
-	"    INSERT INTO reactions VALUES (p_ch[i], p_tgt[i], p_rx[i], p_user[i], p_seq[i])" \
-	"     ON CONFLICT DO NOTHING;" \
-	"   ELSE" \
-	"    DELETE FROM reactions WHERE channel_id = p_ch[i] AND ts = p_tgt[i]" \
-	"     AND name = p_rx[i] AND user_id = p_user[i];" \
-	"   END IF;" \
-	"  END LOOP;" \
-	"  IF 3 = ANY(p_type) OR EXISTS (SELECT 1 FROM unnest(p_thr) AS x(th)" \
-	"   WHERE x.th <> '') THEN" \
-	"   UPDATE messages p SET thread_ts = p.ts," \
-	"    reply_count = (SELECT count(*) FROM messages r WHERE r.channel_id = p.channel_id" \
-	"     AND r.thread_ts = p.ts AND r.ts <> p.ts AND NOT r.deleted)," \
-	"    latest_reply = coalesce((SELECT max(r.ts) FROM messages r WHERE" \
-	"     r.channel_id = p.channel_id AND r.thread_ts = p.ts AND r.ts <> p.ts" \
-	"     AND NOT r.deleted), '')" \
-	"   FROM (SELECT u.c, u.th AS t FROM unnest(p_ch, p_thr) AS u(c, th) WHERE u.th <> ''" \
-	"    UNION SELECT m.channel_id, m.thread_ts FROM messages m" \
-	"     JOIN unnest(p_ch, p_tgt, p_type) AS d(c, t, y) ON m.channel_id = d.c" \
-	"     AND m.ts = d.t WHERE d.y = 3 AND m.thread_ts <> '') AS parent" \
-	"   WHERE p.channel_id = parent.c AND p.ts = parent.t;" \
-	"  END IF;" \
-	"  INSERT INTO kafka_offsets (topic, partition, next_offset)" \
-	"   SELECT p_topic, u.p, u.o FROM unnest(p_parts, p_next) AS u(p, o)" \
-	"   ON CONFLICT (topic, partition) DO UPDATE" \
-	"   SET next_offset = GREATEST(kafka_offsets.next_offset, EXCLUDED.next_offset);" \
-	"  RETURN coalesce(array_length(p_type, 1), 0);" \
-	" END $f$;"
-
-static const struct ms_migration ms_shard_migrations[] = {
+static const struct pl_migration ms_shard_migrations[] = {
 	{ 1,
+	"1cffc3481dd761b67b8a0ee73b7986b300a94b71d32aa9d82ace014082806c7c",
 	"CREATE TABLE channel_events (channel_id text NOT NULL, seq bigint NOT NULL,"
 	" type int NOT NULL, ts text NOT NULL, ts_us bigint NOT NULL, payload bytea NOT NULL,"
 	" PRIMARY KEY (channel_id, seq));"
@@ -172,13 +122,21 @@ static const struct ms_migration ms_shard_migrations[] = {
 	"   ON CONFLICT (topic, partition) DO UPDATE"
 	"   SET next_offset = GREATEST(kafka_offsets.next_offset, EXCLUDED.next_offset);"
 	"  RETURN coalesce(array_length(p_type, 1), 0);"
-	" END $f$;" },	/* 2: the same effects, cheaper: the per-row loop visits only edits,
+	" END $f$;" },
+	/* 2: the same effects, cheaper: the per-row loop visits only edits,
 	 * deletes and reactions, and the thread counters are recomputed only
 	 * when the batch has thread replies or deletes, through an index join
 	 * (the IN (...) of version 1 was planned as a scan of messages: 200-300 ms
 	 * for 500 rows once the table was large, against ~6 ms for the inserts) */
 	{ 2,
-	MS_APPLY_BATCH_HEAD
+	"2bde29e2b74bdb0fbe9dddf9eacc878e97e117ff3e52ea21b8ebebb9a0ba0634",
+	"CREATE OR REPLACE FUNCTION ms_apply_batch(p_topic text, p_parts int[],"
+	" p_next bigint[], p_ch text[], p_seq bigint[], p_type int[], p_ts text[],"
+	" p_tsus bigint[], p_user text[], p_team text[], p_text text[], p_thr text[],"
+	" p_cmid text[], p_sub text[], p_tgt text[], p_rx text[], p_payload bytea[])"
+	" RETURNS int LANGUAGE plpgsql AS $f$"
+	" DECLARE i int;"
+	" BEGIN"
 	"  INSERT INTO channel_events (channel_id, seq, type, ts, ts_us, payload)"
 	"   SELECT * FROM unnest(p_ch, p_seq, p_type, p_ts, p_tsus, p_payload)"
 	"   ON CONFLICT DO NOTHING;"
@@ -188,7 +146,41 @@ static const struct ms_migration ms_shard_migrations[] = {
 	"   FROM unnest(p_ch, p_seq, p_type, p_ts, p_tsus, p_user, p_team, p_text, p_thr,"
 	"    p_cmid, p_sub) AS u(c, s, y, t, tu, us, tm, tx, th, cm, sb)"
 	"   WHERE u.y IN (1, 6, 7) ON CONFLICT DO NOTHING;"
-	MS_APPLY_BATCH_REST },
+	"  FOR i IN SELECT g FROM generate_subscripts(p_type, 1) AS g"
+	"   WHERE p_type[g] IN (2, 3, 4, 5) LOOP"
+	"   IF p_type[i] = 2 THEN"
+	"    UPDATE messages SET text = p_text[i], edited_ts = p_ts[i]"
+	"     WHERE channel_id = p_ch[i] AND ts = p_tgt[i];"
+	"   ELSIF p_type[i] = 3 THEN"
+	"    UPDATE messages SET deleted = true WHERE channel_id = p_ch[i] AND ts = p_tgt[i];"
+	"   ELSIF p_type[i] = 4 THEN"
+	"    INSERT INTO reactions VALUES (p_ch[i], p_tgt[i], p_rx[i], p_user[i], p_seq[i])"
+	"     ON CONFLICT DO NOTHING;"
+	"   ELSE"
+	"    DELETE FROM reactions WHERE channel_id = p_ch[i] AND ts = p_tgt[i]"
+	"     AND name = p_rx[i] AND user_id = p_user[i];"
+	"   END IF;"
+	"  END LOOP;"
+	"  IF 3 = ANY(p_type) OR EXISTS (SELECT 1 FROM unnest(p_thr) AS x(th)"
+	"   WHERE x.th <> '') THEN"
+	"   UPDATE messages p SET thread_ts = p.ts,"
+	"    reply_count = (SELECT count(*) FROM messages r WHERE r.channel_id = p.channel_id"
+	"     AND r.thread_ts = p.ts AND r.ts <> p.ts AND NOT r.deleted),"
+	"    latest_reply = coalesce((SELECT max(r.ts) FROM messages r WHERE"
+	"     r.channel_id = p.channel_id AND r.thread_ts = p.ts AND r.ts <> p.ts"
+	"     AND NOT r.deleted), '')"
+	"   FROM (SELECT u.c, u.th AS t FROM unnest(p_ch, p_thr) AS u(c, th) WHERE u.th <> ''"
+	"    UNION SELECT m.channel_id, m.thread_ts FROM messages m"
+	"     JOIN unnest(p_ch, p_tgt, p_type) AS d(c, t, y) ON m.channel_id = d.c"
+	"     AND m.ts = d.t WHERE d.y = 3 AND m.thread_ts <> '') AS parent"
+	"   WHERE p.channel_id = parent.c AND p.ts = parent.t;"
+	"  END IF;"
+	"  INSERT INTO kafka_offsets (topic, partition, next_offset)"
+	"   SELECT p_topic, u.p, u.o FROM unnest(p_parts, p_next) AS u(p, o)"
+	"   ON CONFLICT (topic, partition) DO UPDATE"
+	"   SET next_offset = GREATEST(kafka_offsets.next_offset, EXCLUDED.next_offset);"
+	"  RETURN coalesce(array_length(p_type, 1), 0);"
+	" END $f$;" },
 	/* 3: a message's Envelope is stored once, in its messages row
 	 * (payload), no longer also in channel_events, which keeps the other
 	 * events of the log (edits, deletes, reactions). Every message was
@@ -197,8 +189,15 @@ static const struct ms_migration ms_shard_migrations[] = {
 	 * (replay.c, chan.c); rows written before keep their channel_events
 	 * copy and a NULL payload, so the union never repeats one. */
 	{ 3,
+	"4e5ef546bd439d68952f954133e195f9bb6ade3a8e79653a8b74c29feb5f098f",
 	"ALTER TABLE messages ADD COLUMN payload bytea;"
-	MS_APPLY_BATCH_HEAD
+	"CREATE OR REPLACE FUNCTION ms_apply_batch(p_topic text, p_parts int[],"
+	" p_next bigint[], p_ch text[], p_seq bigint[], p_type int[], p_ts text[],"
+	" p_tsus bigint[], p_user text[], p_team text[], p_text text[], p_thr text[],"
+	" p_cmid text[], p_sub text[], p_tgt text[], p_rx text[], p_payload bytea[])"
+	" RETURNS int LANGUAGE plpgsql AS $f$"
+	" DECLARE i int;"
+	" BEGIN"
 	"  INSERT INTO channel_events (channel_id, seq, type, ts, ts_us, payload)"
 	"   SELECT u.c, u.s, u.y, u.t, u.tu, u.pl"
 	"   FROM unnest(p_ch, p_seq, p_type, p_ts, p_tsus, p_payload) AS u(c, s, y, t, tu, pl)"
@@ -209,7 +208,41 @@ static const struct ms_migration ms_shard_migrations[] = {
 	"   FROM unnest(p_ch, p_seq, p_type, p_ts, p_tsus, p_user, p_team, p_text, p_thr,"
 	"    p_cmid, p_sub, p_payload) AS u(c, s, y, t, tu, us, tm, tx, th, cm, sb, pl)"
 	"   WHERE u.y IN (1, 6, 7) ON CONFLICT DO NOTHING;"
-	MS_APPLY_BATCH_REST },
+	"  FOR i IN SELECT g FROM generate_subscripts(p_type, 1) AS g"
+	"   WHERE p_type[g] IN (2, 3, 4, 5) LOOP"
+	"   IF p_type[i] = 2 THEN"
+	"    UPDATE messages SET text = p_text[i], edited_ts = p_ts[i]"
+	"     WHERE channel_id = p_ch[i] AND ts = p_tgt[i];"
+	"   ELSIF p_type[i] = 3 THEN"
+	"    UPDATE messages SET deleted = true WHERE channel_id = p_ch[i] AND ts = p_tgt[i];"
+	"   ELSIF p_type[i] = 4 THEN"
+	"    INSERT INTO reactions VALUES (p_ch[i], p_tgt[i], p_rx[i], p_user[i], p_seq[i])"
+	"     ON CONFLICT DO NOTHING;"
+	"   ELSE"
+	"    DELETE FROM reactions WHERE channel_id = p_ch[i] AND ts = p_tgt[i]"
+	"     AND name = p_rx[i] AND user_id = p_user[i];"
+	"   END IF;"
+	"  END LOOP;"
+	"  IF 3 = ANY(p_type) OR EXISTS (SELECT 1 FROM unnest(p_thr) AS x(th)"
+	"   WHERE x.th <> '') THEN"
+	"   UPDATE messages p SET thread_ts = p.ts,"
+	"    reply_count = (SELECT count(*) FROM messages r WHERE r.channel_id = p.channel_id"
+	"     AND r.thread_ts = p.ts AND r.ts <> p.ts AND NOT r.deleted),"
+	"    latest_reply = coalesce((SELECT max(r.ts) FROM messages r WHERE"
+	"     r.channel_id = p.channel_id AND r.thread_ts = p.ts AND r.ts <> p.ts"
+	"     AND NOT r.deleted), '')"
+	"   FROM (SELECT u.c, u.th AS t FROM unnest(p_ch, p_thr) AS u(c, th) WHERE u.th <> ''"
+	"    UNION SELECT m.channel_id, m.thread_ts FROM messages m"
+	"     JOIN unnest(p_ch, p_tgt, p_type) AS d(c, t, y) ON m.channel_id = d.c"
+	"     AND m.ts = d.t WHERE d.y = 3 AND m.thread_ts <> '') AS parent"
+	"   WHERE p.channel_id = parent.c AND p.ts = parent.t;"
+	"  END IF;"
+	"  INSERT INTO kafka_offsets (topic, partition, next_offset)"
+	"   SELECT p_topic, u.p, u.o FROM unnest(p_parts, p_next) AS u(p, o)"
+	"   ON CONFLICT (topic, partition) DO UPDATE"
+	"   SET next_offset = GREATEST(kafka_offsets.next_offset, EXCLUDED.next_offset);"
+	"  RETURN coalesce(array_length(p_type, 1), 0);"
+	" END $f$;" },
 	/* 4: poison rows (persist.c). An event PostgreSQL refuses with a data
 	 * error (SQLSTATE class 22, 23, 54) is stored whole in
 	 * message_quarantine with the error, and in its place in the log a
@@ -219,6 +252,7 @@ static const struct ms_migration ms_shard_migrations[] = {
 	 * out again. The quarantine row, the tombstone and the partition's
 	 * next offset commit in one transaction, like a batch. */
 	{ 4,
+	"f942f8972ccf76215d4197f460d036e1701e71f4df25b56d89500374a198782c",
 	"CREATE TABLE message_quarantine (topic text NOT NULL, partition int NOT NULL,"
 	" kafka_offset bigint NOT NULL, channel_id text NOT NULL, seq bigint NOT NULL,"
 	" type int NOT NULL, sqlstate text NOT NULL, error text NOT NULL,"
@@ -243,26 +277,17 @@ static const struct ms_migration ms_shard_migrations[] = {
 	" END $f$;" },
 };
 
-/* ms_migrations_sql - one transaction: lock, bookkeeping table, every
- * migration not yet recorded for service */
-static void
-ms_migrations_sql(struct pl_buf *b, const char *service,
-    const struct ms_migration *m, size_t n)
+/* ms_migrations - the directory set (directory != 0) or the shard set, and
+ * its length in *n (for the hash test and the migrator) */
+const struct pl_migration *
+ms_migrations(int directory, size_t *n)
 {
-	size_t i;
-
-	pl_buf_printf(b, "BEGIN; SELECT pg_advisory_xact_lock(7346001);"
-	    "CREATE TABLE IF NOT EXISTS schema_migrations (service text NOT NULL,"
-	    " version int NOT NULL, applied timestamptz NOT NULL DEFAULT now(),"
-	    " PRIMARY KEY (service, version));");
-	for (i = 0; i < n; i++) {
-		pl_buf_printf(b, "DO $m$ BEGIN IF NOT EXISTS (SELECT 1 FROM schema_migrations"
-		    " WHERE service = '%s' AND version = %d) THEN %s"
-		    " INSERT INTO schema_migrations (service, version) VALUES ('%s', %d);"
-		    " END IF; END $m$;", service, m[i].version, m[i].sql, service,
-		    m[i].version);
+	if (directory) {
+		*n = sizeof(ms_dir_migrations) / sizeof(ms_dir_migrations[0]);
+		return ms_dir_migrations;
 	}
-	pl_buf_puts(b, "COMMIT;");
+	*n = sizeof(ms_shard_migrations) / sizeof(ms_shard_migrations[0]);
+	return ms_shard_migrations;
 }
 
 /* ms_migrations_apply - the directory set (directory != 0) or the shard set */
@@ -270,18 +295,12 @@ int
 ms_migrations_apply(const char *dsn, int directory)
 {
 	const char *service = directory ? "message-svc/directory" : "message-svc/shard";
-	struct pl_buf b;
+	const struct pl_migration *m;
+	size_t n;
 	int rv;
 
-	pl_buf_init(&b);
-	if (directory)
-		ms_migrations_sql(&b, service, ms_dir_migrations,
-		    sizeof(ms_dir_migrations) / sizeof(ms_dir_migrations[0]));
-	else
-		ms_migrations_sql(&b, service, ms_shard_migrations,
-		    sizeof(ms_shard_migrations) / sizeof(ms_shard_migrations[0]));
-	rv = pl_pg_exec_sync(dsn, b.data);
-	pl_buf_fini(&b);
+	m = ms_migrations(directory, &n);
+	rv = pl_migrations_apply(dsn, service, m, n);
 	if (rv != 0)
 		pl_log_error("MS-MIGRATE-FAIL", "set=%s err=%s", service, pl_err_str(rv));
 	else
