@@ -87,6 +87,27 @@ say "unit: $u_pass passed, $u_fail failed ($u_bins binaries, log $unit_log)"
 passed=$((passed + u_pass))
 failed=$((failed + u_fail))
 
+# 2b. architecture (tests/check/circles.py): no call or #include circle between
+# the files of a folder, no daemon including another's headers; one check per
+# folder, ends with "circles: N passed, N failed"
+c_log="$LOGS/circles.log"
+timeout --kill-after=5 120 /usr/bin/python3 tests/check/circles.py >"$c_log" 2>&1
+rc=$?
+summary=$(grep -E '^circles: [0-9]+ passed, [0-9]+ failed$' "$c_log" | tail -n 1)
+if [ -z "$summary" ]; then
+	say "circles: FAILED (exit $rc, no summary line, log $c_log) - counted as 1 failure"
+	tail -n 20 "$c_log" | sed 's/^/    /'
+	failed=$((failed + 1))
+else
+	c_pass=$(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\1/' <<<"$summary")
+	c_fail=$(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\2/' <<<"$summary")
+	[ "$rc" != 0 ] && [ "$c_fail" = 0 ] && c_fail=1
+	say "$summary (log $c_log)"
+	[ "$c_fail" = 0 ] || grep -E 'FAIL|->' "$c_log" | head -n 30 | sed 's/^/    /'
+	passed=$((passed + c_pass))
+	failed=$((failed + c_fail))
+fi
+
 # 3. integration tests (need the daemons from step 1)
 it_log="$LOGS/integration.log"
 if [ "$build_ok" = 0 ]; then
