@@ -42,14 +42,14 @@ size_t floor_ws_header(uint8_t out[10], int op, size_t len);
 int floor_json_str(const char *js, size_t n, const char *key, const char **v, size_t *vlen);
 long long floor_json_int(const char *js, size_t n, const char *key);
 
-/* floor_chan.c: channels and fan-out */
+/* floor_chan.c: channels and fan-out; the loop's send path (main.c) is
+ * handed down once at start-up, so the fan-out never calls up into main.c */
+typedef void floor_send_fn(struct floor_conn *c, const uint8_t *buf, size_t len);
+void floor_chan_init(floor_send_fn *send);
 struct floor_chan *floor_chan_get(const char *name, size_t len);
 void floor_chan_join(struct floor_chan *ch, struct floor_conn *c);
 void floor_chan_leave(struct floor_chan *ch, struct floor_conn *c);
 /* floor_chan_fanout - build the event once, write it to every member; its seq */
 uint32_t floor_chan_fanout(struct floor_chan *ch, const char *text, size_t tlen);
-
-/* main.c: the loop's send path, used by the fan-out */
-void floor_send(struct floor_conn *c, const uint8_t *buf, size_t len);
 
 #endif

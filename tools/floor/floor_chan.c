@@ -17,6 +17,14 @@ struct floor_chan {
 };
 
 static struct floor_chan *floor_chan_tab[FLOOR_CHAN_BUCKETS];
+static floor_send_fn *floor_chan_send;
+
+/* floor_chan_init - the write path the fan-out uses (main.c's floor_send) */
+void
+floor_chan_init(floor_send_fn *send)
+{
+	floor_chan_send = send;
+}
 
 /* floor_chan_hash - fnv1a */
 static uint32_t
@@ -104,7 +112,7 @@ floor_chan_fanout(struct floor_chan *ch, const char *text, size_t tlen)
 	hl = floor_ws_header(frame, 0x1, (size_t)n);
 	memcpy(frame + hl, body, (size_t)n);
 	for (uint32_t i = 0; i < ch->n; i++)
-		floor_send(ch->members[i], frame, hl + (size_t)n);
+		floor_chan_send(ch->members[i], frame, hl + (size_t)n);
 	if (ch->n >= 1000)
 		fprintf(stderr, "floor-fanout channel=%s members=%u us=%lld\n",
 		    ch->name, ch->n, floor_now_us() - t0);

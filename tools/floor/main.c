@@ -76,7 +76,7 @@ floor_keep(struct floor_conn *c, const uint8_t *buf, size_t len)
 }
 
 /* floor_send - write() now; keep what the socket did not take */
-void
+static void
 floor_send(struct floor_conn *c, const uint8_t *buf, size_t len)
 {
 	ssize_t n = 0;
@@ -431,6 +431,7 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--port-file") == 0)
 			port_file = argv[i + 1];
 	}
+	floor_chan_init(floor_send);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, floor_on_signal);
 	signal(SIGINT, floor_on_signal);

@@ -26,120 +26,6 @@
 
 #define LG_MAX_PROCS 64
 
-static const struct {
-	const char *name;
-	size_t off;
-} lg_counters[] = {
-#define LG_CTR(f) { #f, offsetof(struct lg_stats, f) }
-	LG_CTR(connected), LG_CTR(connect_fail), LG_CTR(ready), LG_CTR(disconnects),
-	LG_CTR(reconnects), LG_CTR(sent), LG_CTR(acked), LG_CTR(nacked),
-	LG_CTR(expected), LG_CTR(delivered), LG_CTR(delivered_run), LG_CTR(pongs),
-	LG_CTR(resumed), LG_CTR(resynced), LG_CTR(closed_4008), LG_CTR(slow_closed),
-	LG_CTR(proto_errors), LG_CTR(server_errors), LG_CTR(server_closes),
-	LG_CTR(eof_resets), LG_CTR(warm_sent),
-	LG_CTR(warm_acked), LG_CTR(warm_nacked), LG_CTR(warm_delivered),
-#undef LG_CTR
-};
-
-static const struct {
-	const char *name;
-	size_t off;
-} lg_hists[] = {
-	{ "lat", offsetof(struct lg_stats, lat) },
-	{ "lat_slowphase", offsetof(struct lg_stats, lat_slowphase) },
-	{ "ack", offsetof(struct lg_stats, ack) },
-	{ "rtt", offsetof(struct lg_stats, rtt) },
-	{ "recon", offsetof(struct lg_stats, recon) },
-};
-
-#define LG_NELEM(a) (sizeof(a) / sizeof((a)[0]))
-#define LG_CTR_AT(st, i) ((uint64_t *)((char *)(st) + lg_counters[i].off))
-#define LG_HIST_AT(st, i) ((struct lg_hist *)((char *)(st) + lg_hists[i].off))
-
-/* lg_worker_line - one line up the output pipe */
-void
-lg_worker_line(struct lg_worker *w, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf) - 1)
-		return;
-	buf[n++] = '\n';
-	if (write(w->out_fd, buf, (size_t)n) < 0)
-		return;
-}
-
-/* lg_arr - "[a,b,...]" of n numbers at off into a FILE */
-static void
-lg_arr(FILE *f, const uint64_t *v, size_t n)
-{
-	fputc('[', f);
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)v[i]);
-	fputc(']', f);
-}
-
-/* lg_nacks - ,"nack_codes":{"code":n,...} */
-static void
-lg_nacks(FILE *f, const struct lg_stats *st)
-{
-	fputs(",\"nack_codes\":{", f);
-	for (int i = 0, k = 0; i < LG_NACK_CODES; i++)
-		if (st->nack_code[i][0])
-			fprintf(f, "%s\"%s\":%llu", k++ ? "," : "", st->nack_code[i],
-			    (unsigned long long)st->nack_n[i]);
-	fputc('}', f);
-}
-
-/* lg_worker_report - the "done" line: everything the worker measured */
-int
-lg_worker_report(struct lg_worker *w)
-{
-	static char hbuf[LG_HIST_N * 24 + 128];
-	char *line = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&line, &len);
-	const struct lg_ledger *l = &w->ledger;
-
-	fprintf(f, "{\"ev\":\"done\",\"w\":%d,\"c\":{", w->index);
-	for (size_t i = 0; i < LG_NELEM(lg_counters); i++)
-		fprintf(f, "%s\"%s\":%llu", i ? "," : "", lg_counters[i].name,
-		    (unsigned long long)*LG_CTR_AT(&w->st, i));
-	fprintf(f, "},\"ledger\":[%llu,%llu,%llu,%llu,%llu,%llu],\"bc_n\":",
-	    (unsigned long long)l->count[0], (unsigned long long)l->count[1],
-	    (unsigned long long)l->count[2], (unsigned long long)l->count[3],
-	    (unsigned long long)l->count[4], (unsigned long long)l->missing);
-	lg_arr(f, w->st.bc_n, LG_MAX_ROUNDS);
-	fputs(",\"bc_max\":", f);
-	lg_arr(f, w->st.bc_max, LG_MAX_ROUNDS);
-	fputs(",\"series\":", f);
-	lg_arr(f, w->st.recon_series, LG_SERIES);
-	lg_nacks(f, &w->st);
-	fprintf(f, ",\"recon_done_max\":%llu,\"h\":{", (unsigned long long)w->st.recon_done_max);
-	for (size_t i = 0; i < LG_NELEM(lg_hists); i++) {
-		lg_hist_json(LG_HIST_AT(&w->st, i), hbuf, sizeof(hbuf));
-		fprintf(f, "%s\"%s\":%s", i ? "," : "", lg_hists[i].name, hbuf);
-	}
-	fputs("}}\n", f);
-	fclose(f);
-	for (size_t off = 0; off < len;) {
-		ssize_t n = write(w->out_fd, line + off, len - off);
-
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	free(line);
-	return 0;
-}
-
-/* ---- the coordinator side ---- */
-
 struct lg_child {
 	pid_t pid;
 	int ctl, out;
@@ -225,12 +111,12 @@ lg_merge_done(struct lg_total *t, const cJSON *js)
 	const cJSON *c = cJSON_GetObjectItem(js, "c"), *h = cJSON_GetObjectItem(js, "h");
 	const cJSON *rd = cJSON_GetObjectItem(js, "recon_done_max"), *e;
 
-	for (size_t i = 0; i < LG_NELEM(lg_counters); i++) {
+	for (size_t i = 0; i < lg_ncounters; i++) {
 		const cJSON *v = cJSON_GetObjectItem(c, lg_counters[i].name);
 
 		*LG_CTR_AT(&t->st, i) += v ? (uint64_t)v->valuedouble : 0;
 	}
-	for (size_t i = 0; i < LG_NELEM(lg_hists); i++)
+	for (size_t i = 0; i < lg_nhists; i++)
 		lg_merge_hist(LG_HIST_AT(&t->st, i), cJSON_GetObjectItem(h, lg_hists[i].name));
 	lg_merge_arr(t->ledger, 6, cJSON_GetObjectItem(js, "ledger"), 0);
 	lg_merge_arr(t->st.bc_n, LG_MAX_ROUNDS, cJSON_GetObjectItem(js, "bc_n"), 0);
@@ -335,7 +221,7 @@ lg_worker_main(const struct lg_cfg *cfg, int index, int ctl, int out)
 	w.conns = calloc(w.hi - w.lo + 1, sizeof(*w.conns));
 	if (w.conns == NULL)
 		abort();
-	for (size_t i = 0; i < LG_NELEM(lg_hists); i++)
+	for (size_t i = 0; i < lg_nhists; i++)
 		lg_hist_init(LG_HIST_AT(&w.st, i));
 	lg_scen_channels(cfg, &w.chans, &w.nchan);
 	if (strcmp(cfg->mode, "parley") == 0 && lg_http_load(&w, cfg->provision) < 0) {
@@ -505,7 +391,7 @@ lg_write_storm(FILE *f, const struct lg_total *t)
 	    t->t_kill && t->st.recon_done_max > t->t_kill ?
 	    (t->st.recon_done_max - t->t_kill) / 1e6 : -1.0,
 	    (unsigned long long)t->st.resumed, (unsigned long long)t->st.resynced);
-	lg_arr(f, t->st.recon_series, (size_t)last);
+	lg_report_arr(f, t->st.recon_series, (size_t)last);
 	lg_pcts(f, "downtime_ms", &t->st.recon);
 	fputc('}', f);
 }
@@ -527,11 +413,11 @@ lg_write(FILE *f, const struct lg_cfg *cfg, const struct lg_total *t)
 	    t->ready && t->rss_before >= 0 ?
 	    (double)(t->rss_connected - t->rss_before) * 1024.0 / t->ready : -1.0);
 	fputs(",\"counters\":{", f);
-	for (size_t i = 0; i < LG_NELEM(lg_counters); i++)
+	for (size_t i = 0; i < lg_ncounters; i++)
 		fprintf(f, "%s\"%s\":%llu", i ? "," : "", lg_counters[i].name,
 		    (unsigned long long)*LG_CTR_AT(&t->st, i));
 	fputc('}', f);
-	lg_nacks(f, &t->st);
+	lg_report_nacks(f, &t->st);
 	/* deliveries/s: those received during the measured phase only (the
 	 * drain after it would inflate the rate); delivered counts the drain too */
 	fprintf(f, ",\"deliveries_per_s\":%.0f,\"sends_per_s\":%.0f",
@@ -591,7 +477,7 @@ lg_coord_run(const struct lg_cfg *cfg)
 	uint64_t deadline;
 	int rv = 0;
 
-	for (size_t i = 0; i < LG_NELEM(lg_hists); i++)
+	for (size_t i = 0; i < lg_nhists; i++)
 		lg_hist_init(LG_HIST_AT(&t.st, i));
 	if (strcmp(cfg->mode, "parley") == 0 && lg_http_provision(cfg, cfg->provision) < 0)
 		return -1;

@@ -13,6 +13,8 @@
  *               then one RTM-JSON handler for events, acks and pongs
  *   lg_scen.c   the channel layout and the scenarios' timers
  *   lg_http.c   provisioning of teams, users, channels over the Web API
+ *   lg_report.c a worker's JSON lines up to the coordinator, and the
+ *               counter/histogram tables both ends read them with
  *   lg_hist.c lg_ws.c lg_eio.c lg_ledger.c   the codecs and checkers
  */
 #ifndef LOADGEN_H
@@ -20,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lg_hist.h"
 #include "lg_ledger.h"
@@ -137,10 +140,24 @@ int lg_scen_run(struct lg_worker *w);
 int lg_http_provision(const struct lg_cfg *cfg, const char *path);
 int lg_http_load(struct lg_worker *w, const char *path);
 
-/* lg_coord.c */
-int lg_coord_run(const struct lg_cfg *cfg);
+/* lg_report.c: a worker's lines up the pipe; the counter and histogram
+ * tables of its "done" line, by name and offset in struct lg_stats */
+struct lg_field {
+	const char *name;
+	size_t off;
+};
+extern const struct lg_field lg_counters[], lg_hists[];
+extern const size_t lg_ncounters, lg_nhists;
+#define LG_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define LG_CTR_AT(st, i) ((uint64_t *)((char *)(st) + lg_counters[i].off))
+#define LG_HIST_AT(st, i) ((struct lg_hist *)((char *)(st) + lg_hists[i].off))
 int lg_worker_report(struct lg_worker *w);
+void lg_report_arr(FILE *f, const uint64_t *v, size_t n);
+void lg_report_nacks(FILE *f, const struct lg_stats *st);
 void lg_worker_line(struct lg_worker *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* lg_coord.c */
+int lg_coord_run(const struct lg_cfg *cfg);
 
 #endif
