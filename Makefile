@@ -89,9 +89,15 @@ $(eval $(call program,tools/floor,floor))
 $(eval $(call program,tools/msgbench,msgbench))
 $(eval $(call program,tools/searchbench,searchbench))
 
-# a unit test links its own object, its folder's objects (not main.c) and the libs
+# a unit test links what it tests and nothing else: its own object, its module
+# (x_test.c -> x.c, when there is one), the modules its source names on a line
+#   /* test-links: page render ../tests/unit/fake_x */
+# (names without .c, beside the test unless they hold a /), and the libs. A
+# module it uses but does not name is a link error: the dependency shows.
+test_links = $(wildcard $(1).c) $(foreach m,$(shell sed -n \
+	's|^/\* test-links: \(.*\) \*/$$|\1|p' $(1)_test.c),$(if $(findstring /,$(m)),$(m).c,$(dir $(1))$(m).c))
 .SECONDEXPANSION:
-$(BUILD)/test/%_test: $(BUILD)/obj/%_test.o $$(call objs,$$(call srcs,$$(patsubst %/,%,$$(dir $$*)))) $(LIBS)
+$(BUILD)/test/%_test: $(BUILD)/obj/%_test.o $$(call objs,$$(call test_links,$$*)) $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

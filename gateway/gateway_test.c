@@ -1,6 +1,13 @@
 /* gateway_test.c - unit tests of the gateway's pure pieces: parameter
  * decoding (query/form/JSON), Origin matching, the send queue's bounds,
  * the frames of blobs, the string map and UTF-8 length. */
+
+/* the modules this test links (Makefile, test_links): what it tests */
+/* test-links: auth blob cache limits map metrics proxy rtm sendq state http */
+/* and what those need, a hidden dependency: through the call circle of
+ * gateway/ (tests/check/circles.py NOT_YET), limits.c, rtm.c and http.c
+ * call into the edge and front-end files */
+/* test-links: active api conn poll resume server services set static ticket */
 #include <stdlib.h>
 #include <string.h>
 

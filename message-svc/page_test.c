@@ -1,5 +1,14 @@
 /* page_test.c - a history page's rows with tail events applied: reactions,
  * a thread root's summary, parent_user_id, edits and deletes. */
+
+/* the modules this test links (Makefile, test_links): what it tests */
+/* test-links: page target */
+/* and what those need, a hidden dependency: page.c renders reactions with
+ * react.c's ms_react_json (a method file), and target.c reads svc.c's
+ * process state ms; through them the whole folder */
+/* test-links: cache call chan dedupe directory edit history listing map members */
+/* test-links: methods migrations open persist pgarr pgbin post react render */
+/* test-links: replay send seq svc tail tokens */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,7 @@
 /* pgarr_test.c - array literals, their parsing, and the map. */
+
+/* the modules this test links (Makefile, test_links): what it tests */
+/* test-links: map */
 #include <stdio.h>
 #include <stdlib.h>
 

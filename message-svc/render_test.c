@@ -1,6 +1,14 @@
 /* render_test.c - the pure parts of the directory methods and the tail:
  * Slack objects, cursors, types=, limits, DM member sets, reaction names,
  * and a target's state with tail events applied. */
+
+/* the modules this test links (Makefile, test_links): what it tests */
+/* test-links: render tail target pgarr */
+/* and what those need, a hidden dependency: target.c reads svc.c's
+ * process state ms; through svc.c the whole folder */
+/* test-links: cache call chan dedupe directory edit history listing map members */
+/* test-links: methods migrations open page persist pgbin post react replay send */
+/* test-links: seq svc tokens */
 #include <stdlib.h>
 #include <string.h>
 

@@ -2,6 +2,9 @@
  * ordered bounded table, the in-memory view of connection sets (first
  * session, last session, expiry, hand-back to Redis) and the typing
  * throttle (one publish per pair per window, expiry, the bound). */
+
+/* the modules this test links (Makefile, test_links): what it tests */
+/* test-links: memview publish table typing */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -4,6 +4,9 @@
  * broker running on its own thread: metadata, an idempotent produce with
  * acks=all, a consumer that waits in Fetch and gets the message as soon as it
  * is produced, 2,000 messages in order, and a restart from a stored offset. */
+
+/* the modules this test links (Makefile, test_links): what it tests */
+/* test-links: dk_wire dk_log dk_api dk_shared */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,9 @@
 /* dk_cluster_test.c - devkafka's mock engine: topics with their partition
  * counts, the brokers file, readiness, and a produce → consume round trip
  * through lib/kafka.c; fini removes the file. */
+
+/* the modules this test links (Makefile, test_links): what it tests */
+/* test-links: dk_shared */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

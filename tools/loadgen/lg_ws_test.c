@@ -1,4 +1,7 @@
 /* lg_ws_test.c - WebSocket frames (partial reads, masking, control) and Engine.IO packets */
+
+/* the modules this test links (Makefile, test_links): what it tests */
+/* test-links: lg_eio */
 #include "lg_eio.h"
 #include "lg_ws.h"
 #include "pl_test.h"
