@@ -27,22 +27,6 @@ static int cluster_ok;
 static struct event_base *base;
 static struct pl_loop *loop;
 
-static int
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-		abort();
-	p = ntohs(a.sin_port);
-	close(fd);
-	return p;
-}
-
 /* sh - run a shell command, 0 when it exited 0 */
 static int
 sh(const char *fmt, ...)
@@ -91,7 +75,7 @@ cluster(void)
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	atexit(cluster_cleanup);
-	port = free_port();
+	port = pl_test_free_port();
 	if (sh("chown postgres %s && chmod 755 %s", dir, dir) != 0 ||
 	    sh("runuser -u postgres -- " PGBIN "/initdb -D %s/data -A trust "
 	    "-U postgres --no-sync >%s/initdb.log 2>&1", dir, dir) != 0 ||
@@ -117,17 +101,6 @@ teardown(void)
 {
 	pl_loop_free(&loop);
 	event_base_free(base);
-}
-
-static void
-run_until(const int *flag, int want, int ms)
-{
-	struct timeval tv = { 0, 10000 };
-
-	for (int i = 0; i < ms / 10 && *flag < want; i++) {
-		event_base_loopexit(base, &tv);
-		event_base_dispatch(base);
-	}
 }
 
 static void
@@ -194,7 +167,7 @@ PL_TEST(queries_params_errors_order)
 	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT count(*) FROM t", 0, NULL,
 	    on_res, &cnt), 0);
 	PL_CHECK_EQ_INT(pl_pg_queued(pg), 54);
-	run_until(&cnt.n, 1, 10000);
+	pl_test_run_until(base, &cnt.n, 1, 10000);
 	PL_CHECK_EQ_INT(a.rv, 0);
 	PL_CHECK_EQ_STR(a.v, "42x");
 	PL_CHECK_EQ_INT(multi.rv, 0);
@@ -236,7 +209,7 @@ PL_TEST(binary_parameters)
 	raw[0] = 'z';				/* copied at submit */
 	PL_CHECK_EQ_INT(pl_pg_query_bin(pg, "SELECT 1", 0, NULL, NULL, NULL,
 	    on_res, &r), PL_EINVAL);
-	run_until(&r.n, 1, 10000);
+	pl_test_run_until(base, &r.n, 1, 10000);
 	PL_CHECK_EQ_INT(r.rv, 0);
 	PL_CHECK_EQ_STR(r.v, "3:42x");
 	pl_pg_stop(&pg);
@@ -276,16 +249,16 @@ PL_TEST(server_restart_reconnects)
 	setup();
 	PL_CHECK_EQ_INT(pl_pg_start(loop, dsn, 100, &pg), 0);
 	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 'up'", 0, NULL, on_res, &a), 0);
-	run_until(&a.n, 1, 5000);
+	pl_test_run_until(base, &a.n, 1, 5000);
 	PL_CHECK_EQ_STR(a.v, "up");
 
 	PL_CHECK_EQ_INT(pg_down(), 0);
 	for (i = 0; i < 300 && pl_pg_connected(pg); i++)
-		run_until(&down.n, 1, 10);	/* the loop notices the close */
+		pl_test_run_until(base, &down.n, 1, 10);	/* the loop notices the close */
 	PL_CHECK(!pl_pg_connected(pg));
 	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 1", 0, NULL, on_res, &down), 0);
 	PL_CHECK_EQ_INT(down.n, 0);
-	run_until(&down.n, 1, 2000);
+	pl_test_run_until(base, &down.n, 1, 2000);
 	PL_CHECK_EQ_INT(down.rv, PL_EUNAVAIL);
 
 	PL_CHECK_EQ_INT(pg_up(), 0);
@@ -293,7 +266,7 @@ PL_TEST(server_restart_reconnects)
 	PL_CHECK(pl_pg_connected(pg));
 	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 'back'", 0, NULL, on_res,
 	    &after), 0);
-	run_until(&after.n, 1, 5000);
+	pl_test_run_until(base, &after.n, 1, 5000);
 	PL_CHECK_EQ_INT(after.rv, 0);
 	PL_CHECK_EQ_STR(after.v, "back");
 	pl_pg_stop(&pg);
@@ -323,11 +296,11 @@ PL_TEST(stop_from_callback_and_libuv)
 	    &first), 0);
 	PL_CHECK_EQ_INT(pl_pg_query(stop_me, "SELECT 2", 0, NULL, on_res,
 	    &second), 0);
-	run_until(&second.n, 1, 5000);
+	pl_test_run_until(base, &second.n, 1, 5000);
 	PL_CHECK_EQ_INT(first.rv, 0);
 	PL_CHECK_EQ_INT(second.rv, PL_ECLOSED);
 	PL_CHECK(stop_me == NULL);
-	run_until(&u.n, 1, 30);	/* reaper */
+	pl_test_run_until(base, &u.n, 1, 30);	/* reaper */
 	teardown();
 
 	uv_loop_init(&uv);
@@ -359,7 +332,7 @@ PL_TEST(large_query_flushes)
 	PL_CHECK_EQ_INT(pl_pg_start(loop, dsn, 10, &pg), 0);
 	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT length($1)", 1, p, on_res, &r), 0);
 	free(big);	/* copied at submit */
-	run_until(&r.n, 1, 10000);
+	pl_test_run_until(base, &r.n, 1, 10000);
 	PL_CHECK_EQ_INT(r.rv, 0);
 	PL_CHECK_EQ_STR(r.v, "4194304");
 	pl_pg_stop(&pg);
@@ -416,7 +389,7 @@ PL_TEST(sqlstate_tells_data_errors)
 	PL_CHECK_EQ_INT(pl_pg_query(pg, "INSERT INTO ck VALUES (-1)", 0, NULL, on_state,
 	    &chk), 0);
 	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 2", 0, NULL, on_state, &after), 0);
-	run_until(&after.n, 1, 10000);
+	pl_test_run_until(base, &after.n, 1, 10000);
 	PL_CHECK_EQ_INT(bad_utf8.rv, PL_EIO);
 	PL_CHECK_EQ_STR(bad_utf8.state, "22021");
 	PL_CHECK_EQ_INT(bad_utf8.data, 1);

@@ -25,23 +25,6 @@ static int port;
 static pid_t srv = -1;
 static char addr[64];
 
-/* free_port - a port the kernel just handed out */
-static int
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-		abort();
-	p = ntohs(a.sin_port);
-	close(fd);
-	return p;
-}
-
 /* server_start - redis-server in dir on port; wait until it answers */
 static int
 server_start(void)
@@ -93,7 +76,7 @@ setup(void)
 	strcpy(dir, "/tmp/pl-redis-test-XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		abort();
-	port = free_port();
+	port = pl_test_free_port();
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	base = event_base_new();
 	loop = pl_loop_event_create(base);
@@ -110,17 +93,6 @@ teardown(void)
 	snprintf(p, sizeof(p), "%s/redis.log", dir);
 	unlink(p);
 	rmdir(dir);
-}
-
-static void
-run_until_fn(int (*cond)(void *), void *arg, int ms)
-{
-	struct timeval tv = { 0, 10000 };
-
-	for (int i = 0; i < ms / 10 && !cond(arg); i++) {
-		event_base_loopexit(base, &tv);
-		event_base_dispatch(base);
-	}
 }
 
 static int
@@ -166,7 +138,7 @@ PL_TEST(commands_and_errors)
 	setup();
 	PL_CHECK_EQ_INT(server_start(), 0);
 	PL_CHECK_EQ_INT(pl_redis_start(loop, addr, &r), 0);
-	run_until_fn(is_connected, r, 5000);
+	pl_test_run_until_fn(base, is_connected, r, 5000);
 	PL_CHECK(pl_redis_connected(r));
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &set, "SET %s %b", "{t}:k",
 	    "v1", (size_t)2), 0);
@@ -174,7 +146,7 @@ PL_TEST(commands_and_errors)
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &err, "INCR %s", "{t}:k"), 0);
 	PL_CHECK_EQ_INT(pl_redis_cmd(r, on_reply, &bin, 3, argv, lens), 0);
 	PL_CHECK_EQ_INT(pl_redis_cmd(r, NULL, NULL, 3, argv, lens), 0);
-	run_until_fn(res_done, &bin, 5000);
+	pl_test_run_until_fn(base, res_done, &bin, 5000);
 	PL_CHECK_EQ_INT(set.rv, 0);
 	PL_CHECK_EQ_STR(set.str, "OK");
 	PL_CHECK_EQ_INT(get.rv, 0);
@@ -196,16 +168,16 @@ PL_TEST(down_fails_at_once_then_connects)
 	PL_CHECK_EQ_INT(pl_redis_start(loop, addr, &r), 0);	/* nobody there */
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &a, "PING"), 0);
 	PL_CHECK_EQ_INT(a.n, 0);	/* never inside the submit */
-	run_until_fn(res_done, &a, 1000);
+	pl_test_run_until_fn(base, res_done, &a, 1000);
 	PL_CHECK_EQ_INT(a.n, 1);
 	PL_CHECK_EQ_INT(a.rv, PL_EUNAVAIL);
 	PL_CHECK_EQ_INT(a.type, -1);
 	PL_CHECK(!pl_redis_connected(r));
 	PL_CHECK_EQ_INT(server_start(), 0);
-	run_until_fn(is_connected, r, 5000);	/* backoff caps at 2 s */
+	pl_test_run_until_fn(base, is_connected, r, 5000);	/* backoff caps at 2 s */
 	PL_CHECK(pl_redis_connected(r));
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &b, "PING"), 0);
-	run_until_fn(res_done, &b, 2000);
+	pl_test_run_until_fn(base, res_done, &b, 2000);
 	PL_CHECK_EQ_INT(b.rv, 0);
 	PL_CHECK_EQ_STR(b.str, "PONG");
 	pl_redis_stop(&r);
@@ -220,25 +192,25 @@ PL_TEST(kill_and_restart_reconnects)
 	setup();
 	PL_CHECK_EQ_INT(server_start(), 0);
 	PL_CHECK_EQ_INT(pl_redis_start(loop, addr, &r), 0);
-	run_until_fn(is_connected, r, 5000);
+	pl_test_run_until_fn(base, is_connected, r, 5000);
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &a, "SET k 1"), 0);
-	run_until_fn(res_done, &a, 2000);
+	pl_test_run_until_fn(base, res_done, &a, 2000);
 	PL_CHECK_EQ_INT(a.rv, 0);
 
 	server_kill();
 	/* the loop sees the close */
 	for (int i = 0; i < 100 && pl_redis_connected(r); i++)
-		run_until_fn(res_done, &down, 10);
+		pl_test_run_until_fn(base, res_done, &down, 10);
 	PL_CHECK(!pl_redis_connected(r));
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &down, "GET k"), 0);
-	run_until_fn(res_done, &down, 1000);
+	pl_test_run_until_fn(base, res_done, &down, 1000);
 	PL_CHECK_EQ_INT(down.rv, PL_EUNAVAIL);
 
 	PL_CHECK_EQ_INT(server_start(), 0);
-	run_until_fn(is_connected, r, 5000);
+	pl_test_run_until_fn(base, is_connected, r, 5000);
 	PL_CHECK(pl_redis_connected(r));
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &after, "PING"), 0);
-	run_until_fn(res_done, &after, 2000);
+	pl_test_run_until_fn(base, res_done, &after, 2000);
 	PL_CHECK_EQ_INT(after.rv, 0);
 	pl_redis_stop(&r);
 	teardown();
@@ -261,23 +233,23 @@ PL_TEST(stop_with_inflight_and_from_callback)
 	setup();
 	PL_CHECK_EQ_INT(server_start(), 0);
 	PL_CHECK_EQ_INT(pl_redis_start(loop, addr, &r), 0);
-	run_until_fn(is_connected, r, 5000);
+	pl_test_run_until_fn(base, is_connected, r, 5000);
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &blocked, "BLPOP nolist 5"), 0);
-	run_until_fn(res_done, &blocked, 100);
+	pl_test_run_until_fn(base, res_done, &blocked, 100);
 	PL_CHECK_EQ_INT(blocked.n, 0);
 	pl_redis_stop(&r);
 	PL_CHECK_EQ_INT(blocked.n, 1);
 	PL_CHECK_EQ_INT(blocked.rv, PL_ECLOSED);
 
 	PL_CHECK_EQ_INT(pl_redis_start(loop, addr, &stop_me), 0);
-	run_until_fn(is_connected, stop_me, 5000);
+	pl_test_run_until_fn(base, is_connected, stop_me, 5000);
 	PL_CHECK_EQ_INT(pl_redis_cmdf(stop_me, on_reply_stop, &first, "PING"), 0);
 	PL_CHECK_EQ_INT(pl_redis_cmdf(stop_me, on_reply, &second, "PING"), 0);
-	run_until_fn(res_done, &second, 2000);
+	pl_test_run_until_fn(base, res_done, &second, 2000);
 	PL_CHECK_EQ_INT(first.rv, 0);
 	PL_CHECK_EQ_INT(second.n, 1);
 	PL_CHECK(stop_me == NULL);
-	run_until_fn(res_done, &second, 50);	/* the reaper runs */
+	pl_test_run_until_fn(base, res_done, &second, 50);	/* the reaper runs */
 	teardown();
 }
 
@@ -321,17 +293,17 @@ PL_TEST(stalled_server_watchdog)
 	setup();
 	PL_CHECK_EQ_INT(server_start(), 0);
 	PL_CHECK_EQ_INT(pl_redis_start(loop, addr, &r), 0);
-	run_until_fn(is_connected, r, 5000);
+	pl_test_run_until_fn(base, is_connected, r, 5000);
 	kill(srv, SIGSTOP);
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &hung, "PING"), 0);
-	run_until_fn(res_done, &hung, 6000);
+	pl_test_run_until_fn(base, res_done, &hung, 6000);
 	PL_CHECK_EQ_INT(hung.n, 1);
 	PL_CHECK_EQ_INT(hung.rv, PL_EUNAVAIL);
 	kill(srv, SIGCONT);
-	run_until_fn(is_connected, r, 5000);
+	pl_test_run_until_fn(base, is_connected, r, 5000);
 	PL_CHECK(pl_redis_connected(r));
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &after, "PING"), 0);
-	run_until_fn(res_done, &after, 2000);
+	pl_test_run_until_fn(base, res_done, &after, 2000);
 	PL_CHECK_EQ_INT(after.rv, 0);
 	pl_redis_stop(&r);
 	teardown();

@@ -14,6 +14,12 @@
  * generated main() runs every case, prints "FAIL <test>: <file:line> <what>"
  * per failed check and ends with exactly "<argv0 basename>: N passed, N failed"
  * (counting test cases); the exit status is 1 if any case failed.
+ *
+ * Scaffolding for tests that listen or run a loop, in one place:
+ * pl_test_free_port(), pl_test_run_until(base, &flag, want, ms) and
+ * pl_test_run_until_fn(base, cond, arg, ms) (the loop in 10 ms slices until
+ * the condition holds or the deadline passes; the caller checks the
+ * condition after).
  */
 #ifndef PL_TEST_H
 #define PL_TEST_H
@@ -21,6 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <event2/event.h>
 
 struct pl_test_case {
 	const char *name;
@@ -104,6 +115,47 @@ pl_test_run_(const struct pl_test_case *cases, size_t n, const char *argv0)
 	printf("%s: %d passed, %d failed\n", base, passed, failed);
 	fflush(stdout);
 	return failed ? 1 : 0;
+}
+
+/* pl_test_free_port - a TCP port on 127.0.0.1 that is free right now */
+static inline int
+pl_test_free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+		abort();
+	p = ntohs(a.sin_port);
+	close(fd);
+	return p;
+}
+
+/* pl_test_run_until_fn - run base in 10 ms slices until cond(arg) or ms pass */
+static inline void
+pl_test_run_until_fn(struct event_base *base, int (*cond)(void *), void *arg, int ms)
+{
+	struct timeval tv = { 0, 10000 };
+
+	for (int i = 0; i < ms / 10 && !cond(arg); i++) {
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+}
+
+/* pl_test_run_until - run base in 10 ms slices until *flag >= want or ms pass */
+static inline void
+pl_test_run_until(struct event_base *base, const int *flag, int want, int ms)
+{
+	struct timeval tv = { 0, 10000 };
+
+	for (int i = 0; i < ms / 10 && *flag < want; i++) {
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
 }
 
 #define PL_TEST_MAIN(table) \

@@ -192,17 +192,6 @@ static char first_val[32];
 static int in_order = 1;
 
 static void
-run_until(const int *flag, int want, int ms)
-{
-	struct timeval tv = { 0, 10000 };
-
-	for (int i = 0; i < ms / 10 && *flag < want; i++) {
-		event_base_loopexit(base, &tv);
-		event_base_dispatch(base);
-	}
-}
-
-static void
 on_msg(const struct pl_kafka_msg *m, void *arg)
 {
 	if (got == 0 && m->len < sizeof(first_val)) {
@@ -270,12 +259,12 @@ PL_TEST(librdkafka_clients_against_native_broker)
 	PL_CHECK_EQ_INT(pl_kafka_consumer_assign(c, PL_TOPIC_MESSAGES, NULL,
 	    NULL, 0, PL_KAFKA_OFFSET_END), 0);
 	PL_CHECK_EQ_INT(pl_kafka_producer_start(loop, brokers, NULL, &p), 0);
-	run_until(&got, 1, 1500);		/* the consumer settles at the end */
+	pl_test_run_until(base, &got, 1, 1500);		/* the consumer settles at the end */
 
 	t0 = pl_clock_mono_ms();
 	PL_CHECK_EQ_INT(pl_kafka_produce(p, PL_TOPIC_MESSAGES, 3, "C1", 2,
 	    "hello", 5, on_dr, NULL), 0);
-	run_until(&got, 1, 10000);
+	pl_test_run_until(base, &got, 1, 10000);
 	PL_CHECK_EQ_STR(first_val, "hello");
 	PL_CHECK_EQ_INT(dr_fail, 0);
 	/* well inside the 5 s fetch wait: answered when the data came */
@@ -286,7 +275,7 @@ PL_TEST(librdkafka_clients_against_native_broker)
 		PL_CHECK_EQ_INT(pl_kafka_produce(p, PL_TOPIC_MESSAGES, 3, "C1", 2,
 		    v, strlen(v), on_dr, NULL), 0);
 	}
-	run_until(&got, 2001, 20000);
+	pl_test_run_until(base, &got, 2001, 20000);
 	PL_CHECK_EQ_INT(got, 2001);
 	PL_CHECK_EQ_INT(dr_n, 2001);
 	PL_CHECK_EQ_INT(dr_fail, 0);
@@ -306,7 +295,7 @@ PL_TEST(librdkafka_clients_against_native_broker)
 		PL_CHECK_EQ_INT(pl_kafka_consumer_assign(c, PL_TOPIC_MESSAGES,
 		    &part, &off, 1, 0), 0);
 	}
-	run_until(&got, 11, 10000);
+	pl_test_run_until(base, &got, 11, 10000);
 	PL_CHECK_EQ_INT(got, 11);
 	PL_CHECK_EQ_INT(last_off, 2000);
 

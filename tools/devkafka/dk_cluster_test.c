@@ -23,17 +23,6 @@ static int got, eofs;
 static char got_val[32];
 
 static void
-run_until(const int *flag, int want, int ms)
-{
-	struct timeval tv = { 0, 10000 };
-
-	for (int i = 0; i < ms / 10 && *flag < want; i++) {
-		event_base_loopexit(base, &tv);
-		event_base_dispatch(base);
-	}
-}
-
-static void
 on_msg(const struct pl_kafka_msg *m, void *arg)
 {
 	if (m->len < sizeof(got_val)) {
@@ -102,7 +91,7 @@ PL_TEST(cluster_up_topics_file_roundtrip)
 	PL_CHECK_EQ_INT(pl_kafka_producer_start(loop, brokers, NULL, &p), 0);
 	PL_CHECK_EQ_INT(pl_kafka_produce(p, PL_TOPIC_MESSAGES, 3, "C1", 2,
 	    "hello", 5, on_dr, NULL), 0);
-	run_until(&got, 1, 10000);
+	pl_test_run_until(base, &got, 1, 10000);
 	PL_CHECK_EQ_INT(dr_rv, 0);
 	PL_CHECK_EQ_STR(got_val, "hello");
 
