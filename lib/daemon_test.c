@@ -101,6 +101,19 @@ get(int port, const char *path, char *out, size_t n)
 	return status;
 }
 
+/* wait_status - GET path until it answers want or ms pass (the child's
+ * state, not a guess at how long it takes); the last status */
+static int
+wait_status(int port, const char *path, int want, char *out, size_t n, int ms)
+{
+	uint64_t end = pl_clock_mono_ms() + (uint64_t)ms;
+	int status;
+
+	while ((status = get(port, path, out, n)) != want && pl_clock_mono_ms() < end)
+		usleep(2000);
+	return status;
+}
+
 /* wait for pid up to ms; returns the exit status, -1 on timeout or signal */
 static int
 reap(pid_t pid, int ms)
@@ -126,7 +139,8 @@ PL_TEST(test_sigterm_drains_then_exits_0)
 
 	PL_CHECK(mkdtemp(dir) != NULL);
 	snprintf(port_file, sizeof(port_file), "%s/ops.port", dir);
-	pid = spawn(init_ok, NULL, "300", NULL);
+	/* a drain long enough to be seen by a loaded machine's next GET */
+	pid = spawn(init_ok, NULL, "2000", NULL);
 	port = wait_port();
 	PL_CHECK(port > 0);
 	PL_CHECK_EQ_INT(get(port, "/healthz", body, sizeof(body)), 200);
@@ -136,24 +150,23 @@ PL_TEST(test_sigterm_drains_then_exits_0)
 	PL_CHECK(strstr(body, "process_start_time_seconds") != NULL);
 	t0 = pl_clock_mono_ms();
 	kill(pid, SIGTERM);
-	usleep(50000);
 	/* draining: alive, but not ready */
-	PL_CHECK_EQ_INT(get(port, "/readyz", body, sizeof(body)), 503);
+	PL_CHECK_EQ_INT(wait_status(port, "/readyz", 503, body, sizeof(body), 1500), 503);
 	PL_CHECK_EQ_STR(body, "draining\n");
-	PL_CHECK_EQ_INT(reap(pid, 5000), 0);
-	PL_CHECK(pl_clock_mono_ms() - t0 >= 250);	/* waited for drain-ms */
+	PL_CHECK_EQ_INT(get(port, "/healthz", body, sizeof(body)), 200);
+	PL_CHECK_EQ_INT(reap(pid, 10000), 0);
+	PL_CHECK(pl_clock_mono_ms() - t0 >= 2000);	/* waited for drain-ms */
 }
 
 PL_TEST(test_drain_callback_stops)
 {
 	pid_t pid = spawn(init_ok, drain_now, "60000", NULL);
-	uint64_t t0;
 
 	PL_CHECK(wait_port() > 0);
-	t0 = pl_clock_mono_ms();
 	kill(pid, SIGINT);
-	PL_CHECK_EQ_INT(reap(pid, 5000), 0);
-	PL_CHECK(pl_clock_mono_ms() - t0 < 3000);
+	/* exit 0 long before the 60 s drain: the callback stopped it (reap
+	 * kills the child and answers -1 at its deadline) */
+	PL_CHECK_EQ_INT(reap(pid, 10000), 0);
 }
 
 PL_TEST(test_second_signal_stops_now)
@@ -164,11 +177,14 @@ PL_TEST(test_second_signal_stops_now)
 
 	PL_CHECK(port > 0);
 	kill(pid, SIGHUP);	/* reopen logs: keeps running */
+	PL_CHECK_EQ_INT(get(port, "/readyz", body, sizeof(body)), 200);
 	kill(pid, SIGTERM);
-	usleep(100000);
+	/* the first SIGTERM took: draining, alive */
+	PL_CHECK_EQ_INT(wait_status(port, "/readyz", 503, body, sizeof(body), 5000), 503);
 	PL_CHECK_EQ_INT(get(port, "/healthz", body, sizeof(body)), 200);
 	kill(pid, SIGTERM);
-	PL_CHECK_EQ_INT(reap(pid, 5000), 0);
+	/* the second stops now, not after the 60 s drain */
+	PL_CHECK_EQ_INT(reap(pid, 10000), 0);
 }
 
 PL_TEST(test_init_failure_exits_1)
