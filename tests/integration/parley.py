@@ -259,6 +259,32 @@ def provision(stack, users=("alice", "bob", "carol"), channel="general", api=Non
     return Team(t, made, cid)
 
 
+
+# ---- markers for "nothing arrived" checks
+
+def channel_marker(sender, receiver, channel, after_seq, timeout=15):
+    """the marker of a "nothing of this channel arrived" check: sender (a Ws)
+    posts to channel until receiver (a Ws, a member by now) has one of its
+    message events with a seq above after_seq. A socket gets a channel's events
+    in seq order, so whatever of the channel up to after_seq was going to reach
+    receiver is there once this returns (a sleep or a ping proves nothing).
+    Returns the marker event."""
+    def got():
+        for e in receiver.matching(lambda e: e.get("channel") == channel and
+                                   e.get("type") == "message" and "reply_to" not in e and
+                                   (e.get("seq") or 0) > after_seq):
+            return e
+        return None
+
+    def post():
+        r = sender.request({"type": "message", "channel": channel, "text": "marker"})
+        assert r.get("ok") is True, r
+        return got()
+
+    return wait_for(post, timeout, "a marker in %s after seq %d" % (channel, after_seq),
+                    interval=0.3)
+
+
 # ---- PostgreSQL
 
 def find_message_row(stack, channel, seq, timeout=DEFAULT_TIMEOUT):

@@ -59,9 +59,32 @@ def test_resume_ignores_channels_of_others(stack, team, api):
         assert not [e for e in bob.events if e.get("channel") == other.channel]
 
 
+def _typing_marker(sender, receivers, channel, user):
+    """the marker of a "no typing arrived" check: user's typing in channel
+    (another channel than the one checked, so presence-svc's throttle of the
+    (user, channel) pair does not hold it) reaches every receiver. Typing of
+    one team goes through presence-svc in one partition, in order: one sent
+    before the marker would be there first."""
+    sender.send({"type": "typing", "channel": channel})
+    for ws in receivers:
+        ws.wait_event(lambda e: e.get("type") == "user_typing" and
+                      e.get("channel") == channel and e.get("user") == user,
+                      timeout=15, what="the typing marker")
+
+
+def _typing_in(ws, channel):
+    return ws.matching(lambda e: e.get("type") == "user_typing" and
+                       e.get("channel") == channel)
+
+
 def test_typing_reaches_members_only(stack, team, api):
     outsider = api.call("admin.users.create", stack.admin_token, team_id=team.id,
                         name="dave")
+    # the marker's channel: bob, alice and dave
+    side = api.call("conversations.create", team.token("bob"),
+                    name=parley.unique("side-"))["channel"]["id"]
+    api.call("conversations.invite", team.token("bob"), channel=side,
+             users="%s,%s" % (team.uid("alice"), outsider["user"]["id"]))
     with Ws(stack.ws_url, team.token("alice")) as alice, \
             Ws(stack.ws_url, team.token("bob")) as bob, \
             Ws(stack.ws_url, outsider["token"]) as dave:
@@ -69,12 +92,12 @@ def test_typing_reaches_members_only(stack, team, api):
         ev = bob.wait_event(lambda e: e.get("type") == "user_typing")
         assert ev == {"type": "user_typing", "channel": team.channel,
                       "user": team.uid("alice")}, ev
-        # a marker through the same path: dave is a team member who is not in
-        # the channel, so he never sees the typing, and alice not her own
-        assert alice.request({"type": "ping"})["type"] == "pong"
-        assert dave.request({"type": "ping"})["type"] == "pong"
-        assert not dave.matching(lambda e: e.get("type") == "user_typing")
-        assert not alice.matching(lambda e: e.get("type") == "user_typing")
+        # dave is a team member who is not in the channel, so he never sees
+        # the typing, and alice not her own: bob's typing in the side channel,
+        # sent after alice's was relayed, reaches both of them after it
+        _typing_marker(bob, [alice, dave], side, team.uid("bob"))
+        assert not _typing_in(dave, team.channel), dave.events
+        assert not _typing_in(alice, team.channel), alice.events
 
 
 def test_presence_sub_delivers_presence_change(stack, team):
@@ -91,6 +114,11 @@ def test_presence_sub_delivers_presence_change(stack, team):
 
 def test_kick_stops_every_path(stack, team, api):
     ch = team.channel
+    # the typing marker's channel: carol and alice
+    side = api.call("conversations.create", team.token("carol"),
+                    name=parley.unique("side-"))["channel"]["id"]
+    api.call("conversations.invite", team.token("carol"), channel=side,
+             users=team.uid("alice"))
     with Ws(stack.ws_url, team.token("alice")) as alice, \
             Ws(stack.ws_url, team.token("carol")) as carol:
         before = _send(alice, ch, "before kick")
@@ -108,17 +136,25 @@ def test_kick_stops_every_path(stack, team, api):
         assert r["ok"] is False and r["error"]["code"] == "channel_not_found", r
         # typing into it is not relayed
         carol.send({"type": "typing", "channel": ch})
-        # resume does not replay it
+        # resume does not replay it (the replay would come before "resumed")
         r = carol.request({"type": "resume", "last_seq": {ch: before}})
         assert r["type"] == "resumed"
-        assert alice.request({"type": "ping"})["type"] == "pong"
         assert not carol.matching(lambda e: e.get("text") == "after kick")
-        assert not alice.matching(lambda e: e.get("type") == "user_typing")
-    # long polling does not carry it either
-    poll = api.call("events.poll", team.token("carol"),
-                    json_body={"last_seq": {ch: before}, "timeout": 0})
-    assert not [e for e in poll["events"] if e.get("channel") == ch], poll
-    assert ch not in poll["last_seq"]
+        # long polling does not carry it either
+        poll = api.call("events.poll", team.token("carol"),
+                        json_body={"last_seq": {ch: before}, "timeout": 0})
+        assert not [e for e in poll["events"] if e.get("channel") == ch], poll
+        assert ch not in poll["last_seq"]
+        # markers on the same paths: carol's typing in the side channel
+        # reaches alice after the refused one would have...
+        _typing_marker(carol, [alice], side, team.uid("carol"))
+        assert not _typing_in(alice, ch), alice.events
+        # ...and, invited again, carol gets a later message of the channel
+        # after "after kick" would have reached her
+        api.call("conversations.invite", team.token("alice"), channel=ch,
+                 users=team.uid("carol"))
+        parley.channel_marker(alice, carol, ch, after)
+        assert not carol.matching(lambda e: e.get("text") == "after kick")
 
 
 # ---- resume=1 (Parley extension): hold live events until the resume is answered
@@ -230,6 +266,8 @@ def test_resume_opt_in_hold_released_without_resume(stack, team, extra_gateway):
             Ws(gw.ws_url, team.token("alice")) as alice:
         seq = _send(alice, ch, "no resume frame")
         alice.wait_event(lambda e: e.get("seq") == seq and "reply_to" not in e)
+        # a marker on bob's own socket: one gateway process wrote alice's copy
+        # in a fan-out turn that would have queued bob's too, ahead of this pong
         assert bob.request({"type": "ping"})["type"] == "pong"
         assert not _msgs(bob, ch), bob.events          # held
         ev = bob.wait_event(lambda e: e.get("seq") == seq and "reply_to" not in e,
