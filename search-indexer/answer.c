@@ -333,6 +333,25 @@ si_answer_empty(struct si_call *c)
 	si_answer_render(c);
 }
 
+/* si_answer_pg - the least busy query connection (connected ones first) */
+struct pl_pg *
+si_answer_pg(void)
+{
+	struct pl_pg *best = si.qpg[0];
+	int i, bq = pl_pg_queued(best), bc = pl_pg_connected(best);
+
+	for (i = 1; i < si.nqpg; i++) {
+		int q = pl_pg_queued(si.qpg[i]), cn = pl_pg_connected(si.qpg[i]);
+
+		if ((cn && !bc) || (cn == bc && q < bq)) {
+			best = si.qpg[i];
+			bq = q;
+			bc = cn;
+		}
+	}
+	return best;
+}
+
 /* si_answer_run - narrow the scope, build the SQL, count and page */
 static void
 si_answer_run(struct si_call *c)
@@ -397,7 +416,7 @@ si_answer_run(struct si_call *c)
 	s.offset = (c->page - 1) * c->count;
 	s.window = s.offset + s.limit + (int)si_conf.count_cap;
 	si_query_sql(&c->q, &s, &c->sql);
-	rv = pl_pg_query(si_svc_query_pg(), c->sql.sql, c->sql.nparams,
+	rv = pl_pg_query(si_answer_pg(), c->sql.sql, c->sql.nparams,
 	    (const char *const *)c->sql.params, si_answer_page_done, c);
 	if (rv != 0)
 		si_answer_page_done(rv, NULL, c);

@@ -33,6 +33,7 @@
 #include "query.h"
 #include "search.h"
 #include "settings.h"
+#include "shard.h"
 
 #define SI_COLS 11		/* array columns after topic, parts, next */
 
@@ -149,6 +150,16 @@ si_index_add(struct si_batch *b, const Parley__Envelope *env)
 	}
 }
 
+/* si_index_owns - this instance's share of the teams: it indexes and
+ * answers the teams whose shard hash modulo the instance count is its index */
+int
+si_index_owns(const char *team)
+{
+	if (si_conf.count <= 1)
+		return 1;
+	return (int64_t)(pl_shard_hash(team) % (uint32_t)si_conf.count) == si_conf.index;
+}
+
 /* si_index_wanted - an event this instance indexes */
 static int
 si_index_wanted(const Parley__Envelope *env)
@@ -163,7 +174,7 @@ si_index_wanted(const Parley__Envelope *env)
 	m = env->message;
 	if (m->channel[0] == '\0' || m->ts[0] == '\0')
 		return 0;
-	return si_svc_owns(m->team[0] ? m->team : env->team);
+	return si_index_owns(m->team[0] ? m->team : env->team);
 }
 
 static void si_index_flush(void);

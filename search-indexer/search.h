@@ -63,10 +63,6 @@ extern struct si_state si;
 int si_svc_init(struct event_base *base, struct pl_loop *loop);
 void si_svc_drain(void);
 void si_svc_fini(void);
-/* si_svc_owns - this instance indexes and answers team */
-int si_svc_owns(const char *team);
-/* si_svc_query_pg - the least busy query connection (connected ones first) */
-struct pl_pg *si_svc_query_pg(void);
 
 /* schema.c - the index's tables, created or upgraded at start-up (blocking);
  * reindex empties the index and its offsets */
@@ -77,9 +73,13 @@ int si_index_start(void);
 void si_index_stop(void);
 int si_index_ready(void);
 int64_t si_index_behind(void);
+/* si_index_owns - this instance indexes and answers team */
+int si_index_owns(const char *team);
 
 /* answer.c - search.messages over nng */
 struct pl_rpc_req;
 void si_answer_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *arg);
+/* si_answer_pg - the least busy query connection (connected ones first) */
+struct pl_pg *si_answer_pg(void);
 
 #endif

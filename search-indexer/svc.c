@@ -18,7 +18,6 @@
 #include "rpc.h"
 #include "search.h"
 #include "settings.h"
-#include "shard.h"
 
 #define SI_PG_MAX_QUEUE 10000
 
@@ -32,34 +31,6 @@ static struct pl_rpc_server *si_rpc;
 static const double si_lag_bounds[] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
 };
-
-/* si_svc_owns - this instance's share of the teams (see index.c) */
-int
-si_svc_owns(const char *team)
-{
-	if (si_conf.count <= 1)
-		return 1;
-	return (int64_t)(pl_shard_hash(team) % (uint32_t)si_conf.count) == si_conf.index;
-}
-
-/* si_svc_query_pg - the least busy query connection (connected ones first) */
-struct pl_pg *
-si_svc_query_pg(void)
-{
-	struct pl_pg *best = si.qpg[0];
-	int i, bq = pl_pg_queued(best), bc = pl_pg_connected(best);
-
-	for (i = 1; i < si.nqpg; i++) {
-		int q = pl_pg_queued(si.qpg[i]), cn = pl_pg_connected(si.qpg[i]);
-
-		if ((cn && !bc) || (cn == bc && q < bq)) {
-			best = si.qpg[i];
-			bq = q;
-			bc = cn;
-		}
-	}
-	return best;
-}
 
 /* si_svc_query_start - the query connections, each with a statement_timeout
  * (in the conninfo's options: a key=value DSN is assumed) */
@@ -84,7 +55,7 @@ static int
 si_svc_check(void *arg, struct pl_buf *why)
 {
 	if (si.pg == NULL || !pl_pg_connected(si.pg) || si.nqpg == 0 ||
-	    !pl_pg_connected(si_svc_query_pg()))
+	    !pl_pg_connected(si_answer_pg()))
 		pl_buf_puts(why, "index database not connected; ");
 	if (si.dir == NULL || !pl_pg_connected(si.dir))
 		pl_buf_puts(why, "directory not connected; ");
