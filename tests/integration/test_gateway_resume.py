@@ -101,9 +101,16 @@ def test_typing_reaches_members_only(stack, team, api):
 
 
 def test_presence_sub_delivers_presence_change(stack, team):
+    from test_presence_relay import ps_metric
+    conns0 = ps_metric(stack, "parley_presence_reports_total", type="connect")
     with Ws(stack.ws_url, team.token("bob")) as bob:
         bob.send({"type": "presence_sub", "ids": [team.uid("alice")]})
         assert bob.request({"type": "ping"})["type"] == "pong"
+        # presence-svc has bob's own connect before alice's: whatever it
+        # publishes for bob (not subscribed to) is ahead of alice's change in
+        # the team's partition, so her event is the marker for the check below
+        wait_for(lambda: ps_metric(stack, "parley_presence_reports_total", type="connect")
+                 >= conns0 + 1, 10, "bob's connect at presence-svc")
         with Ws(stack.ws_url, team.token("alice")):
             ev = bob.wait_event(lambda e: e.get("type") == "presence_change" and
                                 e.get("user") == team.uid("alice"), timeout=15)
