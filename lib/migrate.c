@@ -23,6 +23,20 @@ pl_migration_sha256(const char *sql, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
+/* pl_migration_is_hash - 64 lowercase hex digits */
+static int
+pl_migration_is_hash(const char *h)
+{
+	size_t i;
+
+	if (h == NULL || strlen(h) != 64)
+		return 0;
+	for (i = 0; i < 64; i++)
+		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
 /* pl_migrations_check - versions strictly increasing, texts as recorded */
 int
 pl_migrations_check(const char *set, const struct pl_migration *m, size_t n,
@@ -38,12 +52,23 @@ pl_migrations_check(const char *set, const struct pl_migration *m, size_t n,
 			    i ? m[i - 1].version : 0);
 			return PL_EINVAL;
 		}
+		if (m[i].sql == NULL) {
+			snprintf(err, errlen, "%s: migration %d has no SQL (entries are"
+			    " { version, sha256, sql })", set, m[i].version);
+			return PL_EINVAL;
+		}
 		pl_migration_sha256(m[i].sql, got);
-		if (m[i].sha256 == NULL || strcmp(got, m[i].sha256) != 0) {
+		if (!pl_migration_is_hash(m[i].sha256)) {
+			/* a new entry (or one written as { version, sql }) */
+			snprintf(err, errlen, "%s: migration %d has no recorded sha256: its"
+			    " text hashes to %s, record that when it ships", set,
+			    m[i].version, got);
+			return PL_EINVAL;
+		}
+		if (strcmp(got, m[i].sha256) != 0) {
 			snprintf(err, errlen, "%s: migration %d was edited (recorded sha256 %s,"
 			    " text now %s): a migration that shipped is history, add a new"
-			    " migration instead", set, m[i].version,
-			    m[i].sha256 ? m[i].sha256 : "(none)", got);
+			    " migration instead", set, m[i].version, m[i].sha256, got);
 			return PL_EINVAL;
 		}
 	}

@@ -51,12 +51,19 @@ PL_TEST(test_check_refuses_order_and_missing_hash)
 	static const struct pl_migration nohash[] = {
 		{ 1, NULL, "abc" },
 	};
+	/* an entry written the old way, { version, sql }: the SQL lands in sha256 */
+	static const struct pl_migration oldstyle[] = {
+		{ 1, "CREATE TABLE t (a int);", NULL },
+	};
 	char err[512];
 
 	PL_CHECK_EQ_INT(pl_migrations_check("t", dup, 2, err, sizeof(err)), PL_EINVAL);
 	PL_CHECK(strstr(err, "out of order") != NULL);
 	PL_CHECK_EQ_INT(pl_migrations_check("t", nohash, 1, err, sizeof(err)), PL_EINVAL);
-	PL_CHECK(strstr(err, "(none)") != NULL);
+	PL_CHECK(strstr(err, "t: migration 1 has no recorded sha256: its text hashes to"
+	    " ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") != NULL);
+	PL_CHECK_EQ_INT(pl_migrations_check("t", oldstyle, 1, err, sizeof(err)), PL_EINVAL);
+	PL_CHECK(strstr(err, "migration 1 has no SQL") != NULL);
 }
 
 PL_TEST(test_apply_refuses_edited_before_connecting)
