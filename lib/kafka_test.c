@@ -22,6 +22,8 @@
 #define FAST "fetch.wait.max.ms=2"
 
 static struct event_base *base;
+/* pl_test.h's shared scaffolding, on this test's loop */
+#define run_until(flag, want, ms) pl_test_run_until(base, (flag), (want), (ms))
 static struct pl_loop *loop;
 static rd_kafka_t *mock_rk;
 static rd_kafka_mock_cluster_t *mc;
@@ -32,7 +34,7 @@ run_for(int ms)
 {
 	static const int never = 0;
 
-	pl_test_run_until(base, &never, 1, ms);
+	run_until(&never, 1, ms);
 }
 
 /* ---- produce side ---- */
@@ -175,7 +177,7 @@ PL_TEST(produce_consume_order_eof_lag)
 	setup();
 	PL_CHECK_EQ_INT(pl_kafka_producer_start(loop, brokers, NULL, &p), 0);
 	produce_range(p, 0, NMSG);
-	pl_test_run_until(base, &D.n, NMSG, 10000);
+	run_until(&D.n, NMSG, 10000);
 	PL_CHECK_EQ_INT(D.ok, NMSG);
 	PL_CHECK_EQ_INT(D.offsets_bad, 0);
 	PL_CHECK_EQ_INT(D.keys_bad, 0);
@@ -193,8 +195,8 @@ PL_TEST(produce_consume_order_eof_lag)
 	    PL_KAFKA_OFFSET_BEGINNING), 0);
 	/* a partition may report EOF more than once (after a re-fetch), so
 	 * wait for the messages first, then for the EOFs */
-	pl_test_run_until(base, &C.n, NMSG, 10000);
-	pl_test_run_until(base, &C.eofs, NPART, 10000);
+	run_until(&C.n, NMSG, 10000);
+	run_until(&C.eofs, NPART, 10000);
 	PL_CHECK_EQ_INT(C.n, NMSG);
 	PL_CHECK_EQ_INT(C.order_bad, 0);
 	PL_CHECK(C.eofs >= NPART);
@@ -202,10 +204,10 @@ PL_TEST(produce_consume_order_eof_lag)
 
 	/* more messages while consuming: live delivery, then EOF again */
 	produce_range(p, NMSG, NMSG + 50);
-	pl_test_run_until(base, &C.n, NMSG + 50, 10000);
+	run_until(&C.n, NMSG + 50, 10000);
 	PL_CHECK_EQ_INT(C.n, NMSG + 50);
 	PL_CHECK_EQ_INT(C.order_bad, 0);
-	pl_test_run_until(base, &D.n, NMSG + 50, 5000);
+	run_until(&D.n, NMSG + 50, 5000);
 	PL_CHECK_EQ_INT(D.ok, NMSG + 50);
 
 	pl_kafka_consumer_stop(&c);
@@ -232,7 +234,7 @@ PL_TEST(seek_and_pause)
 		PL_CHECK_EQ_INT(pl_kafka_produce(p, TOPIC, 0, "k0", 2, val,
 		    strlen(val), on_dr, &sent[i]), 0);
 	}
-	pl_test_run_until(base, &D.n, 20, 10000);
+	run_until(&D.n, 20, 10000);
 	PL_CHECK_EQ_INT(D.ok, 20);
 	PL_CHECK_EQ_INT(D.last_off[0], 19);
 
@@ -241,15 +243,15 @@ PL_TEST(seek_and_pause)
 	/* start from an explicit offset 5 */
 	off0 = 5;
 	PL_CHECK_EQ_INT(pl_kafka_consumer_assign(c, TOPIC, &part0, &off0, 1, 0), 0);
-	pl_test_run_until(base, &C.n, 15, 10000);
-	pl_test_run_until(base, &C.eofs, 1, 10000);
+	run_until(&C.n, 15, 10000);
+	run_until(&C.eofs, 1, 10000);
 	PL_CHECK_EQ_INT(C.n, 15);
 	PL_CHECK_EQ_INT(C.first_off_p0, 5);
 
 	/* seek back to 0: everything again */
 	reset_consumed();
 	PL_CHECK_EQ_INT(pl_kafka_consumer_seek(c, TOPIC, 0, 0), 0);
-	pl_test_run_until(base, &C.n, 20, 10000);
+	run_until(&C.n, 20, 10000);
 	PL_CHECK_EQ_INT(C.n, 20);
 	PL_CHECK_EQ_INT(C.first_off_p0, 0);
 	PL_CHECK_EQ_INT(pl_kafka_consumer_seek(c, TOPIC, 3, 0), PL_ENOTFOUND);
@@ -266,11 +268,11 @@ PL_TEST(seek_and_pause)
 		PL_CHECK_EQ_INT(pl_kafka_produce(p, TOPIC, 0, "k0", 2, val,
 		    strlen(val), on_dr, &sent[i]), 0);
 	}
-	pl_test_run_until(base, &D.n, 30, 10000);
+	run_until(&D.n, 30, 10000);
 	run_for(300);
 	PL_CHECK_EQ_INT(C.n, before);
 	PL_CHECK_EQ_INT(pl_kafka_consumer_pause(c, 0), 0);
-	pl_test_run_until(base, &C.n, before + 10, 10000);
+	run_until(&C.n, before + 10, 10000);
 	run_for(100);
 	PL_CHECK_EQ_INT(C.n, before + 10);
 	PL_CHECK_EQ_INT(C.p0_count, p0 + 10);
@@ -395,18 +397,18 @@ PL_TEST(pause_inside_callback)
 	for (int i = 0; i < 20; i++)
 		PL_CHECK_EQ_INT(pl_kafka_produce(p, TOPIC, 0, NULL, 0, "x", 1,
 		    on_dr, &sent[i]), 0);
-	pl_test_run_until(base, &D.n, 20, 10000);
+	run_until(&D.n, 20, 10000);
 	PL_CHECK_EQ_INT(pl_kafka_consumer_start(loop, brokers, FAST,
 	    on_msg_pause, NULL, NULL, &pause_c), 0);
 	PL_CHECK_EQ_INT(pl_kafka_consumer_assign(pause_c, TOPIC, &part0, NULL, 1,
 	    PL_KAFKA_OFFSET_BEGINNING), 0);
-	pl_test_run_until(base, &pc_n, 5, 10000);
+	run_until(&pc_n, 5, 10000);
 	run_for(300);
 	PL_CHECK_EQ_INT(pc_n, 5);
 	PL_CHECK_EQ_INT(pc_after_pause, 0);
 	pc_paused = 0;
 	PL_CHECK_EQ_INT(pl_kafka_consumer_pause(pause_c, 0), 0);
-	pl_test_run_until(base, &pc_n, 20, 10000);
+	run_until(&pc_n, 20, 10000);
 	run_for(200);
 	PL_CHECK_EQ_INT(pc_n, 20);
 	PL_CHECK_EQ_INT(pc_dups, 0);
@@ -414,7 +416,7 @@ PL_TEST(pause_inside_callback)
 	pc_n = 0;
 	stop_self = 1;
 	PL_CHECK_EQ_INT(pl_kafka_consumer_seek(pause_c, TOPIC, 0, 0), 0);
-	pl_test_run_until(base, &pc_n, 1, 5000);
+	run_until(&pc_n, 1, 5000);
 	run_for(100);
 	PL_CHECK_EQ_INT(pc_n, 1);
 	PL_CHECK(pause_c == NULL);
@@ -441,7 +443,7 @@ PL_TEST(broker_bounce_no_loss)
 	setup();
 	PL_CHECK_EQ_INT(pl_kafka_producer_start(loop, brokers, NULL, &p), 0);
 	produce_range(p, 0, 10);
-	pl_test_run_until(base, &D.n, 10, 10000);
+	run_until(&D.n, 10, 10000);
 	rd_kafka_mock_broker_set_down(mc, 1);
 	for (int i = 10; i < 60; i++) {
 		snprintf(val, sizeof(val), "%d:%d", i % NKEYS, i);
@@ -450,7 +452,7 @@ PL_TEST(broker_bounce_no_loss)
 		    strlen(val), on_dr, &sent[i]), 0);
 	}
 	PL_CHECK_EQ_INT(pl_loop_timer(loop, 500, 0, broker_up_cb, NULL, &t), 0);
-	pl_test_run_until(base, &D.n, 60, 15000);
+	run_until(&D.n, 60, 15000);
 	PL_CHECK_EQ_INT(D.n, 60);
 	PL_CHECK_EQ_INT(D.ok, 60);
 	PL_CHECK_EQ_INT(D.offsets_bad, 0);
@@ -458,8 +460,8 @@ PL_TEST(broker_bounce_no_loss)
 	    on_eof, NULL, &c), 0);
 	PL_CHECK_EQ_INT(pl_kafka_consumer_assign(c, TOPIC, NULL, NULL, 0,
 	    PL_KAFKA_OFFSET_BEGINNING), 0);
-	pl_test_run_until(base, &C.n, 60, 10000);
-	pl_test_run_until(base, &C.eofs, NPART, 10000);
+	run_until(&C.n, 60, 10000);
+	run_until(&C.eofs, NPART, 10000);
 	run_for(100);
 	PL_CHECK_EQ_INT(C.n, 60);	/* none lost, none duplicated */
 	pl_loop_timer_stop(&t);
@@ -486,8 +488,8 @@ PL_TEST(start_while_broker_down)
 	    PL_KAFKA_OFFSET_BEGINNING), 0);
 	produce_range(p, 0, 40);
 	PL_CHECK_EQ_INT(pl_loop_timer(loop, 300, 0, broker_up_cb, NULL, &t), 0);
-	pl_test_run_until(base, &D.n, 40, 15000);
-	pl_test_run_until(base, &C.n, 40, 15000);
+	run_until(&D.n, 40, 15000);
+	run_until(&C.n, 40, 15000);
 	PL_CHECK_EQ_INT(D.ok, 40);
 	PL_CHECK_EQ_INT(C.n, 40);
 	PL_CHECK_EQ_INT(C.order_bad, 0);
@@ -511,7 +513,7 @@ PL_TEST(assign_at_end_resolves_now)
 	for (int i = 0; i < 20; i++)
 		PL_CHECK_EQ_INT(pl_kafka_produce(p, TOPIC, 0, "k0", 2, "0:0", 3,
 		    on_dr, &sent[i]), 0);
-	pl_test_run_until(base, &D.n, 20, 10000);
+	run_until(&D.n, 20, 10000);
 	PL_CHECK_EQ_INT(D.ok, 20);
 	PL_CHECK_EQ_INT(D.last_off[0], 19);
 	PL_CHECK_EQ_INT(pl_kafka_consumer_start(loop, brokers, FAST, on_msg,
@@ -520,7 +522,7 @@ PL_TEST(assign_at_end_resolves_now)
 	    PL_KAFKA_OFFSET_END), 0);
 	PL_CHECK_EQ_INT(pl_kafka_produce(p, TOPIC, 0, "k0", 2, "0:1000", 6,
 	    on_dr, &sent[20]), 0);
-	pl_test_run_until(base, &C.n, 1, 10000);
+	run_until(&C.n, 1, 10000);
 	run_for(100);
 	PL_CHECK_EQ_INT(C.n, 1);
 	PL_CHECK_EQ_INT(C.first_off_p0, 20);

@@ -25,6 +25,9 @@ static int port;
 static char dsn[256];
 static int cluster_ok;
 static struct event_base *base;
+/* pl_test.h's shared scaffolding, on this test's loop */
+#define free_port() pl_test_free_port()
+#define run_until(flag, want, ms) pl_test_run_until(base, (flag), (want), (ms))
 static struct pl_loop *loop;
 
 /* sh - run a shell command, 0 when it exited 0 */
@@ -75,7 +78,7 @@ cluster(void)
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	atexit(cluster_cleanup);
-	port = pl_test_free_port();
+	port = free_port();
 	if (sh("chown postgres %s && chmod 755 %s", dir, dir) != 0 ||
 	    sh("runuser -u postgres -- " PGBIN "/initdb -D %s/data -A trust "
 	    "-U postgres --no-sync >%s/initdb.log 2>&1", dir, dir) != 0 ||
@@ -167,7 +170,7 @@ PL_TEST(queries_params_errors_order)
 	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT count(*) FROM t", 0, NULL,
 	    on_res, &cnt), 0);
 	PL_CHECK_EQ_INT(pl_pg_queued(pg), 54);
-	pl_test_run_until(base, &cnt.n, 1, 10000);
+	run_until(&cnt.n, 1, 10000);
 	PL_CHECK_EQ_INT(a.rv, 0);
 	PL_CHECK_EQ_STR(a.v, "42x");
 	PL_CHECK_EQ_INT(multi.rv, 0);
@@ -209,7 +212,7 @@ PL_TEST(binary_parameters)
 	raw[0] = 'z';				/* copied at submit */
 	PL_CHECK_EQ_INT(pl_pg_query_bin(pg, "SELECT 1", 0, NULL, NULL, NULL,
 	    on_res, &r), PL_EINVAL);
-	pl_test_run_until(base, &r.n, 1, 10000);
+	run_until(&r.n, 1, 10000);
 	PL_CHECK_EQ_INT(r.rv, 0);
 	PL_CHECK_EQ_STR(r.v, "3:42x");
 	pl_pg_stop(&pg);
@@ -249,16 +252,16 @@ PL_TEST(server_restart_reconnects)
 	setup();
 	PL_CHECK_EQ_INT(pl_pg_start(loop, dsn, 100, &pg), 0);
 	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 'up'", 0, NULL, on_res, &a), 0);
-	pl_test_run_until(base, &a.n, 1, 5000);
+	run_until(&a.n, 1, 5000);
 	PL_CHECK_EQ_STR(a.v, "up");
 
 	PL_CHECK_EQ_INT(pg_down(), 0);
 	for (i = 0; i < 300 && pl_pg_connected(pg); i++)
-		pl_test_run_until(base, &down.n, 1, 10);	/* the loop notices the close */
+		run_until(&down.n, 1, 10);	/* the loop notices the close */
 	PL_CHECK(!pl_pg_connected(pg));
 	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 1", 0, NULL, on_res, &down), 0);
 	PL_CHECK_EQ_INT(down.n, 0);
-	pl_test_run_until(base, &down.n, 1, 2000);
+	run_until(&down.n, 1, 2000);
 	PL_CHECK_EQ_INT(down.rv, PL_EUNAVAIL);
 
 	PL_CHECK_EQ_INT(pg_up(), 0);
@@ -266,7 +269,7 @@ PL_TEST(server_restart_reconnects)
 	PL_CHECK(pl_pg_connected(pg));
 	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 'back'", 0, NULL, on_res,
 	    &after), 0);
-	pl_test_run_until(base, &after.n, 1, 5000);
+	run_until(&after.n, 1, 5000);
 	PL_CHECK_EQ_INT(after.rv, 0);
 	PL_CHECK_EQ_STR(after.v, "back");
 	pl_pg_stop(&pg);
@@ -296,11 +299,11 @@ PL_TEST(stop_from_callback_and_libuv)
 	    &first), 0);
 	PL_CHECK_EQ_INT(pl_pg_query(stop_me, "SELECT 2", 0, NULL, on_res,
 	    &second), 0);
-	pl_test_run_until(base, &second.n, 1, 5000);
+	run_until(&second.n, 1, 5000);
 	PL_CHECK_EQ_INT(first.rv, 0);
 	PL_CHECK_EQ_INT(second.rv, PL_ECLOSED);
 	PL_CHECK(stop_me == NULL);
-	pl_test_run_until(base, &u.n, 1, 30);	/* reaper */
+	run_until(&u.n, 1, 30);	/* reaper */
 	teardown();
 
 	uv_loop_init(&uv);
@@ -332,7 +335,7 @@ PL_TEST(large_query_flushes)
 	PL_CHECK_EQ_INT(pl_pg_start(loop, dsn, 10, &pg), 0);
 	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT length($1)", 1, p, on_res, &r), 0);
 	free(big);	/* copied at submit */
-	pl_test_run_until(base, &r.n, 1, 10000);
+	run_until(&r.n, 1, 10000);
 	PL_CHECK_EQ_INT(r.rv, 0);
 	PL_CHECK_EQ_STR(r.v, "4194304");
 	pl_pg_stop(&pg);
@@ -389,7 +392,7 @@ PL_TEST(sqlstate_tells_data_errors)
 	PL_CHECK_EQ_INT(pl_pg_query(pg, "INSERT INTO ck VALUES (-1)", 0, NULL, on_state,
 	    &chk), 0);
 	PL_CHECK_EQ_INT(pl_pg_query(pg, "SELECT 2", 0, NULL, on_state, &after), 0);
-	pl_test_run_until(base, &after.n, 1, 10000);
+	run_until(&after.n, 1, 10000);
 	PL_CHECK_EQ_INT(bad_utf8.rv, PL_EIO);
 	PL_CHECK_EQ_STR(bad_utf8.state, "22021");
 	PL_CHECK_EQ_INT(bad_utf8.data, 1);

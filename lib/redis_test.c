@@ -19,6 +19,9 @@
 #include "redis.h"
 
 static struct event_base *base;
+/* pl_test.h's shared scaffolding, on this test's loop */
+#define free_port() pl_test_free_port()
+#define run_until_fn(cond, arg, ms) pl_test_run_until_fn(base, (cond), (arg), (ms))
 static struct pl_loop *loop;
 static char dir[64];
 static int port;
@@ -76,7 +79,7 @@ setup(void)
 	strcpy(dir, "/tmp/pl-redis-test-XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		abort();
-	port = pl_test_free_port();
+	port = free_port();
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	base = event_base_new();
 	loop = pl_loop_event_create(base);
@@ -138,7 +141,7 @@ PL_TEST(commands_and_errors)
 	setup();
 	PL_CHECK_EQ_INT(server_start(), 0);
 	PL_CHECK_EQ_INT(pl_redis_start(loop, addr, &r), 0);
-	pl_test_run_until_fn(base, is_connected, r, 5000);
+	run_until_fn(is_connected, r, 5000);
 	PL_CHECK(pl_redis_connected(r));
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &set, "SET %s %b", "{t}:k",
 	    "v1", (size_t)2), 0);
@@ -146,7 +149,7 @@ PL_TEST(commands_and_errors)
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &err, "INCR %s", "{t}:k"), 0);
 	PL_CHECK_EQ_INT(pl_redis_cmd(r, on_reply, &bin, 3, argv, lens), 0);
 	PL_CHECK_EQ_INT(pl_redis_cmd(r, NULL, NULL, 3, argv, lens), 0);
-	pl_test_run_until_fn(base, res_done, &bin, 5000);
+	run_until_fn(res_done, &bin, 5000);
 	PL_CHECK_EQ_INT(set.rv, 0);
 	PL_CHECK_EQ_STR(set.str, "OK");
 	PL_CHECK_EQ_INT(get.rv, 0);
@@ -168,16 +171,16 @@ PL_TEST(down_fails_at_once_then_connects)
 	PL_CHECK_EQ_INT(pl_redis_start(loop, addr, &r), 0);	/* nobody there */
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &a, "PING"), 0);
 	PL_CHECK_EQ_INT(a.n, 0);	/* never inside the submit */
-	pl_test_run_until_fn(base, res_done, &a, 1000);
+	run_until_fn(res_done, &a, 1000);
 	PL_CHECK_EQ_INT(a.n, 1);
 	PL_CHECK_EQ_INT(a.rv, PL_EUNAVAIL);
 	PL_CHECK_EQ_INT(a.type, -1);
 	PL_CHECK(!pl_redis_connected(r));
 	PL_CHECK_EQ_INT(server_start(), 0);
-	pl_test_run_until_fn(base, is_connected, r, 5000);	/* backoff caps at 2 s */
+	run_until_fn(is_connected, r, 5000);	/* backoff caps at 2 s */
 	PL_CHECK(pl_redis_connected(r));
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &b, "PING"), 0);
-	pl_test_run_until_fn(base, res_done, &b, 2000);
+	run_until_fn(res_done, &b, 2000);
 	PL_CHECK_EQ_INT(b.rv, 0);
 	PL_CHECK_EQ_STR(b.str, "PONG");
 	pl_redis_stop(&r);
@@ -192,25 +195,25 @@ PL_TEST(kill_and_restart_reconnects)
 	setup();
 	PL_CHECK_EQ_INT(server_start(), 0);
 	PL_CHECK_EQ_INT(pl_redis_start(loop, addr, &r), 0);
-	pl_test_run_until_fn(base, is_connected, r, 5000);
+	run_until_fn(is_connected, r, 5000);
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &a, "SET k 1"), 0);
-	pl_test_run_until_fn(base, res_done, &a, 2000);
+	run_until_fn(res_done, &a, 2000);
 	PL_CHECK_EQ_INT(a.rv, 0);
 
 	server_kill();
 	/* the loop sees the close */
 	for (int i = 0; i < 100 && pl_redis_connected(r); i++)
-		pl_test_run_until_fn(base, res_done, &down, 10);
+		run_until_fn(res_done, &down, 10);
 	PL_CHECK(!pl_redis_connected(r));
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &down, "GET k"), 0);
-	pl_test_run_until_fn(base, res_done, &down, 1000);
+	run_until_fn(res_done, &down, 1000);
 	PL_CHECK_EQ_INT(down.rv, PL_EUNAVAIL);
 
 	PL_CHECK_EQ_INT(server_start(), 0);
-	pl_test_run_until_fn(base, is_connected, r, 5000);
+	run_until_fn(is_connected, r, 5000);
 	PL_CHECK(pl_redis_connected(r));
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &after, "PING"), 0);
-	pl_test_run_until_fn(base, res_done, &after, 2000);
+	run_until_fn(res_done, &after, 2000);
 	PL_CHECK_EQ_INT(after.rv, 0);
 	pl_redis_stop(&r);
 	teardown();
@@ -233,23 +236,23 @@ PL_TEST(stop_with_inflight_and_from_callback)
 	setup();
 	PL_CHECK_EQ_INT(server_start(), 0);
 	PL_CHECK_EQ_INT(pl_redis_start(loop, addr, &r), 0);
-	pl_test_run_until_fn(base, is_connected, r, 5000);
+	run_until_fn(is_connected, r, 5000);
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &blocked, "BLPOP nolist 5"), 0);
-	pl_test_run_until_fn(base, res_done, &blocked, 100);
+	run_until_fn(res_done, &blocked, 100);
 	PL_CHECK_EQ_INT(blocked.n, 0);
 	pl_redis_stop(&r);
 	PL_CHECK_EQ_INT(blocked.n, 1);
 	PL_CHECK_EQ_INT(blocked.rv, PL_ECLOSED);
 
 	PL_CHECK_EQ_INT(pl_redis_start(loop, addr, &stop_me), 0);
-	pl_test_run_until_fn(base, is_connected, stop_me, 5000);
+	run_until_fn(is_connected, stop_me, 5000);
 	PL_CHECK_EQ_INT(pl_redis_cmdf(stop_me, on_reply_stop, &first, "PING"), 0);
 	PL_CHECK_EQ_INT(pl_redis_cmdf(stop_me, on_reply, &second, "PING"), 0);
-	pl_test_run_until_fn(base, res_done, &second, 2000);
+	run_until_fn(res_done, &second, 2000);
 	PL_CHECK_EQ_INT(first.rv, 0);
 	PL_CHECK_EQ_INT(second.n, 1);
 	PL_CHECK(stop_me == NULL);
-	pl_test_run_until_fn(base, res_done, &second, 50);	/* the reaper runs */
+	run_until_fn(res_done, &second, 50);	/* the reaper runs */
 	teardown();
 }
 
@@ -293,17 +296,17 @@ PL_TEST(stalled_server_watchdog)
 	setup();
 	PL_CHECK_EQ_INT(server_start(), 0);
 	PL_CHECK_EQ_INT(pl_redis_start(loop, addr, &r), 0);
-	pl_test_run_until_fn(base, is_connected, r, 5000);
+	run_until_fn(is_connected, r, 5000);
 	kill(srv, SIGSTOP);
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &hung, "PING"), 0);
-	pl_test_run_until_fn(base, res_done, &hung, 6000);
+	run_until_fn(res_done, &hung, 6000);
 	PL_CHECK_EQ_INT(hung.n, 1);
 	PL_CHECK_EQ_INT(hung.rv, PL_EUNAVAIL);
 	kill(srv, SIGCONT);
-	pl_test_run_until_fn(base, is_connected, r, 5000);
+	run_until_fn(is_connected, r, 5000);
 	PL_CHECK(pl_redis_connected(r));
 	PL_CHECK_EQ_INT(pl_redis_cmdf(r, on_reply, &after, "PING"), 0);
-	pl_test_run_until_fn(base, res_done, &after, 2000);
+	run_until_fn(res_done, &after, 2000);
 	PL_CHECK_EQ_INT(after.rv, 0);
 	pl_redis_stop(&r);
 	teardown();

@@ -15,6 +15,8 @@
 #include "rpc.h"
 
 static struct event_base *base;
+/* pl_test.h's shared scaffolding, on this test's loop */
+#define run_until(flag, want, ms) pl_test_run_until(base, (flag), (want), (ms))
 static struct pl_loop *loop;
 static char dir[64];
 static char url[128];
@@ -89,7 +91,7 @@ PL_TEST(echo)
 	PL_CHECK_EQ_INT(pl_rpc_client_start(loop, url, 0, &c), 0);
 	PL_CHECK_EQ_INT(pl_rpc_call(c, "hello", 5, 2000, on_done, &r), 0);
 	PL_CHECK_EQ_INT(pl_rpc_client_pending(c), 1);
-	pl_test_run_until(base, &r.n, 1, 3000);
+	run_until(&r.n, 1, 3000);
 	PL_CHECK_EQ_INT(r.rv, 0);
 	PL_CHECK_EQ_STR(r.last, "hello");
 	PL_CHECK_EQ_INT(pl_rpc_client_pending(c), 0);
@@ -145,7 +147,7 @@ PL_TEST(thousand_concurrent)
 		PL_CHECK_EQ_INT(pl_rpc_call(c, buf, strlen(buf), 10000, on_one,
 		    &ones[i]), 0);
 	}
-	pl_test_run_until(base, &n, 1000, 12000);
+	run_until(&n, 1000, 12000);
 	PL_CHECK_EQ_INT(n, 1000);
 	PL_CHECK_EQ_INT(bad, 0);
 	pl_rpc_client_stop(&c);
@@ -164,7 +166,7 @@ PL_TEST(timeout_when_no_reply)
 	PL_CHECK_EQ_INT(pl_rpc_server_start(loop, url, 2, echo_handler, NULL, &s), 0);
 	PL_CHECK_EQ_INT(pl_rpc_client_start(loop, url, 0, &c), 0);
 	PL_CHECK_EQ_INT(pl_rpc_call(c, "hold", 4, 200, on_done, &r), 0);
-	pl_test_run_until(base, &r.n, 1, 3000);
+	run_until(&r.n, 1, 3000);
 	PL_CHECK_EQ_INT(r.n, 1);
 	PL_CHECK_EQ_INT(r.rv, PL_ETIMEDOUT);
 	PL_CHECK_EQ_INT(nheld, 1);
@@ -196,14 +198,14 @@ PL_TEST(server_restart)
 	    &restart_srv), 0);
 	PL_CHECK_EQ_INT(pl_rpc_client_start(loop, url, 200, &c), 0);
 	PL_CHECK_EQ_INT(pl_rpc_call(c, "one", 3, 2000, on_done, &r), 0);
-	pl_test_run_until(base, &r.n, 1, 3000);
+	run_until(&r.n, 1, 3000);
 	PL_CHECK_EQ_STR(r.last, "one");
 
 	pl_rpc_server_stop(&restart_srv);
 	/* sent while the server is down; it comes back 300 ms later */
 	PL_CHECK_EQ_INT(pl_rpc_call(c, "two", 3, 5000, on_done, &r2), 0);
 	PL_CHECK_EQ_INT(pl_loop_timer(loop, 300, 0, restart_cb, NULL, &t), 0);
-	pl_test_run_until(base, &r2.n, 1, 6000);
+	run_until(&r2.n, 1, 6000);
 	PL_CHECK(restart_srv != NULL);
 	PL_CHECK_EQ_INT(r2.rv, 0);
 	PL_CHECK_EQ_STR(r2.last, "two");
@@ -226,13 +228,13 @@ PL_TEST(server_dies_with_request_inflight)
 	PL_CHECK_EQ_INT(pl_rpc_server_start(loop, url, 2, echo_handler, NULL, &s), 0);
 	PL_CHECK_EQ_INT(pl_rpc_client_start(loop, url, 300, &c), 0);
 	PL_CHECK_EQ_INT(pl_rpc_call(c, "again", 5, 5000, on_done, &r), 0);
-	pl_test_run_until(base, &nheld, 1, 3000);
+	run_until(&nheld, 1, 3000);
 	PL_CHECK_EQ_INT(nheld, 1);
 	pl_rpc_server_stop(&s);
 	pl_rpc_reply(held[0], "lost", 4);	/* dropped: server is gone */
 	hold_all = 0;
 	PL_CHECK_EQ_INT(pl_rpc_server_start(loop, url, 2, echo_handler, NULL, &s), 0);
-	pl_test_run_until(base, &r.n, 1, 5000);
+	run_until(&r.n, 1, 5000);
 	PL_CHECK_EQ_INT(r.rv, 0);
 	PL_CHECK_EQ_STR(r.last, "again");
 	pl_rpc_client_stop(&c);
@@ -254,8 +256,8 @@ PL_TEST(stop_with_pending)
 	for (i = 0; i < 10; i++)
 		PL_CHECK_EQ_INT(pl_rpc_call(c, "hold", 4, 10000, on_done, &r), 0);
 	PL_CHECK_EQ_INT(pl_rpc_call(c, "fine", 4, 10000, on_done, &ok), 0);
-	pl_test_run_until(base, &nheld, 10, 3000);
-	pl_test_run_until(base, &ok.n, 1, 3000);
+	run_until(&nheld, 10, 3000);
+	run_until(&ok.n, 1, 3000);
 	PL_CHECK_EQ_INT(nheld, 10);
 	PL_CHECK_EQ_INT(ok.rv, 0);
 	PL_CHECK_EQ_INT(pl_rpc_client_pending(c), 10);
@@ -304,7 +306,7 @@ PL_TEST(batch_calls_share_requests)
 		PL_CHECK_EQ_INT(pl_rpc_call_batch(c, v, strlen(v), 5000, on_one,
 		    &ones[i]), 0);
 	}
-	pl_test_run_until(base, &n, 150, 5000);
+	run_until(&n, 150, 5000);
 	PL_CHECK_EQ_INT(n, 150);
 	PL_CHECK_EQ_INT(bad, 0);
 	PL_CHECK_EQ_INT(nhandled, 150);
@@ -313,8 +315,8 @@ PL_TEST(batch_calls_share_requests)
 		PL_CHECK_EQ_INT(pl_rpc_call_batch(c, "hold", 4, 10000, on_done,
 		    &held_r), 0);
 	PL_CHECK_EQ_INT(pl_rpc_call(c, "fine", 4, 10000, on_done, &plain), 0);
-	pl_test_run_until(base, &plain.n, 1, 3000);
-	pl_test_run_until(base, &nheld, 3, 3000);
+	run_until(&plain.n, 1, 3000);
+	run_until(&nheld, 3, 3000);
 	PL_CHECK_EQ_INT(plain.rv, 0);
 	PL_CHECK_EQ_STR(plain.last, "fine");
 	PL_CHECK_EQ_INT(nheld, 3);
@@ -322,10 +324,10 @@ PL_TEST(batch_calls_share_requests)
 	/* the batch's reply goes when its last item is answered */
 	pl_rpc_reply(held[0], "a", 1);
 	pl_rpc_reply(held[1], "b", 1);
-	pl_test_run_until(base, &held_r.n, 1, 300);
+	run_until(&held_r.n, 1, 300);
 	PL_CHECK_EQ_INT(held_r.n, 0);
 	pl_rpc_reply(held[2], "c", 1);
-	pl_test_run_until(base, &held_r.n, 3, 3000);
+	run_until(&held_r.n, 3, 3000);
 	PL_CHECK_EQ_INT(held_r.n, 3);
 	PL_CHECK_EQ_INT(held_r.ok, 3);
 	PL_CHECK_EQ_STR(held_r.last, "c");
@@ -375,7 +377,7 @@ PL_TEST(push_pull)
 		sent++;
 	}
 	PL_CHECK_EQ_INT(sent, 100);
-	pl_test_run_until(base, &pulled, 100, 3000);
+	run_until(&pulled, 100, 3000);
 	PL_CHECK_EQ_INT(pulled, 100);
 	PL_CHECK_EQ_INT(pull_bad, 0);
 	pl_rpc_push_stop(&ps);

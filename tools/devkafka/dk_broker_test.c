@@ -186,6 +186,8 @@ broker_thread(void *arg)
 }
 
 static struct event_base *base;
+/* pl_test.h's shared scaffolding, on this test's loop */
+#define run_until(flag, want, ms) pl_test_run_until(base, (flag), (want), (ms))
 static int got, dr_n, dr_fail;
 static int64_t last_off;
 static char first_val[32];
@@ -259,12 +261,12 @@ PL_TEST(librdkafka_clients_against_native_broker)
 	PL_CHECK_EQ_INT(pl_kafka_consumer_assign(c, PL_TOPIC_MESSAGES, NULL,
 	    NULL, 0, PL_KAFKA_OFFSET_END), 0);
 	PL_CHECK_EQ_INT(pl_kafka_producer_start(loop, brokers, NULL, &p), 0);
-	pl_test_run_until(base, &got, 1, 1500);		/* the consumer settles at the end */
+	run_until(&got, 1, 1500);		/* the consumer settles at the end */
 
 	t0 = pl_clock_mono_ms();
 	PL_CHECK_EQ_INT(pl_kafka_produce(p, PL_TOPIC_MESSAGES, 3, "C1", 2,
 	    "hello", 5, on_dr, NULL), 0);
-	pl_test_run_until(base, &got, 1, 10000);
+	run_until(&got, 1, 10000);
 	PL_CHECK_EQ_STR(first_val, "hello");
 	PL_CHECK_EQ_INT(dr_fail, 0);
 	/* well inside the 5 s fetch wait: answered when the data came */
@@ -275,7 +277,7 @@ PL_TEST(librdkafka_clients_against_native_broker)
 		PL_CHECK_EQ_INT(pl_kafka_produce(p, PL_TOPIC_MESSAGES, 3, "C1", 2,
 		    v, strlen(v), on_dr, NULL), 0);
 	}
-	pl_test_run_until(base, &got, 2001, 20000);
+	run_until(&got, 2001, 20000);
 	PL_CHECK_EQ_INT(got, 2001);
 	PL_CHECK_EQ_INT(dr_n, 2001);
 	PL_CHECK_EQ_INT(dr_fail, 0);
@@ -295,7 +297,7 @@ PL_TEST(librdkafka_clients_against_native_broker)
 		PL_CHECK_EQ_INT(pl_kafka_consumer_assign(c, PL_TOPIC_MESSAGES,
 		    &part, &off, 1, 0), 0);
 	}
-	pl_test_run_until(base, &got, 11, 10000);
+	run_until(&got, 11, 10000);
 	PL_CHECK_EQ_INT(got, 11);
 	PL_CHECK_EQ_INT(last_off, 2000);
 

@@ -19,6 +19,8 @@
 #include "pl_test.h"
 
 static struct event_base *base;
+/* pl_test.h's shared scaffolding, on this test's loop */
+#define run_until(flag, want, ms) pl_test_run_until(base, (flag), (want), (ms))
 static int got, eofs;
 static char got_val[32];
 
@@ -91,7 +93,7 @@ PL_TEST(cluster_up_topics_file_roundtrip)
 	PL_CHECK_EQ_INT(pl_kafka_producer_start(loop, brokers, NULL, &p), 0);
 	PL_CHECK_EQ_INT(pl_kafka_produce(p, PL_TOPIC_MESSAGES, 3, "C1", 2,
 	    "hello", 5, on_dr, NULL), 0);
-	pl_test_run_until(base, &got, 1, 10000);
+	run_until(&got, 1, 10000);
 	PL_CHECK_EQ_INT(dr_rv, 0);
 	PL_CHECK_EQ_STR(got_val, "hello");
 
