@@ -7,7 +7,7 @@
 /* and what those need, a hidden dependency: through the call circle of
  * gateway/ (tests/check/circles.py NOT_YET), limits.c, rtm.c and http.c
  * call into the edge and front-end files */
-/* test-links: active api conn poll resume server services set static ticket */
+/* test-links: active api conn poll presence resume server services set static ticket */
 #include <stdlib.h>
 #include <string.h>
 
