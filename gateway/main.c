@@ -32,6 +32,7 @@ static const struct pl_config_entry gw_table[] = {
 	{ "log-level", "PARLEY_LOG_LEVEL", PL_CONF_STR, "info", &gw_conf.log_level, 0, 0, "debug, info, warn, error", 0 },
 	{ "drain-ms", "PARLEY_DRAIN_MS", I64, "5000", &gw_conf.drain_ms, 0, 600000, "how long SIGTERM may drain", 0 },
 	{ "run-dir", "PARLEY_RUN_DIR", PL_CONF_STR, "var/run", &gw_conf.run_dir, 0, 0, "where ipc:// nng sockets live", 0 },
+	{ "presence-url", "PARLEY_PRESENCE_PUSH_URL", PL_CONF_STR, "", &gw_conf.presence_url, 0, 0, "presence-svc push URL, ipc:// or tcp://host:port (empty: ipc under run-dir)", 0 },
 	{ "message-urls", "PARLEY_MESSAGE_URLS", PL_CONF_STR, "", &gw_conf.message_urls, 0, 0, "message-svc URL per shard, comma-separated (default ipc under run-dir)", 0 },
 	{ "search-urls", "PARLEY_SEARCH_URLS", PL_CONF_STR, "", &gw_conf.search_urls, 0, 0, "search-indexer URL per instance, comma-separated (default ipc:// search.ipc under run-dir)", 0 },
 	{ "shard-count", "PARLEY_SHARD_COUNT", I64, "1", &gw_conf.shard_count, 1, 1024, "message-svc shards", 0 },

@@ -158,7 +158,7 @@ gw_services_start(void)
 	mc.breaker_open_ms = (int)gw_conf.breaker_open_ms;
 	if ((rv = pl_message_clnt_start(gw.loop, &mc, &gw.msg)) != 0)
 		return rv;
-	url = pl_endpoint(PL_EP_PRESENCE_PUSH_FMT, gw_conf.run_dir, 0, "");
+	url = pl_endpoint(PL_EP_PRESENCE_PUSH_FMT, gw_conf.run_dir, 0, gw_conf.presence_url);
 	rv = pl_presence_clnt_start(gw.loop, url, &gw.presence);
 	free(url);
 	if (rv != 0)

@@ -7,6 +7,16 @@
 #define PL_TOPIC_EVENTS "parley.events"		/* key = team id */
 #define PL_TOPIC_PRESENCE "parley.presence"	/* key = team id */
 
+/* partitions of each topic: devkafka's defaults and the topics a real Kafka
+ * is given (deploy/compose and deploy/k8s read these three lines; keep the
+ * form "#define PL_TOPIC_<NAME>_PARTITIONS <n>"). A shard owns whole
+ * partitions: the messages count bounds the shard count. */
+#define PL_TOPIC_MESSAGES_PARTITIONS 8
+#define PL_TOPIC_EVENTS_PARTITIONS 4
+#define PL_TOPIC_PRESENCE_PARTITIONS 4
+#define PL_STR_(x) #x
+#define PL_STR(x) PL_STR_(x)
+
 #define PL_ENVELOPE_VERSION 1
 
 /* nng endpoints, relative to PARLEY_RUN_DIR when ipc:// is used:

@@ -21,6 +21,7 @@
 #include "daemon.h"
 #include "devkafka.h"
 #include "log.h"
+#include "names.h"
 
 static const struct pl_config_entry dk_config[] = {
 	{ "engine", "PARLEY_DEVKAFKA_ENGINE", PL_CONF_STR, "native",
@@ -29,13 +30,13 @@ static const struct pl_config_entry dk_config[] = {
 	{ "brokers", "PARLEY_DEVKAFKA_BROKERS", PL_CONF_INT, "3",
 	  &dk_conf.brokers, 1, 16, "number of brokers (one port each)", 0 },
 	{ "partitions-messages", "PARLEY_DEVKAFKA_PARTITIONS_MESSAGES",
-	  PL_CONF_INT, "8", &dk_conf.partitions_messages, 1, 256,
+	  PL_CONF_INT, PL_STR(PL_TOPIC_MESSAGES_PARTITIONS), &dk_conf.partitions_messages, 1, 256,
 	  "partitions of parley.messages", 0 },
 	{ "partitions-events", "PARLEY_DEVKAFKA_PARTITIONS_EVENTS",
-	  PL_CONF_INT, "4", &dk_conf.partitions_events, 1, 256,
+	  PL_CONF_INT, PL_STR(PL_TOPIC_EVENTS_PARTITIONS), &dk_conf.partitions_events, 1, 256,
 	  "partitions of parley.events", 0 },
 	{ "partitions-presence", "PARLEY_DEVKAFKA_PARTITIONS_PRESENCE",
-	  PL_CONF_INT, "4", &dk_conf.partitions_presence, 1, 256,
+	  PL_CONF_INT, PL_STR(PL_TOPIC_PRESENCE_PARTITIONS), &dk_conf.partitions_presence, 1, 256,
 	  "partitions of parley.presence", 0 },
 	{ "retention-bytes", "PARLEY_DEVKAFKA_RETENTION_BYTES", PL_CONF_INT,
 	  "67108864", &dk_conf.retention_bytes, 1 << 20, (int64_t)1 << 34,
