@@ -6,6 +6,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 missing=()
 while read -r pkg; do
 	case "$pkg" in ''|'#'*) continue ;; esac
+	# "pkg?cmd": install pkg only when no cmd is on PATH (another build of it is fine)
+	case "$pkg" in *'?'*) command -v "${pkg#*\?}" >/dev/null 2>&1 && continue; pkg=${pkg%%\?*} ;; esac
 	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
 	[ "$status" = "install ok installed" ] || missing+=("$pkg")
 done < "$here/packages.txt"
