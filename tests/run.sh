@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh - `make test`: build, run every unit test under ASan/UBSan, then the
 # integration suite against real Redis, PostgreSQL, devkafka and the daemons,
-# then the end-to-end tests with Slack's Node SDKs and the web client in Chromium.
+# then the end-to-end tests with Slack's Node SDKs and the web client in Chromium,
+# then the offline checks of deploy/ (tests/deploy/check.sh).
 #
 # Prints one line per suite and, last, exactly one line "N passed, N failed"
 # (the totals). Exits non-zero if anything failed or a step errored (a build
@@ -172,6 +173,9 @@ node_suite() {
 node_suite e2e tests/e2e/run.sh "${PARLEY_TEST_E2E_TIMEOUT:-600}"
 # 5. the web client in a real browser (Debian's chromium, playwright-core)
 node_suite e2e-web tests/e2e/web/run.sh "${PARLEY_TEST_WEB_TIMEOUT:-300}"
+# 6. deploy/ checked offline: compose, Dockerfile, Prometheus rules and their
+# unit tests, the dashboard, haproxy, the Kubernetes manifests, yamllint
+node_suite deploy tests/deploy/check.sh "${PARLEY_TEST_DEPLOY_TIMEOUT:-300}"
 
 failed=$((failed + errors))
 say "$passed passed, $failed failed"

@@ -8,6 +8,12 @@
 #   PARLEY_PG_DSN_<i>             the PostgreSQL DSN of shard i, used as
 #                                 PARLEY_PG_DSN when that is unset
 #   PARLEY_PG_DSN_<i>_FILE        the same, read from a mounted secret file
+#   PARLEY_PG_DSN_DIR             the same, read from <dir>/pg-dsn-<i> (a
+#                                 mounted Secret with one key per shard)
+#   PARLEY_MESSAGE_URL_TEMPLATE   gateway: when PARLEY_MESSAGE_URLS is unset,
+#                                 one URL per shard 0..PARLEY_SHARD_COUNT-1 with
+#                                 "{i}" replaced by the index, e.g.
+#                                 tcp://message-svc-{i}.message-svc:7100
 set -eu
 
 daemon=${1:-}
@@ -34,6 +40,9 @@ fi
 
 if [ -z "${PARLEY_PG_DSN:-}" ] && [ -n "${PARLEY_SHARD_INDEX:-}" ]; then
 	dsn_file=$(printenv "PARLEY_PG_DSN_${PARLEY_SHARD_INDEX}_FILE" || true)
+	if [ -z "$dsn_file" ] && [ -n "${PARLEY_PG_DSN_DIR:-}" ]; then
+		dsn_file=$PARLEY_PG_DSN_DIR/pg-dsn-$PARLEY_SHARD_INDEX
+	fi
 	if [ -n "$dsn_file" ]; then
 		PARLEY_PG_DSN=$(cat "$dsn_file")
 	else
@@ -42,6 +51,18 @@ if [ -z "${PARLEY_PG_DSN:-}" ] && [ -n "${PARLEY_SHARD_INDEX:-}" ]; then
 	if [ -n "$PARLEY_PG_DSN" ]; then
 		export PARLEY_PG_DSN
 	fi
+fi
+
+if [ -z "${PARLEY_MESSAGE_URLS:-}" ] && [ -n "${PARLEY_MESSAGE_URL_TEMPLATE:-}" ]; then
+	i=0
+	urls=
+	while [ "$i" -lt "${PARLEY_SHARD_COUNT:-1}" ]; do
+		u=$(printf '%s' "$PARLEY_MESSAGE_URL_TEMPLATE" | sed "s/{i}/$i/g")
+		urls=${urls:+$urls,}$u
+		i=$((i + 1))
+	done
+	PARLEY_MESSAGE_URLS=$urls
+	export PARLEY_MESSAGE_URLS
 fi
 
 exec "/opt/parley/bin/$daemon" "$@"
