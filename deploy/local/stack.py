@@ -50,6 +50,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lb  # noqa: E402  (PARLEY_LB=haproxy)
+import supervise  # noqa: E402  (make run restarts what dies)
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PG_BIN = "/usr/lib/postgresql/15/bin"
 REDIS_BIN = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -299,7 +303,7 @@ class Stack:
     def __init__(self, base, fixed_ports=False, shards=2, gateways=2, bin_dir=None,
                  repo=REPO, admin_token=None, log_level="info", extra_env=None,
                  inherit_parley_env=False, pg_durable=None, ready_timeout=READY_TIMEOUT,
-                 reset_db=False):
+                 reset_db=False, lb=None):
         self.repo = repo
         self.base = os.path.abspath(base)
         self.bin_dir = bin_dir or os.path.join(repo, "build", "bin")
@@ -312,6 +316,8 @@ class Stack:
         self.pg_durable = fixed_ports if pg_durable is None else pg_durable
         self.ready_timeout = ready_timeout
         self.reset_db = reset_db    # drop the shard databases before the daemons start
+        self.lb = lb                # "haproxy": gateways on their own ports behind it (lb.py)
+        self.restarts = {}          # name -> restarts by the supervisor (supervise.py)
         self.run_dir = os.path.join(self.base, "run")
         self.log_dir = os.path.join(self.base, "log")
         self.pg_dir = os.path.join(self.base, "pg")
@@ -568,8 +574,11 @@ class Stack:
         the shared port's /readyz must answer 200 several times in a row on
         fresh connections (spread over all listeners by the kernel's hash)."""
         port = FIXED["gateway"] if self.fixed_ports else 0
+        own_ports = []             # PARLEY_LB: each gateway on its own port
         for k in range(self.gateways):
             name = "gateway-%d" % k
+            if self.lb:
+                port = lb.gateway_port(self, k)
             env = self._daemon_env(name, FIXED["gateway-ops"] + k if self.fixed_ports else 0)
             env["PARLEY_OPS_PORT_FILE"] = os.path.join(self.run_dir, name + ".ops.port")
             env["PARLEY_HTTP_ADDR"] = "127.0.0.1:%d" % port
@@ -584,10 +593,11 @@ class Stack:
             port = read_int_file(env["PARLEY_HTTP_PORT_FILE"])
             c.ops_url = "http://127.0.0.1:%d" % ops_port
             self.ops[name] = c.ops_url
+            own_ports.append(port)
             c.wait_ready(self.ready_timeout)
-            c.wait_ready(self.ready_timeout, consecutive=1 if k == 0 else 12,
+            c.wait_ready(self.ready_timeout, consecutive=1 if k == 0 or self.lb else 12,
                          url="http://127.0.0.1:%d" % port)
-        self.http_port = port
+        self.http_port = lb.start(self, own_ports, sys.modules[__name__]) if self.lb else port
 
     def _write_state(self):
         state = {
@@ -595,6 +605,7 @@ class Stack:
             "redis_addr": self.redis_addr, "pg_port": self.pg_port,
             "dsn": [self.dsn(i) for i in range(self.shards)],
             "ops": self.ops, "pids": self.pids(), "logs": self.log_paths(),
+            "restarts": self.restarts, "lb": self.lb,
         }
         tmp = os.path.join(self.base, "stack.json.tmp")
         with open(tmp, "w") as f:
@@ -868,12 +879,16 @@ def _on_term(signum, frame):
 
 
 def cmd_run(args):
+    lb_mode = os.environ.get("PARLEY_LB") or None
+    if lb_mode not in (None, "haproxy"):
+        log("ERROR: PARLEY_LB=%s: the only load balancer is haproxy" % lb_mode)
+        return 1
     gateways = args.gateways or int(os.environ.get("PARLEY_GATEWAY_PROCS") or 0) \
-        or os.cpu_count() or 1
+        or (lb.GATEWAYS if lb_mode else os.cpu_count() or 1)
     st = Stack(args.base, fixed_ports=not args.free_ports, shards=args.shards,
                gateways=gateways, inherit_parley_env=True, bin_dir=args.bin_dir,
                log_level=os.environ.get("PARLEY_LOG_LEVEL", "info"),
-               reset_db=os.environ.get("PARLEY_RESET") == "1")
+               reset_db=os.environ.get("PARLEY_RESET") == "1", lb=lb_mode)
     # SIGINT explicitly: a shell starts background jobs with SIGINT ignored
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_term)
@@ -883,14 +898,14 @@ def cmd_run(args):
         if not args.no_seed:
             s = seed(st.http_url, st.admin_token, os.path.join(st.base, "seed.json"))
             banner(st, s)
-        reported = set()
+        sup = supervise.Supervisor(st, log=log)
         while True:
             for c in st.dead_children():
-                if c.name not in reported:
-                    reported.add(c.name)
-                    log("WARNING: %s exited (status %s); the rest keeps running\n%s" % (
+                if c.name not in sup.pending:
+                    log("WARNING: %s exited (status %s); restarting it\n%s" % (
                         c.name, c.proc.returncode, tail(c.log_path, 20)))
-            time.sleep(1)
+            sup.poll()
+            time.sleep(0.2)
     except (KeyboardInterrupt, Terminated):
         log("stopping")
     except StackError as e:
