@@ -87,7 +87,27 @@ dockerfile_rules() {
 		echo "no secret may be set in the image"; bad=1; }
 	return $bad
 }
+# the runtime stage installs the Debian package of every shared library the
+# built daemons need (readelf NEEDED -> dpkg -S on this Debian 12 machine,
+# the release of the image's base)
+dockerfile_runtime_libs() {
+	local bin_dir=${PARLEY_BIN_DIR:-build/bin} runtime lib pkg bad=0
+	runtime=$(awk '/^FROM /{buf=""} {buf=buf"\n"$0} END{print buf}' deploy/docker/Dockerfile |
+		awk '/^RUN apt-get/,/rm -rf/' | tr -d "\\\\" | tr ' ' '\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$')
+	for d in gateway message-svc presence-svc notify-svc search-indexer devkafka; do
+		[ -x "$bin_dir/$d" ] || { echo "$bin_dir/$d not built (make)"; return 1; }
+		readelf -d "$bin_dir/$d" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
+	done | sort -u >"$tmp/needed"
+	while IFS= read -r lib; do
+		pkg=$(dpkg -S "*/$lib" 2>/dev/null | head -n 1 | cut -d: -f1)
+		[ -n "$pkg" ] || { echo "no package owns $lib"; bad=1; continue; }
+		[ "$pkg" = libc6 ] && continue        # in every Debian image
+		grep -qx "$pkg" <<<"$runtime" || { echo "$lib: $pkg missing from the runtime stage"; bad=1; }
+	done <"$tmp/needed"
+	return $bad
+}
 check "Dockerfile RUN lines pass shellcheck" dockerfile_shellcheck
+check "Dockerfile runtime stage has every library the daemons link" dockerfile_runtime_libs
 check "Dockerfile rules" dockerfile_rules
 check "image scripts pass shellcheck" shellcheck -s sh deploy/docker/entrypoint.sh \
 	deploy/docker/healthcheck.sh deploy/docker/kafka-topics.sh
