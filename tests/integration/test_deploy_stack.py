@@ -251,6 +251,60 @@ def test_daemon_killed_under_make_run_is_restarted(lb):
         _send(alice, team.channel, "after the restart")
 
 
+# ---- the image's runtime stage
+
+def _dockerfile_runtime_packages():
+    text = open(os.path.join(REPO, "deploy", "docker", "Dockerfile")).read()
+    last = text[text.rindex("\nFROM "):]
+    run = re.search(r"apt-get install(.*?)rm -rf /var/lib/apt/lists", last, re.S).group(1)
+    return {w for w in run.replace("\\", " ").split() if re.fullmatch(r"[a-z0-9][a-z0-9.+-]+", w)}
+
+
+# loaded when present, not needed: Cyrus SASL's mechanism plugins (librdkafka
+# initialises SASL, which loads whatever plugins are installed; Parley talks
+# PLAINTEXT to Kafka; a deployment using SASL adds libsasl2-modules)
+OPTIONAL_PACKAGES = {"libsasl2-modules", "libsasl2-modules-db"}
+
+
+def test_image_runtime_stage_has_every_library_the_daemons_load(lb):
+    """every shared object mapped by a running daemon (dlopen'd plugins
+    included, e.g. lws's libuv event loop) comes from a package the
+    Dockerfile's runtime stage installs, one of their dependencies, or the
+    base image's required set"""
+    runtime = _dockerfile_runtime_packages()
+    deps = subprocess.run(["apt-cache", "depends", "--recurse", "--no-recommends",
+                           "--no-suggests", "--no-conflicts", "--no-breaks", "--no-replaces",
+                           "--no-enhances", "--installed"] + sorted(runtime),
+                          capture_output=True, text=True, timeout=60).stdout
+    allowed = set(runtime)
+    for line in deps.splitlines():
+        m = re.match(r"\s*(?:\|?(?:Pre)?Depends: )?<?([a-z0-9][a-z0-9.+-]+)", line)
+        if m:
+            allowed.add(m.group(1).split(":")[0])
+    required = subprocess.run(["dpkg-query", "-W", "-f=${Package} ${Priority} ${Essential}\n"],
+                              capture_output=True, text=True, timeout=60).stdout
+    allowed |= {ln.split()[0] for ln in required.splitlines()
+                if " required " in ln + " " or ln.endswith(" yes")}
+    mapped = set()
+    for name, pid in lb.state()["pids"].items():
+        if name in ("redis", "postgres", "haproxy"):
+            continue
+        with open("/proc/%d/maps" % pid) as f:
+            mapped |= {ln.split()[-1] for ln in f if ".so" in ln.split()[-1]}
+    missing = {}
+    for so in sorted(mapped):
+        # by name: with merged /usr, dpkg knows /lib/... where the process maps /usr/lib/...
+        pattern = "*/%s/%s" % (os.path.basename(os.path.dirname(so)), os.path.basename(so))
+        r = subprocess.run(["dpkg", "-S", pattern], capture_output=True, text=True, timeout=30)
+        owners = r.stdout.splitlines()[0].rsplit(": ", 1)[0] if r.returncode == 0 else ""
+        pkgs = [o.strip().split(":")[0] for o in owners.split(",") if o.strip()]
+        pkg = next((p for p in pkgs if p in allowed), pkgs[0] if pkgs else None)
+        if pkg is None or (pkg not in allowed and pkg not in OPTIONAL_PACKAGES):
+            missing[so] = pkg
+    assert not missing, missing
+    assert any("evlib_uv" in so for so in mapped), "the gateway's lws libuv plugin"
+
+
 # ---- Prometheus
 
 def _targets(lb_stack):
