@@ -333,6 +333,17 @@ print(re.sub(r"(parley-(config|secrets))-[a-z0-9]+", r"\1", json.dumps(objs, sor
 	check "kustomize v2 ($PARLEY_KUBECTL_V2) renders what kubectl kustomize renders" k8s_same
 fi
 
+# every PARLEY_* variable given to a daemon is one of its settings (--help of
+# the built binaries) or read by the entrypoint
+settings_used() {
+	docker-compose --env-file deploy/compose/.env.example \
+		-f deploy/compose/docker-compose.yml config >"$tmp/compose.yml" || return 1
+	kubectl kustomize deploy/k8s/overlays/dev >"$tmp/k8s-dev.yaml" 2>/dev/null || return 1
+	/usr/bin/python3 tests/deploy/settings_used.py "$tmp/compose.yml" "$tmp/k8s-dev.yaml" \
+		"${PARLEY_BIN_DIR:-build/bin}"
+}
+check "compose and manifests give each daemon only settings it has" settings_used
+
 # ---- yamllint
 check "yamllint deploy/" yamllint -s -c deploy/.yamllint deploy/
 
