@@ -19,7 +19,6 @@ because production uses Kafka and a managed Redis.
 
 import random
 import time
-import urllib.parse
 
 
 class Supervisor:

@@ -22,9 +22,7 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
-import time
 import urllib.request
 
 import pytest
@@ -67,7 +65,7 @@ class RunStack:
                     "PARLEY_BIN_DIR": BIN})
         self.log = open(os.path.join(base, "run.log"), "wb")
         self.proc = subprocess.Popen(
-            [sys.executable if sys.executable.startswith("/usr/bin/") else "/usr/bin/python3",
+            ["/usr/bin/python3",
              os.path.join(REPO, "deploy", "local", "stack.py"), "run", "--base", base,
              "--free-ports", "--no-seed", "--bin-dir", BIN],
             env=env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
