@@ -21,6 +21,13 @@ def config_path(repo):
 # gateways 8081 and 8082, haproxy's /metrics and /stats 8404
 FIXED = {"haproxy": 8080, "haproxy-ops": 8404}
 
+# haproxy connects to the gateways from this address and sends a PROXY v2
+# header; the gateways trust it (and only it) to, as in compose. Everything
+# else on 127.0.0.1 (tools, tests, the stack's readiness checks) reaches
+# them directly without a header.
+SOURCE = "127.0.0.2"
+GATEWAY_ENV = {"PARLEY_TRUSTED_PROXIES": SOURCE, "PARLEY_PROXY_PROTOCOL": "1"}
+
 
 def gateway_port(stack, k):
     """where gateway k listens in this mode (0 = a free port)"""
@@ -42,6 +49,7 @@ def start(stack, gateway_ports, stack_mod):
         env.update({
             "PARLEY_LB_BIND": "127.0.0.1:%d" % port,
             "PARLEY_LB_OPS_BIND": "127.0.0.1:%d" % ops,
+            "PARLEY_LB_SOURCE": SOURCE,
         })
         for k, p in enumerate(gateway_ports):
             env["PARLEY_LB_GATEWAY_%d" % (k + 1)] = "127.0.0.1:%d" % p

@@ -584,6 +584,8 @@ class Stack:
             env["PARLEY_HTTP_ADDR"] = "127.0.0.1:%d" % port
             env["PARLEY_HTTP_PORT_FILE"] = os.path.join(self.run_dir, name + ".port")
             env["PARLEY_GATEWAY_ID"] = name
+            if self.lb:
+                env.update(lb.GATEWAY_ENV)     # haproxy's PROXY header (lb.py)
             c = Child(name, [self.binary("gateway")], env, self,
                       port_file=env["PARLEY_OPS_PORT_FILE"])
             c.start()

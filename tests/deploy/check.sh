@@ -258,7 +258,7 @@ check "Grafana provisioning is YAML with the dashboard's datasource uid" \
 
 # ---- haproxy (the compose environment)
 check "haproxy -c (compose settings)" env PARLEY_LB_BIND=:8080 PARLEY_LB_OPS_BIND=:8404 \
-	PARLEY_LB_GATEWAY_1=127.0.0.1:18081 PARLEY_LB_GATEWAY_2=127.0.0.1:18082 \
+	PARLEY_LB_GATEWAY_1=127.0.0.1:18081 PARLEY_LB_GATEWAY_2=127.0.0.1:18082 PARLEY_LB_SOURCE=0.0.0.0 \
 	haproxy -c -q -f deploy/haproxy/haproxy.cfg
 
 # ---- Kubernetes
