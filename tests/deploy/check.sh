@@ -115,29 +115,39 @@ check "image scripts pass shellcheck" shellcheck -s sh deploy/docker/entrypoint.
 # the entrypoint's shard, DSN and URL derivations, with stand-in daemons
 entrypoint_behaviour() {
 	mkdir -p "$tmp/ep/bin" "$tmp/ep/sec"
-	for d in gateway message-svc; do
+	for d in gateway message-svc search-indexer; do
 		# shellcheck disable=SC2016 # expanded by the stand-in, not here
-		printf '#!/bin/sh\necho "shard=$PARLEY_SHARD_INDEX dsn=$PARLEY_PG_DSN urls=$PARLEY_MESSAGE_URLS args=$*"\n' \
+		printf '#!/bin/sh\necho "shard=$PARLEY_SHARD_INDEX search=${PARLEY_SEARCH_INDEX:-} dsn=$PARLEY_PG_DSN urls=$PARLEY_MESSAGE_URLS search_urls=${PARLEY_SEARCH_URLS:-} args=$*"\n' \
 			>"$tmp/ep/bin/$d"
 		chmod +x "$tmp/ep/bin/$d"
 	done
 	echo "host=pg dbname=parley_shard_3" >"$tmp/ep/sec/pg-dsn-3"
+	echo "host=pg dbname=parley_search_1" >"$tmp/ep/sec/search-dsn-1"
 	sed "s|/opt/parley/bin|$tmp/ep/bin|" deploy/docker/entrypoint.sh >"$tmp/ep/ep.sh"
-	local got
+	local got want
 	got=$(env -i PATH="$PATH" PARLEY_SHARD_FROM_HOSTNAME=1 PARLEY_POD_NAME=message-svc-3 \
 		PARLEY_PG_DSN_DIR="$tmp/ep/sec" sh "$tmp/ep/ep.sh" message-svc -x)
-	[ "$got" = "shard=3 dsn=host=pg dbname=parley_shard_3 urls= args=-x" ] || { echo "got: $got"; return 1; }
-	got=$(env -i PATH="$PATH" PARLEY_SHARD_COUNT=3 \
-		PARLEY_MESSAGE_URL_TEMPLATE='tcp://message-svc-{i}.message-svc:7100' sh "$tmp/ep/ep.sh" gateway)
-	[ "$got" = "shard= dsn= urls=tcp://message-svc-0.message-svc:7100,tcp://message-svc-1.message-svc:7100,tcp://message-svc-2.message-svc:7100 args=" ] ||
-		{ echo "got: $got"; return 1; }
+	want="shard=3 search= dsn=host=pg dbname=parley_shard_3 urls= search_urls= args=-x"
+	[ "$got" = "$want" ] || { echo "got:  $got"; echo "want: $want"; return 1; }
+	got=$(env -i PATH="$PATH" PARLEY_SHARD_FROM_HOSTNAME=1 PARLEY_POD_NAME=search-indexer-1 \
+		PARLEY_PG_DSN_DIR="$tmp/ep/sec" PARLEY_SHARD_COUNT=2 \
+		PARLEY_MESSAGE_URL_TEMPLATE='tcp://message-svc-{i}.message-svc:7100' \
+		sh "$tmp/ep/ep.sh" search-indexer)
+	want="shard= search=1 dsn=host=pg dbname=parley_search_1 urls=tcp://message-svc-0.message-svc:7100,tcp://message-svc-1.message-svc:7100 search_urls= args="
+	[ "$got" = "$want" ] || { echo "got:  $got"; echo "want: $want"; return 1; }
+	got=$(env -i PATH="$PATH" PARLEY_SHARD_COUNT=3 PARLEY_SEARCH_COUNT=2 \
+		PARLEY_MESSAGE_URL_TEMPLATE='tcp://message-svc-{i}.message-svc:7100' \
+		PARLEY_SEARCH_URL_TEMPLATE='tcp://search-indexer-{i}.search-indexer:7300' \
+		sh "$tmp/ep/ep.sh" gateway)
+	want="shard= search= dsn= urls=tcp://message-svc-0.message-svc:7100,tcp://message-svc-1.message-svc:7100,tcp://message-svc-2.message-svc:7100 search_urls=tcp://search-indexer-0.search-indexer:7300,tcp://search-indexer-1.search-indexer:7300 args="
+	[ "$got" = "$want" ] || { echo "got:  $got"; echo "want: $want"; return 1; }
 	# a pod name without an ordinal, an unknown daemon: refused
 	if env -i PATH="$PATH" PARLEY_SHARD_FROM_HOSTNAME=1 PARLEY_POD_NAME=message-svc \
 		sh "$tmp/ep/ep.sh" message-svc 2>/dev/null; then echo "no ordinal accepted"; return 1; fi
 	if sh "$tmp/ep/ep.sh" sh -c true 2>/dev/null; then echo "unknown daemon accepted"; return 1; fi
 	return 0
 }
-check "entrypoint: shard from the pod name, DSN per shard, URL per shard" entrypoint_behaviour
+check "entrypoint: index from the pod name, DSN and URLs per instance" entrypoint_behaviour
 
 # the topic script reads the partition counts kept in proto/names.h
 topics_behaviour() {
@@ -289,6 +299,8 @@ cm = next(o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"].
 shards = int(cm["data"]["PARLEY_SHARD_COUNT"])
 ms = by[("StatefulSet", "message-svc")]
 assert ms["spec"]["replicas"] == shards, "message-svc replicas %s != PARLEY_SHARD_COUNT %s" % (ms["spec"]["replicas"], shards)
+si = by[("StatefulSet", "search-indexer")]
+assert si["spec"]["replicas"] == int(cm["data"]["PARLEY_SEARCH_COUNT"]), "search-indexer replicas != PARLEY_SEARCH_COUNT"
 for kind, name in [("StatefulSet", "message-svc"), ("StatefulSet", "notify-svc"),
                    ("StatefulSet", "search-indexer"), ("Deployment", "presence-svc"),
                    ("Deployment", "gateway")]:
@@ -311,7 +323,7 @@ for k in [("HorizontalPodAutoscaler", "gateway"), ("PodDisruptionBudget", "gatew
 print("ok")
 '
 }
-check "manifests: shard count = replicas, probes, securityContext, resources, scrape" k8s_shape
+check "manifests: shard/search counts = replicas, probes, securityContext, resources, scrape" k8s_shape
 if [ -n "${PARLEY_KUBECTL_V2:-}" ]; then
 	# the same objects, up to the generated names' hash suffixes (v2 and v5
 	# hash differently) and the wrapping of Secret values

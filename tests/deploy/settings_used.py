@@ -19,7 +19,7 @@ DAEMONS = ["gateway", "message-svc", "presence-svc", "notify-svc", "search-index
            "devkafka"]
 # read by deploy/docker/entrypoint.sh, not by the daemons
 ENTRYPOINT = {"PARLEY_SHARD_FROM_HOSTNAME", "PARLEY_POD_NAME", "PARLEY_PG_DSN_DIR",
-              "PARLEY_MESSAGE_URL_TEMPLATE"}
+              "PARLEY_MESSAGE_URL_TEMPLATE", "PARLEY_SEARCH_URL_TEMPLATE"}
 ENTRYPOINT_RE = re.compile(r"^PARLEY_PG_DSN_\d+(_FILE)?$")
 
 
