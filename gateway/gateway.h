@@ -58,6 +58,7 @@ struct gw_settings {
 	char *http_port_file;
 	char *run_dir;
 	char *presence_url;		/* nng push URL (empty: ipc under run_dir) */
+	char *presence_rpc_url;	/* nng req URL of presence-svc (empty: ipc under run_dir) */
 	char *message_urls;
 	char *search_urls;		/* search-indexer instances (search_clnt.h) */
 	char *kafka_brokers;

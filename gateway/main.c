@@ -34,6 +34,7 @@ static const struct pl_config_entry gw_table[] = {
 	{ "run-dir", "PARLEY_RUN_DIR", PL_CONF_STR, "var/run", &gw_conf.run_dir, 0, 0, "where ipc:// nng sockets live", 0 },
 	{ "presence-url", "PARLEY_PRESENCE_PUSH_URL", PL_CONF_STR, "", &gw_conf.presence_url, 0, 0, "presence-svc push URL, ipc:// or tcp://host:port (empty: ipc under run-dir)", 0 },
 	{ "message-urls", "PARLEY_MESSAGE_URLS", PL_CONF_STR, "", &gw_conf.message_urls, 0, 0, "message-svc URL per shard, comma-separated (default ipc under run-dir)", 0 },
+	{ "presence-rpc-url", "PARLEY_PRESENCE_RPC_URL", PL_CONF_STR, "", &gw_conf.presence_rpc_url, 0, 0, "presence-svc RPC URL (users.getPresence, presence_sub), ipc:// or tcp://host:port (empty: ipc under run-dir)", 0 },
 	{ "search-urls", "PARLEY_SEARCH_URLS", PL_CONF_STR, "", &gw_conf.search_urls, 0, 0, "search-indexer URL per instance, comma-separated (default ipc:// search.ipc under run-dir)", 0 },
 	{ "shard-count", "PARLEY_SHARD_COUNT", I64, "1", &gw_conf.shard_count, 1, 1024, "message-svc shards", 0 },
 	{ "kafka-partitions", "PARLEY_KAFKA_PARTITIONS", I64, "0", &gw_conf.partitions, 0, 100000, "partitions of parley.messages (0 = ask the broker)", 0 },

@@ -163,7 +163,7 @@ gw_services_start(void)
 	free(url);
 	if (rv != 0)
 		return rv;
-	url = pl_endpoint(PL_EP_PRESENCE_RPC_FMT, gw_conf.run_dir, 0, "");
+	url = pl_endpoint(PL_EP_PRESENCE_RPC_FMT, gw_conf.run_dir, 0, gw_conf.presence_rpc_url);
 	rv = pl_presence_clnt_rpc(gw.presence, url, (int)gw_conf.rpc_timeout_ms);
 	free(url);
 	if (rv != 0)
