@@ -10,7 +10,7 @@
 # timeout. Logs of each step are kept under build/test-logs/.
 #
 #   PARLEY_TEST_UNIT_TIMEOUT   seconds per unit-test binary (default 120)
-#   PARLEY_TEST_IT_TIMEOUT     seconds for the whole integration suite (default 600)
+#   PARLEY_TEST_IT_TIMEOUT     seconds for the whole integration suite (default 1200)
 #   PYTEST_ARGS                extra arguments for pytest (e.g. "-k skeleton -x")
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -113,7 +113,7 @@ fi
 it_log="$LOGS/integration.log"
 if [ "$build_ok" = 0 ]; then
 	# shellcheck disable=SC2086
-	timeout --kill-after=20 "${PARLEY_TEST_IT_TIMEOUT:-600}" \
+	timeout --kill-after=20 "${PARLEY_TEST_IT_TIMEOUT:-1200}" \
 		/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration \
 		${PYTEST_ARGS:-} >"$it_log" 2>&1
 	rc=$?
