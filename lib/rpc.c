@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
@@ -81,6 +83,7 @@ static struct {
 	struct pl_metric *call_s;
 	struct pl_metric *requests;
 	struct pl_metric *push_full;
+	struct pl_metric *restarts;
 } rpc_m;
 
 /* rpc_metrics_init - register the series (again is harmless) */
@@ -102,6 +105,9 @@ rpc_metrics_init(void)
 	    "nng requests handed to handlers.", NULL);
 	rpc_m.push_full = pl_metrics_counter("parley_rpc_push_full_total",
 	    "push messages refused because the peer is not keeping up.", NULL);
+	rpc_m.restarts = pl_metrics_counter("parley_rpc_listener_restarts_total",
+	    "listeners re-created after their probe went unanswered (nng#1518).",
+	    NULL);
 }
 
 /* rpc_count_call - one completed call */
@@ -127,7 +133,7 @@ rpc_fail(const char *ev, const char *what, const char *url, int nrv)
  * only) rather than taking its mode from the umask: whoever can connect to
  * it can call the service as any user. 0 or an nng error */
 static int
-rpc_listen(nng_socket sock, const char *url)
+rpc_listen(nng_socket sock, const char *url, nng_listener *lp)
 {
 	nng_listener l;
 	int nrv;
@@ -139,10 +145,216 @@ rpc_listen(nng_socket sock, const char *url)
 		goto fail;
 	if ((nrv = nng_listener_start(l, 0)) != 0)
 		goto fail;
+	*lp = l;
 	return 0;
 fail:
 	nng_listener_close(l);
 	return nrv;
+}
+
+static nng_msg *rpc_msg_from(const void *data, size_t len);
+
+/* ==== listener keeper (nng 1.5.2, nanomsg/nng#1518) ====
+ *
+ * A peer that connects to an ipc:// listener and is gone before nng writes
+ * its SP header makes that write fail with EPIPE, which nng 1.5.2 reports
+ * to the socket core as NNG_ECLOSED - "the listener was closed" - and the
+ * core never asks the listener for another connection. Pipes attached
+ * before keep working; every later dialer completes the transport
+ * handshake and then waits forever. Nothing in nng's API shows the state,
+ * so the keeper looks from outside: every RPC_PROBE_MS it dials its own
+ * url with a fresh socket of the peer protocol and sends a probe message
+ * (below); the receive path answers it without the handler and notes its
+ * token. A probe not seen within RPC_PROBE_DEADLINE_MS means the listener
+ * no longer attaches pipes: it is closed (which also drops the connections
+ * stuck in it; dialers reconnect and REQ resends what was in flight, so
+ * handlers - idempotent - may see a request twice), a stale ipc path is
+ * removed, and the url is listened on again. Fixed upstream by
+ * nanomsg/nng#1519 (nng 1.5.3+), where this never fires. */
+
+/* The probe: 0x00 0xB9 "PLPROBE" | u64 token. A protobuf message never
+ * starts with 0x00 (rpc_batch.h), a batch frame is 0x00 0xB7. */
+#define RPC_PROBE_MAGIC "\x00\xB9PLPROBE"
+#define RPC_PROBE_MAGIC_LEN 9
+#define RPC_PROBE_LEN (RPC_PROBE_MAGIC_LEN + 8)
+
+static int rpc_probe_ms = 1000;		/* probe interval */
+static int rpc_probe_deadline_ms = 5000;	/* no answer by then: restart */
+
+struct rpc_keep {
+	struct pl_loop *loop;
+	const char *url;	/* the owner's */
+	nng_socket sock;	/* the owner's listening socket */
+	nng_listener lst;
+	int (*open_peer)(nng_socket *);	/* req0 or push0 */
+	struct pl_timer *timer;
+	nng_socket probe;
+	nng_aio *aio;		/* the probe's send */
+	int probing;
+	uint64_t token, start_us;
+	_Atomic uint64_t seen;	/* last token the receive path saw */
+};
+
+/* pl_rpc_probe_set - interval and deadline of the listener probe (tests) */
+void
+pl_rpc_probe_set(int interval_ms, int deadline_ms)
+{
+	rpc_probe_ms = interval_ms;
+	rpc_probe_deadline_ms = deadline_ms;
+}
+
+/* keep_probe_is - nng thread: if m is a probe, note its token; 1 if so */
+static int
+keep_probe_is(struct rpc_keep *k, nng_msg *m)
+{
+	const unsigned char *b = nng_msg_body(m);
+	uint64_t t = 0;
+	int i;
+
+	if (nng_msg_len(m) != RPC_PROBE_LEN ||
+	    memcmp(b, RPC_PROBE_MAGIC, RPC_PROBE_MAGIC_LEN) != 0)
+		return 0;
+	for (i = 0; i < 8; i++)
+		t = t << 8 | b[RPC_PROBE_MAGIC_LEN + i];
+	atomic_store(&k->seen, t);
+	return 1;
+}
+
+/* keep_aio_cb - nng thread: the probe's send ended; a message left over is
+ * ours to free */
+static void
+keep_aio_cb(void *arg)
+{
+	struct rpc_keep *k = arg;
+	nng_msg *m;
+
+	if (nng_aio_result(k->aio) != 0 && (m = nng_aio_get_msg(k->aio)) != NULL)
+		nng_msg_free(m);
+	nng_aio_set_msg(k->aio, NULL);
+}
+
+/* keep_probe_end - loop thread: stop and close the probe socket */
+static void
+keep_probe_end(struct rpc_keep *k)
+{
+	if (!k->probing)
+		return;
+	nng_aio_stop(k->aio);
+	nng_close(k->probe);
+	k->probing = 0;
+}
+
+/* keep_probe_start - loop thread: a fresh socket dials url, sends a probe */
+static void
+keep_probe_start(struct rpc_keep *k)
+{
+	unsigned char b[RPC_PROBE_LEN];
+	nng_msg *m;
+	int i, nrv;
+
+	if ((nrv = k->open_peer(&k->probe)) != 0) {
+		pl_log_warn("PL-RPC-PROBE-FAIL", "url=%s op=open err=\"%s\"",
+		    k->url, nng_strerror(nrv));
+		return;
+	}
+	nng_socket_set_ms(k->probe, NNG_OPT_RECONNMINT, RPC_RECONN_MIN_MS);
+	nng_socket_set_ms(k->probe, NNG_OPT_RECONNMAXT, RPC_RECONN_MAX_MS);
+	if ((nrv = nng_dial(k->probe, k->url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		pl_log_warn("PL-RPC-PROBE-FAIL", "url=%s op=dial err=\"%s\"",
+		    k->url, nng_strerror(nrv));
+		nng_close(k->probe);
+		return;
+	}
+	k->token++;
+	memcpy(b, RPC_PROBE_MAGIC, RPC_PROBE_MAGIC_LEN);
+	for (i = 0; i < 8; i++)
+		b[RPC_PROBE_MAGIC_LEN + i] = (unsigned char)(k->token >> (56 - 8 * i));
+	m = rpc_msg_from(b, sizeof(b));
+	k->probing = 1;
+	k->start_us = pl_clock_mono_us();
+	nng_aio_set_msg(k->aio, m);
+	nng_aio_set_timeout(k->aio, rpc_probe_deadline_ms);
+	nng_send_aio(k->probe, k->aio);
+}
+
+/* keep_restart - loop thread: close the stalled listener, remove a stale
+ * ipc path (a socket file only), listen on url again */
+static void
+keep_restart(struct rpc_keep *k)
+{
+	const char *path = k->url + 6;
+	struct stat st;
+	int nrv;
+
+	nng_listener_close(k->lst);
+	if (strncmp(k->url, "ipc://", 6) == 0 && lstat(path, &st) == 0 &&
+	    S_ISSOCK(st.st_mode))
+		unlink(path);
+	if ((nrv = rpc_listen(k->sock, k->url, &k->lst)) != 0) {
+		k->lst.id = 0;
+		pl_log_error("PL-RPC-LISTENER-RESTART-FAIL", "url=%s err=\"%s\"",
+		    k->url, nng_strerror(nrv));
+		return;
+	}
+	pl_metrics_inc(rpc_m.restarts);
+	pl_log_warn("PL-RPC-LISTENER-RESTART", "url=%s waited_ms=%d",
+	    k->url, rpc_probe_deadline_ms);
+}
+
+/* keep_tick - loop thread: judge the probe in flight, or send the next */
+static void
+keep_tick(void *arg)
+{
+	struct rpc_keep *k = arg;
+
+	if (k->lst.id == 0) {	/* a restart failed: try again */
+		keep_restart(k);
+		return;
+	}
+	if (k->probing) {
+		if (atomic_load(&k->seen) == k->token) {
+			keep_probe_end(k);
+		} else if (pl_clock_mono_us() - k->start_us >=
+		    (uint64_t)rpc_probe_deadline_ms * 1000) {
+			keep_probe_end(k);
+			keep_restart(k);
+		}
+		return;
+	}
+	keep_probe_start(k);
+}
+
+/* keep_start - listen on url and start probing it */
+static int
+keep_start(struct rpc_keep *k, struct pl_loop *l, const char *url,
+    nng_socket sock, int (*open_peer)(nng_socket *), const char *ev)
+{
+	int nrv, rv;
+
+	k->loop = l;
+	k->url = url;
+	k->sock = sock;
+	k->open_peer = open_peer;
+	if ((nrv = rpc_listen(sock, url, &k->lst)) != 0)
+		return rpc_fail(ev, "listen", url, nrv);
+	if ((nrv = nng_aio_alloc(&k->aio, keep_aio_cb, k)) != 0)
+		return rpc_fail(ev, "aio", url, nrv);
+	if ((rv = pl_loop_timer(l, (uint64_t)rpc_probe_ms, 1, keep_tick, k,
+	    &k->timer)) != 0)
+		return rv;
+	return 0;
+}
+
+/* keep_stop - stop probing (the owner closes the listening socket) */
+static void
+keep_stop(struct rpc_keep *k)
+{
+	pl_loop_timer_stop(&k->timer);
+	if (k->aio == NULL)
+		return;
+	keep_probe_end(k);
+	nng_aio_free(k->aio);
+	k->aio = NULL;
 }
 
 /* rpc_msg_from - a message holding a copy of data */
@@ -204,6 +416,7 @@ struct pl_rpc_server {
 	void *arg;
 	int nworkers;
 	struct rpc_worker *w;
+	struct rpc_keep keep;
 	atomic_int stopping;
 };
 
@@ -349,7 +562,12 @@ wk_aio_cb(void *arg)
 		wk_recv(w);
 		return;
 	}
-	w->msg = nng_aio_get_msg(w->aio);
+	m = nng_aio_get_msg(w->aio);
+	if (keep_probe_is(&w->s->keep, m)) {	/* answered here, echoed */
+		wk_send(w, m);
+		return;
+	}
+	w->msg = m;
 	w->state = WK_HANDLE;
 	pl_inbox_post(w->s->in, wk_dispatch, w);
 }
@@ -408,6 +626,7 @@ srv_free(struct pl_rpc_server *s)
 	int i;
 
 	atomic_store(&s->stopping, 1);
+	keep_stop(&s->keep);
 	for (i = 0; s->w != NULL && i < s->nworkers; i++)
 		if (s->w[i].aio != NULL)
 			nng_aio_stop(s->w[i].aio);
@@ -453,10 +672,9 @@ pl_rpc_server_start(struct pl_loop *l, const char *url, int workers,
 	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, RPC_RECV_MAX);
 	if ((rv = pl_inbox_create(l, &s->in)) != 0)
 		goto fail;
-	if ((nrv = rpc_listen(s->sock, url)) != 0) {
-		rv = rpc_fail("PL-RPC-SERVER-START", "listen", url, nrv);
+	if ((rv = keep_start(&s->keep, l, s->url, s->sock, nng_req0_open,
+	    "PL-RPC-SERVER-START")) != 0)
 		goto fail;
-	}
 	if ((rv = srv_workers_start(s)) != 0)
 		goto fail;
 	pl_log_info("PL-RPC-SERVER-START", "url=%s workers=%d", url, s->nworkers);
@@ -853,6 +1071,7 @@ struct pl_rpc_pull {
 	nng_msg *msg;
 	pl_rpc_handler fn;
 	void *arg;
+	struct rpc_keep keep;
 	atomic_int stopping;
 };
 
@@ -889,7 +1108,13 @@ pull_aio_cb(void *arg)
 		nng_recv_aio(p->sock, p->aio);
 		return;
 	}
-	p->msg = nng_aio_get_msg(p->aio);
+	m = nng_aio_get_msg(p->aio);
+	if (keep_probe_is(&p->keep, m)) {
+		nng_msg_free(m);
+		nng_recv_aio(p->sock, p->aio);
+		return;
+	}
+	p->msg = m;
 	pl_inbox_post(p->in, pull_deliver, p);
 }
 
@@ -898,6 +1123,7 @@ static void
 pull_free(struct pl_rpc_pull *p)
 {
 	atomic_store(&p->stopping, 1);
+	keep_stop(&p->keep);
 	if (p->aio != NULL)
 		nng_aio_stop(p->aio);
 	nng_close(p->sock);
@@ -922,6 +1148,7 @@ pl_rpc_pull_start(struct pl_loop *l, const char *url, pl_rpc_handler fn,
 
 	if (l == NULL || url == NULL || fn == NULL || r == NULL)
 		return PL_EINVAL;
+	rpc_metrics_init();
 	p = pl_calloc(1, sizeof(*p));
 	p->url = pl_strdup(url);
 	p->fn = fn;
@@ -934,11 +1161,13 @@ pl_rpc_pull_start(struct pl_loop *l, const char *url, pl_rpc_handler fn,
 	}
 	if ((rv = pl_inbox_create(l, &p->in)) != 0)
 		goto fail;
-	if ((nrv = nng_aio_alloc(&p->aio, pull_aio_cb, p)) != 0 ||
-	    (nrv = rpc_listen(p->sock, url)) != 0) {
-		rv = rpc_fail("PL-RPC-PULL-START", "listen", url, nrv);
+	if ((nrv = nng_aio_alloc(&p->aio, pull_aio_cb, p)) != 0) {
+		rv = rpc_fail("PL-RPC-PULL-START", "aio", url, nrv);
 		goto fail;
 	}
+	if ((rv = keep_start(&p->keep, l, p->url, p->sock, nng_push0_open,
+	    "PL-RPC-PULL-START")) != 0)
+		goto fail;
 	nng_recv_aio(p->sock, p->aio);
 	pl_log_info("PL-RPC-PULL-START", "url=%s", url);
 	*r = p;

@@ -71,4 +71,13 @@ int pl_rpc_push_start(struct pl_loop *l, const char *url, struct pl_rpc_push **r
 int pl_rpc_push(struct pl_rpc_push *p, const void *data, size_t len);
 void pl_rpc_push_stop(struct pl_rpc_push **p);
 
+/* Every listener (server and pull) is probed: every interval_ms a fresh
+ * socket dials it and sends a probe the receive path answers; no answer
+ * within deadline_ms and the listener is re-created (nng 1.5.2 can stop
+ * accepting after a peer dies mid-handshake, nanomsg/nng#1518; rpc.c).
+ * Counted parley_rpc_listener_restarts_total, logged PL-RPC-LISTENER-RESTART.
+ * Defaults 1000 and 5000; pl_rpc_probe_set changes them for servers started
+ * afterwards (tests). */
+void pl_rpc_probe_set(int interval_ms, int deadline_ms);
+
 #endif
