@@ -179,7 +179,7 @@ static nng_msg *rpc_msg_from(const void *data, size_t len);
 #define RPC_PROBE_LEN (RPC_PROBE_MAGIC_LEN + 8)
 
 static int rpc_probe_ms = 1000;		/* probe interval */
-static int rpc_probe_deadline_ms = 5000;	/* no answer by then: restart */
+static int rpc_probe_deadline_ms = 10000;	/* no answer by then: restart */
 
 struct rpc_keep {
 	struct pl_loop *loop;
@@ -191,6 +191,8 @@ struct rpc_keep {
 	nng_socket probe;
 	nng_aio *aio;		/* the probe's send */
 	int probing;
+	int sent;		/* the probe's send succeeded (nng thread) */
+	atomic_int answered;	/* ... and (req0) its echo came back */
 	uint64_t token, start_us;
 	_Atomic uint64_t seen;	/* last token the receive path saw */
 };
@@ -220,26 +222,44 @@ keep_probe_is(struct rpc_keep *k, nng_msg *m)
 	return 1;
 }
 
-/* keep_aio_cb - nng thread: the probe's send ended; a message left over is
- * ours to free */
+/* keep_aio_cb - nng thread: the probe's send ended, then (req0) its echo
+ * came back; a message left over is ours to free */
 static void
 keep_aio_cb(void *arg)
 {
 	struct rpc_keep *k = arg;
-	nng_msg *m;
+	int rv = nng_aio_result(k->aio);
+	nng_msg *m = nng_aio_get_msg(k->aio);
 
-	if (nng_aio_result(k->aio) != 0 && (m = nng_aio_get_msg(k->aio)) != NULL)
-		nng_msg_free(m);
 	nng_aio_set_msg(k->aio, NULL);
+	if (k->sent == 0 && rv == 0) {
+		k->sent = 1;
+		if (k->open_peer == nng_req0_open)
+			nng_recv_aio(k->probe, k->aio);
+		else
+			atomic_store(&k->answered, 1);
+		return;
+	}
+	if (m != NULL)
+		nng_msg_free(m);
+	if (k->sent && rv == 0)
+		atomic_store(&k->answered, 1);
 }
 
 /* keep_probe_end - loop thread: stop and close the probe socket */
 static void
 keep_probe_end(struct rpc_keep *k)
 {
+	nng_msg *m;
+
 	if (!k->probing)
 		return;
+	/* a stopped aio does not call back: a send cancelled by the stop
+	 * leaves the message in the aio */
 	nng_aio_stop(k->aio);
+	if ((m = nng_aio_get_msg(k->aio)) != NULL)
+		nng_msg_free(m);
+	nng_aio_set_msg(k->aio, NULL);
 	nng_close(k->probe);
 	k->probing = 0;
 }
@@ -271,6 +291,8 @@ keep_probe_start(struct rpc_keep *k)
 		b[RPC_PROBE_MAGIC_LEN + i] = (unsigned char)(k->token >> (56 - 8 * i));
 	m = rpc_msg_from(b, sizeof(b));
 	k->probing = 1;
+	k->sent = 0;
+	atomic_store(&k->answered, 0);
 	k->start_us = pl_clock_mono_us();
 	nng_aio_set_msg(k->aio, m);
 	nng_aio_set_timeout(k->aio, rpc_probe_deadline_ms);
@@ -312,7 +334,10 @@ keep_tick(void *arg)
 		return;
 	}
 	if (k->probing) {
-		if (atomic_load(&k->seen) == k->token) {
+		/* the receive path saw it, and the probe socket is done
+		 * with it (req0: the echo came back) */
+		if (atomic_load(&k->seen) == k->token &&
+		    atomic_load(&k->answered)) {
 			keep_probe_end(k);
 		} else if (pl_clock_mono_us() - k->start_us >=
 		    (uint64_t)rpc_probe_deadline_ms * 1000) {

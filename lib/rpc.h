@@ -76,7 +76,7 @@ void pl_rpc_push_stop(struct pl_rpc_push **p);
  * within deadline_ms and the listener is re-created (nng 1.5.2 can stop
  * accepting after a peer dies mid-handshake, nanomsg/nng#1518; rpc.c).
  * Counted parley_rpc_listener_restarts_total, logged PL-RPC-LISTENER-RESTART.
- * Defaults 1000 and 5000; pl_rpc_probe_set changes them for servers started
+ * Defaults 1000 and 10000; pl_rpc_probe_set changes them for servers started
  * afterwards (tests). */
 void pl_rpc_probe_set(int interval_ms, int deadline_ms);
 

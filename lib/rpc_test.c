@@ -559,7 +559,7 @@ PL_TEST(dialer_dies_mid_handshake)
 	pl_rpc_client_stop(&c2);
 	pl_rpc_client_stop(&c1);
 	pl_rpc_server_stop(&s);
-	pl_rpc_probe_set(1000, 5000);
+	pl_rpc_probe_set(1000, 10000);
 	teardown();
 }
 
