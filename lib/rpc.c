@@ -184,6 +184,7 @@ static int rpc_probe_deadline_ms = 10000;	/* no answer by then: restart */
 struct rpc_keep {
 	struct pl_loop *loop;
 	const char *url;	/* the owner's */
+	char *dial_url;		/* url, a wildcard tcp host made loopback */
 	nng_socket sock;	/* the owner's listening socket */
 	nng_listener lst;
 	int (*open_peer)(nng_socket *);	/* req0 or push0 */
@@ -279,7 +280,7 @@ keep_probe_start(struct rpc_keep *k)
 	}
 	nng_socket_set_ms(k->probe, NNG_OPT_RECONNMINT, RPC_RECONN_MIN_MS);
 	nng_socket_set_ms(k->probe, NNG_OPT_RECONNMAXT, RPC_RECONN_MAX_MS);
-	if ((nrv = nng_dial(k->probe, k->url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+	if ((nrv = nng_dial(k->probe, k->dial_url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
 		pl_log_warn("PL-RPC-PROBE-FAIL", "url=%s op=dial err=\"%s\"",
 		    k->url, nng_strerror(nrv));
 		nng_close(k->probe);
@@ -349,6 +350,32 @@ keep_tick(void *arg)
 	keep_probe_start(k);
 }
 
+/* keep_dial_url - the url the probe dials: a listener's wildcard tcp host
+ * ("*", empty, 0.0.0.0, [::]) is reached on loopback (heap string) */
+static char *
+keep_dial_url(const char *url)
+{
+	static const struct {
+		const char *from, *to;
+	} wild[] = {
+		{ "tcp://*:", "tcp://127.0.0.1:" }, { "tcp://:", "tcp://127.0.0.1:" },
+		{ "tcp://0.0.0.0:", "tcp://127.0.0.1:" }, { "tcp://[::]:", "tcp://[::1]:" },
+	};
+	char *r;
+	size_t i, n, len;
+
+	for (i = 0; i < sizeof(wild) / sizeof(wild[0]); i++) {
+		n = strlen(wild[i].from);
+		if (strncmp(url, wild[i].from, n) != 0)
+			continue;
+		len = strlen(wild[i].to) + strlen(url + n) + 1;
+		r = pl_calloc(1, len);
+		snprintf(r, len, "%s%s", wild[i].to, url + n);
+		return r;
+	}
+	return pl_strdup(url);
+}
+
 /* keep_start - listen on url and start probing it */
 static int
 keep_start(struct rpc_keep *k, struct pl_loop *l, const char *url,
@@ -358,6 +385,7 @@ keep_start(struct rpc_keep *k, struct pl_loop *l, const char *url,
 
 	k->loop = l;
 	k->url = url;
+	k->dial_url = keep_dial_url(url);
 	k->sock = sock;
 	k->open_peer = open_peer;
 	if ((nrv = rpc_listen(sock, url, &k->lst)) != 0)
@@ -375,6 +403,8 @@ static void
 keep_stop(struct rpc_keep *k)
 {
 	pl_loop_timer_stop(&k->timer);
+	free(k->dial_url);
+	k->dial_url = NULL;
 	if (k->aio == NULL)
 		return;
 	keep_probe_end(k);
