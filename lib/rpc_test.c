@@ -488,16 +488,17 @@ PL_TEST(ipc_mode_0600)
 }
 
 /* die_mid_handshake - a child process connects a raw unix socket to the
- * ipc path, writes half of a REQ peer's SP header and is killed (SIGKILL).
+ * ipc path, writes half of a peer's SP header (proto: the peer's
+ * protocol number) and is killed (SIGKILL).
  * When nng accepts the connection only after the death, its own header
  * write fails with EPIPE, which 1.5.2 reports as NNG_ECLOSED and its
  * socket core takes for "listener closed". (When nng was quicker, the
  * read fails instead, and the core pauses accepting for 100 ms: another
  * death in those 100 ms does nothing, so deaths are spaced.) */
 static void
-die_mid_handshake(const char *path)
+die_mid_handshake(const char *path, unsigned char proto)
 {
-	static const unsigned char hdr[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
+	unsigned char hdr[8] = { 0, 'S', 'P', 0, 0x00, proto, 0, 0 };
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	pid_t pid;
 	int fd;
@@ -539,7 +540,7 @@ PL_TEST(dialer_dies_mid_handshake)
 	/* a death stalls 1.5.2's listener about half of the time (measured
 	 * 5-8 in 10); 20 of them, 150 ms apart, leave it stalled for certain */
 	for (i = 0; i < 20; i++) {
-		die_mid_handshake(path);
+		die_mid_handshake(path, 0x30);	/* a req0 peer */
 		run_until(&never, 1, 150);
 	}
 	PL_CHECK_EQ_INT(pl_rpc_client_start(loop, url, 200, &c2), 0);
@@ -563,6 +564,46 @@ PL_TEST(dialer_dies_mid_handshake)
 	teardown();
 }
 
+static int pull_any;
+
+static void
+pull_any_handler(struct pl_rpc_req *req, const void *data, size_t len, void *arg)
+{
+	pull_any++;
+}
+
+/* the same for a pull listener (presence reports): a pusher started after
+ * the deaths gets its messages through */
+PL_TEST(pusher_dies_mid_handshake)
+{
+	struct pl_rpc_pull *pl = NULL;
+	struct pl_rpc_push *ps = NULL;
+	char path[128];
+	int i, never = 0;
+
+	setup();
+	pull_any = 0;
+	pl_rpc_probe_set(200, 1500);
+	snprintf(path, sizeof(path), "%s/s.ipc", dir);
+	PL_CHECK_EQ_INT(pl_rpc_pull_start(loop, url, pull_any_handler, NULL, &pl), 0);
+	for (i = 0; i < 20; i++) {
+		die_mid_handshake(path, 0x50);	/* a push0 peer */
+		run_until(&never, 1, 150);
+	}
+	PL_CHECK_EQ_INT(pl_rpc_push_start(loop, url, &ps), 0);
+	/* a push into a pipe stuck in the stalled listener is lost with it
+	 * (fire and forget): push until one arrives */
+	for (i = 0; i < 200 && pull_any == 0; i++) {
+		(void)pl_rpc_push(ps, "x", 1);
+		run_until(&pull_any, 1, 100);
+	}
+	PL_CHECK(pull_any > 0);
+	pl_rpc_push_stop(&ps);
+	pl_rpc_pull_stop(&pl);
+	pl_rpc_probe_set(1000, 10000);
+	teardown();
+}
+
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(echo),
 	PL_TEST_CASE(thousand_concurrent),
@@ -575,5 +616,6 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(reply_too_big),
 	PL_TEST_CASE(ipc_mode_0600),
 	PL_TEST_CASE(dialer_dies_mid_handshake),
+	PL_TEST_CASE(pusher_dies_mid_handshake),
 };
 PL_TEST_MAIN(tests)
