@@ -22,6 +22,7 @@
 #include "mem.h"
 #include "message_clnt.h"
 #include "metrics.h"
+#include "notify_clnt.h"
 #include "search_clnt.h"
 #include "presence_clnt.h"
 
@@ -66,6 +67,8 @@ struct gw_api_method {
 static void gw_api_test(struct gw_conn *c, struct gw_auth *a);
 static void gw_api_rtm_connect(struct gw_conn *c, struct gw_auth *a);
 static void gw_api_forward(struct gw_conn *c, struct gw_auth *a);
+static void gw_api_notify(struct gw_conn *c, struct gw_auth *a);
+static void gw_api_info(struct gw_conn *c, struct gw_auth *a);
 static void gw_api_search(struct gw_conn *c, struct gw_auth *a);
 static void gw_api_presence(struct gw_conn *c, struct gw_auth *a);
 
@@ -103,7 +106,7 @@ static const struct gw_api_method gw_api_methods[] = {
 	/* the rest of message-svc's public methods, Tier 3 */
 	{ "conversations.archive", FWD, 0, GW_TIER_3 },
 	{ "conversations.history", FWD, 0, GW_TIER_3 },
-	{ "conversations.info", FWD, 0, GW_TIER_3 },
+	{ "conversations.info", gw_api_info, 0, GW_TIER_3 },
 	{ "conversations.invite", FWD, 0, GW_TIER_3 },
 	{ "conversations.join", FWD, 0, GW_TIER_3 },
 	{ "conversations.kick", FWD, 0, GW_TIER_3 },
@@ -114,6 +117,9 @@ static const struct gw_api_method gw_api_methods[] = {
 	{ "reactions.get", FWD, 0, GW_TIER_3 },
 	{ "team.info", FWD, 0, GW_TIER_3 },
 	{ "users.conversations", FWD, 0, GW_TIER_3 },
+	/* notify-svc: read markers and counts */
+	{ "conversations.mark", gw_api_notify, 0, GW_TIER_3 },
+	{ "client.counts", gw_api_notify, 0, GW_TIER_3 },
 };
 #undef FWD
 
@@ -328,6 +334,124 @@ gw_api_presence(struct gw_conn *c, struct gw_auth *a)
 
 	gw_api_request(c, a, &req, &caller, key);
 	rv = pl_presence_call(gw.presence, &req, gw_api_forwarded, call);
+	req.caller = NULL;
+	req.source = NULL;
+	req.idempotency_key = NULL;
+	pl_request_fini(&req);
+	if (rv != 0)
+		gw_api_forwarded(rv, NULL, call);
+}
+
+/* gw_api_notify - send the call to notify-svc */
+static void
+gw_api_notify(struct gw_conn *c, struct gw_auth *a)
+{
+	struct gw_api_call *call = gw_api_call_new(c, a);
+	Parley__Request req;
+	Parley__Caller caller;
+	char key[33];
+	int rv;
+
+	gw_api_request(c, a, &req, &caller, key);
+	rv = pl_notify_clnt_call(gw.notify, &req, gw_api_forwarded, call);
+	req.caller = NULL;
+	req.source = NULL;
+	req.idempotency_key = NULL;
+	pl_request_fini(&req);
+	if (rv != 0)
+		gw_api_forwarded(rv, NULL, call);
+}
+
+/* conversations.info: message-svc's channel, then notify-svc's last_read,
+ * unread_count and unread_count_display merged into it (one extra call;
+ * when notify-svc does not answer the channel goes out without them) */
+struct gw_api_info {
+	struct gw_api_call *call;
+	char *json;		/* message-svc's reply */
+	char *warning;
+};
+
+/* gw_api_info_merged - splice notify-svc's members into "channel":{ */
+static void
+gw_api_info_merged(int rv, Parley__Reply *reply, void *arg)
+{
+	struct gw_api_info *in = arg;
+	Parley__Reply r = PARLEY__REPLY__INIT;
+	const char *at = strstr(in->json, "\"channel\":{"), *extra;
+	struct pl_buf b;
+	size_t n;
+
+	pl_buf_init(&b);
+	extra = rv == 0 && reply != NULL && reply->ok && reply->json != NULL &&
+	    reply->json[0] == '{' ? reply->json + 1 : NULL;
+	n = extra ? strlen(extra) : 0;
+	if (at != NULL && n > 1 && extra[n - 1] == '}') {
+		at += strlen("\"channel\":{");
+		pl_buf_append(&b, in->json, (size_t)(at - in->json));
+		pl_buf_append(&b, extra, n - 1);
+		if (*at != '}')
+			pl_buf_puts(&b, ",");
+		pl_buf_puts(&b, at);
+	} else {
+		if (rv != 0)
+			pl_log_warn("GW-API-NOTIFY", "method=conversations.info err=%s",
+			    pl_err_str(rv));
+		pl_buf_puts(&b, in->json);
+	}
+	r.ok = 1;
+	r.json = b.data;
+	r.warning = in->warning;
+	gw_api_forwarded(0, &r, in->call);
+	pl_buf_fini(&b);
+	free(in->json);
+	free(in->warning);
+	free(in);
+}
+
+/* gw_api_info_forwarded - message-svc answered conversations.info */
+static void
+gw_api_info_forwarded(int rv, Parley__Reply *reply, void *arg)
+{
+	struct gw_api_call *call = arg;
+	struct gw_conn *c = gw_conn_find(call->h);
+	struct gw_api_info *in;
+	Parley__Request req;
+	Parley__Caller caller;
+	const char *ch;
+
+	if (rv != 0 || reply == NULL || !reply->ok || reply->json == NULL || c == NULL ||
+	    c->http == NULL || (ch = gw_params_get(&c->http->params, "channel")) == NULL) {
+		gw_api_forwarded(rv, reply, call);
+		return;
+	}
+	in = pl_calloc(1, sizeof(*in));
+	in->call = call;
+	in->json = pl_strdup(reply->json);
+	in->warning = reply->warning ? pl_strdup(reply->warning) : NULL;
+	pl_request_init(&req, "notify.channel");
+	gw_request_caller(&req, &caller, call->user, call->team, 0, "");
+	req.source = "web";
+	pl_request_param(&req, "channel", ch);
+	rv = pl_notify_clnt_call(gw.notify, &req, gw_api_info_merged, in);
+	req.caller = NULL;
+	req.source = NULL;
+	pl_request_fini(&req);
+	if (rv != 0)
+		gw_api_info_merged(rv, NULL, in);
+}
+
+/* gw_api_info - conversations.info with the caller's unread fields */
+static void
+gw_api_info(struct gw_conn *c, struct gw_auth *a)
+{
+	struct gw_api_call *call = gw_api_call_new(c, a);
+	Parley__Request req;
+	Parley__Caller caller;
+	char key[33];
+	int rv;
+
+	gw_api_request(c, a, &req, &caller, key);
+	rv = pl_message_clnt_call(gw.msg, -1, &req, gw_api_info_forwarded, call);
 	req.caller = NULL;
 	req.source = NULL;
 	req.idempotency_key = NULL;

@@ -47,6 +47,7 @@ struct pl_loop;
 struct pl_redis;
 struct pl_message_clnt;
 struct pl_presence_clnt;
+struct pl_notify_clnt;
 struct pl_kafka_consumer;
 struct cJSON;
 
@@ -118,6 +119,7 @@ struct gw_settings {
 	int64_t auth_check_s;		/* active.c: a user's state is asked again after */
 	int64_t auth_cache;		/* active.c: users kept */
 	int64_t test_poll_replay_delay_ms;	/* tests only: poll replays sent late */
+	char *notify_url;		/* notify-svc's nng URL ("": ipc under run-dir) */
 };
 extern struct gw_settings gw_conf;
 
@@ -133,6 +135,7 @@ struct gw {
 	struct pl_redis *redis;
 	struct pl_message_clnt *msg;
 	struct pl_presence_clnt *presence;
+	struct pl_notify_clnt *notify;
 	struct pl_search_clnt *search;	/* search.messages */
 	struct pl_kafka_consumer *kafka;
 	int kafka_assigned;

@@ -81,6 +81,7 @@ static const struct pl_config_entry gw_table[] = {
 	{ "rpc-timeout-ms", "PARLEY_RPC_TIMEOUT_MS", I64, "5000", &gw_conf.rpc_timeout_ms, 10, 600000, "message-svc call timeout", 0 },
 	{ "breaker-threshold", "PARLEY_BREAKER_THRESHOLD", I64, "5", &gw_conf.breaker_threshold, 1, 1000, "consecutive failures that open a shard's breaker", 0 },
 	{ "breaker-open-ms", "PARLEY_BREAKER_OPEN_MS", I64, "2000", &gw_conf.breaker_open_ms, 10, 600000, "how long an open breaker fails fast", 0 },
+	{ "notify-url", "PARLEY_NOTIFY_URL", PL_CONF_STR, "", &gw_conf.notify_url, 0, 0, "notify-svc nng URL, ipc:// or tcp:// (default ipc under run-dir)", 0 },
 	{ "ticket-ttl-s", "PARLEY_TICKET_TTL_S", I64, "30", &gw_conf.ticket_ttl_s, 1, 3600, "rtm.connect URL lifetime", 0 },
 	{ "poll-max-s", "PARLEY_POLL_MAX_S", I64, "60", &gw_conf.poll_max_s, 0, 3600, "longest hold of events.poll (its timeout parameter is capped to this)", 0 },
 	{ "max-polls", "PARLEY_MAX_POLLS", I64, "10000", &gw_conf.max_polls, 1, 10000000, "held events.poll requests per process (then 429)", 0 },

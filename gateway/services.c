@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "names.h"
 #include "ops.h"
+#include "notify_clnt.h"
 #include "presence_clnt.h"
 #include "search_clnt.h"
 #include "redis.h"
@@ -139,6 +140,7 @@ int
 gw_services_start(void)
 {
 	struct pl_message_clnt_conf mc;
+	struct pl_notify_clnt_conf nc;
 	struct pl_search_clnt_conf sc = { 0 };
 	char *url;
 	int rv, parts;
@@ -168,6 +170,14 @@ gw_services_start(void)
 	free(url);
 	if (rv != 0)
 		return rv;
+	memset(&nc, 0, sizeof(nc));
+	nc.run_dir = gw_conf.run_dir;
+	nc.url = gw_conf.notify_url;
+	nc.timeout_ms = (int)gw_conf.rpc_timeout_ms;
+	nc.breaker_threshold = (int)gw_conf.breaker_threshold;
+	nc.breaker_open_ms = (int)gw_conf.breaker_open_ms;
+	if ((rv = pl_notify_clnt_start(gw.loop, &nc, &gw.notify)) != 0)
+		return rv;
 	sc.run_dir = gw_conf.run_dir;
 	sc.urls = gw_conf.search_urls;
 	sc.timeout_ms = (int)gw_conf.rpc_timeout_ms;
@@ -190,6 +200,7 @@ gw_services_stop(void)
 {
 	pl_loop_timer_stop(&gw_svc.probe);
 	pl_search_clnt_stop(&gw.search);
+	pl_notify_clnt_stop(&gw.notify);
 	pl_presence_clnt_stop(&gw.presence);
 	pl_message_clnt_stop(&gw.msg);
 	pl_redis_stop(&gw.redis);

@@ -1,14 +1,71 @@
-/* notify.h - notify-svc's private header: settings and modules. */
+/* notify.h - notify-svc's private header: settings and modules.
+ *
+ * Modules: svc.c (dependencies, readiness, teardown), schema.c (its own
+ * PostgreSQL schema), mention.c (who a message mentions), consume.c (the log
+ * -> ns_apply_batch writer with offsets), methods.c (the nng RPC methods). */
 #ifndef NS_NOTIFY_H
 #define NS_NOTIFY_H
+#include <stddef.h>
 #include <stdint.h>
+#include "parley.pb-c.h"
 
 struct event_base;
 struct pl_loop;
+struct pl_pg;
+struct pl_rpc_req;
+struct pl_kafka_producer;
 
-/* svc.c - connect the dependencies, readiness, teardown */
+struct ns_conf {
+	char *pg_dsn;			/* notify-svc's own database */
+	char *rpc_url;			/* "" = ipc://<run>/notify.ipc */
+	int64_t rpc_workers;
+	int64_t ordinal;		/* this replica i of N: partitions p % N == i */
+	int64_t replicas;
+	int64_t batch_max;		/* events per ns_apply_batch */
+	int64_t count_cap;		/* counts stop at this (bounded work) */
+};
+extern struct ns_conf ns_conf;
+
+/* the shared handles (svc.c) */
+struct ns {
+	struct pl_loop *loop;
+	struct pl_pg *db;		/* own database */
+	struct pl_pg *dir;		/* the directory (read only) */
+	struct pl_kafka_producer *prod;
+	char *brokers;
+};
+extern struct ns ns;
+
+/* svc.c */
 int ns_svc_init(struct event_base *base, struct pl_loop *loop);
 void ns_svc_drain(void);
 void ns_svc_fini(void);
+
+/* schema.c - create or upgrade the schema (blocking, at start-up) */
+int ns_schema_migrate(const char *dsn);
+
+/* mention.c - who a message's text mentions */
+#define NS_MENTION_MAX 32	/* distinct users kept per message */
+#define NS_ID_MAX 32
+struct ns_mentions {
+	char users[NS_MENTION_MAX][NS_ID_MAX + 1];
+	int n;
+	int broadcast;		/* <!channel> | <!everyone> | <!here> */
+	int here;		/* <!here> (active members only: never pushes) */
+	int channel;		/* <!channel> | <!everyone> */
+};
+void ns_mention_parse(const char *text, const char *author, struct ns_mentions *m);
+/* ns_id_ok - an id or ts safe to store: [A-Za-z0-9._-], 1..NS_ID_MAX bytes */
+int ns_id_ok(const char *s);
+
+/* consume.c */
+int ns_consume_start(void);
+void ns_consume_stop(void);
+int ns_consume_ready(void);
+int64_t ns_consume_lag(void);
+
+/* methods.c */
+void ns_methods_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *arg);
+void ns_methods_init(void);
 
 #endif

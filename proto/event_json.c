@@ -291,7 +291,12 @@ ej_marked(const Parley__Envelope *env, struct pl_buf *out)
 
 	if (m == NULL)
 		return PL_ENOTFOUND;
-	pl_buf_puts(out, "{\"type\":\"channel_marked\"");
+	/* notify-svc names the kind's event in subtype: im_marked, group_marked */
+	if (m->subtype != NULL && (strcmp(m->subtype, "im_marked") == 0 ||
+	    strcmp(m->subtype, "group_marked") == 0))
+		pl_buf_printf(out, "{\"type\":\"%s\"", m->subtype);
+	else
+		pl_buf_puts(out, "{\"type\":\"channel_marked\"");
 	ej_str(out, "channel", m->channel);
 	ej_str(out, "ts", m->ts);
 	pl_buf_puts(out, "}");

@@ -25,7 +25,7 @@
  *   MEMBER_JOINED/LEFT {"type":"member_joined_channel","user","channel","channel_type","team"}
  *   USER_TYPING      {"type":"user_typing","channel","user"}
  *   PRESENCE_CHANGE  {"type":"presence_change","user","presence"}
- *   CHANNEL_MARKED   {"type":"channel_marked","channel","ts"}
+ *   CHANNEL_MARKED   {"type":"channel_marked"|"im_marked"|"group_marked","channel","ts"}
  *   MANUAL_PRESENCE_CHANGE {"type":"manual_presence_change","presence"}
  *   DND_UPDATED      {"type":"dnd_updated","user","dnd_status":{"dnd_enabled",
  *                     "next_dnd_start_ts","next_dnd_end_ts","snooze_enabled",

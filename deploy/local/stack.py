@@ -74,6 +74,7 @@ FIXED = {
     "gateway-ops": 9160,   # + gateway process index: each process's own ops port
 }
 
+NOTIFY_DB = "parley_notify"     # notify-svc's own database (never a shard's)
 READY_TIMEOUT = float(os.environ.get("PARLEY_STACK_READY_TIMEOUT", "60"))
 
 
@@ -349,6 +350,9 @@ class Stack:
     def redis_addr(self):
         return "127.0.0.1:%d" % self.redis_port
 
+    def notify_dsn(self):
+        return "host=127.0.0.1 port=%d user=postgres dbname=%s" % (self.pg_port, NOTIFY_DB)
+
     def dsn(self, shard):
         return "host=127.0.0.1 port=%d user=postgres dbname=parley_shard_%d" % (
             self.pg_port, shard)
@@ -496,6 +500,10 @@ class Stack:
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'parley_search'"
                             ).fetchone() is None:
                 conn.execute("CREATE DATABASE parley_search")
+            # notify-svc's own database (counts, markers, push queue, offsets)
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                            (NOTIFY_DB,)).fetchone() is None:
+                conn.execute("CREATE DATABASE %s" % NOTIFY_DB)
         if self.reset_db:
             log("PARLEY_RESET=1: dropping the shard databases and seed.json")
             reset(self)
@@ -560,7 +568,8 @@ class Stack:
                 "PARLEY_PG_DSN": self.dsn(i),
             }, shard=i)
         for name in ("presence-svc", "notify-svc"):
-            self._start_ops_daemon(name, name, {"PARLEY_PG_DSN": self.dsn(0)})
+            self._start_ops_daemon(name, name, {"PARLEY_PG_DSN": self.dsn(0),
+                                                "PARLEY_NOTIFY_PG_DSN": self.notify_dsn()})
         self._start_ops_daemon("search-indexer", "search-indexer", {
             "PARLEY_PG_DSN": self.dsn(0).replace("parley_shard_0", "parley_search")})
         self._start_gateways()
@@ -864,6 +873,8 @@ def reset(stack):
             conn.execute("CREATE DATABASE parley_shard_%d" % i)
         conn.execute("DROP DATABASE IF EXISTS parley_search WITH (FORCE)")
         conn.execute("CREATE DATABASE parley_search")
+        conn.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % NOTIFY_DB)
+        conn.execute("CREATE DATABASE %s" % NOTIFY_DB)
     try:
         os.unlink(os.path.join(stack.base, "seed.json"))
     except FileNotFoundError:

@@ -1,0 +1,99 @@
+/* schema.c - notify-svc's own database (never a message-svc shard's: a
+ * shared offsets table would make one consumer skip the other's events).
+ *
+ * Tables: ns_offsets (next offset per topic/partition, advanced in the same
+ * transaction as the rows it covers); ns_log (one row per counted message of
+ * a channel: its ts, author and thread; no row per member); ns_mentions (one
+ * row per mentioned user and message, user '*' for <!channel>, <!everyone>
+ * and <!here>); ns_markers (last_read per user, channel and thread, '' for
+ * the channel itself). Unread counts are derived at read time: the log rows
+ * after the marker (bounded by count-cap). ns_apply_batch applies one batch
+ * of events and the offsets as one statement = one transaction, idempotently
+ * (a batch re-read after a crash changes nothing). */
+#include <stdio.h>
+
+#include "buf.h"
+#include "err.h"
+#include "log.h"
+#include "notify.h"
+#include "pg.h"
+
+static const struct {
+	int version;
+	const char *sql;
+} ns_schema[] = {
+	{ 1,
+	"CREATE TABLE ns_offsets (topic text NOT NULL, partition int NOT NULL,"
+	" next_offset bigint NOT NULL, PRIMARY KEY (topic, partition));"
+	"CREATE TABLE ns_log (channel text NOT NULL, ts text NOT NULL,"
+	" user_id text NOT NULL, thread_ts text NOT NULL DEFAULT '',"
+	" deleted boolean NOT NULL DEFAULT false, PRIMARY KEY (channel, ts));"
+	"CREATE INDEX ns_log_thread ON ns_log (channel, thread_ts, ts);"
+	"CREATE TABLE ns_mentions (user_id text NOT NULL, channel text NOT NULL,"
+	" ts text NOT NULL, thread_ts text NOT NULL DEFAULT '', author text NOT NULL,"
+	" PRIMARY KEY (channel, user_id, ts));"
+	"CREATE TABLE ns_markers (user_id text NOT NULL, channel text NOT NULL,"
+	" thread_ts text NOT NULL DEFAULT '', last_read text NOT NULL,"
+	" PRIMARY KEY (user_id, channel, thread_ts));"
+	/* p: {"ev":[{"k":"m|d|j|l","c","ts","u","thr","men":[...]}],
+	 *     "off":[{"t","p","o"}]} (ids checked by ns_id_ok: plain text) */
+	"CREATE FUNCTION ns_apply_batch(p jsonb) RETURNS int LANGUAGE plpgsql AS $f$"
+	" DECLARE e jsonb; n int := 0;"
+	" BEGIN"
+	"  FOR e IN SELECT x FROM jsonb_array_elements(p->'ev') x LOOP"
+	"   IF e->>'k' = 'm' THEN"
+	"    INSERT INTO ns_log (channel, ts, user_id, thread_ts)"
+	"     VALUES (e->>'c', e->>'ts', e->>'u', e->>'thr') ON CONFLICT DO NOTHING;"
+	"    INSERT INTO ns_mentions (user_id, channel, ts, thread_ts, author)"
+	"     SELECT u, e->>'c', e->>'ts', e->>'thr', e->>'u'"
+	"     FROM jsonb_array_elements_text(e->'men') u ON CONFLICT DO NOTHING;"
+	"   ELSIF e->>'k' = 'd' THEN"
+	"    UPDATE ns_log SET deleted = true WHERE channel = e->>'c' AND ts = e->>'ts';"
+	"    DELETE FROM ns_mentions WHERE channel = e->>'c' AND ts = e->>'ts';"
+	"   ELSIF e->>'k' = 'l' THEN"
+	"    DELETE FROM ns_mentions WHERE channel = e->>'c' AND user_id = e->>'u';"
+	"   END IF;"
+	/* the author has read up to their own message; a joiner from the join */
+	"   IF e->>'k' IN ('m', 'j') THEN"
+	"    INSERT INTO ns_markers (user_id, channel, thread_ts, last_read)"
+	"     VALUES (e->>'u', e->>'c', e->>'thr', e->>'ts')"
+	"     ON CONFLICT (user_id, channel, thread_ts) DO UPDATE"
+	"     SET last_read = greatest(ns_markers.last_read, excluded.last_read);"
+	"   END IF;"
+	"   n := n + 1;"
+	"  END LOOP;"
+	"  INSERT INTO ns_offsets (topic, partition, next_offset)"
+	"   SELECT o->>'t', (o->>'p')::int, (o->>'o')::bigint"
+	"   FROM jsonb_array_elements(p->'off') o"
+	"   ON CONFLICT (topic, partition) DO UPDATE"
+	"   SET next_offset = greatest(ns_offsets.next_offset, excluded.next_offset);"
+	"  RETURN n;"
+	" END $f$;" },
+};
+
+/* ns_schema_migrate - apply what is missing, under an advisory lock so
+ * replicas starting together do not race */
+int
+ns_schema_migrate(const char *dsn)
+{
+	struct pl_buf b;
+	size_t i;
+	int rv;
+
+	pl_buf_init(&b);
+	pl_buf_puts(&b, "SELECT pg_advisory_xact_lock(1313);"
+	    "CREATE TABLE IF NOT EXISTS schema_migrations (service text NOT NULL,"
+	    " version int NOT NULL, applied timestamptz NOT NULL DEFAULT now(),"
+	    " PRIMARY KEY (service, version));");
+	for (i = 0; i < sizeof(ns_schema) / sizeof(ns_schema[0]); i++)
+		pl_buf_printf(&b, "DO $m$ BEGIN IF NOT EXISTS (SELECT 1 FROM schema_migrations"
+		    " WHERE service = 'notify-svc' AND version = %d) THEN %s"
+		    " INSERT INTO schema_migrations (service, version) VALUES"
+		    " ('notify-svc', %d); END IF; END $m$;", ns_schema[i].version,
+		    ns_schema[i].sql, ns_schema[i].version);
+	rv = pl_pg_exec_sync(dsn, b.data);
+	if (rv != 0)
+		pl_log_error("NS-MIGRATE-FAIL", "err=%s", pl_err_str(rv));
+	pl_buf_fini(&b);
+	return rv;
+}
