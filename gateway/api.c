@@ -120,6 +120,9 @@ static const struct gw_api_method gw_api_methods[] = {
 	/* notify-svc: read markers and counts */
 	{ "conversations.mark", gw_api_notify, 0, GW_TIER_3 },
 	{ "client.counts", gw_api_notify, 0, GW_TIER_3 },
+	{ "dnd.info", gw_api_notify, 0, GW_TIER_3 },
+	{ "dnd.setSnooze", gw_api_notify, 0, GW_TIER_2 },
+	{ "dnd.endSnooze", gw_api_notify, 0, GW_TIER_2 },
 };
 #undef FWD
 

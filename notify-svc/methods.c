@@ -10,6 +10,11 @@
  *   notify.channel      one channel's last_read, unread_count and
  *                       unread_count_display (the gateway merges them into
  *                       conversations.info)
+ *   dnd.info            [user]: snooze state (the caller's, or a user of the
+ *                       caller's team)
+ *   dnd.setSnooze       num_minutes (1..1440): snooze until now + minutes,
+ *                       then DND_UPDATED on parley.events
+ *   dnd.endSnooze       end it, then DND_UPDATED
  *
  * Membership and kinds come from the directory (read only) at call time:
  * counts are answered only for channels the caller is a member of, in their
@@ -394,10 +399,185 @@ ns_counts(struct ns_call *c)
 		ns_call_error(c, "service_unavailable");
 }
 
+#define NS_SNOOZE_MAX_MIN 1440	/* dnd.setSnooze: at most a day */
+
+/* dnd_render - Slack's dnd.* members for a snooze ending at end_s (0: none);
+ * no scheduled DND hours in Parley: dnd_enabled false, next_* 1 as Slack
+ * answers for a user without a schedule */
+static void
+dnd_render(struct pl_buf *b, int64_t end_s, int64_t now_s, int with_user_fields)
+{
+	int on = end_s > now_s;
+
+	pl_buf_puts(b, "{");
+	if (with_user_fields)
+		pl_buf_puts(b, "\"dnd_enabled\":false,\"next_dnd_start_ts\":1,"
+		    "\"next_dnd_end_ts\":1,");
+	pl_buf_printf(b, "\"snooze_enabled\":%s", on ? "true" : "false");
+	if (on)
+		pl_buf_printf(b, ",\"snooze_endtime\":%lld,\"snooze_remaining\":%lld",
+		    (long long)end_s, (long long)(end_s - now_s));
+	pl_buf_puts(b, "}");
+}
+
+/* dnd_event - DND_UPDATED for the user's sessions and watchers */
+static void
+dnd_event(const struct ns_call *c, int64_t end_s, int64_t now_s)
+{
+	Parley__Envelope env = PARLEY__ENVELOPE__INIT;
+	Parley__Dnd d = PARLEY__DND__INIT;
+	char key[128];
+	uint8_t *buf;
+	size_t len;
+	int rv;
+
+	snprintf(key, sizeof(key), "dnd:%s:%lld", c->user, (long long)end_s);
+	env.type = PARLEY__EVENT_TYPE__DND_UPDATED;
+	env.version = PL_ENVELOPE_VERSION;
+	env.idempotency_key = key;
+	env.produced_us = (int64_t)pl_clock_wall_us();
+	env.team = (char *)c->team;
+	d.user = (char *)c->user;
+	d.team = (char *)c->team;
+	d.dnd_enabled = 0;
+	d.snooze_enabled = end_s > now_s;
+	d.snooze_endtime = end_s > now_s ? end_s : 0;
+	env.body_case = PARLEY__ENVELOPE__BODY_DND;
+	env.dnd = &d;
+	len = parley__envelope__get_packed_size(&env);
+	buf = pl_malloc(len ? len : 1);
+	parley__envelope__pack(&env, buf);
+	rv = pl_kafka_produce(ns.prod, PL_TOPIC_EVENTS, -1, c->team, strlen(c->team), buf,
+	    len, mark_dr, NULL);
+	if (rv != 0)
+		pl_log_warn("NS-DND-EVENT-FAIL", "err=%s", pl_err_str(rv));
+	free(buf);
+}
+
+/* dnd_stored - the snooze is committed (RETURNING snooze_end): answer, tell */
+static void
+dnd_stored(int rv, struct pg_result *res, void *arg)
+{
+	struct ns_call *c = arg;
+	int64_t now_s = (int64_t)(pl_clock_wall_us() / 1000000);
+	int64_t end_s;
+	struct pl_buf b;
+
+	if (rv != 0 || PQntuples(res) != 1) {
+		ns_call_error(c, "internal_error");
+		return;
+	}
+	end_s = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	dnd_event(c, end_s, now_s);
+	pl_buf_init(&b);
+	dnd_render(&b, end_s, now_s, strcmp(c->method, "dnd.endSnooze") == 0);
+	ns_call_json(c, b.data);
+	pl_buf_fini(&b);
+}
+
+/* ns_dnd_set - dnd.setSnooze and dnd.endSnooze */
+static void
+ns_dnd_set(struct ns_call *c)
+{
+	static const char sql[] = "INSERT INTO ns_dnd (user_id, team_id, snooze_end)"
+	    " VALUES ($1, $2, $3) ON CONFLICT (user_id) DO UPDATE"
+	    " SET snooze_end = excluded.snooze_end RETURNING snooze_end";
+	int64_t now_s = (int64_t)(pl_clock_wall_us() / 1000000), end_s = 0;
+	char end[24];
+	const char *p[3];
+
+	if (strcmp(c->method, "dnd.setSnooze") == 0) {
+		const char *v = ns_param(c, "num_minutes");
+		char *e = NULL;
+		long long min;
+
+		if (*v == 0) {
+			ns_call_error(c, "missing_duration");
+			return;
+		}
+		min = strtoll(v, &e, 10);
+		if (e == v || *e != 0 || min < 1 || min > NS_SNOOZE_MAX_MIN) {
+			ns_call_error(c, "invalid_arguments");
+			return;
+		}
+		end_s = now_s + min * 60;
+	}
+	snprintf(end, sizeof(end), "%lld", (long long)end_s);
+	p[0] = c->user;
+	p[1] = c->team;
+	p[2] = end;
+	if (pl_pg_query(ns.db, sql, 3, p, dnd_stored, c) != 0)
+		ns_call_error(c, "service_unavailable");
+}
+
+/* dnd_read - dnd.info's answer */
+static void
+dnd_read(int rv, struct pg_result *res, void *arg)
+{
+	struct ns_call *c = arg;
+	int64_t now_s = (int64_t)(pl_clock_wall_us() / 1000000);
+	struct pl_buf b;
+
+	if (rv != 0) {
+		ns_call_error(c, "internal_error");
+		return;
+	}
+	pl_buf_init(&b);
+	dnd_render(&b, PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0,
+	    now_s, 1);
+	ns_call_json(c, b.data);
+	pl_buf_fini(&b);
+}
+
+/* dnd_checked - the asked user is of the caller's team (directory) */
+static void
+dnd_checked(int rv, struct pg_result *res, void *arg)
+{
+	static const char sql[] = "SELECT snooze_end FROM ns_dnd WHERE user_id = $1"
+	    " AND team_id = $2";
+	struct ns_call *c = arg;
+	const char *p[2];
+
+	if (rv != 0) {
+		ns_call_error(c, "internal_error");
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		ns_call_error(c, "user_not_found");
+		return;
+	}
+	p[0] = *ns_param(c, "user") ? ns_param(c, "user") : c->user;
+	p[1] = c->team;
+	if (pl_pg_query(ns.db, sql, 2, p, dnd_read, c) != 0)
+		ns_call_error(c, "service_unavailable");
+}
+
+/* ns_dnd_info - dnd.info [user] */
+static void
+ns_dnd_info(struct ns_call *c)
+{
+	static const char sql[] = "SELECT 1 FROM users WHERE id = $1 AND team_id = $2"
+	    " AND NOT deleted";
+	const char *u = *ns_param(c, "user") ? ns_param(c, "user") : c->user;
+	const char *p[2];
+
+	if (!ns_id_ok(u)) {
+		ns_call_error(c, "user_not_found");
+		return;
+	}
+	p[0] = u;
+	p[1] = c->team;
+	if (pl_pg_query(ns.dir, sql, 2, p, dnd_checked, c) != 0)
+		ns_call_error(c, "service_unavailable");
+}
+
 static const struct ns_method ns_methods[] = {
 	{ "conversations.mark", ns_mark },
 	{ "client.counts", ns_counts },
 	{ "notify.channel", ns_counts },
+	{ "dnd.info", ns_dnd_info },
+	{ "dnd.setSnooze", ns_dnd_set },
+	{ "dnd.endSnooze", ns_dnd_set },
 };
 
 /* ns_methods_init - metrics */

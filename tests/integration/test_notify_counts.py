@@ -203,3 +203,27 @@ def test_kill9_notify_mid_stream_exact_counts(new_stack):
     e = wait_entry(api, b, team.channel, lambda e: e["unread_count"] >= n,
                    "bob: %d unread" % n)
     assert (e["unread_count"], e["mention_count"]) == (n, n)
+
+
+def test_dnd_snooze(stack, api, team):
+    b, c = team.token("bob"), team.token("carol")
+    r = api.call("dnd.info", b)
+    assert r["snooze_enabled"] is False and r["dnd_enabled"] is False
+    r = api.call("dnd.setSnooze", b, num_minutes="30")
+    assert r["snooze_enabled"] is True
+    assert 30 * 60 - 5 <= r["snooze_remaining"] <= 30 * 60
+    end = r["snooze_endtime"]
+    # another member of the team sees it; another team's user cannot ask
+    r = api.call("dnd.info", c, user=team.uid("bob"))
+    assert (r["snooze_enabled"], r["snooze_endtime"]) == (True, end)
+    other = parley.provision(stack, users=("eve",), channel=None, api=api)
+    r = api.call("dnd.info", other.token("eve"), check=False, user=team.uid("bob"))
+    assert r == {"ok": False, "error": "user_not_found"}
+    for bad in ("0", "-5", "abc", "1441", "99999999999999999999"):
+        r = api.call("dnd.setSnooze", b, check=False, num_minutes=bad)
+        assert r == {"ok": False, "error": "invalid_arguments"}, bad
+    assert api.call("dnd.setSnooze", b, check=False) == {
+        "ok": False, "error": "missing_duration"}
+    r = api.call("dnd.endSnooze", b)
+    assert r["snooze_enabled"] is False and r["dnd_enabled"] is False
+    assert api.call("dnd.info", b)["snooze_enabled"] is False
