@@ -226,3 +226,40 @@ test('users.getPresence and users.setPresence (manual away, durable)', async () 
     return true;
   });
 });
+
+// notify-svc (issue #13): the SDK's conversations.mark, the unread fields of
+// conversations.info and dnd.* as Slack shapes them
+test('conversations.mark, conversations.info unread fields, dnd.*', async () => {
+  const p1 = await alice.chat.postMessage({ channel: T.channel, text: 'unread one' });
+  const p2 = await alice.chat.postMessage({ channel: T.channel, text: `unread <@${T.users.bob.id}>` });
+  // the counts follow the log: wait until both are counted
+  let info;
+  for (let i = 0; i < 300; i++) {
+    info = await bob.conversations.info({ channel: T.channel });
+    if (info.channel.unread_count >= 2) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(typeof info.channel.last_read, 'string');
+  assert.ok(info.channel.unread_count >= 2, JSON.stringify(info.channel));
+  assert.equal(info.channel.unread_count_display, info.channel.unread_count);
+  const m = await bob.conversations.mark({ channel: T.channel, ts: p2.ts });
+  assert.equal(m.ok, true);
+  info = await bob.conversations.info({ channel: T.channel });
+  assert.equal(info.channel.unread_count, 0);
+  assert.equal(info.channel.last_read, p2.ts);
+  await bob.conversations.mark({ channel: T.channel, ts: p1.ts });
+  info = await bob.conversations.info({ channel: T.channel });
+  assert.equal(info.channel.unread_count, 1);
+  await assert.rejects(bob.conversations.mark({ channel: T.channel, ts: 'yesterday' }),
+    (e) => e.code === ErrorCode.PlatformError && e.data.error === 'invalid_timestamp');
+
+  const s = await bob.dnd.setSnooze({ num_minutes: 10 });
+  assert.equal(s.snooze_enabled, true);
+  assert.ok(s.snooze_remaining > 0 && s.snooze_remaining <= 600);
+  const d = await alice.dnd.info({ user: T.users.bob.id });
+  assert.equal(d.snooze_enabled, true);
+  assert.equal(d.snooze_endtime, s.snooze_endtime);
+  const e = await bob.dnd.endSnooze();
+  assert.equal(e.snooze_enabled, false);
+  assert.equal((await bob.dnd.info()).snooze_enabled, false);
+});
