@@ -123,6 +123,8 @@ static const struct gw_api_method gw_api_methods[] = {
 	{ "dnd.info", gw_api_notify, 0, GW_TIER_3 },
 	{ "dnd.setSnooze", gw_api_notify, 0, GW_TIER_2 },
 	{ "dnd.endSnooze", gw_api_notify, 0, GW_TIER_2 },
+	{ "users.prefs.get", gw_api_notify, 0, GW_TIER_3 },
+	{ "users.prefs.set", gw_api_notify, 0, GW_TIER_2 },
 };
 #undef FWD
 

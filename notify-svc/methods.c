@@ -15,6 +15,10 @@
  *   dnd.setSnooze       num_minutes (1..1440): snooze until now + minutes,
  *                       then DND_UPDATED on parley.events
  *   dnd.endSnooze       end it, then DND_UPDATED
+ *   users.prefs.get     {"prefs":{"notify","muted_channels"}}
+ *   users.prefs.set     name=notify value=all|mentions|nothing, or
+ *                       name=muted_channels value=C1,C2 (at most
+ *                       NS_MUTED_MAX ids): a muted channel still counts
  *
  * Membership and kinds come from the directory (read only) at call time:
  * counts are answered only for channels the caller is a member of, in their
@@ -571,6 +575,115 @@ ns_dnd_info(struct ns_call *c)
 		ns_call_error(c, "service_unavailable");
 }
 
+#define NS_MUTED_MAX 500	/* channels in muted_channels */
+
+/* prefs_done - users.prefs.get/set's answer from the row (or the defaults) */
+static void
+prefs_done(int rv, struct pg_result *res, void *arg)
+{
+	struct ns_call *c = arg;
+	struct pl_buf b;
+
+	if (rv != 0) {
+		ns_call_error(c, "internal_error");
+		return;
+	}
+	pl_buf_init(&b);
+	pl_buf_puts(&b, "{\"prefs\":{\"notify\":");
+	pl_buf_json_str(&b, PQntuples(res) ? PQgetvalue(res, 0, 0) : "mentions");
+	pl_buf_puts(&b, ",\"muted_channels\":");
+	pl_buf_json_str(&b, PQntuples(res) ? PQgetvalue(res, 0, 1) : "");
+	pl_buf_puts(&b, "}}");
+	ns_call_json(c, b.data);
+	pl_buf_fini(&b);
+}
+
+/* ns_prefs_get - users.prefs.get */
+static void
+ns_prefs_get(struct ns_call *c)
+{
+	static const char sql[] = "SELECT notify, muted_channels FROM ns_prefs"
+	    " WHERE user_id = $1 AND team_id = $2";
+	const char *p[2] = { c->user, c->team };
+
+	if (pl_pg_query(ns.db, sql, 2, p, prefs_done, c) != 0)
+		ns_call_error(c, "service_unavailable");
+}
+
+/* prefs_muted_ok - a comma-separated list of ids, at most NS_MUTED_MAX,
+ * rewritten without duplicates or empty items into out */
+static int
+prefs_muted_ok(const char *v, struct pl_buf *out)
+{
+	char id[NS_ID_MAX + 1];
+	int n = 0;
+
+	while (*v) {
+		size_t k = strcspn(v, ",");
+
+		if (k > 0) {
+			if (k > NS_ID_MAX || ++n > NS_MUTED_MAX)
+				return 0;
+			memcpy(id, v, k);
+			id[k] = 0;
+			if (!ns_id_ok(id))
+				return 0;
+			if (out->len)
+				pl_buf_puts(out, ",");
+			pl_buf_puts(out, id);
+		}
+		v += k;
+		if (*v == ',')
+			v++;
+	}
+	return 1;
+}
+
+/* ns_prefs_set - users.prefs.set name value */
+static void
+ns_prefs_set(struct ns_call *c)
+{
+	static const char sql_notify[] = "INSERT INTO ns_prefs (user_id, team_id, notify)"
+	    " VALUES ($1, $2, $3) ON CONFLICT (user_id) DO UPDATE SET notify = $3"
+	    " RETURNING notify, muted_channels";
+	static const char sql_muted[] = "INSERT INTO ns_prefs (user_id, team_id,"
+	    " muted_channels) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO UPDATE"
+	    " SET muted_channels = $3 RETURNING notify, muted_channels";
+	const char *name = ns_param(c, "name"), *value = ns_param(c, "value");
+	const char *p[3];
+	struct pl_buf muted;
+	int rv;
+
+	p[0] = c->user;
+	p[1] = c->team;
+	if (strcmp(name, "notify") == 0) {
+		if (strcmp(value, "all") != 0 && strcmp(value, "mentions") != 0 &&
+		    strcmp(value, "nothing") != 0) {
+			ns_call_error(c, "invalid_value");
+			return;
+		}
+		p[2] = value;
+		if (pl_pg_query(ns.db, sql_notify, 3, p, prefs_done, c) != 0)
+			ns_call_error(c, "service_unavailable");
+		return;
+	}
+	if (strcmp(name, "muted_channels") != 0) {
+		ns_call_error(c, *name ? "invalid_name" : "missing_name");
+		return;
+	}
+	pl_buf_init(&muted);
+	if (!prefs_muted_ok(value, &muted)) {
+		pl_buf_fini(&muted);
+		ns_call_error(c, "invalid_value");
+		return;
+	}
+	p[2] = muted.data ? muted.data : "";
+	rv = pl_pg_query(ns.db, sql_muted, 3, p, prefs_done, c);
+	pl_buf_fini(&muted);
+	if (rv != 0)
+		ns_call_error(c, "service_unavailable");
+}
+
 static const struct ns_method ns_methods[] = {
 	{ "conversations.mark", ns_mark },
 	{ "client.counts", ns_counts },
@@ -578,6 +691,8 @@ static const struct ns_method ns_methods[] = {
 	{ "dnd.info", ns_dnd_info },
 	{ "dnd.setSnooze", ns_dnd_set },
 	{ "dnd.endSnooze", ns_dnd_set },
+	{ "users.prefs.get", ns_prefs_get },
+	{ "users.prefs.set", ns_prefs_set },
 };
 
 /* ns_methods_init - metrics */

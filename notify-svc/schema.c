@@ -6,7 +6,8 @@
  * a channel: its ts, author and thread; no row per member); ns_mentions (one
  * row per mentioned user and message, user '*' for <!channel>, <!everyone>
  * and <!here>); ns_markers (last_read per user, channel and thread, '' for
- * the channel itself); ns_dnd (a user's snooze end). Unread counts are derived at read time: the log rows
+ * the channel itself); ns_dnd (a user's snooze end); ns_prefs (notify
+ * level, muted channels). Unread counts are derived at read time: the log rows
  * after the marker (bounded by count-cap). ns_apply_batch applies one batch
  * of events and the offsets as one statement = one transaction, idempotently
  * (a batch re-read after a crash changes nothing). */
@@ -73,6 +74,11 @@ static const struct {
 	{ 2,
 	"CREATE TABLE ns_dnd (user_id text PRIMARY KEY, team_id text NOT NULL,"
 	" snooze_end bigint NOT NULL DEFAULT 0);" },
+	/* 3: notification preferences (users.prefs.set) */
+	{ 3,
+	"CREATE TABLE ns_prefs (user_id text PRIMARY KEY, team_id text NOT NULL,"
+	" notify text NOT NULL DEFAULT 'mentions' CHECK (notify IN"
+	" ('all', 'mentions', 'nothing')), muted_channels text NOT NULL DEFAULT '');" },
 };
 
 /* ns_schema_migrate - apply what is missing, under an advisory lock so

@@ -227,3 +227,29 @@ def test_dnd_snooze(stack, api, team):
     r = api.call("dnd.endSnooze", b)
     assert r["snooze_enabled"] is False and r["dnd_enabled"] is False
     assert api.call("dnd.info", b)["snooze_enabled"] is False
+
+
+def test_prefs_notify_and_mute(api, team):
+    b, c = team.token("bob"), team.token("carol")
+    assert api.call("users.prefs.get", b)["prefs"] == {"notify": "mentions",
+                                                       "muted_channels": ""}
+    r = api.call("users.prefs.set", b, name="notify", value="all")
+    assert r["prefs"]["notify"] == "all"
+    r = api.call("users.prefs.set", b, name="muted_channels",
+                 value=",%s,,CZZZ1," % team.channel)
+    assert r["prefs"] == {"notify": "all", "muted_channels": "%s,CZZZ1" % team.channel}
+    assert api.call("users.prefs.get", b)["prefs"]["muted_channels"] == \
+        "%s,CZZZ1" % team.channel
+    # one user's prefs are theirs alone
+    assert api.call("users.prefs.get", c)["prefs"]["notify"] == "mentions"
+    for name, value, err in (("notify", "loud", "invalid_value"),
+                             ("muted_channels", "C1,C\"2", "invalid_value"),
+                             ("muted_channels", ",".join("C%d" % i for i in range(501)),
+                              "invalid_value"),
+                             ("colour", "red", "invalid_name"),
+                             ("", "x", "missing_name")):
+        r = api.call("users.prefs.set", b, check=False, name=name, value=value)
+        assert r == {"ok": False, "error": err}, (name, r)
+    # a muted channel still counts unread
+    post(api, team.token("alice"), team.channel, "while muted")
+    wait_entry(api, b, team.channel, lambda e: e["unread_count"] >= 1, "bob: muted unread")
