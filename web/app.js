@@ -346,6 +346,20 @@ async function loadChannels() {
   S.order = [...S.chans.values()].sort((a, b) => a.name.localeCompare(b.name)).map((c) => c.id);
   if (S.current && !S.chans.has(S.current)) S.current = null;
   renderSidebar();
+  loadCounts().catch(() => {});
+}
+
+// the server's counts (notify-svc's client.counts): unread and mention
+// badges survive a reload and follow reads made on other devices
+async function loadCounts() {
+  const j = await S.api.call('client.counts', {}, { retries: 1 });
+  for (const c of [...(j.channels || []), ...(j.mpims || []), ...(j.ims || [])]) {
+    const ch = S.chans.get(c.id);
+    if (!ch || ch.id === S.current) continue;
+    ch.unread = c.unread_count || 0;
+    ch.mentions = c.mention_count || 0;
+  }
+  renderSidebar();
 }
 
 // the newest page (replace = true: forget what we had, e.g. resync_required)
@@ -587,6 +601,14 @@ function onEvent(ev) {
         loadChannels().then(renderAll).catch(() => {});
       }
       return;
+    case 'channel_marked':
+    case 'group_marked':
+    case 'im_marked': {
+      // read on another device: the server's counts say what is left
+      const ch = S.chans.get(ev.channel);
+      if (ch && ch.id !== S.current) loadCounts().catch(() => {});
+      return;
+    }
     case 'error':
       console.warn('parley: server error', ev.error);
       return;

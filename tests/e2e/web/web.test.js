@@ -148,6 +148,20 @@ test('alice sends, bob sees it live, then in history after a reload', async (t) 
   assert.equal(lastAfter, text);
   await bobPage.screenshot({ path: path.join(OUT, 'web-e2e-reload.png') });
 
+  // the badge survives the reload: it comes from the server's counts
+  // (client.counts), not from events this page saw
+  const otherItem = bobPage.locator(`#channel-list .chan[data-id="${T.other.id}"]`);
+  await otherItem.locator('.badge', { hasText: '1' }).waitFor({ timeout: 5000 });
+  // viewing the channel marks it read on the server (conversations.mark)
+  await otherItem.click();
+  let left = -1;
+  for (let i = 0; i < 200 && left !== 0; i++) {
+    const c = await api('client.counts', T.bob.token);
+    left = c.channels.find((x) => x.id === T.other.id).unread_count;
+    if (left !== 0) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(left, 0, 'viewing marked the channel read on the server');
+
   assert.deepEqual(alicePage.errors, []);
   assert.deepEqual(bobPage.errors, []);
   t.diagnostic(`live delivery seen in the browser after ${liveMs} ms`);
