@@ -36,6 +36,9 @@ ifneq ($(SAN),1)
 message-svc_LIBS = -ljemalloc
 endif
 
+# notify-svc's push and mail go through libcurl (multi interface on its loop)
+notify-svc_LIBS += -lcurl
+
 DAEMONS = gateway message-svc presence-svc notify-svc search-indexer
 TOOLS = devkafka loadgen floor msgbench searchbench
 
@@ -99,7 +102,7 @@ test_links = $(wildcard $(1).c) $(foreach m,$(shell sed -n \
 .SECONDEXPANSION:
 $(BUILD)/test/%_test: $(BUILD)/obj/%_test.o $$(call objs,$$(call test_links,$$*)) $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $($(firstword $(subst /, ,$*))_LIBS)
 
 unit-build: $(UNIT_TESTS)
 

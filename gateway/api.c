@@ -125,6 +125,8 @@ static const struct gw_api_method gw_api_methods[] = {
 	{ "dnd.endSnooze", gw_api_notify, 0, GW_TIER_2 },
 	{ "users.prefs.get", gw_api_notify, 0, GW_TIER_3 },
 	{ "users.prefs.set", gw_api_notify, 0, GW_TIER_2 },
+	{ "push.register", gw_api_notify, 0, GW_TIER_2 },
+	{ "push.unregister", gw_api_notify, 0, GW_TIER_2 },
 };
 #undef FWD
 

@@ -101,10 +101,22 @@ consume_counted(const char *subtype)
 	return 0;
 }
 
-/* consume_event - append {"k","c","ts","u","thr"[,"men"]} */
+/* consume_push_candidate - may this message push someone: a mention, a
+ * <!channel>/<!everyone>, or any message of a DM ('D') or group/private
+ * channel ('G': the directory tells which at send time). <!here> never
+ * pushes (it means the active members). */
+static int
+consume_push_candidate(const char *channel, const struct ns_mentions *men)
+{
+	if (ns_conf.push_url == NULL || ns_conf.push_url[0] == '\0')
+		return 0;
+	return men->n > 0 || men->channel || channel[0] == 'D' || channel[0] == 'G';
+}
+
+/* consume_event - append {"k","c","ts","u","thr"[,"men"][,"p","team","pu","b"]} */
 static void
 consume_event(const char *k, const char *c, const char *ts, const char *u,
-    const char *thr, const struct ns_mentions *men)
+    const char *thr, const struct ns_mentions *men, const char *team)
 {
 	int i;
 
@@ -128,6 +140,17 @@ consume_event(const char *k, const char *c, const char *ts, const char *u,
 		if (men->broadcast)
 			pl_buf_puts(&nc.ev, men->n ? ",\"*\"" : "\"*\"");
 		pl_buf_puts(&nc.ev, "]");
+	}
+	if (men != NULL && team != NULL && consume_push_candidate(c, men)) {
+		pl_buf_puts(&nc.ev, ",\"p\":1,\"team\":");
+		pl_buf_json_str(&nc.ev, team);
+		pl_buf_puts(&nc.ev, ",\"pu\":[");
+		for (i = 0; i < men->n; i++) {
+			if (i)
+				pl_buf_puts(&nc.ev, ",");
+			pl_buf_json_str(&nc.ev, men->users[i]);
+		}
+		pl_buf_printf(&nc.ev, "],\"b\":%s", men->channel ? "true" : "false");
 	}
 	pl_buf_puts(&nc.ev, "}");
 	nc.nev++;
@@ -158,17 +181,20 @@ consume_message(const Parley__Envelope *env)
 		if (*thr && !ns_id_ok(thr))
 			return PL_EINVAL;
 		ns_mention_parse(m->text, m->user, &men);
-		consume_event("m", m->channel, m->ts, m->user, thr, &men);
+		if (!ns_id_ok(env->team) && !ns_id_ok(m->team))
+			return PL_EINVAL;
+		consume_event("m", m->channel, m->ts, m->user, thr, &men,
+		    ns_id_ok(m->team) ? m->team : env->team);
 		return 0;
 	case PARLEY__EVENT_TYPE__MESSAGE_DELETED:
 		if (!ns_id_ok(m->target_ts))
 			return PL_EINVAL;
-		consume_event("d", m->channel, m->target_ts, "", "", NULL);
+		consume_event("d", m->channel, m->target_ts, "", "", NULL, NULL);
 		return 0;
 	case PARLEY__EVENT_TYPE__CHANNEL_JOIN:
 		if (!ns_id_ok(m->user))
 			return PL_EINVAL;
-		consume_event("j", m->channel, m->ts, m->user, "", NULL);
+		consume_event("j", m->channel, m->ts, m->user, "", NULL, NULL);
 		return 0;
 	default:
 		return 0;
@@ -189,7 +215,7 @@ consume_team_event(const Parley__Envelope *env)
 	mb = env->membership;
 	if (!ns_id_ok(mb->channel) || !ns_id_ok(mb->user))
 		return PL_EINVAL;
-	consume_event("l", mb->channel, "", mb->user, "", NULL);
+	consume_event("l", mb->channel, "", mb->user, "", NULL, NULL);
 	return 0;
 }
 
@@ -250,7 +276,7 @@ consume_flush(void)
 	if (nc.sent.len == 0) {
 		if (nc.nrec == 0)
 			return;
-		pl_buf_puts(&nc.sent, "{\"ev\":[");
+		pl_buf_printf(&nc.sent, "{\"dl\":%lld,\"ev\":[", (long long)ns_conf.push_delay_ms);
 		if (nc.ev.len)
 			pl_buf_append(&nc.sent, nc.ev.data, nc.ev.len);
 		pl_buf_puts(&nc.sent, "],\"off\":[");

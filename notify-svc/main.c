@@ -27,6 +27,31 @@ static const struct pl_config_entry ns_config[] = {
 	{ "notify-count-cap", "PARLEY_NOTIFY_COUNT_CAP", PL_CONF_INT, "10000",
 	    &ns_conf.count_cap, 1, 1000000, "unread and mention counts stop at this "
 	    "(bounded work per channel)", 0 },
+	{ "push-url", "PARLEY_PUSH_URL", PL_CONF_STR, "", &ns_conf.push_url, 0, 0,
+	    "push gateway URL (Matrix push gateway JSON, docs/notify.md); empty: no push", 0 },
+	{ "push-delay-ms", "PARLEY_PUSH_DELAY_MS", PL_CONF_INT, "5000",
+	    &ns_conf.push_delay_ms, 0, 3600000, "grace before a push: a reconnecting "
+	    "client reads the message first", 0 },
+	{ "push-timeout-ms", "PARLEY_PUSH_TIMEOUT_MS", PL_CONF_INT, "5000",
+	    &ns_conf.push_timeout_ms, 100, 120000, "one push request's timeout", 0 },
+	{ "push-max-inflight", "PARLEY_PUSH_MAX_INFLIGHT", PL_CONF_INT, "64",
+	    &ns_conf.push_max_inflight, 1, 10000, "push requests at once", 0 },
+	{ "push-scan-ms", "PARLEY_PUSH_SCAN_MS", PL_CONF_INT, "200", &ns_conf.push_scan_ms,
+	    10, 60000, "how often the outbox and the send queue are looked at", 0 },
+	{ "push-breaker-threshold", "PARLEY_PUSH_BREAKER_THRESHOLD", PL_CONF_INT, "5",
+	    &ns_conf.push_breaker_threshold, 1, 1000, "consecutive failed pushes that "
+	    "open the breaker", 0 },
+	{ "push-breaker-open-ms", "PARLEY_PUSH_BREAKER_OPEN_MS", PL_CONF_INT, "5000",
+	    &ns_conf.push_breaker_open_ms, 10, 3600000, "how long the open breaker "
+	    "sends nothing before one probe", 0 },
+	{ "push-backoff-base-ms", "PARLEY_PUSH_BACKOFF_BASE_MS", PL_CONF_INT, "200",
+	    &ns_conf.push_backoff_base_ms, 1, 600000, "retry delay base (full jitter: "
+	    "random in [0, min(cap, base * 2^attempt)])", 0 },
+	{ "push-backoff-cap-ms", "PARLEY_PUSH_BACKOFF_CAP_MS", PL_CONF_INT, "60000",
+	    &ns_conf.push_backoff_cap_ms, 1, 86400000, "retry delay cap", 0 },
+	{ "online-ttl-ms", "PARLEY_NOTIFY_ONLINE_TTL_MS", PL_CONF_INT, "45000",
+	    &ns_conf.online_ttl_ms, 1000, 3600000, "a connection seen by presence-svc "
+	    "within this counts as live (= presence-ttl-ms)", 0 },
 	PL_CONFIG_END
 };
 

@@ -19,6 +19,9 @@
  *   users.prefs.set     name=notify value=all|mentions|nothing, or
  *                       name=muted_channels value=C1,C2 (at most
  *                       NS_MUTED_MAX ids): a muted channel still counts
+ *   push.register       device_token, platform: a device of the caller (at most
+ *                       NS_DEVICES_MAX; the same token again is a no-op)
+ *   push.unregister     device_token (the Web API's "token" is the caller's)
  *
  * Membership and kinds come from the directory (read only) at call time:
  * counts are answered only for channels the caller is a member of, in their
@@ -684,6 +687,78 @@ ns_prefs_set(struct ns_call *c)
 		ns_call_error(c, "service_unavailable");
 }
 
+#define NS_DEVICES_MAX 10	/* devices per user */
+#define NS_TOKEN_MAX 256	/* bytes of a device token */
+
+/* push_token_ok - printable ASCII without spaces, 1..NS_TOKEN_MAX bytes */
+static int
+push_token_ok(const char *t)
+{
+	size_t n = 0;
+
+	for (; t[n]; n++)
+		if (n >= NS_TOKEN_MAX || t[n] <= ' ' || t[n] > '~')
+			return 0;
+	return n > 0;
+}
+
+/* push_registered - INSERT ... RETURNING: a row, or none when at the cap */
+static void
+push_registered(int rv, struct pg_result *res, void *arg)
+{
+	struct ns_call *c = arg;
+
+	if (rv != 0) {
+		ns_call_error(c, "internal_error");
+		return;
+	}
+	if (strcmp(c->method, "push.unregister") == 0) {
+		const char *t = PQcmdTuples(res);
+
+		if (t == NULL || atoi(t) == 0)
+			ns_call_error(c, "device_not_found");
+		else
+			ns_call_json(c, "{}");
+		return;
+	}
+	if (PQntuples(res) == 0)
+		ns_call_error(c, "too_many_devices");
+	else
+		ns_call_json(c, "{}");
+}
+
+/* ns_push_register - push.register and push.unregister */
+static void
+ns_push_register(struct ns_call *c)
+{
+	static const char sql_add[] = "INSERT INTO ns_devices (user_id, team_id, token,"
+	    " platform) SELECT $1, $2, $3, $4 WHERE (SELECT count(*) FROM ns_devices"
+	    " WHERE user_id = $1 AND token <> $3) < 10"	/* NS_DEVICES_MAX */
+	    " ON CONFLICT (user_id, token) DO UPDATE SET platform = excluded.platform"
+	    " RETURNING 1";
+	static const char sql_del[] = "DELETE FROM ns_devices WHERE user_id = $1"
+	    " AND team_id = $2 AND token = $3";
+	const char *tok = ns_param(c, "device_token"), *plat = ns_param(c, "platform");
+	int add = strcmp(c->method, "push.register") == 0;
+	const char *p[4];
+
+	if (!push_token_ok(tok)) {
+		ns_call_error(c, *tok ? "invalid_token_value" : "missing_token");
+		return;
+	}
+	if (add && !ns_id_ok(plat)) {
+		ns_call_error(c, "invalid_platform");
+		return;
+	}
+	p[0] = c->user;
+	p[1] = c->team;
+	p[2] = tok;
+	p[3] = plat;
+	if (pl_pg_query(ns.db, add ? sql_add : sql_del, add ? 4 : 3, p, push_registered,
+	    c) != 0)
+		ns_call_error(c, "service_unavailable");
+}
+
 static const struct ns_method ns_methods[] = {
 	{ "conversations.mark", ns_mark },
 	{ "client.counts", ns_counts },
@@ -693,6 +768,8 @@ static const struct ns_method ns_methods[] = {
 	{ "dnd.endSnooze", ns_dnd_set },
 	{ "users.prefs.get", ns_prefs_get },
 	{ "users.prefs.set", ns_prefs_set },
+	{ "push.register", ns_push_register },
+	{ "push.unregister", ns_push_register },
 };
 
 /* ns_methods_init - metrics */

@@ -14,6 +14,7 @@ struct pl_loop;
 struct pl_pg;
 struct pl_rpc_req;
 struct pl_kafka_producer;
+struct pl_redis;
 
 struct ns_conf {
 	char *pg_dsn;			/* notify-svc's own database */
@@ -23,6 +24,17 @@ struct ns_conf {
 	int64_t replicas;
 	int64_t batch_max;		/* events per ns_apply_batch */
 	int64_t count_cap;		/* counts stop at this (bounded work) */
+	/* push (push.c) */
+	char *push_url;			/* "" = push off */
+	int64_t push_delay_ms;
+	int64_t push_timeout_ms;
+	int64_t push_max_inflight;
+	int64_t push_scan_ms;
+	int64_t push_breaker_threshold;
+	int64_t push_breaker_open_ms;
+	int64_t push_backoff_base_ms;
+	int64_t push_backoff_cap_ms;
+	int64_t online_ttl_ms;
 };
 extern struct ns_conf ns_conf;
 
@@ -32,6 +44,7 @@ struct ns {
 	struct pl_pg *db;		/* own database */
 	struct pl_pg *dir;		/* the directory (read only) */
 	struct pl_kafka_producer *prod;
+	struct pl_redis *redis;		/* presence's connection sets (online.c) */
 	char *brokers;
 };
 extern struct ns ns;
@@ -63,6 +76,24 @@ int ns_consume_start(void);
 void ns_consume_stop(void);
 int ns_consume_ready(void);
 int64_t ns_consume_lag(void);
+
+/* http.c - POSTs with libcurl multi on the loop */
+typedef void (*ns_http_fn)(int status, int rv, void *arg);
+int ns_http_init(struct pl_loop *loop);
+int ns_http_post(const char *url, const char *body, const char *const *headers, int nh,
+    long timeout_ms, ns_http_fn fn, void *arg);
+int ns_http_inflight(void);
+void ns_http_fini(void);
+
+/* push.c - the outbox -> ns_push expansion and the sender */
+int ns_push_start(void);
+void ns_push_stop(void);
+
+/* online.c - who of users has a live connection: online[i] set to 1/0;
+ * done(rv, arg) runs once (rv != 0: unknown, treat all as online) */
+typedef void (*ns_online_fn)(int rv, void *arg);
+int ns_online(char (*users)[NS_ID_MAX + 1], int n, int *online, ns_online_fn done,
+    void *arg);
 
 /* methods.c */
 void ns_methods_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *arg);

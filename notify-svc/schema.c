@@ -79,6 +79,71 @@ static const struct {
 	"CREATE TABLE ns_prefs (user_id text PRIMARY KEY, team_id text NOT NULL,"
 	" notify text NOT NULL DEFAULT 'mentions' CHECK (notify IN"
 	" ('all', 'mentions', 'nothing')), muted_channels text NOT NULL DEFAULT '');" },
+	/* 4: push: devices, the outbox of push candidates (written with the
+	 * offsets), one ns_push row per (user, message) to send */
+	{ 4,
+	"CREATE TABLE ns_devices (user_id text NOT NULL, team_id text NOT NULL,"
+	" token text NOT NULL, platform text NOT NULL, created timestamptz NOT NULL"
+	" DEFAULT now(), PRIMARY KEY (user_id, token));"
+	"CREATE TABLE ns_outbox (channel text NOT NULL, ts text NOT NULL,"
+	" team_id text NOT NULL, author text NOT NULL, thread_ts text NOT NULL DEFAULT '',"
+	" users text[] NOT NULL, broadcast boolean NOT NULL, due_ms bigint NOT NULL,"
+	" PRIMARY KEY (channel, ts));"
+	"CREATE INDEX ns_outbox_due ON ns_outbox (due_ms);"
+	"CREATE TABLE ns_push (key text PRIMARY KEY, user_id text NOT NULL,"
+	" team_id text NOT NULL, channel text NOT NULL, ts text NOT NULL,"
+	" thread_ts text NOT NULL DEFAULT '', author text NOT NULL, kind text NOT NULL,"
+	" state text NOT NULL DEFAULT 'pending', attempts int NOT NULL DEFAULT 0,"
+	" next_ms bigint NOT NULL, created_ms bigint NOT NULL, done_ms bigint NOT NULL"
+	" DEFAULT 0);"
+	"CREATE INDEX ns_push_pending ON ns_push (next_ms) WHERE state = 'pending';"
+	"CREATE INDEX ns_push_msg ON ns_push (channel, ts);"
+	/* 4: p: {"dl": push delay ms, "ev":[{"k","c","ts","u","thr","men",
+	 * "p" (push candidate), "team", "pu" (mentioned users), "b" (<!channel>)}],
+	 *     "off":[{"t","p","o"}]} (ids checked by ns_id_ok: plain text) */
+	"CREATE OR REPLACE FUNCTION ns_apply_batch(p jsonb) RETURNS int LANGUAGE plpgsql AS $f$"
+	" DECLARE e jsonb; n int := 0;"
+	" BEGIN"
+	"  FOR e IN SELECT x FROM jsonb_array_elements(p->'ev') x LOOP"
+	"   IF e->>'k' = 'm' THEN"
+	"    INSERT INTO ns_log (channel, ts, user_id, thread_ts)"
+	"     VALUES (e->>'c', e->>'ts', e->>'u', e->>'thr') ON CONFLICT DO NOTHING;"
+	"    INSERT INTO ns_mentions (user_id, channel, ts, thread_ts, author)"
+	"     SELECT u, e->>'c', e->>'ts', e->>'thr', e->>'u'"
+	"     FROM jsonb_array_elements_text(e->'men') u ON CONFLICT DO NOTHING;"
+	/* a push candidate: waits in the outbox until its due time */
+	"    IF e ? 'p' THEN"
+	"     INSERT INTO ns_outbox (channel, ts, team_id, author, thread_ts, users,"
+	"      broadcast, due_ms) VALUES (e->>'c', e->>'ts', e->>'team', e->>'u',"
+	"      e->>'thr', ARRAY(SELECT jsonb_array_elements_text(e->'pu')),"
+	"      (e->>'b')::boolean, (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+	"      + (p->>'dl')::bigint) ON CONFLICT DO NOTHING;"
+	"    END IF;"
+	"   ELSIF e->>'k' = 'd' THEN"
+	"    UPDATE ns_log SET deleted = true WHERE channel = e->>'c' AND ts = e->>'ts';"
+	"    DELETE FROM ns_mentions WHERE channel = e->>'c' AND ts = e->>'ts';"
+	"    DELETE FROM ns_outbox WHERE channel = e->>'c' AND ts = e->>'ts';"
+	"    UPDATE ns_push SET state = 'cancelled' WHERE channel = e->>'c'"
+	"     AND ts = e->>'ts' AND state = 'pending';"
+	"   ELSIF e->>'k' = 'l' THEN"
+	"    DELETE FROM ns_mentions WHERE channel = e->>'c' AND user_id = e->>'u';"
+	"   END IF;"
+	/* the author has read up to their own message; a joiner from the join */
+	"   IF e->>'k' IN ('m', 'j') THEN"
+	"    INSERT INTO ns_markers (user_id, channel, thread_ts, last_read)"
+	"     VALUES (e->>'u', e->>'c', e->>'thr', e->>'ts')"
+	"     ON CONFLICT (user_id, channel, thread_ts) DO UPDATE"
+	"     SET last_read = greatest(ns_markers.last_read, excluded.last_read);"
+	"   END IF;"
+	"   n := n + 1;"
+	"  END LOOP;"
+	"  INSERT INTO ns_offsets (topic, partition, next_offset)"
+	"   SELECT o->>'t', (o->>'p')::int, (o->>'o')::bigint"
+	"   FROM jsonb_array_elements(p->'off') o"
+	"   ON CONFLICT (topic, partition) DO UPDATE"
+	"   SET next_offset = greatest(ns_offsets.next_offset, excluded.next_offset);"
+	"  RETURN n;"
+	" END $f$;" },
 };
 
 /* ns_schema_migrate - apply what is missing, under an advisory lock so

@@ -16,6 +16,7 @@
 #include "notify.h"
 #include "ops.h"
 #include "pg.h"
+#include "redis.h"
 #include "rpc.h"
 #include "settings.h"
 
@@ -73,7 +74,8 @@ ns_svc_init(struct event_base *base, struct pl_loop *loop)
 	    (rv = pl_pg_start(loop, pl_settings.pg_directory_dsn, NS_PG_MAX_QUEUE,
 	    &ns.dir)) != 0 ||
 	    (rv = pl_kafka_producer_start(loop, ns.brokers, NULL, &ns.prod)) != 0 ||
-	    (rv = ns_consume_start()) != 0)
+	    (rv = pl_redis_start(loop, pl_settings.redis_addr, &ns.redis)) != 0 ||
+	    (rv = ns_consume_start()) != 0 || (rv = ns_push_start()) != 0)
 		return rv;
 	url = pl_endpoint(PL_EP_NOTIFY_FMT, pl_settings.run_dir, 0, ns_conf.rpc_url);
 	rv = pl_rpc_server_start(loop, url, (int)ns_conf.rpc_workers, ns_methods_handle,
@@ -100,6 +102,7 @@ ns_svc_fini(void)
 {
 	if (ns_rpc)
 		pl_rpc_server_stop(&ns_rpc);
+	ns_push_stop();
 	ns_consume_stop();
 	if (ns.prod)
 		pl_kafka_producer_stop(&ns.prod, 2000);
@@ -107,6 +110,8 @@ ns_svc_fini(void)
 		pl_pg_stop(&ns.dir);
 	if (ns.db)
 		pl_pg_stop(&ns.db);
+	if (ns.redis)
+		pl_redis_stop(&ns.redis);
 	free(ns.brokers);
 	ns.brokers = NULL;
 }
