@@ -268,6 +268,36 @@ PL_TEST(test_message_obj)
 	pl_buf_fini(&b);
 }
 
+/* CHANNEL_MARKED: notify-svc names the kind's event in subtype */
+PL_TEST(test_marked_kinds)
+{
+	static const struct { const char *subtype, *want; } cases[] = {
+		{ "", "{\"type\":\"channel_marked\",\"channel\":\"D1\",\"ts\":\"1.000001\"}" },
+		{ "channel_marked", "{\"type\":\"channel_marked\",\"channel\":\"D1\",\"ts\":\"1.000001\"}" },
+		{ "im_marked", "{\"type\":\"im_marked\",\"channel\":\"D1\",\"ts\":\"1.000001\"}" },
+		{ "group_marked", "{\"type\":\"group_marked\",\"channel\":\"D1\",\"ts\":\"1.000001\"}" },
+		{ "evil\",\"x", "{\"type\":\"channel_marked\",\"channel\":\"D1\",\"ts\":\"1.000001\"}" },
+	};
+	Parley__Envelope env;
+	Parley__Message m;
+	size_t i;
+	char *s;
+	int rv;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		parley__message__init(&m);
+		m.channel = "D1";
+		m.user = "U1";
+		m.ts = "1.000001";
+		m.subtype = (char *)cases[i].subtype;
+		msg_env(&env, &m, PARLEY__EVENT_TYPE__CHANNEL_MARKED);
+		s = render(&env, &rv);
+		PL_CHECK_EQ_INT(rv, 0);
+		PL_CHECK_EQ_STR(s, cases[i].want);
+		free(s);
+	}
+}
+
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_created),
 	PL_TEST_CASE(test_changed_deleted),
@@ -276,5 +306,6 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_presence_unknown),
 	PL_TEST_CASE(test_manual_dnd),
 	PL_TEST_CASE(test_message_obj),
+	PL_TEST_CASE(test_marked_kinds),
 };
 PL_TEST_MAIN(tests)
