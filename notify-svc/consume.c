@@ -50,8 +50,23 @@ static struct {
 	struct pl_backoff bo;
 	struct pl_timer *retry;
 	int paused, stopping, ready;
+	double *ts, *ts_sent;		/* message ts (s) of the next batch / of the one sent */
+	size_t nts, nts_sent, cap_ts, cap_ts_sent;
 	struct pl_metric *m_records, *m_events, *m_batches, *m_errors, *m_bad, *m_latency;
+	struct pl_metric *m_e2e;
 } nc;
+
+/* consume_ts_note - remember a counted message's ts for the end-to-end
+ * histogram (observed when its batch commits) */
+static void
+consume_ts_note(const char *ts)
+{
+	if (nc.nts == nc.cap_ts) {
+		nc.cap_ts = nc.cap_ts ? nc.cap_ts * 2 : 1024;
+		nc.ts = pl_realloc(nc.ts, nc.cap_ts * sizeof(*nc.ts));
+	}
+	nc.ts[nc.nts++] = strtod(ts, NULL);
+}
 
 /* consume_offsets - stored positions (blocking: start-up); absent ones start
  * at the beginning (a fresh database counts the whole retained log) */
@@ -181,6 +196,7 @@ consume_message(const Parley__Envelope *env)
 		if (*thr && !ns_id_ok(thr))
 			return PL_EINVAL;
 		ns_mention_parse(m->text, m->user, &men);
+		consume_ts_note(m->ts);
 		if (!ns_id_ok(env->team) && !ns_id_ok(m->team))
 			return PL_EINVAL;
 		consume_event("m", m->channel, m->ts, m->user, thr, &men,
@@ -252,6 +268,14 @@ consume_done(int rv, struct pg_result *res, void *arg)
 		return;
 	}
 	pl_backoff_reset(&nc.bo);
+	{
+		double now = (double)pl_clock_wall_us() / 1e6;
+		size_t i;
+
+		for (i = 0; i < nc.nts_sent; i++)
+			pl_metrics_observe(nc.m_e2e, now - nc.ts_sent[i]);
+		nc.nts_sent = 0;
+	}
 	pl_metrics_add(nc.m_events, (double)nc.nsent);
 	pl_metrics_inc(nc.m_batches);
 	pl_buf_reset(&nc.sent);
@@ -293,6 +317,17 @@ consume_flush(void)
 		}
 		pl_buf_puts(&nc.sent, "]}");
 		nc.nsent = nc.nev;
+		{	/* swap the ts lists: the batch's go with it */
+			double *t = nc.ts_sent;
+			size_t c = nc.cap_ts_sent;
+
+			nc.ts_sent = nc.ts;
+			nc.cap_ts_sent = nc.cap_ts;
+			nc.nts_sent = nc.nts;
+			nc.ts = t;
+			nc.cap_ts = c;
+			nc.nts = 0;
+		}
 		pl_buf_reset(&nc.ev);
 		nc.nev = nc.nrec = 0;
 	}
@@ -383,6 +418,10 @@ ns_consume_start(void)
 	    "Records skipped: undecodable or with ids that are not plain ids.", NULL);
 	nc.m_latency = pl_metrics_histogram("parley_notify_apply_seconds",
 	    "Time of one ns_apply_batch statement.", NULL, PL_METRICS_LATENCY_S, PL_METRICS_LATENCY_S_N);
+	nc.m_e2e = pl_metrics_histogram("parley_notify_count_delay_seconds",
+	    "From a message's ts (its acknowledgement at message-svc) to its count "
+	    "committed in notify-svc's database.", NULL, PL_METRICS_LATENCY_S,
+	    PL_METRICS_LATENCY_S_N);
 	pl_buf_init(&nc.ev);
 	pl_buf_init(&nc.sent);
 	pl_backoff_init(&nc.bo, 100, 5000, pl_clock_mono_us());
@@ -440,4 +479,6 @@ ns_consume_stop(void)
 	}
 	pl_buf_fini(&nc.ev);
 	pl_buf_fini(&nc.sent);
+	pl_free(&nc.ts);
+	pl_free(&nc.ts_sent);
 }

@@ -75,6 +75,8 @@ static struct {
 	struct lease_row *leased;
 	int nleased;
 	int inflight;
+	struct pl_buf acks;		/* keys answered 2xx, not yet marked sent */
+	int nacks, acking;
 	double queue_depth, queue_age_s, outbox_depth;
 	struct pl_metric *m_sent, *m_rejected, *m_retried, *m_cancelled, *m_not_member;
 	struct pl_metric *m_expanded, *m_online, *m_latency;
@@ -374,6 +376,57 @@ send_mark(const char *key, const char *state, uint64_t next_ms)
 	}
 }
 
+static void ack_flush(void);
+
+/* ack_done - a batch of "sent" marks committed (or not: their leases run
+ * out and they are sent again with the same key) */
+static void
+ack_done(int rv, struct pg_result *res, void *arg)
+{
+	(void)res;
+	(void)arg;
+	if (np.stopping)
+		return;
+	if (rv != 0)
+		pl_log_warn("NS-PUSH-STATE-FAIL", "err=%s", pl_err_str(rv));
+	np.acking = 0;
+	ack_flush();
+}
+
+/* ack_flush - mark every key answered since the last flush as sent, in one
+ * statement (one per request would bound the sender by round trips) */
+static void
+ack_flush(void)
+{
+	char now[24];
+	const char *p[2];
+	int rv;
+
+	if (np.acking || np.nacks == 0)
+		return;
+	pl_buf_puts(&np.acks, "}");
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)(pl_clock_wall_us() / 1000));
+	p[0] = np.acks.data;
+	p[1] = now;
+	np.acking = 1;
+	rv = pl_pg_query(ns.db, "UPDATE ns_push SET state = 'sent', done_ms = $2"
+	    " WHERE key = ANY ($1::text[]) AND state = 'pending'", 2, p, ack_done, NULL);
+	pl_buf_reset(&np.acks);
+	np.nacks = 0;
+	if (rv != 0)
+		np.acking = 0;
+}
+
+/* ack_add - key was answered 2xx */
+static void
+ack_add(const char *key)
+{
+	pl_buf_puts(&np.acks, np.nacks ? "," : "{");
+	pl_buf_puts(&np.acks, key);
+	np.nacks++;
+	ack_flush();
+}
+
 struct send_op {
 	char key[4 * NS_ID_MAX + 16];
 	int attempts;
@@ -393,7 +446,7 @@ send_done(int status, int rv, void *arg)
 		pl_breaker_success(&np.br);
 		pl_metrics_inc(np.m_sent);
 		pl_log_debug("NS-PUSH-SENT", "key=%s status=%d", op->key, status);
-		send_mark(op->key, "sent", 0);
+		ack_add(op->key);
 	} else if (rv == 0 && status >= 400 && status < 500 && status != 408 && status != 429) {
 		pl_breaker_success(&np.br);	/* the endpoint is up: the request is bad */
 		pl_metrics_inc(np.m_rejected);
@@ -415,7 +468,10 @@ send_done(int status, int rv, void *arg)
 	}
 	send_state_log();
 	free(op);
-	send_scan();
+	/* refill in chunks: a lease round per completion would cost three
+	 * statements per request */
+	if (np.inflight <= (int)ns_conf.push_max_inflight / 2)
+		send_scan();
 }
 
 /* send_body - the Matrix push gateway notification of a leased row */
@@ -741,6 +797,7 @@ ns_push_start(void)
 	    push_g_breaker, NULL);
 	pl_metrics_gauge_fn("parley_notify_push_inflight", "Push requests running.", NULL,
 	    push_g_inflight, NULL);
+	pl_buf_init(&np.acks);
 	pl_breaker_init(&np.br, (unsigned)ns_conf.push_breaker_threshold,
 	    (uint64_t)ns_conf.push_breaker_open_ms);
 	if ((rv = ns_http_init(ns.loop)) != 0)
@@ -770,4 +827,5 @@ ns_push_stop(void)
 	free((void *)np.rkind);
 	np.rkind = NULL;
 	pl_free(&np.online);
+	pl_buf_fini(&np.acks);
 }
