@@ -189,6 +189,31 @@ dir_user_created(int rv, struct pg_result *res, void *arg)
 	free(token);
 }
 
+/* dir_valid_email - "" (none), or 3..254 bytes of printable ASCII without
+ * spaces or the characters mail headers would trip on, with exactly one '@'
+ * neither first nor last */
+static int
+dir_valid_email(const char *s)
+{
+	size_t n = strlen(s), i, at = 0, ats = 0;
+
+	if (n == 0)
+		return 1;
+	if (n < 3 || n > 254)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (ch <= ' ' || ch > '~' || strchr("<>()[]\\,;:\"", ch) != NULL)
+			return 0;
+		if (ch == '@') {
+			at = i;
+			ats++;
+		}
+	}
+	return ats == 1 && at > 0 && at < n - 1;
+}
+
 /* dir_bool_param - "true"/"1" -> "true", else "false" */
 static const char *
 dir_bool_param(const struct ms_call *c, const char *key)
@@ -198,15 +223,19 @@ dir_bool_param(const struct ms_call *c, const char *key)
 	return strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ? "true" : "false";
 }
 
-/* ms_dir_user_create - admin.users.create(team_id, name, is_admin) */
+/* ms_dir_user_create - admin.users.create(team_id, name, is_admin, email) */
 int
 ms_dir_user_create(struct ms_call *c)
 {
 	char id[PL_ID_MAX + 1], now[32];
-	const char *p[6];
+	const char *p[7];
 
 	if (!dir_valid_name(ms_param(c, "name"))) {
 		ms_call_error(&c, "invalid_name");
+		return 0;
+	}
+	if (!dir_valid_email(ms_param(c, "email"))) {
+		ms_call_error(&c, "invalid_email");
 		return 0;
 	}
 	pl_id_new('U', id);
@@ -217,14 +246,15 @@ ms_dir_user_create(struct ms_call *c)
 	p[3] = now;
 	p[4] = dir_idem(c);
 	p[5] = dir_bool_param(c, "is_admin");
+	p[6] = ms_param(c, "email");
 	return pl_pg_query(ms_svc_dir(), "WITH ins AS (INSERT INTO users (id, team_id, name, created,"
-	    " create_key, is_admin) SELECT $1, $2, $3, $4, $5, $6::bool WHERE EXISTS (SELECT 1"
+	    " create_key, is_admin, email) SELECT $1, $2, $3, $4, $5, $6::bool, $7 WHERE EXISTS (SELECT 1"
 	    " FROM teams WHERE id = $2) ON CONFLICT (team_id, name) DO UPDATE SET name ="
 	    " EXCLUDED.name WHERE users.create_key = $5 AND $5 <> '' RETURNING id, name, team_id,"
 	    " is_admin) SELECT id, name, team_id, true, is_admin, coalesce((SELECT c.id FROM"
 	    " channels c WHERE c.team_id = $2 AND c.is_general), '') FROM ins UNION ALL"
 	    " SELECT '', '', '', EXISTS (SELECT 1 FROM teams WHERE id = $2), false, ''"
-	    " WHERE NOT EXISTS (SELECT 1 FROM ins)", 6, p, dir_user_created, c);
+	    " WHERE NOT EXISTS (SELECT 1 FROM ins)", 7, p, dir_user_created, c);
 }
 
 /* ---- admin.users.remove: deactivate. The row says deleted first, then

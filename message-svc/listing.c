@@ -50,7 +50,7 @@ list_chan_row(struct pg_result *res, int i, struct pl_buf *b)
 	ms_render_chan(&v, b);
 }
 
-/* list_user_row - id, team_id, name, real_name, deleted, is_admin, created */
+/* list_user_row - id, team_id, name, real_name, deleted, is_admin, created, email */
 static void
 list_user_row(struct pg_result *res, int i, struct pl_buf *b)
 {
@@ -63,6 +63,7 @@ list_user_row(struct pg_result *res, int i, struct pl_buf *b)
 	v.deleted = PQgetvalue(res, i, 4)[0] == 't';
 	v.is_admin = PQgetvalue(res, i, 5)[0] == 't';
 	v.updated = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+	v.email = PQgetvalue(res, i, 7);
 	ms_render_user(&v, b);
 }
 
@@ -209,7 +210,7 @@ ms_list_users(struct ms_call *c)
 	p[1] = after;
 	p[2] = lim;
 	rv = pl_pg_query(ms_svc_dir(), "SELECT id, team_id, name, real_name, deleted, is_admin,"
-	    " created FROM users WHERE team_id = $1 AND id > $2 ORDER BY id LIMIT $3::int",
+	    " created, email FROM users WHERE team_id = $1 AND id > $2 ORDER BY id LIMIT $3::int",
 	    3, p, list_done, q);
 	if (rv != 0)
 		ms_call_rv_error(&c, rv);
@@ -250,7 +251,7 @@ ms_list_user_info(struct ms_call *c)
 		return 0;
 	}
 	return pl_pg_query(ms_svc_dir(), "SELECT id, team_id, name, real_name, deleted, is_admin,"
-	    " created FROM users WHERE team_id = $1 AND id = $2", 2, p, info_user_done, c);
+	    " created, email FROM users WHERE team_id = $1 AND id = $2", 2, p, info_user_done, c);
 }
 
 /* team_done - id, name, domain */

@@ -451,6 +451,7 @@ struct ms_user_view {
 	const char *id, *team, *name, *real_name;
 	int deleted, is_admin;
 	int64_t updated;
+	const char *email;		/* "" or NULL: none */
 };
 void ms_render_user(const struct ms_user_view *v, struct pl_buf *b);
 /* ms_render_cursor - base64url("<tag>:<value>"); _parse: PL_EINVAL if foreign */

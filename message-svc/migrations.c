@@ -50,6 +50,12 @@ static const struct pl_migration ms_dir_migrations[] = {
 	"ALTER TABLE channels ADD COLUMN is_general boolean NOT NULL DEFAULT false;"
 	"CREATE UNIQUE INDEX channels_team_general ON channels (team_id) WHERE is_general;" },
 	/* ---- end h-authz ---- */
+	/* ---- notify (#13): renumber this block freely when merging ----
+	 * 3: a user's email address (admin.users.create email=, users.info's
+	 * profile.email), where notify-svc sends digests */
+	{ 3,
+	"ALTER TABLE users ADD COLUMN email text NOT NULL DEFAULT '';" },
+	/* ---- end notify ---- */
 };
 
 static const struct pl_migration ms_shard_migrations[] = {

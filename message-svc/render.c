@@ -79,6 +79,10 @@ ms_render_user(const struct ms_user_view *v, struct pl_buf *b)
 	pl_buf_json_str(b, v->name);
 	pl_buf_puts(b, ",\"display_name_normalized\":");
 	pl_buf_json_str(b, v->name);
+	if (v->email != NULL && v->email[0] != '\0') {
+		pl_buf_puts(b, ",\"email\":");
+		pl_buf_json_str(b, v->email);
+	}
 	pl_buf_puts(b, ",\"team\":");
 	pl_buf_json_str(b, v->team);
 	pl_buf_puts(b, "}}");

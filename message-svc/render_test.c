@@ -49,7 +49,7 @@ PL_TEST(test_chan_object)
 
 PL_TEST(test_user_object)
 {
-	struct ms_user_view v = { "U1", "T1", "al\"ice", "", 0, 1, 5 };
+	struct ms_user_view v = { "U1", "T1", "al\"ice", "", 0, 1, 5, NULL };
 	struct pl_buf b;
 
 	pl_buf_init(&b);
@@ -59,6 +59,11 @@ PL_TEST(test_user_object)
 	PL_CHECK(strstr(b.data, "\"is_admin\":true") != NULL);
 	PL_CHECK(strstr(b.data, "\"profile\":{\"real_name\":") != NULL);
 	PL_CHECK(b.data[b.len - 1] == '}' && b.data[b.len - 2] == '}');
+	PL_CHECK(strstr(b.data, "\"email\"") == NULL);	/* none: no member */
+	pl_buf_reset(&b);
+	v.email = "al\"ice@example.org";
+	ms_render_user(&v, &b);
+	PL_CHECK(strstr(b.data, ",\"email\":\"al\\\"ice@example.org\",\"team\":\"T1\"}}") != NULL);
 	pl_buf_fini(&b);
 }
 

@@ -253,3 +253,22 @@ def test_prefs_notify_and_mute(api, team):
     # a muted channel still counts unread
     post(api, team.token("alice"), team.channel, "while muted")
     wait_entry(api, b, team.channel, lambda e: e["unread_count"] >= 1, "bob: muted unread")
+
+
+def test_user_email_address(stack, api):
+    """users get an email (admin.users.create email=, users.info profile.email):
+    the address notify-svc's digests go to"""
+    admin = stack.admin_token
+    t = api.call("admin.teams.create", admin, name=parley.unique("team-"))["team"]
+    r = api.call("admin.users.create", admin, team_id=t["id"], name="erin",
+                 email="erin@example.org")
+    u, tok = r["user"]["id"], r["token"]
+    assert api.call("users.info", tok, user=u)["user"]["profile"]["email"] == \
+        "erin@example.org"
+    r = api.call("admin.users.create", admin, team_id=t["id"], name="frank")
+    assert "email" not in api.call("users.info", tok, user=r["user"]["id"])["user"]["profile"]
+    for bad in ("nope", "a@", "@b", "a@@b", "a b@c", "a@b>", "x" * 250 + "@b.org",
+                "<a@b>", "a@b\r\nBcc: c@d"):
+        r = api.call("admin.users.create", admin, check=False, team_id=t["id"],
+                     name=parley.unique("g"), email=bad)
+        assert r == {"ok": False, "error": "invalid_email"}, bad
