@@ -26,6 +26,7 @@
 #include "names.h"
 #include "notify.h"
 #include "pg.h"
+#include "utf8.h"
 
 #define NS_TOPICS 2
 
@@ -123,15 +124,35 @@ consume_counted(const char *subtype)
 static int
 consume_push_candidate(const char *channel, const struct ns_mentions *men)
 {
-	if (ns_conf.push_url == NULL || ns_conf.push_url[0] == '\0')
+	if ((ns_conf.push_url == NULL || ns_conf.push_url[0] == '\0') &&
+	    (ns_conf.smtp_url == NULL || ns_conf.smtp_url[0] == '\0'))
 		return 0;
 	return men->n > 0 || men->channel || channel[0] == 'D' || channel[0] == 'G';
+}
+
+/* consume_text - at most NS_DIGEST_TEXT_MAX bytes of valid UTF-8 of text
+ * (cut on a character boundary; "" when the text is not UTF-8) in cut */
+static const char *
+consume_text(const char *text, char cut[NS_DIGEST_TEXT_MAX + 1])
+{
+	size_t n = strlen(text);
+
+	if (!pl_utf8_valid(text, n))
+		return "";
+	if (n > NS_DIGEST_TEXT_MAX) {
+		n = NS_DIGEST_TEXT_MAX;
+		while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(cut, text, n);
+	cut[n] = 0;
+	return cut;
 }
 
 /* consume_event - append {"k","c","ts","u","thr"[,"men"][,"p","team","pu","b"]} */
 static void
 consume_event(const char *k, const char *c, const char *ts, const char *u,
-    const char *thr, const struct ns_mentions *men, const char *team)
+    const char *thr, const struct ns_mentions *men, const char *team, const char *text)
 {
 	int i;
 
@@ -166,6 +187,12 @@ consume_event(const char *k, const char *c, const char *ts, const char *u,
 			pl_buf_json_str(&nc.ev, men->users[i]);
 		}
 		pl_buf_printf(&nc.ev, "],\"b\":%s", men->channel ? "true" : "false");
+		if (text != NULL && ns_conf.smtp_url != NULL && ns_conf.smtp_url[0]) {
+			char cut[NS_DIGEST_TEXT_MAX + 1];
+
+			pl_buf_puts(&nc.ev, ",\"tx\":");
+			pl_buf_json_str(&nc.ev, consume_text(text, cut));
+		}
 	}
 	pl_buf_puts(&nc.ev, "}");
 	nc.nev++;
@@ -200,17 +227,17 @@ consume_message(const Parley__Envelope *env)
 		if (!ns_id_ok(env->team) && !ns_id_ok(m->team))
 			return PL_EINVAL;
 		consume_event("m", m->channel, m->ts, m->user, thr, &men,
-		    ns_id_ok(m->team) ? m->team : env->team);
+		    ns_id_ok(m->team) ? m->team : env->team, m->text ? m->text : "");
 		return 0;
 	case PARLEY__EVENT_TYPE__MESSAGE_DELETED:
 		if (!ns_id_ok(m->target_ts))
 			return PL_EINVAL;
-		consume_event("d", m->channel, m->target_ts, "", "", NULL, NULL);
+		consume_event("d", m->channel, m->target_ts, "", "", NULL, NULL, NULL);
 		return 0;
 	case PARLEY__EVENT_TYPE__CHANNEL_JOIN:
 		if (!ns_id_ok(m->user))
 			return PL_EINVAL;
-		consume_event("j", m->channel, m->ts, m->user, "", NULL, NULL);
+		consume_event("j", m->channel, m->ts, m->user, "", NULL, NULL, NULL);
 		return 0;
 	default:
 		return 0;
@@ -231,7 +258,7 @@ consume_team_event(const Parley__Envelope *env)
 	mb = env->membership;
 	if (!ns_id_ok(mb->channel) || !ns_id_ok(mb->user))
 		return PL_EINVAL;
-	consume_event("l", mb->channel, "", mb->user, "", NULL, NULL);
+	consume_event("l", mb->channel, "", mb->user, "", NULL, NULL, NULL);
 	return 0;
 }
 

@@ -22,6 +22,8 @@ struct ns_http_req {
 	ns_http_fn fn;
 	void *arg;
 	char err[CURL_ERROR_SIZE];
+	size_t sent;			/* mail: bytes of body uploaded */
+	struct curl_slist *rcpt;
 	struct ns_http_req *prev, *next;	/* nh.head: every running transfer */
 };
 
@@ -70,6 +72,7 @@ http_done(void)
 		curl_multi_remove_handle(nh.multi, msg->easy_handle);
 		curl_easy_cleanup(msg->easy_handle);
 		curl_slist_free_all(r->headers);
+		curl_slist_free_all(r->rcpt);
 		free(r->body);
 		nh.inflight--;
 		http_unlink(r);
@@ -150,6 +153,8 @@ http_timer(CURLM *multi, long ms, void *userp)
 int
 ns_http_init(struct pl_loop *loop)
 {
+	if (nh.multi != NULL)
+		return 0;		/* push and digests share it */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return PL_EIO;
 	nh.loop = loop;
@@ -210,6 +215,67 @@ ns_http_post(const char *url, const char *body, const char *const *headers, int 
 	return 0;
 }
 
+/* http_read - curl reads the mail's bytes */
+static size_t
+http_read(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct ns_http_req *r = arg;
+	size_t left = strlen(r->body) - r->sent, n = size * nitems;
+
+	if (n > left)
+		n = left;
+	memcpy(buf, r->body + r->sent, n);
+	r->sent += n;
+	return n;
+}
+
+/* ns_http_mail - send payload (copied) from -> rcpt through the SMTP server
+ * at url; fn(code, rv) once: rv 0 when the server took it */
+int
+ns_http_mail(const char *url, const char *from, const char *rcpt, const char *payload,
+    long timeout_ms, ns_http_fn fn, void *arg)
+{
+	struct ns_http_req *r;
+
+	if (nh.multi == NULL)
+		return PL_EUNAVAIL;
+	r = pl_calloc(1, sizeof(*r));
+	if ((r->easy = curl_easy_init()) == NULL) {
+		free(r);
+		return PL_EIO;
+	}
+	r->body = pl_strdup(payload);
+	r->fn = fn;
+	r->arg = arg;
+	r->rcpt = curl_slist_append(NULL, rcpt);
+	curl_easy_setopt(r->easy, CURLOPT_URL, url);
+	curl_easy_setopt(r->easy, CURLOPT_MAIL_FROM, from);
+	curl_easy_setopt(r->easy, CURLOPT_MAIL_RCPT, r->rcpt);
+	curl_easy_setopt(r->easy, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_READFUNCTION, http_read);
+	curl_easy_setopt(r->easy, CURLOPT_READDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_INFILESIZE, (long)strlen(r->body));
+	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->err);
+	if (curl_multi_add_handle(nh.multi, r->easy) != CURLM_OK) {
+		curl_easy_cleanup(r->easy);
+		curl_slist_free_all(r->rcpt);
+		free(r->body);
+		free(r);
+		return PL_EIO;
+	}
+	nh.inflight++;
+	r->next = nh.head;
+	if (nh.head)
+		nh.head->prev = r;
+	nh.head = r;
+	return 0;
+}
+
 /* ns_http_inflight - transfers running */
 int
 ns_http_inflight(void)
@@ -221,6 +287,8 @@ ns_http_inflight(void)
 void
 ns_http_fini(void)
 {
+	if (nh.multi == NULL)
+		return;
 	if (nh.timer != NULL)
 		pl_loop_timer_stop(&nh.timer);
 	if (nh.multi != NULL) {
@@ -231,6 +299,7 @@ ns_http_fini(void)
 			curl_multi_remove_handle(nh.multi, r->easy);
 			curl_easy_cleanup(r->easy);
 			curl_slist_free_all(r->headers);
+			curl_slist_free_all(r->rcpt);
 			free(r->body);
 			free(r);
 		}

@@ -52,6 +52,18 @@ static const struct pl_config_entry ns_config[] = {
 	{ "online-ttl-ms", "PARLEY_NOTIFY_ONLINE_TTL_MS", PL_CONF_INT, "45000",
 	    &ns_conf.online_ttl_ms, 1000, 3600000, "a connection seen by presence-svc "
 	    "within this counts as live (= presence-ttl-ms)", 0 },
+	{ "smtp-url", "PARLEY_SMTP_URL", PL_CONF_STR, "", &ns_conf.smtp_url, 0, 0,
+	    "SMTP server for digests (smtp://host:port or smtps://); empty: no digests", 0 },
+	{ "digest-from", "PARLEY_DIGEST_FROM", PL_CONF_STR, "parley@localhost",
+	    &ns_conf.digest_from, 0, 0, "digests' sender address", 0 },
+	{ "digest-delay-s", "PARLEY_DIGEST_DELAY_S", PL_CONF_INT, "600",
+	    &ns_conf.digest_delay_s, 0, 604800, "a mention or DM still unread after "
+	    "this goes into a digest", 0 },
+	{ "digest-interval-s", "PARLEY_DIGEST_INTERVAL_S", PL_CONF_INT, "3600",
+	    &ns_conf.digest_interval_s, 0, 604800, "at most one digest per user per "
+	    "this many seconds", 0 },
+	{ "digest-scan-ms", "PARLEY_DIGEST_SCAN_MS", PL_CONF_INT, "1000",
+	    &ns_conf.digest_scan_ms, 10, 600000, "how often due digests are looked for", 0 },
 	PL_CONFIG_END
 };
 

@@ -35,7 +35,14 @@ struct ns_conf {
 	int64_t push_backoff_base_ms;
 	int64_t push_backoff_cap_ms;
 	int64_t online_ttl_ms;
+	/* email digests (digest.c) */
+	char *smtp_url;			/* "" = digests off */
+	char *digest_from;
+	int64_t digest_delay_s;
+	int64_t digest_interval_s;
+	int64_t digest_scan_ms;
 };
+#define NS_DIGEST_TEXT_MAX 280	/* bytes of a message's text kept for a digest */
 extern struct ns_conf ns_conf;
 
 /* the shared handles (svc.c) */
@@ -88,6 +95,16 @@ void ns_http_fini(void);
 /* push.c - the outbox -> ns_push expansion and the sender */
 int ns_push_start(void);
 void ns_push_stop(void);
+
+/* digest.c - email digests of unread mentions and DMs */
+int ns_digest_start(void);
+void ns_digest_stop(void);
+/* push.c's expander runs for push or digests */
+int ns_push_expander_on(void);
+
+/* http.c - mail: payload is a whole RFC 5322 message (CRLF lines) */
+int ns_http_mail(const char *url, const char *from, const char *rcpt,
+    const char *payload, long timeout_ms, ns_http_fn fn, void *arg);
 
 /* online.c - who of users has a live connection: online[i] set to 1/0;
  * done(rv, arg) runs once (rv != 0: unknown, treat all as online) */

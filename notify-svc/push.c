@@ -71,6 +71,7 @@ static struct {
 	int *online;
 	/* sender */
 	int leasing;
+	int push_on;			/* PARLEY_PUSH_URL set: the sender runs */
 	int stopping;			/* callbacks after ns_push_stop return at once */
 	struct lease_row *leased;
 	int nleased;
@@ -105,7 +106,8 @@ exp_finish(void)
 {
 	exp_free_rows();
 	np.expanding = 0;
-	send_scan();
+	if (np.push_on)
+		send_scan();
 }
 
 /* exp_expanded - one outbox row became its ns_push rows (or failed: it stays
@@ -133,7 +135,8 @@ static void
 exp_store(void)
 {
 	static const char sql[] =
-	    "WITH r AS (SELECT u, k FROM unnest($3::text[], $4::text[]) AS x(u, k)),"
+	    "WITH r AS (SELECT u, k, online FROM unnest($3::text[], $4::text[], $8::boolean[])"
+	    "  AS x(u, k, online)),"
 	    " o AS (SELECT * FROM ns_outbox WHERE channel = $1 AND ts = $2),"
 	    " ins AS (INSERT INTO ns_push (key, user_id, team_id, channel, ts, thread_ts,"
 	    "  author, kind, next_ms, created_ms)"
@@ -150,39 +153,58 @@ exp_store(void)
 	    "  AND NOT EXISTS (SELECT 1 FROM ns_dnd d WHERE d.user_id = r.u"
 	    "   AND d.snooze_end * 1000 > $5)"
 	    "  AND EXISTS (SELECT 1 FROM ns_devices v WHERE v.user_id = r.u)"
+	    "  AND NOT r.online AND $6::boolean"
+	    "  ON CONFLICT DO NOTHING RETURNING 1),"
+	    /* digests: every recipient (online too: they may not read it) */
+	    " dig AS (INSERT INTO ns_digest_items (user_id, team_id, channel, ts, thread_ts,"
+	    "  author, kind, text, created_ms)"
+	    "  SELECT r.u, o.team_id, o.channel, o.ts, o.thread_ts, o.author, r.k, o.text, $5"
+	    "  FROM r, o WHERE $7::boolean"
+	    "  AND NOT EXISTS (SELECT 1 FROM ns_markers k WHERE k.user_id = r.u"
+	    "   AND k.channel = o.channel AND k.thread_ts = o.thread_ts"
+	    "   AND k.last_read >= o.ts)"
+	    "  AND NOT EXISTS (SELECT 1 FROM ns_prefs f WHERE f.user_id = r.u"
+	    "   AND (f.notify = 'nothing'"
+	    "   OR o.channel = ANY (string_to_array(f.muted_channels, ','))))"
 	    "  ON CONFLICT DO NOTHING RETURNING 1),"
 	    " del AS (DELETE FROM ns_outbox WHERE channel = $1 AND ts = $2 RETURNING 1)"
-	    " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM del)";
+	    " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM del),"
+	    " (SELECT count(*) FROM dig)";
 	const struct ob_row *o = &np.rows[np.at];
-	struct pl_buf users, kinds;
+	struct pl_buf users, kinds, online;
 	char now[24];
-	const char *p[5];
-	int i, first = 1, rv;
+	const char *p[8];
+	int i, rv;
 
 	pl_buf_init(&users);
 	pl_buf_init(&kinds);
+	pl_buf_init(&online);
 	pl_buf_puts(&users, "{");
 	pl_buf_puts(&kinds, "{");
+	pl_buf_puts(&online, "{");
 	for (i = 0; i < np.nrecips; i++) {
-		if (np.online[i]) {
+		if (np.online[i])
 			pl_metrics_inc(np.m_online);
-			continue;
-		}
-		pl_buf_printf(&users, "%s%s", first ? "" : ",", np.recips[i]);
-		pl_buf_printf(&kinds, "%s%s", first ? "" : ",", np.rkind[i]);
-		first = 0;
+		pl_buf_printf(&users, "%s%s", i ? "," : "", np.recips[i]);
+		pl_buf_printf(&kinds, "%s%s", i ? "," : "", np.rkind[i]);
+		pl_buf_printf(&online, "%s%s", i ? "," : "", np.online[i] ? "t" : "f");
 	}
 	pl_buf_puts(&users, "}");
 	pl_buf_puts(&kinds, "}");
+	pl_buf_puts(&online, "}");
 	snprintf(now, sizeof(now), "%llu", (unsigned long long)(pl_clock_wall_us() / 1000));
 	p[0] = o->channel;
 	p[1] = o->ts;
 	p[2] = users.data;
 	p[3] = kinds.data;
 	p[4] = now;
-	rv = pl_pg_query(ns.db, sql, 5, p, exp_expanded, NULL);
+	p[5] = np.push_on ? "true" : "false";
+	p[6] = ns_conf.smtp_url != NULL && ns_conf.smtp_url[0] ? "true" : "false";
+	p[7] = online.data;
+	rv = pl_pg_query(ns.db, sql, 8, p, exp_expanded, NULL);
 	pl_buf_fini(&users);
 	pl_buf_fini(&kinds);
+	pl_buf_fini(&online);
 	if (rv != 0)
 		exp_expanded(rv, NULL, NULL);
 }
@@ -255,6 +277,11 @@ exp_members(int rv, struct pg_result *res, void *arg)
 	}
 	if (np.nrecips == 0) {
 		exp_store();		/* nobody: the outbox row goes */
+		return;
+	}
+	if (!np.push_on) {		/* digests only: presence does not matter */
+		memset(np.online, 0, (size_t)np.nrecips * sizeof(*np.online));
+		exp_store();
 		return;
 	}
 	if ((rv = ns_online(np.recips, np.nrecips, np.online, exp_online, NULL)) != 0)
@@ -717,7 +744,8 @@ push_tick(void *arg)
 {
 	(void)arg;
 	exp_scan();
-	send_scan();
+	if (np.push_on)
+		send_scan();
 }
 
 /* push_stats_done - queue depth and age for /metrics */
@@ -771,8 +799,9 @@ ns_push_start(void)
 {
 	int rv;
 
-	if (ns_conf.push_url == NULL || ns_conf.push_url[0] == '\0') {
-		pl_log_info("NS-PUSH-OFF", "why=no_push_url");
+	np.push_on = ns_conf.push_url != NULL && ns_conf.push_url[0] != '\0';
+	if (!ns_push_expander_on()) {
+		pl_log_info("NS-PUSH-OFF", "why=no_push_url_no_smtp_url");
 		return 0;
 	}
 	np.m_sent = push_counter("sent");
@@ -806,9 +835,17 @@ ns_push_start(void)
 	    &np.scan)) != 0 ||
 	    (rv = pl_loop_timer(ns.loop, 1000, 1, push_stats, NULL, &np.stats)) != 0)
 		return rv;
-	pl_log_info("NS-PUSH", "url=%s delay_ms=%lld", ns_conf.push_url,
+	pl_log_info("NS-PUSH", "url=%s delay_ms=%lld", np.push_on ? ns_conf.push_url : "",
 	    (long long)ns_conf.push_delay_ms);
 	return 0;
+}
+
+/* ns_push_expander_on - push or digests configured */
+int
+ns_push_expander_on(void)
+{
+	return (ns_conf.push_url != NULL && ns_conf.push_url[0] != '\0') ||
+	    (ns_conf.smtp_url != NULL && ns_conf.smtp_url[0] != '\0');
 }
 
 /* ns_push_stop - timers, transfers (their rows are resent after the lease) */

@@ -144,6 +144,68 @@ static const struct {
 	"   SET next_offset = greatest(ns_offsets.next_offset, excluded.next_offset);"
 	"  RETURN n;"
 	" END $f$;" },
+	/* 5: email digests: the text of a candidate, the items waiting per user,
+	 * the digests (written before they are sent, resent until acknowledged) */
+	{ 5,
+	"ALTER TABLE ns_outbox ADD COLUMN text text NOT NULL DEFAULT '';"
+	"CREATE TABLE ns_digest_items (user_id text NOT NULL, team_id text NOT NULL,"
+	" channel text NOT NULL, ts text NOT NULL, thread_ts text NOT NULL DEFAULT '',"
+	" author text NOT NULL, kind text NOT NULL, text text NOT NULL,"
+	" created_ms bigint NOT NULL, PRIMARY KEY (user_id, channel, ts));"
+	"CREATE INDEX ns_digest_items_created ON ns_digest_items (created_ms);"
+	"CREATE TABLE ns_digests (message_id text PRIMARY KEY, user_id text NOT NULL,"
+	" rcpt text NOT NULL, body text NOT NULL, items int NOT NULL,"
+	" state text NOT NULL DEFAULT 'pending', attempts int NOT NULL DEFAULT 0,"
+	" next_ms bigint NOT NULL, created_ms bigint NOT NULL, done_ms bigint NOT NULL"
+	" DEFAULT 0);"
+	"CREATE INDEX ns_digests_user ON ns_digests (user_id, created_ms);"
+	"CREATE INDEX ns_digests_pending ON ns_digests (next_ms) WHERE state = 'pending';"
+	/* 5: as 4, "tx" the message text for a digest (at most 280 bytes),
+	 *     "off":[{"t","p","o"}]} (ids checked by ns_id_ok: plain text) */
+	"CREATE OR REPLACE FUNCTION ns_apply_batch(p jsonb) RETURNS int LANGUAGE plpgsql AS $f$"
+	" DECLARE e jsonb; n int := 0;"
+	" BEGIN"
+	"  FOR e IN SELECT x FROM jsonb_array_elements(p->'ev') x LOOP"
+	"   IF e->>'k' = 'm' THEN"
+	"    INSERT INTO ns_log (channel, ts, user_id, thread_ts)"
+	"     VALUES (e->>'c', e->>'ts', e->>'u', e->>'thr') ON CONFLICT DO NOTHING;"
+	"    INSERT INTO ns_mentions (user_id, channel, ts, thread_ts, author)"
+	"     SELECT u, e->>'c', e->>'ts', e->>'thr', e->>'u'"
+	"     FROM jsonb_array_elements_text(e->'men') u ON CONFLICT DO NOTHING;"
+	/* a push candidate: waits in the outbox until its due time */
+	"    IF e ? 'p' THEN"
+	"     INSERT INTO ns_outbox (channel, ts, team_id, author, thread_ts, users,"
+	"      broadcast, due_ms, text) VALUES (e->>'c', e->>'ts', e->>'team', e->>'u',"
+	"      e->>'thr', ARRAY(SELECT jsonb_array_elements_text(e->'pu')),"
+	"      (e->>'b')::boolean, (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+	"      + (p->>'dl')::bigint, coalesce(e->>'tx', '')) ON CONFLICT DO NOTHING;"
+	"    END IF;"
+	"   ELSIF e->>'k' = 'd' THEN"
+	"    UPDATE ns_log SET deleted = true WHERE channel = e->>'c' AND ts = e->>'ts';"
+	"    DELETE FROM ns_mentions WHERE channel = e->>'c' AND ts = e->>'ts';"
+	"    DELETE FROM ns_outbox WHERE channel = e->>'c' AND ts = e->>'ts';"
+	"    DELETE FROM ns_digest_items WHERE channel = e->>'c' AND ts = e->>'ts';"
+	"    UPDATE ns_push SET state = 'cancelled' WHERE channel = e->>'c'"
+	"     AND ts = e->>'ts' AND state = 'pending';"
+	"   ELSIF e->>'k' = 'l' THEN"
+	"    DELETE FROM ns_mentions WHERE channel = e->>'c' AND user_id = e->>'u';"
+	"   END IF;"
+	/* the author has read up to their own message; a joiner from the join */
+	"   IF e->>'k' IN ('m', 'j') THEN"
+	"    INSERT INTO ns_markers (user_id, channel, thread_ts, last_read)"
+	"     VALUES (e->>'u', e->>'c', e->>'thr', e->>'ts')"
+	"     ON CONFLICT (user_id, channel, thread_ts) DO UPDATE"
+	"     SET last_read = greatest(ns_markers.last_read, excluded.last_read);"
+	"   END IF;"
+	"   n := n + 1;"
+	"  END LOOP;"
+	"  INSERT INTO ns_offsets (topic, partition, next_offset)"
+	"   SELECT o->>'t', (o->>'p')::int, (o->>'o')::bigint"
+	"   FROM jsonb_array_elements(p->'off') o"
+	"   ON CONFLICT (topic, partition) DO UPDATE"
+	"   SET next_offset = greatest(ns_offsets.next_offset, excluded.next_offset);"
+	"  RETURN n;"
+	" END $f$;" },
 };
 
 /* ns_schema_migrate - apply what is missing, under an advisory lock so

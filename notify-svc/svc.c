@@ -75,7 +75,8 @@ ns_svc_init(struct event_base *base, struct pl_loop *loop)
 	    &ns.dir)) != 0 ||
 	    (rv = pl_kafka_producer_start(loop, ns.brokers, NULL, &ns.prod)) != 0 ||
 	    (rv = pl_redis_start(loop, pl_settings.redis_addr, &ns.redis)) != 0 ||
-	    (rv = ns_consume_start()) != 0 || (rv = ns_push_start()) != 0)
+	    (rv = ns_consume_start()) != 0 || (rv = ns_push_start()) != 0 ||
+	    (rv = ns_digest_start()) != 0)
 		return rv;
 	url = pl_endpoint(PL_EP_NOTIFY_FMT, pl_settings.run_dir, 0, ns_conf.rpc_url);
 	rv = pl_rpc_server_start(loop, url, (int)ns_conf.rpc_workers, ns_methods_handle,
@@ -102,6 +103,7 @@ ns_svc_fini(void)
 {
 	if (ns_rpc)
 		pl_rpc_server_stop(&ns_rpc);
+	ns_digest_stop();
 	ns_push_stop();
 	ns_consume_stop();
 	if (ns.prod)
