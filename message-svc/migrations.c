@@ -54,6 +54,7 @@ static const struct pl_migration ms_dir_migrations[] = {
 	 * 3: a user's email address (admin.users.create email=, users.info's
 	 * profile.email), where notify-svc sends digests */
 	{ 3,
+	"f4d188984cfd48a870594622662aeb654221ecac44571c129b2f1e934baa91e4",
 	"ALTER TABLE users ADD COLUMN email text NOT NULL DEFAULT '';" },
 	/* ---- end notify ---- */
 };

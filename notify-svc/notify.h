@@ -63,6 +63,8 @@ void ns_svc_fini(void);
 
 /* schema.c - create or upgrade the schema (blocking, at start-up) */
 int ns_schema_migrate(const char *dsn);
+struct pl_migration;
+const struct pl_migration *ns_schema_migrations(size_t *n);
 
 /* mention.c - who a message's text mentions */
 #define NS_MENTION_MAX 32	/* distinct users kept per message */

@@ -13,17 +13,14 @@
  * (a batch re-read after a crash changes nothing). */
 #include <stdio.h>
 
-#include "buf.h"
 #include "err.h"
 #include "log.h"
 #include "notify.h"
-#include "pg.h"
+#include "migrate.h"
 
-static const struct {
-	int version;
-	const char *sql;
-} ns_schema[] = {
+static const struct pl_migration ns_schema[] = {
 	{ 1,
+	"33949eaa0c23403fe58613db25632010f6592e4c90494583f2c5c73be45aeb98",
 	"CREATE TABLE ns_offsets (topic text NOT NULL, partition int NOT NULL,"
 	" next_offset bigint NOT NULL, PRIMARY KEY (topic, partition));"
 	"CREATE TABLE ns_log (channel text NOT NULL, ts text NOT NULL,"
@@ -72,16 +69,19 @@ static const struct {
 	" END $f$;" },
 	/* 2: Do Not Disturb snoozes (dnd.setSnooze / dnd.endSnooze) */
 	{ 2,
+	"ce94c3d74a66daabd352161645622f69c2a4b34b98ad965d835b373031ffca13",
 	"CREATE TABLE ns_dnd (user_id text PRIMARY KEY, team_id text NOT NULL,"
 	" snooze_end bigint NOT NULL DEFAULT 0);" },
 	/* 3: notification preferences (users.prefs.set) */
 	{ 3,
+	"ce4c3c51a84e94d697b2ff2b58463d67bab6cc3d9d7d907538e59e1d5be7c07f",
 	"CREATE TABLE ns_prefs (user_id text PRIMARY KEY, team_id text NOT NULL,"
 	" notify text NOT NULL DEFAULT 'mentions' CHECK (notify IN"
 	" ('all', 'mentions', 'nothing')), muted_channels text NOT NULL DEFAULT '');" },
 	/* 4: push: devices, the outbox of push candidates (written with the
 	 * offsets), one ns_push row per (user, message) to send */
 	{ 4,
+	"9324c3fdd28cb0eacb1cc720c49f068baa799cb8f7374699611dce84efa6b4ea",
 	"CREATE TABLE ns_devices (user_id text NOT NULL, team_id text NOT NULL,"
 	" token text NOT NULL, platform text NOT NULL, created timestamptz NOT NULL"
 	" DEFAULT now(), PRIMARY KEY (user_id, token));"
@@ -147,6 +147,7 @@ static const struct {
 	/* 5: email digests: the text of a candidate, the items waiting per user,
 	 * the digests (written before they are sent, resent until acknowledged) */
 	{ 5,
+	"a1a5094de9ac20fd5f5940bc40a448a0d4a501538486fc973a426b6361f4e8b5",
 	"ALTER TABLE ns_outbox ADD COLUMN text text NOT NULL DEFAULT '';"
 	"CREATE TABLE ns_digest_items (user_id text NOT NULL, team_id text NOT NULL,"
 	" channel text NOT NULL, ts text NOT NULL, thread_ts text NOT NULL DEFAULT '',"
@@ -208,29 +209,23 @@ static const struct {
 	" END $f$;" },
 };
 
-/* ns_schema_migrate - apply what is missing, under an advisory lock so
- * replicas starting together do not race */
+/* ns_schema_migrations - the set, for the unit test */
+const struct pl_migration *
+ns_schema_migrations(size_t *n)
+{
+	*n = sizeof(ns_schema) / sizeof(ns_schema[0]);
+	return ns_schema;
+}
+
+/* ns_schema_migrate - apply what is missing (lib/migrate.c: hashes checked,
+ * one transaction under an advisory lock, recorded as service notify-svc) */
 int
 ns_schema_migrate(const char *dsn)
 {
-	struct pl_buf b;
-	size_t i;
-	int rv;
+	int rv = pl_migrations_apply(dsn, "notify-svc", ns_schema,
+	    sizeof(ns_schema) / sizeof(ns_schema[0]));
 
-	pl_buf_init(&b);
-	pl_buf_puts(&b, "SELECT pg_advisory_xact_lock(1313);"
-	    "CREATE TABLE IF NOT EXISTS schema_migrations (service text NOT NULL,"
-	    " version int NOT NULL, applied timestamptz NOT NULL DEFAULT now(),"
-	    " PRIMARY KEY (service, version));");
-	for (i = 0; i < sizeof(ns_schema) / sizeof(ns_schema[0]); i++)
-		pl_buf_printf(&b, "DO $m$ BEGIN IF NOT EXISTS (SELECT 1 FROM schema_migrations"
-		    " WHERE service = 'notify-svc' AND version = %d) THEN %s"
-		    " INSERT INTO schema_migrations (service, version) VALUES"
-		    " ('notify-svc', %d); END IF; END $m$;", ns_schema[i].version,
-		    ns_schema[i].sql, ns_schema[i].version);
-	rv = pl_pg_exec_sync(dsn, b.data);
 	if (rv != 0)
 		pl_log_error("NS-MIGRATE-FAIL", "err=%s", pl_err_str(rv));
-	pl_buf_fini(&b);
 	return rv;
 }
