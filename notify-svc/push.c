@@ -799,11 +799,6 @@ ns_push_start(void)
 {
 	int rv;
 
-	np.push_on = ns_conf.push_url != NULL && ns_conf.push_url[0] != '\0';
-	if (!ns_push_expander_on()) {
-		pl_log_info("NS-PUSH-OFF", "why=no_push_url_no_smtp_url");
-		return 0;
-	}
 	np.m_sent = push_counter("sent");
 	np.m_rejected = push_counter("rejected");
 	np.m_retried = push_counter("retried");
@@ -815,7 +810,7 @@ ns_push_start(void)
 	    "Recipients skipped because they had a live connection.", NULL);
 	np.m_latency = pl_metrics_histogram("parley_notify_push_request_seconds",
 	    "Push gateway request time.", NULL, PL_METRICS_LATENCY_S, PL_METRICS_LATENCY_S_N);
-	pl_metrics_gauge_fn("parley_notify_push_queue_depth",
+	pl_metrics_gauge_fn("parley_notify_queue_depth",
 	    "Push notifications waiting in PostgreSQL (pending).", NULL, push_g_depth, NULL);
 	pl_metrics_gauge_fn("parley_notify_push_queue_age_seconds",
 	    "Age of the oldest pending push notification.", NULL, push_g_age, NULL);
@@ -827,6 +822,12 @@ ns_push_start(void)
 	pl_metrics_gauge_fn("parley_notify_push_inflight", "Push requests running.", NULL,
 	    push_g_inflight, NULL);
 	pl_buf_init(&np.acks);
+	/* the metrics exist (at 0) with push off too: alerts read them */
+	np.push_on = ns_conf.push_url != NULL && ns_conf.push_url[0] != '\0';
+	if (!ns_push_expander_on()) {
+		pl_log_info("NS-PUSH-OFF", "why=no_push_url_no_smtp_url");
+		return 0;
+	}
 	pl_breaker_init(&np.br, (unsigned)ns_conf.push_breaker_threshold,
 	    (uint64_t)ns_conf.push_breaker_open_ms);
 	if ((rv = ns_http_init(ns.loop)) != 0)
