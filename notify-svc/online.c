@@ -1,9 +1,10 @@
 /* online.c - "who of these users has a live connection": the one question
- * push asks presence-svc. Until presence-svc's batch RPC (users.getPresence
- * / presence.query, the presence helper's work) lands on main, it reads
- * presence-svc's connection sets in the shared Redis directly: a user is
- * online while "{u:<user>}:conns" holds a session seen within online-ttl-ms
- * (presence-svc/conns.c). Wiring the RPC is a change of this file only.
+ * push asks presence-svc. It reads presence-svc's connection sets in the
+ * shared Redis: a user is online while "{u:<user>}:conns" holds a session
+ * seen within online-ttl-ms (presence-svc/conns.c). presence-svc's batch
+ * RPC (presence.query) answers active/away, and away includes users with a
+ * live connection (manual or auto away): not this question. Should it
+ * answer "connected" too, calling it is a change of this file only.
  * When Redis does not answer, everyone counts as online: a push is late
  * (retried by the next scan), never sent to someone reading. */
 #include <hiredis/hiredis.h>
