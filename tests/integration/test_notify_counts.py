@@ -209,7 +209,12 @@ def test_dnd_snooze(stack, api, team):
     b, c = team.token("bob"), team.token("carol")
     r = api.call("dnd.info", b)
     assert r["snooze_enabled"] is False and r["dnd_enabled"] is False
-    r = api.call("dnd.setSnooze", b, num_minutes="30")
+    with parley.Ws(stack.ws_url, b) as ws:
+        r = api.call("dnd.setSnooze", b, num_minutes="30")
+        # DND_UPDATED on parley.events, rendered by the gateway to bob's sessions
+        ev = ws.wait_event(lambda e: e.get("type") == "dnd_updated", what="dnd_updated")
+        assert ev["dnd_status"]["snooze_enabled"] is True
+        assert ev["dnd_status"]["snooze_endtime"] == r["snooze_endtime"]
     assert r["snooze_enabled"] is True
     assert 30 * 60 - 5 <= r["snooze_remaining"] <= 30 * 60
     end = r["snooze_endtime"]
