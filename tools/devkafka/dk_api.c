@@ -317,7 +317,12 @@ fetch_parse(int32_t corr, int32_t broker, struct dk_rd *rd)
 		struct dk_str name = dk_rd_str(rd);
 
 		t->len = name.len < 0 ? 0 : name.len;
-		t->name = pl_strndup(name.p ? name.p : "", (size_t)t->len);
+		/* all len bytes: a Kafka string may hold a NUL, and the answer
+		 * echoes t->len bytes of it (found by tests/fuzz/fuzz_devkafka) */
+		t->name = pl_malloc((size_t)t->len + 1);
+		if (t->len > 0)
+			memcpy(t->name, name.p, (size_t)t->len);
+		t->name[t->len] = '\0';
 		t->topic = dk_log_topic(t->name, t->len);
 		t->nparts = dk_rd_array(rd, 16);
 		t->parts = pl_calloc((size_t)(t->nparts ? t->nparts : 1),
