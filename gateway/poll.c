@@ -492,7 +492,7 @@ gw_poll_seqs_ok(const cJSON *asked)
 }
 
 /* gw_poll_asked - the client's last_seq: cursor, else last_seq; NULL bad */
-static cJSON *
+cJSON *
 gw_poll_asked(const struct gw_params *params)
 {
 	const char *cur = gw_params_get(params, "cursor");
@@ -522,7 +522,7 @@ gw_poll_asked(const struct gw_params *params)
 }
 
 /* gw_poll_timeout_ms - the timeout parameter, bounded; -1 when malformed */
-static int64_t
+int64_t
 gw_poll_timeout_ms(const struct gw_params *params)
 {
 	const char *t = gw_params_get(params, "timeout");
