@@ -5,6 +5,8 @@
 #   make run        install missing packages, build, start the local stack
 #   make test       unit tests (ASan/UBSan) + integration tests, one summary line
 #   make bench      the benchmark suite (tools/loadgen)
+#   make fuzz-build the libFuzzer targets (tests/fuzz/fuzz_*.c) into build/fuzz/bin
+#   make fuzz       run each of them FUZZ_SECONDS (default 90) from tests/fuzz/corpus
 #
 # Layout: lib/ -> libparley.a, proto/ -> libparleyproto.a (with the protoc-c
 # output), one folder per daemon; <dir>/*_test.c are unit tests of that folder.
@@ -53,7 +55,7 @@ BINS = $(addprefix $(BUILD)/bin/,$(DAEMONS) $(TOOLS))
 UNIT_TESTS = $(patsubst %.c,$(BUILD)/test/%,$(wildcard lib/*_test.c proto/*_test.c \
 	$(foreach d,$(DAEMONS) tools/devkafka tools/loadgen tools/floor,$(d)/*_test.c)))
 
-.PHONY: all deps run test unit-build bench clean
+.PHONY: all deps run test unit-build bench clean fuzz-build fuzz
 .DEFAULT_GOAL := all
 .SECONDARY:
 all: $(BINS)
@@ -123,4 +125,55 @@ bench: deps
 clean:
 	rm -rf build
 
+# ---- libFuzzer targets: tests/fuzz/fuzz_<name>.c, built with Debian's clang
+# and ASan+UBSan into build/fuzz (objects of their own: the targets link the
+# modules they exercise, compiled with coverage). FUZZ_MODS_<name> lists what
+# a target links besides lib/ and proto/: folders (every .c but main.c and
+# tests) or single .c files. A new target is one file plus one line here.
+FUZZ_MODS_rtm_frame = gateway
+FUZZ_MODS_api_params = gateway
+FUZZ_MODS_token = gateway
+FUZZ_MODS_envelope = gateway
+FUZZ_MODS_request = message-svc
+FUZZ_MODS_poll_args = gateway
+FUZZ_MODS_devkafka = tools/devkafka
+
+FUZZ_CC ?= clang
+FUZZ_DIR = build/fuzz
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=gnu11 -O1 -g -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE \
+	-Ilib -Iproto -I$(FUZZ_DIR)/gen $(PKG_CFLAGS) -MMD -MP \
+	-fsanitize=fuzzer-no-link $(FUZZ_SAN)
+FUZZ_NAMES = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS = $(addprefix $(FUZZ_DIR)/bin/fuzz_,$(FUZZ_NAMES))
+fuzz_objs = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
+fuzz_mods = $(foreach m,$(FUZZ_MODS_$(1)),$(if $(filter %.c,$(m)),$(m),$(call srcs,$(m))))
+FUZZ_LIB_OBJS = $(call fuzz_objs,$(call srcs,lib) $(call srcs,proto)) $(FUZZ_DIR)/obj/gen/parley.pb-c.o
+
+$(FUZZ_DIR)/gen/parley.pb-c.c: proto/parley.proto
+	@mkdir -p $(FUZZ_DIR)/gen
+	protoc-c --proto_path=proto --c_out=$(FUZZ_DIR)/gen proto/parley.proto
+$(FUZZ_DIR)/gen/parley.pb-c.h: $(FUZZ_DIR)/gen/parley.pb-c.c ;
+
+$(FUZZ_DIR)/obj/gen/parley.pb-c.o: $(FUZZ_DIR)/gen/parley.pb-c.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_DIR)/obj/%.o: %.c $(FUZZ_DIR)/gen/parley.pb-c.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_INC) -c -o $@ $<
+
+# a target includes the private headers of what it links
+$(FUZZ_DIR)/obj/tests/fuzz/%.o: FUZZ_INC = $(addprefix -I,$(DAEMONS) tools/devkafka)
+
+$(FUZZ_DIR)/bin/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$(call fuzz_mods,$$*)) $(FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@bash tests/fuzz/run.sh $(FUZZ_NAMES)
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)

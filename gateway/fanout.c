@@ -327,8 +327,6 @@ gw_fanout_held(const Parley__Envelope *env, const struct pl_kafka_msg *m)
 	    m->timestamp_ms);
 }
 
-static void gw_fanout_payload(const void *payload, size_t len, int64_t ts_ms,
-    const struct pl_kafka_msg *m);
 
 /* gw_fanout_lag_tick - apply the lagged events that are due, in order */
 static void
@@ -389,7 +387,7 @@ gw_fanout_lag_stop(void)
 
 /* gw_fanout_payload - decode one envelope, then hold or deliver it; m is
  * the Kafka message when it comes straight from the consumer */
-static void
+void
 gw_fanout_payload(const void *payload, size_t len, int64_t ts_ms,
     const struct pl_kafka_msg *m)
 {

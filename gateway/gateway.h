@@ -400,6 +400,9 @@ size_t gw_url_decode(char *s, size_t len);
 /* Slack error code of a decoding failure: invalid_arguments (too many),
  * invalid_arg_name (key too long), invalid_json */
 const char *gw_params_error(int rv);
+/* one fragment "key=value" of the query string, as lws split and decoded
+ * it: gw_params_add's error */
+int gw_params_query(struct gw_params *p, const char *frag, size_t len);
 
 struct gw_http {
 	char method[64];
@@ -442,6 +445,10 @@ void gw_fanout_stop(void);
 int gw_fanout_ready(void);
 /* deliver a rendered event to a set (used by resume too) */
 void gw_fanout_deliver(const Parley__Envelope *env, int64_t ts_ms);
+/* one parley.events payload (m: its Kafka message, NULL when lagged) */
+struct pl_kafka_msg;
+void gw_fanout_payload(const void *payload, size_t len, int64_t ts_ms,
+    const struct pl_kafka_msg *m);
 
 /* ---- members.c: the lazy membership look-up (see the file's comment) ---- */
 int gw_members_init(void);
@@ -469,6 +476,10 @@ void gw_resume_free(struct gw_conn *c);
 /* ---- poll.c ---- */
 /* events.poll on HTTP connection c (authenticated as a) */
 void gw_poll_start(struct gw_conn *c, const struct gw_auth *a);
+/* the request's cursor/last_seq as an object (NULL: malformed) and its
+ * timeout in ms (-1: malformed): events.poll's argument parsing */
+struct cJSON *gw_poll_asked(const struct gw_params *params);
+int64_t gw_poll_timeout_ms(const struct gw_params *params);
 /* a live event for a held poll (fanout.c) */
 void gw_poll_event(struct gw_conn *c, const struct gw_blob *b,
     const char *channel, int64_t seq);

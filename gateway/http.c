@@ -196,6 +196,20 @@ gw_params_form(struct gw_params *p, const char *s, size_t len)
 	return rv;
 }
 
+/* gw_params_query - one query fragment "key=value" (lws split the query at
+ * '&' and url-decoded it); a fragment without '=' or a key is ignored.
+ * gw_params_add's error */
+int
+gw_params_query(struct gw_params *p, const char *frag, size_t len)
+{
+	const char *eq = memchr(frag, '=', len);
+
+	if (eq != NULL && eq > frag)
+		return gw_params_add(p, frag, (size_t)(eq - frag), eq + 1,
+		    len - (size_t)(eq + 1 - frag));
+	return 0;
+}
+
 /* gw_params_json - decode a JSON object body */
 int
 gw_params_json(struct gw_params *p, const char *s, size_t len)

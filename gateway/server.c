@@ -259,7 +259,6 @@ gw_server_api(struct lws *wsi, struct gw_conn *c, const char *path)
 {
 	struct gw_http *h = pl_calloc(1, sizeof(*h));
 	char frag[8192];
-	const char *eq;
 	int i, n, rv = 0;
 
 	c->wsi = wsi;
@@ -274,12 +273,8 @@ gw_server_api(struct lws *wsi, struct gw_conn *c, const char *path)
 	gw_conn_register(c);
 	/* lws has split the query at '&' and url-decoded each fragment */
 	for (i = 0; rv == 0 && (n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag),
-	    WSI_TOKEN_HTTP_URI_ARGS, i)) > 0; i++) {
-		eq = memchr(frag, '=', (size_t)n);
-		if (eq != NULL && eq > frag)
-			rv = gw_params_add(&h->params, frag, (size_t)(eq - frag), eq + 1,
-			    (size_t)(n - (eq + 1 - frag)));
-	}
+	    WSI_TOKEN_HTTP_URI_ARGS, i)) > 0; i++)
+		rv = gw_params_query(&h->params, frag, (size_t)n);
 	h->param_err = rv;
 	if (h->is_post)
 		return gw_server_body_limit(wsi, c);

@@ -118,6 +118,7 @@ struct ms_metrics {
 	struct pl_metric *too_large;
 };
 extern struct ms_metrics ms_m;
+void ms_svc_metrics(void);	/* register them (ms_svc_start does) */
 
 /* ---- seq.c (pure) */
 #define MS_TS_MAX 32
@@ -194,6 +195,8 @@ void ms_call_rv_error(struct ms_call **c, int rv);
 
 /* ---- methods.c */
 void ms_methods_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *arg);
+struct ms_method;
+const struct ms_method *ms_methods_check(const struct ms_call *c, const char **why_r);
 
 /* ---- migrations.c */
 int ms_migrations_apply(const char *dsn, int directory);

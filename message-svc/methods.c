@@ -78,6 +78,17 @@ ms_methods_refuse(const struct ms_method *m, const struct ms_call *c)
 	return NULL;
 }
 
+/* ms_methods_check - the table entry of c's method when c may run it; else
+ * NULL and *why_r is the error code (a seam: tests/fuzz/fuzz_request.c) */
+const struct ms_method *
+ms_methods_check(const struct ms_call *c, const char **why_r)
+{
+	const struct ms_method *m = ms_methods_find(c->req->method);
+
+	*why_r = m == NULL ? "unknown_method" : ms_methods_refuse(m, c);
+	return *why_r == NULL ? m : NULL;
+}
+
 /* ms_methods_handle - the rpc handler: decode, look up, check, dispatch.
  * Undecodable input is dropped with an error reply and counted. */
 void
@@ -103,11 +114,7 @@ ms_methods_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *ar
 	}
 	c = ms_call_create(rpc, req);
 	pl_log_debug("MS-REQ", "method=%s user=%s", req->method, c->user);
-	if ((m = ms_methods_find(req->method)) == NULL) {
-		ms_call_error(&c, "unknown_method");
-		return;
-	}
-	if ((why = ms_methods_refuse(m, c)) != NULL) {
+	if ((m = ms_methods_check(c, &why)) == NULL) {
 		ms_call_error(&c, why);
 		return;
 	}

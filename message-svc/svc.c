@@ -44,7 +44,7 @@ ms_svc_brokers(void)
 }
 
 /* ms_svc_metrics - register every metric once */
-static void
+void
 ms_svc_metrics(void)
 {
 	ms_m.requests = pl_metrics_counter("parley_ms_requests_total", "requests received", NULL);

@@ -152,6 +152,8 @@ pl_message_clnt_call(struct pl_message_clnt *c, int shard,
 	size_t len;
 	int rv;
 
+	if (c == NULL)
+		return PL_EUNAVAIL;
 	if (shard < 0)
 		shard = pl_message_clnt_route(c, req);
 	if (shard >= c->nshards)

@@ -33,7 +33,8 @@ int pl_message_clnt_start(struct pl_loop *l, const struct pl_message_clnt_conf *
     struct pl_message_clnt **r);
 int pl_message_clnt_route(const struct pl_message_clnt *c, const Parley__Request *req);
 /* shard -1: route by pl_message_clnt_route. Returns 0 when done will run;
- * a non-zero return (PL_EUNAVAIL: the shard's breaker is open, PL_EINVAL,
+ * a non-zero return (PL_EUNAVAIL: the shard's breaker is open, or c is NULL:
+ * no client started yet, as in the fuzz targets; PL_EINVAL,
  * or pl_rpc_call's error) means done will NOT be called. */
 int pl_message_clnt_call(struct pl_message_clnt *c, int shard,
     const Parley__Request *req, pl_message_done done, void *arg);
