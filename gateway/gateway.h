@@ -308,6 +308,9 @@ void gw_conn_closed(struct gw_conn *c);
 /* a pong (or any control frame) arrived: the peer is alive */
 void gw_conn_pong(struct gw_conn *c);
 int gw_conn_receive(struct gw_conn *c, const void *in, size_t len);
+/* the client's close frame: 0 to let lws echo it, -1 when it was invalid
+ * (answered 1002 or 1007 and closed) */
+int gw_conn_peer_close(struct gw_conn *c, const void *in, size_t len);
 int gw_conn_writeable(struct gw_conn *c);
 /* send text (copied); PL_ECLOSED when the connection is closing */
 int gw_conn_send(struct gw_conn *c, const char *text, size_t len);

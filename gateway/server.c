@@ -429,6 +429,8 @@ gw_server_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return gw_conn_established(c);
 	case LWS_CALLBACK_RECEIVE:
 		return gw_conn_receive(c, in, len);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		return gw_conn_peer_close(c, in, len);
 	case LWS_CALLBACK_RECEIVE_PONG:
 		gw_conn_pong(c);
 		return 0;

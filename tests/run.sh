@@ -11,6 +11,7 @@
 #
 #   PARLEY_TEST_UNIT_TIMEOUT   seconds per unit-test binary (default 120)
 #   PARLEY_TEST_IT_TIMEOUT     seconds for the whole integration suite (default 1200)
+#   PARLEY_TEST_FUZZ_SECONDS   seconds per libFuzzer target (default 10, at most 20)
 #   PYTEST_ARGS                extra arguments for pytest (e.g. "-k skeleton -x")
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -107,6 +108,27 @@ else
 	[ "$c_fail" = 0 ] || grep -E 'FAIL|->' "$c_log" | head -n 30 | sed 's/^/    /'
 	passed=$((passed + c_pass))
 	failed=$((failed + c_fail))
+fi
+
+# 2c. the libFuzzer targets, each briefly from its corpus (`make fuzz` runs
+# them longer); a crash, leak or sanitizer report is a failure
+fz_log="$LOGS/fuzz.log"
+if step fuzz-build 1200 make -j"$JOBS" fuzz-build; then
+	FUZZ_SECONDS=${PARLEY_TEST_FUZZ_SECONDS:-10} bash tests/fuzz/run.sh >"$fz_log" 2>&1
+	rc=$?
+	summary=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed$' "$fz_log" | tail -n 1)
+	f_pass=$(sed -E 's/^fuzz: ([0-9]+) passed.*/\1/' <<<"$summary")
+	f_fail=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$summary")
+	if [ -z "$summary" ] || { [ "$rc" != 0 ] && [ "$f_fail" = 0 ]; }; then
+		say "fuzz: FAILED (exit $rc, summary: ${summary:-none}, log $fz_log)"
+		tail -n 20 "$fz_log" | sed 's/^/    /'
+		f_pass=0 f_fail=1
+	else
+		say "fuzz: $f_pass passed, $f_fail failed (log $fz_log)"
+		[ "$f_fail" = 0 ] || grep -vE '^fuzz: ' "$fz_log" | head -n 20 | sed 's/^/    /'
+	fi
+	passed=$((passed + f_pass))
+	failed=$((failed + f_fail))
 fi
 
 # 3. integration tests (need the daemons from step 1)
