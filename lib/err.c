@@ -7,7 +7,7 @@
 static const char *const pl_err_names[] = {
 	"invalid", "timed_out", "closed", "again", "not_found", "exists",
 	"protocol", "io", "permission", "too_big", "expired", "internal",
-	"unavailable",
+	"unavailable", "bad_char",
 };
 
 /* pl_err_str - a short stable name for rv ("timed_out", or strerror for -errno). */

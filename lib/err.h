@@ -21,6 +21,7 @@ enum {
 	PL_EEXPIRED = -1010,	/* token or url expired */
 	PL_EINTERNAL = -1011,	/* broken invariant that was survived */
 	PL_EUNAVAIL = -1012,	/* dependency unavailable (breaker open, down) */
+	PL_EBADCHAR = -1013,	/* text holds a character it may not (a NUL) */
 };
 
 /* pl_err_str - a short stable name for rv ("timed_out", or strerror for -errno). */

@@ -1,5 +1,6 @@
 /* json.c - small helpers over cJSON. */
 #include <math.h>
+#include <string.h>
 
 #include "err.h"
 #include "json.h"
@@ -60,4 +61,42 @@ pl_json_print(const cJSON *o)
 	if (s == NULL)
 		pl_panic("PL-OOM", "what=cJSON_PrintUnformatted");
 	return s;
+}
+
+/* pl_json_parse - exactly one JSON value, then only whitespace */
+int
+pl_json_parse(const char *s, size_t n, cJSON **o_r)
+{
+	const char *end = NULL;
+	cJSON *o = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+
+	*o_r = NULL;
+	if (o == NULL)
+		return PL_EINVAL;
+	while (end != NULL && end < s + n && (*end == ' ' || *end == '\t' ||
+	    *end == '\n' || *end == '\r'))
+		end++;
+	if (end == NULL || end != s + n) {
+		cJSON_Delete(o);
+		return PL_EINVAL;
+	}
+	*o_r = o;
+	return 0;
+}
+
+/* pl_json_has_nul - a \u0000 escape (an escaped backslash is skipped,
+ * so "\\u0000" is the six characters it spells) */
+int
+pl_json_has_nul(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i++) {
+		if (s[i] != '\\')
+			continue;
+		if (s[i + 1] == 'u' && n - i >= 6 && memcmp(s + i + 2, "0000", 4) == 0)
+			return 1;
+		i++;		/* the escaped character */
+	}
+	return 0;
 }

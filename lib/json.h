@@ -18,5 +18,12 @@ int pl_json_int(const cJSON *o, const char *key, int64_t *v);
 int pl_json_int_in(const cJSON *n, int64_t lo, int64_t hi, int64_t *v);
 /* pl_json_print - compact text (heap) */
 char *pl_json_print(const cJSON *o);
+/* pl_json_parse - s[0..n) as exactly one JSON value (whitespace may
+ * follow it, nothing else: cJSON alone takes '{}{}' or '{} x' as '{}'); the
+ * caller deletes *o_r. PL_EINVAL when it is not. */
+int pl_json_parse(const char *s, size_t n, cJSON **o_r);
+/* pl_json_has_nul - does JSON text s[0..n) encode a NUL (\u0000) in a
+ * string: C strings would end there and silently lose the rest */
+int pl_json_has_nul(const char *s, size_t n);
 
 #endif

@@ -1,6 +1,7 @@
 /* json_test.c - pl_json_str, pl_json_int, pl_json_print. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "err.h"
 #include "json.h"
@@ -88,9 +89,52 @@ PL_TEST(test_int_in)
 	}
 }
 
+/* one value and nothing after it: cJSON alone took "{}{}" as "{}" */
+PL_TEST(test_parse_whole)
+{
+	static const struct { const char *s; int rv; } cases[] = {
+		{ "{}", 0 }, { " {\"a\":1} \r\n\t", 0 }, { "[1]", 0 }, { "7", 0 },
+		{ "{}{}", PL_EINVAL }, { "{} x", PL_EINVAL }, { "{", PL_EINVAL },
+		{ "", PL_EINVAL }, { "{}\0", PL_EINVAL },
+	};
+	cJSON *o;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = i == 8 ? 3 : strlen(cases[i].s);	/* 8: the NUL counts */
+
+		PL_CHECK_EQ_INT(pl_json_parse(cases[i].s, n, &o), cases[i].rv);
+		PL_CHECK((o != NULL) == (cases[i].rv == 0));
+		cJSON_Delete(o);
+	}
+	/* nesting beyond cJSON's limit is refused, not recursed into */
+	{
+		size_t d = 10000, k;
+		char *s = malloc(2 * d);
+
+		for (k = 0; k < d; k++) {
+			s[k] = '[';
+			s[2 * d - 1 - k] = ']';
+		}
+		PL_CHECK_EQ_INT(pl_json_parse(s, 2 * d, &o), PL_EINVAL);
+		free(s);
+	}
+}
+
+PL_TEST(test_has_nul)
+{
+	PL_CHECK(pl_json_has_nul("\"a\\u0000b\"", 10));
+	PL_CHECK(!pl_json_has_nul("\"a\\\\u0000b\"", 11));	/* \\ then u0000 */
+	PL_CHECK(!pl_json_has_nul("\"\\u0001\"", 8));
+	PL_CHECK(!pl_json_has_nul("\"\\u000", 7));
+	PL_CHECK(pl_json_has_nul("{\"k\\u0000\":1}", 13));
+}
+
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_members),
 	PL_TEST_CASE(test_print),
 	PL_TEST_CASE(test_int_in),
+	PL_TEST_CASE(test_parse_whole),
+	PL_TEST_CASE(test_has_nul),
 };
 PL_TEST_MAIN(tests)
