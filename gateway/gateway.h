@@ -404,7 +404,7 @@ size_t gw_url_decode(char *s, size_t len);
  * invalid_arg_name (key too long), invalid_json */
 const char *gw_params_error(int rv);
 /* one fragment "key=value" of the query string, as lws split and decoded
- * it: gw_params_add's error */
+ * it: gw_params_add's error, PL_EBADCHAR for a NUL */
 int gw_params_query(struct gw_params *p, const char *frag, size_t len);
 
 struct gw_http {

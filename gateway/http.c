@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "gateway.h"
+#include "json.h"
 #include "log.h"
 #include "mem.h"
 
@@ -174,14 +175,18 @@ gw_url_decode(char *s, size_t len)
 }
 
 /* gw_params_form - decode application/x-www-form-urlencoded text; stops at
- * the first pair gw_params_add refuses and returns its error */
+ * the first pair gw_params_add refuses and returns its error. PL_EBADCHAR
+ * for a NUL, raw or %00 (C strings would cut the rest off) */
 int
 gw_params_form(struct gw_params *p, const char *s, size_t len)
 {
-	char *copy = pl_strndup(s, len), *pair, *save = NULL, *eq;
+	char *copy, *pair, *save = NULL, *eq;
 	size_t kl, vl;
 	int rv = 0;
 
+	if (memchr(s, 0, len) != NULL)
+		return PL_EBADCHAR;
+	copy = pl_strndup(s, len);
 	for (pair = strtok_r(copy, "&", &save); pair != NULL && rv == 0;
 	    pair = strtok_r(NULL, "&", &save)) {
 		eq = strchr(pair, '=');
@@ -189,7 +194,9 @@ gw_params_form(struct gw_params *p, const char *s, size_t len)
 			*eq++ = 0;
 		kl = gw_url_decode(pair, strlen(pair));
 		vl = eq ? gw_url_decode(eq, strlen(eq)) : 0;
-		if (kl > 0)
+		if (strlen(pair) != kl || (eq != NULL && strlen(eq) != vl))
+			rv = PL_EBADCHAR;
+		else if (kl > 0)
 			rv = gw_params_add(p, pair, kl, eq ? eq : "", vl);
 	}
 	free(copy);
@@ -198,29 +205,36 @@ gw_params_form(struct gw_params *p, const char *s, size_t len)
 
 /* gw_params_query - one query fragment "key=value" (lws split the query at
  * '&' and url-decoded it); a fragment without '=' or a key is ignored.
- * gw_params_add's error */
+ * gw_params_add's error, or PL_EBADCHAR when it holds a NUL (%00) */
 int
 gw_params_query(struct gw_params *p, const char *frag, size_t len)
 {
 	const char *eq = memchr(frag, '=', len);
 
+	if (memchr(frag, 0, len) != NULL)
+		return PL_EBADCHAR;
 	if (eq != NULL && eq > frag)
 		return gw_params_add(p, frag, (size_t)(eq - frag), eq + 1,
 		    len - (size_t)(eq + 1 - frag));
 	return 0;
 }
 
-/* gw_params_json - decode a JSON object body */
+/* gw_params_json - decode a JSON object body: PL_EINVAL when it is not
+ * exactly one object, PL_EBADCHAR when a string holds a NUL (\u0000) */
 int
 gw_params_json(struct gw_params *p, const char *s, size_t len)
 {
-	cJSON *o = cJSON_ParseWithLength(s, len), *it;
+	cJSON *o = NULL, *it;
 	char *text;
 	int rv = 0;
 
-	if (o == NULL || !cJSON_IsObject(o)) {
+	if (pl_json_parse(s, len, &o) != 0 || !cJSON_IsObject(o)) {
 		cJSON_Delete(o);
 		return PL_EINVAL;
+	}
+	if (pl_json_has_nul(s, len)) {
+		cJSON_Delete(o);
+		return PL_EBADCHAR;
 	}
 	for (it = o->child; it != NULL && rv == 0; it = it->next) {
 		if (cJSON_IsString(it)) {
@@ -245,6 +259,7 @@ gw_params_error(int rv)
 	switch (rv) {
 	case PL_ETOOBIG: return "invalid_arguments";
 	case PL_EPROTO: return "invalid_arg_name";
+	case PL_EBADCHAR: return "invalid_arguments";	/* a NUL */
 	default: return "invalid_json";
 	}
 }

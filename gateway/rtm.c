@@ -123,6 +123,21 @@ out:
 	free(call);
 }
 
+/* gw_rtm_strings_ok - each of keys is missing, null, or a string: a
+ * thread_ts or client_msg_id of another type would be dropped silently
+ * (the reply posted to the channel, the dedupe key lost) */
+static int
+gw_rtm_strings_ok(const cJSON *f, const char *const *keys)
+{
+	const cJSON *v;
+
+	for (; *keys != NULL; keys++)
+		if ((v = cJSON_GetObjectItemCaseSensitive(f, *keys)) != NULL &&
+		    !cJSON_IsString(v) && !cJSON_IsNull(v))
+			return 0;
+	return 1;
+}
+
 /* gw_rtm_message - {"type":"message","channel","text",...} */
 static int
 gw_rtm_message(struct gw_conn *c, const cJSON *f, int64_t id)
@@ -138,6 +153,10 @@ gw_rtm_message(struct gw_conn *c, const cJSON *f, int64_t id)
 
 	if (id < 0) {
 		gw_rtm_error(c, -1, "invalid_arguments", "message needs an integer id");
+		return 0;
+	}
+	if (!gw_rtm_strings_ok(f, (const char *const[]){ "thread_ts", "client_msg_id", NULL })) {
+		gw_rtm_fail(c, id, "invalid_arguments", "thread_ts and client_msg_id are strings");
 		return 0;
 	}
 	if (!gw_limits_send(c, &wait)) {
@@ -323,18 +342,23 @@ static const struct {
 int
 gw_rtm_frame(struct gw_conn *c, const char *text, size_t len)
 {
-	cJSON *f = cJSON_ParseWithLength(text, len);
+	cJSON *f = NULL;
 	const char *type;
 	int64_t id = -1;
 	size_t i;
 	int rv = 0;
 
-	if (f == NULL || !cJSON_IsObject(f)) {
+	if (pl_json_parse(text, len, &f) != 0 || !cJSON_IsObject(f)) {
 		gw_rtm_error(c, -1, "invalid_json", "a frame is one JSON object");
 		goto out;
 	}
 	if (pl_json_int(f, "id", &id) != 0 || id < 0)
 		id = -1;
+	if (pl_json_has_nul(text, len)) {
+		/* C strings end at a NUL: the rest of the text would be lost */
+		gw_rtm_error(c, id, "invalid_arguments", "strings may not hold NUL characters");
+		goto out;
+	}
 	type = pl_json_str(f, "type");
 	for (i = 0; type != NULL && i < sizeof(gw_rtm_types) / sizeof(gw_rtm_types[0]); i++) {
 		if (strcmp(type, gw_rtm_types[i].type) == 0) {
