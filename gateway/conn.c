@@ -38,6 +38,7 @@
 #include "mem.h"
 #include "message_clnt.h"
 #include "metrics.h"
+#include "utf8.h"
 
 #define GW_SWEEP_MS 1000		/* each connection once per this */
 #define GW_SWEEP_SLICE_MS 10		/* a slice of them every this */
@@ -280,48 +281,13 @@ gw_conn_close_now(struct gw_conn *c, int code)
 	return -1;
 }
 
-/* gw_conn_utf8_ok - p[0..n) is well-formed UTF-8 (no overlong forms, no
- * surrogates, nothing above U+10FFFF) */
-static int
-gw_conn_utf8_ok(const unsigned char *p, size_t n)
-{
-	size_t i = 0, k, need;
-	uint32_t cp;
-
-	while (i < n) {
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (p[i] >= 0xC2 && p[i] <= 0xDF)
-			need = 1, cp = p[i] & 0x1F;
-		else if (p[i] >= 0xE0 && p[i] <= 0xEF)
-			need = 2, cp = p[i] & 0x0F;
-		else if (p[i] >= 0xF0 && p[i] <= 0xF4)
-			need = 3, cp = p[i] & 0x07;
-		else
-			return 0;
-		if (n - i <= need)
-			return 0;
-		for (k = 1; k <= need; k++) {
-			if ((p[i + k] & 0xC0) != 0x80)
-				return 0;
-			cp = cp << 6 | (p[i + k] & 0x3F);
-		}
-		if ((need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-		    (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-			return 0;
-		i += need + 1;
-	}
-	return 1;
-}
-
 /* gw_conn_peer_close - the client's close frame (RFC 6455 5.5.1, 7.4): lws
  * 4.1.6 refuses codes below 3000 that may not be sent, but echoes 5000 and
  * up and a 1-byte body (as 1005), so the gateway checks first. A body of one byte,
  * or a code that may not be sent (below 1000, 1004-1006, 1015-2999, 5000
  * and up) is answered 1002, a reason that is not UTF-8 1007, and the socket
- * is closed; 0 lets lws echo a valid close. */
+ * is closed (pl_utf8_valid: a NUL in a reason counts as invalid too); 0
+ * lets lws echo a valid close. */
 int
 gw_conn_peer_close(struct gw_conn *c, const void *in, size_t len)
 {
@@ -336,7 +302,7 @@ gw_conn_peer_close(struct gw_conn *c, const void *in, size_t len)
 	if (code < 1000 || (code >= 1004 && code <= 1006) ||
 	    (code >= 1015 && code < 3000) || code >= 5000)
 		return gw_conn_close_now(c, 1002);
-	if (!gw_conn_utf8_ok(p + 2, len - 2))
+	if (!pl_utf8_valid((const char *)p + 2, len - 2))
 		return gw_conn_close_now(c, 1007);
 	return 0;
 }

@@ -199,9 +199,9 @@ def test_rtm_huge_strings(alice, bob, tm):
         ({"type": "message", "channel": big, "text": "hi"}, "channel_not_found"),
         ({"type": "message", "channel": tm.channel, "text": "hi", "thread_ts": big},
          "invalid_arguments"),
+        ({"type": "message", "channel": tm.channel, "text": "hi", "client_msg_id": big},
+         "invalid_arguments"),
     ]:
-        # (a huge client_msg_id is message field validation: h-persist's
-        # pl_fields refuses it, docs/security.md section 1)
         r = alice.request(frame)
         assert r.get("ok") is False, (str(r)[:300], frame.keys())
         assert error_of(r) in (want, "invalid_arguments", "invalid_thread_ts",
@@ -329,6 +329,7 @@ def test_api_huge_strings(gw, tm, bob):
         ({"channel": tm.channel, "text": big}, "msg_too_long"),
         ({"channel": big, "text": "x"}, "channel_not_found"),
         ({"channel": tm.channel, "text": "x", "thread_ts": big}, "invalid_arguments"),
+        ({"channel": tm.channel, "text": "x", "client_msg_id": big}, "invalid_arguments"),
     ]:
         r = post_raw(gw, "chat.postMessage", tok, json.dumps(params).encode(),
                      "application/json")
