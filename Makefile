@@ -135,6 +135,7 @@ FUZZ_MODS_api_params = gateway
 FUZZ_MODS_token = gateway
 FUZZ_MODS_envelope = gateway
 FUZZ_MODS_request = message-svc
+FUZZ_MODS_reply = gateway
 FUZZ_MODS_poll_args = gateway
 FUZZ_MODS_devkafka = tools/devkafka
 

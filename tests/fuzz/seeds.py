@@ -119,6 +119,24 @@ def request():
     put("request", "unknown", req("no.such", {}))
 
 
+def reply():
+    def chan(cid, kind="public", epoch=1, archived=False):
+        c = f_bytes(1, cid) + f_bytes(2, "T1") + f_bytes(3, kind) + f_bytes(4, "n-" + cid) + \
+            f_int(5, 7) + f_int(10, epoch)
+        return c + (f_int(6, 1) if archived else b"")
+    user = f_bytes(1, "U9") + f_bytes(2, "T1") + f_bytes(3, "nine")
+    team = f_bytes(1, "T1") + f_bytes(2, "fuzz") + f_bytes(3, "fuzz")
+    chans = [chan("C1"), chan("C2", "private", 3), chan("D7", "dm"), chan("G8", "group"),
+             chan("C1"), chan("C5", archived=True), chan("C" + "x" * 20), chan("")]
+    boot = f_bytes(1, user) + f_bytes(2, team) + b"".join(f_bytes(3, c) for c in chans)
+    put("reply", "boot", f_int(1, 1) + f_bytes(6, boot))
+    put("reply", "boot-empty", f_int(1, 1) + f_bytes(6, b""))
+    put("reply", "error", f_bytes(2, "not_authed"))
+    msg = message()
+    put("reply", "message", f_int(1, 1) + f_bytes(4, msg) + f_bytes(3, '{"channel":"C1"}'))
+    put("reply", "replay", f_int(1, 1) + f_bytes(5, envelope(1, 10, msg)) + f_int(8, 1))
+
+
 # ---- Kafka requests (devkafka), by hand ----
 def k_str(s):
     if s is None:
@@ -194,5 +212,6 @@ if __name__ == "__main__":
     token()
     envelope_seeds()
     request()
+    reply()
     devkafka()
     poll_args()
