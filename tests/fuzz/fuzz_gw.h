@@ -4,13 +4,16 @@
  * as session.boot joins it. What is not there: a socket (c->ws = 0, so a
  * handler renders its answer, then gw_conn_send drops it) and a message-svc
  * client (gw.msg NULL: every call fails PL_EUNAVAIL, as when the breaker is
- * open, and the handler's failure path runs). */
+ * open, and the handler's failure path runs). The libuv loop exists (the
+ * modules' init functions start timers on it) but never runs. */
 #ifndef FUZZ_GW_H
 #define FUZZ_GW_H
 #include <string.h>
+#include <uv.h>
 
 #include "gateway.h"
 #include "log.h"
+#include "loop.h"
 
 static struct gw_conn fuzz_gw_c;
 
@@ -48,6 +51,7 @@ static FUZZ_UNUSED struct gw_conn *
 fuzz_gw_conn(void)
 {
 	static int done;
+	static uv_loop_t uv;
 	static char *ids[] = { "C1", "C2", "G3" };
 	Parley__Channel ch[3], *chp[3];
 	Parley__Boot boot = PARLEY__BOOT__INIT;
@@ -60,9 +64,13 @@ fuzz_gw_conn(void)
 	done = 1;
 	pl_log_init("fuzz", "error");
 	fuzz_gw_settings();
+	uv_loop_init(&uv);
+	gw.uv = &uv;
+	gw.loop = pl_loop_uv_create(&uv);
 	gw_metrics_init();
 	gw_cache_init();
 	gw_members_init();
+	gw_active_init();
 	c->fd = -1;
 	c->state = GW_CONN_LIVE;
 	strcpy(c->user, "U1");
