@@ -138,6 +138,7 @@ FUZZ_MODS_request = message-svc
 FUZZ_MODS_reply = gateway
 FUZZ_MODS_poll_args = gateway
 FUZZ_MODS_devkafka = tools/devkafka
+FUZZ_MODS_search_query = search-indexer/query.c
 
 FUZZ_CC ?= clang
 FUZZ_DIR = build/fuzz

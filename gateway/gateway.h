@@ -401,7 +401,7 @@ int gw_params_form(struct gw_params *p, const char *s, size_t len);
 int gw_params_json(struct gw_params *p, const char *s, size_t len);
 size_t gw_url_decode(char *s, size_t len);
 /* Slack error code of a decoding failure: invalid_arguments (too many),
- * invalid_arg_name (key too long), invalid_json */
+ * invalid_arg_name (key too long), invalid_arguments (a NUL), invalid_json */
 const char *gw_params_error(int rv);
 /* one fragment "key=value" of the query string, as lws split and decoded
  * it: gw_params_add's error, PL_EBADCHAR for a NUL */

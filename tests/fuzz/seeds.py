@@ -198,6 +198,16 @@ def devkafka():
     put("devkafka", "initproducerid-v1", k_hdr(22, 1) + k_str(None) + struct.pack(">ih", 60000, -1) + b"\x00"[:0])
 
 
+def search_query():
+    for i, q in enumerate([
+        "hello world", '"a phrase" -not -"no phrase"', "in:#general in:C1 from:@alice from:me",
+        "in:@bob to:me has:link has::thumbsup: is:thread",
+        "before:2026-01-02 after:2025 on:2026-03 during:2026-03-04 word",
+        "has:wings before:soon", '"unbalanced quote runs', "caf\u00e9 \u65e5\u672c",
+    ]):
+        put("search_query", "%02d" % i, q)
+
+
 def poll_args():
     put("poll_args", "poll-last-seq", b"\x00timeout=5&last_seq=%7B%22C1%22%3A3%7D")
     put("poll_args", "poll-cursor", b"\x00cursor=eyJDMSI6M30&timeout=0.5")
@@ -215,3 +225,4 @@ if __name__ == "__main__":
     reply()
     devkafka()
     poll_args()
+    search_query()
