@@ -1,5 +1,6 @@
 /* dk_api_test.c - devkafka's request handlers (dk_api.c) on hand-made
  * requests: the regressions of what tests/fuzz/fuzz_devkafka found. */
+/* test-links: dk_wire dk_log */
 #include <stdint.h>
 #include <string.h>
 
