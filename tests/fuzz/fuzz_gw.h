@@ -19,7 +19,8 @@ static struct gw_conn fuzz_gw_c;
 
 #define FUZZ_UNUSED __attribute__((unused))
 
-/* fuzz_gw_settings - main.c's defaults for what the targets reach */
+/* fuzz_gw_settings - main.c's defaults (every setting with a lower bound
+ * above 0: a 0 the daemon can never run with is not a finding) */
 static FUZZ_UNUSED void
 fuzz_gw_settings(void)
 {
@@ -44,6 +45,26 @@ fuzz_gw_settings(void)
 	gw_conf.max_polls = 10000;
 	gw_conf.max_polls_user = 4;
 	gw_conf.api_buckets = 100000;
+	gw_conf.max_params = 100;
+	gw_conf.max_user_channels = 10000;
+	gw_conf.http_header_pool = 1024;
+	gw_conf.http_header_timeout_s = 10;
+	gw_conf.http_request_timeout_s = 30;
+	gw_conf.max_conns_user = 50;
+	gw_conf.max_conns_ip = 256;
+	gw_conf.rx_buffer = 128;
+	gw_conf.rate_msg_per_s = 1;
+	gw_conf.rate_msg_burst = 10;
+	gw_conf.rate_accept_per_s = 2000;
+	gw_conf.rate_accept_burst = 4000;
+	gw_conf.rate_presence_query = 100;
+	gw_conf.ping_s = 30;
+	gw_conf.pong_timeout_s = 10;
+	gw_conf.idle_s = 300;
+	gw_conf.breaker_threshold = 5;
+	gw_conf.breaker_open_ms = 2000;
+	gw_conf.auth_check_s = 60;
+	gw_conf.auth_cache = 100000;
 }
 
 /* fuzz_gw_conn - the booted connection (set up on the first call) */
