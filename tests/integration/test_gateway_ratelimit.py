@@ -26,15 +26,17 @@ def test_tier1_rtm_connect_429_retry_after(stack, team, extra_gateway):
     assert api.call("auth.test", team.token("alice"))["ok"]
 
 
-def test_post_message_limited_per_channel(stack, team, extra_gateway, api):
+def test_post_message_limited_per_user_and_channel(stack, team, extra_gateway, api):
     gw = extra_gateway(PARLEY_RATE_LIMITS=1)
     gapi = parley.Api(gw.http_url)
     n, r = _until_429(gapi, 30, "chat.postMessage", team.token("alice"),
                       channel=team.channel, text="burst")
     assert r is not None and n == 10, n           # burst 10, then ~1/s
     assert int(r.headers["Retry-After"]) >= 1
-    # the channel's bucket, not the user's: bob is limited there too
-    r = gapi.raw("chat.postMessage", team.token("bob"), channel=team.channel, text="x")
+    # the bucket is the user's on that channel (docs/security.md §8): bob
+    # still posts there, alice is still limited there
+    assert gapi.call("chat.postMessage", team.token("bob"), channel=team.channel, text="x")["ok"]
+    r = gapi.raw("chat.postMessage", team.token("alice"), channel=team.channel, text="x")
     assert r.status_code == 429
     other = gapi.call("conversations.create", team.token("alice"),
                       name=parley.unique("rl-"))["channel"]["id"]
