@@ -280,16 +280,39 @@ gw_api_fields(const struct gw_conn *c)
 	return pl_fields_message_error(gw_params_get(p, "text"), NULL, NULL);
 }
 
+/* gw_api_route - build the request of an API call and hand it to one
+ * service's client stub (send); answered like a forward */
+static void
+gw_api_route(struct gw_conn *c, struct gw_auth *a,
+    int (*send)(Parley__Request *req, struct gw_api_call *call))
+{
+	struct gw_api_call *call = gw_api_call_new(c, a);
+	Parley__Request req;
+	Parley__Caller caller;
+	char key[33];
+	int rv;
+
+	gw_api_request(c, a, &req, &caller, key);
+	rv = send(&req, call);
+	req.caller = NULL;
+	req.source = NULL;
+	req.idempotency_key = NULL;
+	pl_request_fini(&req);
+	if (rv != 0)
+		gw_api_forwarded(rv, NULL, call);
+}
+
+static int
+gw_api_to_message(Parley__Request *req, struct gw_api_call *call)
+{
+	return pl_message_clnt_call(gw.msg, -1, req, gw_api_forwarded, call);
+}
+
 /* gw_api_forward - send the call to message-svc (routed by message_clnt) */
 static void
 gw_api_forward(struct gw_conn *c, struct gw_auth *a)
 {
-	struct gw_api_call *call;
-	Parley__Request req;
-	Parley__Caller caller;
 	const char *bad;
-	char key[33];
-	int rv;
 
 	if ((bad = gw_api_fields(c)) != NULL) {
 		gw_api_reply_error(c, bad);
@@ -297,76 +320,47 @@ gw_api_forward(struct gw_conn *c, struct gw_auth *a)
 	}
 	if (strcmp(c->http->method, "chat.postMessage") == 0)
 		gw_presence_activity(a->user, a->team);
-	call = gw_api_call_new(c, a);
-	gw_api_request(c, a, &req, &caller, key);
-	rv = pl_message_clnt_call(gw.msg, -1, &req, gw_api_forwarded, call);
-	req.caller = NULL;
-	req.source = NULL;
-	req.idempotency_key = NULL;
-	pl_request_fini(&req);
-	if (rv != 0)
-		gw_api_forwarded(rv, NULL, call);
+	gw_api_route(c, a, gw_api_to_message);
+}
+
+static int
+gw_api_to_search(Parley__Request *req, struct gw_api_call *call)
+{
+	return pl_search_clnt_call(gw.search, req, gw_api_forwarded, call);
+}
+
+static int
+gw_api_to_presence(Parley__Request *req, struct gw_api_call *call)
+{
+	return pl_presence_call(gw.presence, req, gw_api_forwarded, call);
+}
+
+static int
+gw_api_to_notify(Parley__Request *req, struct gw_api_call *call)
+{
+	return pl_notify_clnt_call(gw.notify, req, gw_api_forwarded, call);
 }
 
 /* gw_api_search - search.messages goes to the caller's team's search-indexer */
 static void
 gw_api_search(struct gw_conn *c, struct gw_auth *a)
 {
-	struct gw_api_call *call = gw_api_call_new(c, a);
-	Parley__Request req;
-	Parley__Caller caller;
-	char key[33];
-	int rv;
-
-	gw_api_request(c, a, &req, &caller, key);
-	rv = pl_search_clnt_call(gw.search, &req, gw_api_forwarded, call);
-	req.caller = NULL;
-	req.source = NULL;
-	req.idempotency_key = NULL;
-	pl_request_fini(&req);
-	if (rv != 0)
-		gw_api_forwarded(rv, NULL, call);
+	gw_api_route(c, a, gw_api_to_search);
 }
 
 /* gw_api_presence - users.getPresence / setPresence / setActive: to
- * presence-svc's RPC socket (presence_clnt.h), answered like a forward */
+ * presence-svc's RPC socket (presence_clnt.h) */
 static void
 gw_api_presence(struct gw_conn *c, struct gw_auth *a)
 {
-	struct gw_api_call *call = gw_api_call_new(c, a);
-	Parley__Request req;
-	Parley__Caller caller;
-	char key[33];
-	int rv;
-
-	gw_api_request(c, a, &req, &caller, key);
-	rv = pl_presence_call(gw.presence, &req, gw_api_forwarded, call);
-	req.caller = NULL;
-	req.source = NULL;
-	req.idempotency_key = NULL;
-	pl_request_fini(&req);
-	if (rv != 0)
-		gw_api_forwarded(rv, NULL, call);
+	gw_api_route(c, a, gw_api_to_presence);
 }
 
-/* gw_api_notify - send the call to notify-svc */
+/* gw_api_notify - notify-svc's methods (marks, counts, prefs, dnd, push) */
 static void
 gw_api_notify(struct gw_conn *c, struct gw_auth *a)
 {
-	struct gw_api_call *call = gw_api_call_new(c, a);
-	Parley__Request req;
-	Parley__Caller caller;
-	char key[33];
-	int rv;
-
-	gw_api_request(c, a, &req, &caller, key);
-	rv = pl_notify_clnt_call(gw.notify, &req, gw_api_forwarded, call);
-	req.caller = NULL;
-	req.source = NULL;
-	req.idempotency_key = NULL;
-	pl_request_fini(&req);
-	if (rv != 0)
-		gw_api_forwarded(rv, NULL, call);
+	gw_api_route(c, a, gw_api_to_notify);
 }
 
 /* conversations.info: message-svc's channel, then notify-svc's last_read,
