@@ -49,9 +49,13 @@ static const struct pl_config_entry ns_config[] = {
 	    "random in [0, min(cap, base * 2^attempt)])", 0 },
 	{ "push-backoff-cap-ms", "PARLEY_PUSH_BACKOFF_CAP_MS", PL_CONF_INT, "60000",
 	    &ns_conf.push_backoff_cap_ms, 1, 86400000, "retry delay cap", 0 },
-	{ "online-ttl-ms", "PARLEY_NOTIFY_ONLINE_TTL_MS", PL_CONF_INT, "45000",
-	    &ns_conf.online_ttl_ms, 1000, 3600000, "a connection seen by presence-svc "
-	    "within this counts as live (= presence-ttl-ms)", 0 },
+	{ "presence-rpc-url", "PARLEY_PRESENCE_RPC_URL", PL_CONF_STR, "",
+	    &ns_conf.presence_rpc_url, 0, 0, "presence-svc RPC URL asked who is "
+	    "connected (presence.query), ipc:// or tcp://host:port (empty: ipc under "
+	    "run-dir)", 0 },
+	{ "presence-timeout-ms", "PARLEY_NOTIFY_PRESENCE_TIMEOUT_MS", PL_CONF_INT, "2000",
+	    &ns_conf.presence_timeout_ms, 100, 60000, "presence.query's timeout; "
+	    "users presence-svc did not answer for count as offline (pushed)", 0 },
 	{ "smtp-url", "PARLEY_SMTP_URL", PL_CONF_STR, "", &ns_conf.smtp_url, 0, 0,
 	    "SMTP server for digests (smtp://host:port or smtps://); empty: no digests", 0 },
 	{ "digest-from", "PARLEY_DIGEST_FROM", PL_CONF_STR, "parley@localhost",

@@ -34,7 +34,8 @@ struct ns_conf {
 	int64_t push_breaker_open_ms;
 	int64_t push_backoff_base_ms;
 	int64_t push_backoff_cap_ms;
-	int64_t online_ttl_ms;
+	char *presence_rpc_url;		/* "" = ipc://<run>/presence-rpc.ipc */
+	int64_t presence_timeout_ms;	/* presence.query; then: offline */
 	/* email digests (digest.c) */
 	char *smtp_url;			/* "" = digests off */
 	char *digest_from;
@@ -51,7 +52,7 @@ struct ns {
 	struct pl_pg *db;		/* own database */
 	struct pl_pg *dir;		/* the directory (read only) */
 	struct pl_kafka_producer *prod;
-	struct pl_redis *redis;		/* presence's connection sets (online.c) */
+	struct pl_redis *redis;		/* the hot counts cache (cache.c) */
 	char *brokers;
 };
 extern struct ns ns;
@@ -108,11 +109,15 @@ int ns_push_expander_on(void);
 int ns_http_mail(const char *url, const char *from, const char *rcpt,
     const char *payload, long timeout_ms, ns_http_fn fn, void *arg);
 
-/* online.c - who of users has a live connection: online[i] set to 1/0;
- * done(rv, arg) runs once (rv != 0: unknown, treat all as online) */
+/* online.c - who of users (all of team) has a live connection, asked of
+ * presence-svc: online[i] set to 1/0; done(0, arg) runs once (users
+ * presence-svc did not answer for count as offline); PL_EINVAL (n == 0 or no
+ * client): done is not called */
 typedef void (*ns_online_fn)(int rv, void *arg);
-int ns_online(char (*users)[NS_ID_MAX + 1], int n, int *online, ns_online_fn done,
-    void *arg);
+int ns_online_init(struct pl_loop *loop);
+void ns_online_fini(void);
+int ns_online(const char *team, char (*users)[NS_ID_MAX + 1], int n, int *online,
+    ns_online_fn done, void *arg);
 
 /* methods.c */
 void ns_methods_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *arg);

@@ -1,22 +1,38 @@
 /* online.c - "who of these users has a live connection": the one question
- * push asks presence-svc. It reads presence-svc's connection sets in the
- * shared Redis: a user is online while "{u:<user>}:conns" holds a session
- * seen within online-ttl-ms (presence-svc/conns.c). presence-svc's batch
- * RPC (presence.query) answers active/away, and away includes users with a
- * live connection (manual or auto away): not this question. Should it
- * answer "connected" too, calling it is a change of this file only.
- * When Redis does not answer, everyone counts as online: a push is late
- * (retried by the next scan), never sent to someone reading. */
-#include <hiredis/hiredis.h>
+ * push asks, asked of presence-svc over its RPC socket (presence.query, in
+ * batches of at most PL_PRESENCE_QUERY_MAX users; its per-user "connected"
+ * is a live session or a reconnect grace, away or not). notify-svc reads
+ * nothing of presence-svc's data layout.
+ *
+ * When presence-svc does not answer within presence-timeout-ms (down, its
+ * Redis down, an undecodable answer), every recipient counts as offline:
+ * the push goes out. A push to someone who is reading is less bad than a
+ * notification that never comes (docs/notify.md "Who is online"). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "clock.h"
+#include "buf.h"
 #include "err.h"
+#include "log.h"
 #include "mem.h"
+#include "message_clnt.h"
+#include "metrics.h"
+#include "names.h"
 #include "notify.h"
-#include "redis.h"
+#include "parley.pb-c.h"
+#include "presence_clnt.h"
+#include "rpc.h"
+#include "settings.h"
 
+#define NS_ONLINE_CALLER "notify-svc"	/* presence.query's caller user */
+
+static struct {
+	struct pl_rpc_client *rpc;
+	struct pl_metric *m_calls, *m_unavail;
+} no;
+
+/* one ns_online question */
 struct online_q {
 	int *online;
 	int left, failed;
@@ -24,62 +40,142 @@ struct online_q {
 	void *arg;
 };
 
-struct online_one {
+/* one presence.query call: users [from, from + n) */
+struct online_part {
 	struct online_q *q;
-	int i;
+	const char **ids;
+	int from, n;
 };
 
-/* online_answer - one ZCOUNT answered */
-static void
-online_answer(int rv, struct redisReply *reply, void *arg)
+/* ns_online_init - the REQ client of presence-svc's RPC socket */
+int
+ns_online_init(struct pl_loop *loop)
 {
-	struct online_one *o = arg;
-	struct online_q *q = o->q;
+	char *url = pl_endpoint(PL_EP_PRESENCE_RPC_FMT, pl_settings.run_dir, 0,
+	    ns_conf.presence_rpc_url);
+	int rv;
 
-	if (rv != 0 || reply == NULL || reply->type != REDIS_REPLY_INTEGER)
+	no.m_calls = pl_metrics_counter("parley_notify_presence_calls_total",
+	    "presence.query calls asking who is connected.", NULL);
+	no.m_unavail = pl_metrics_counter("parley_notify_presence_unavailable_total",
+	    "presence.query calls that failed: their users counted as offline.", NULL);
+	rv = pl_rpc_client_start(loop, url, (int)ns_conf.presence_timeout_ms, &no.rpc);
+	if (rv != 0)
+		pl_log_error("NS-PRESENCE-CLIENT", "url=%s err=%s", url, pl_err_str(rv));
+	free(url);
+	return rv;
+}
+
+/* ns_online_fini - pending calls complete (PL_ECLOSED) first */
+void
+ns_online_fini(void)
+{
+	if (no.rpc != NULL)
+		pl_rpc_client_stop(&no.rpc);
+}
+
+/* online_part_done - one part answered (or not): the question is over when
+ * every part is */
+static void
+online_part_done(struct online_part *p, int rv)
+{
+	struct online_q *q = p->q;
+	int i;
+
+	if (rv != 0) {
+		pl_metrics_inc(no.m_unavail);
+		for (i = 0; i < p->n; i++)
+			q->online[p->from + i] = 0;
 		q->failed = 1;
-	else
-		q->online[o->i] = reply->integer > 0;
-	free(o);
+	}
+	free(p->ids);
+	free(p);
 	if (--q->left == 0) {
-		q->done(q->failed ? PL_EUNAVAIL : 0, q->arg);
+		if (q->failed)
+			pl_log_warn("NS-PRESENCE-UNAVAILABLE", "users=offline");
+		q->done(0, q->arg);
 		free(q);
 	}
 }
 
-/* ns_online - ask for users[0..n) */
+/* online_replied - presence.query's answer for one part */
+static void
+online_replied(int rv, const void *data, size_t len, void *arg)
+{
+	struct online_part *p = arg;
+	Parley__Reply *reply = NULL;
+
+	if (rv == 0 && (reply = parley__reply__unpack(NULL, len, data)) == NULL)
+		rv = PL_EPROTO;
+	if (rv == 0 && !reply->ok)
+		rv = PL_EUNAVAIL;
+	if (rv == 0)
+		rv = pl_presence_connected(reply->json, p->ids, (size_t)p->n,
+		    p->q->online + p->from);
+	if (reply != NULL)
+		parley__reply__free_unpacked(reply, NULL);
+	online_part_done(p, rv);
+}
+
+/* online_ask - send one part; on a refused send it is done at once */
+static void
+online_ask(struct online_part *p, const char *team, char (*users)[NS_ID_MAX + 1])
+{
+	Parley__Request req;
+	Parley__Caller caller = PARLEY__CALLER__INIT;
+	struct pl_buf ids;
+	uint8_t *buf;
+	size_t len;
+	int i, rv;
+
+	pl_buf_init(&ids);
+	p->ids = pl_calloc((size_t)p->n, sizeof(*p->ids));
+	for (i = 0; i < p->n; i++) {
+		p->ids[i] = users[p->from + i];
+		pl_buf_printf(&ids, "%s%s", i ? "," : "", users[p->from + i]);
+	}
+	pl_request_init(&req, "presence.query");
+	pl_request_param(&req, "users", ids.data);
+	caller.user = (char *)NS_ONLINE_CALLER;
+	caller.team = (char *)team;
+	req.caller = &caller;
+	len = parley__request__get_packed_size(&req);
+	buf = pl_malloc(len ? len : 1);
+	parley__request__pack(&req, buf);
+	req.caller = NULL;
+	pl_request_fini(&req);
+	pl_buf_fini(&ids);
+	pl_metrics_inc(no.m_calls);
+	rv = pl_rpc_call(no.rpc, buf, len, (int)ns_conf.presence_timeout_ms,
+	    online_replied, p);
+	free(buf);
+	if (rv != 0)
+		online_part_done(p, rv);
+}
+
+/* ns_online - ask for users[0..n), all of team (users must outlive done) */
 int
-ns_online(char (*users)[NS_ID_MAX + 1], int n, int *online, ns_online_fn done, void *arg)
+ns_online(const char *team, char (*users)[NS_ID_MAX + 1], int n, int *online,
+    ns_online_fn done, void *arg)
 {
 	struct online_q *q;
-	char key[NS_ID_MAX + 16], min[32];
-	int i;
+	int from, parts;
 
-	if (ns.redis == NULL || !pl_redis_connected(ns.redis))
-		return PL_EUNAVAIL;
-	if (n == 0)
+	if (n <= 0 || no.rpc == NULL)
 		return PL_EINVAL;
+	parts = (n + PL_PRESENCE_QUERY_MAX - 1) / PL_PRESENCE_QUERY_MAX;
 	q = pl_calloc(1, sizeof(*q));
 	q->online = online;
-	q->left = n;
+	q->left = parts;
 	q->done = done;
 	q->arg = arg;
-	snprintf(min, sizeof(min), "%llu", (unsigned long long)(pl_clock_wall_us() / 1000 -
-	    (uint64_t)ns_conf.online_ttl_ms));
-	for (i = 0; i < n; i++) {
-		struct online_one *o = pl_calloc(1, sizeof(*o));
+	for (from = 0; from < n; from += PL_PRESENCE_QUERY_MAX) {
+		struct online_part *p = pl_calloc(1, sizeof(*p));
 
-		o->q = q;
-		o->i = i;
-		online[i] = 1;
-		snprintf(key, sizeof(key), "{u:%s}:conns", users[i]);
-		if (pl_redis_cmdf(ns.redis, online_answer, o, "ZCOUNT %s %s +inf", key,
-		    min) != 0) {
-			struct redisReply none = { 0 };
-
-			none.type = REDIS_REPLY_NIL;
-			online_answer(PL_EUNAVAIL, &none, o);
-		}
+		p->q = q;
+		p->from = from;
+		p->n = n - from < PL_PRESENCE_QUERY_MAX ? n - from : PL_PRESENCE_QUERY_MAX;
+		online_ask(p, team, users);
 	}
 	return 0;
 }

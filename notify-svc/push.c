@@ -7,7 +7,8 @@
  *    members from the directory (active users of the channel's team only),
  *    the recipients (explicit mentions; every member for <!channel> and in
  *    DMs and group DMs; never the author), those with no live connection
- *    (online.c), then one statement inserts an ns_push row per recipient
+ *    (online.c: presence-svc's presence.query; unanswered = offline), then
+ *    one statement inserts an ns_push row per recipient
  *    still unread, not muted, not set to nothing, not snoozed and with a
  *    device, keyed "push:<user>:<channel>:<ts>", and deletes the outbox row.
  * 3. The sender cancels pending rows read or deleted meanwhile, leases due
@@ -209,20 +210,15 @@ exp_store(void)
 		exp_expanded(rv, NULL, NULL);
 }
 
-/* exp_online - presence answered for the recipients */
+/* exp_online - presence-svc answered for the recipients (those it did not
+ * answer for are offline: online.c) */
 static void
 exp_online(int rv, void *arg)
 {
+	(void)rv;
 	(void)arg;
 	if (np.stopping)
 		return;
-	if (rv != 0) {
-		/* unknown: try again at the next look rather than push someone reading */
-		pl_log_warn("NS-PUSH-ONLINE-UNKNOWN", "channel=%s ts=%s err=%s",
-		    np.rows[np.at].channel, np.rows[np.at].ts, pl_err_str(rv));
-		exp_finish();
-		return;
-	}
 	exp_store();
 }
 
@@ -284,8 +280,10 @@ exp_members(int rv, struct pg_result *res, void *arg)
 		exp_store();
 		return;
 	}
-	if ((rv = ns_online(np.recips, np.nrecips, np.online, exp_online, NULL)) != 0)
-		exp_online(rv, NULL);
+	if (ns_online(o->team, np.recips, np.nrecips, np.online, exp_online, NULL) != 0) {
+		memset(np.online, 0, (size_t)np.nrecips * sizeof(*np.online));
+		exp_store();
+	}
 }
 
 /* exp_next - the next outbox row of the look, or the end of the look */

@@ -75,6 +75,7 @@ ns_svc_init(struct event_base *base, struct pl_loop *loop)
 	    &ns.dir)) != 0 ||
 	    (rv = pl_kafka_producer_start(loop, ns.brokers, NULL, &ns.prod)) != 0 ||
 	    (rv = pl_redis_start(loop, pl_settings.redis_addr, &ns.redis)) != 0 ||
+	    (rv = ns_online_init(loop)) != 0 ||
 	    (rv = ns_consume_start()) != 0 || (rv = ns_push_start()) != 0 ||
 	    (rv = ns_digest_start()) != 0)
 		return rv;
@@ -105,6 +106,7 @@ ns_svc_fini(void)
 		pl_rpc_server_stop(&ns_rpc);
 	ns_digest_stop();
 	ns_push_stop();
+	ns_online_fini();
 	ns_consume_stop();
 	if (ns.prod)
 		pl_kafka_producer_stop(&ns.prod, 2000);

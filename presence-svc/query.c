@@ -8,8 +8,10 @@
  *                      and settled in Redis; the change is published
  *   users.setActive    activity now
  *   presence.query     users = comma-separated ids (at most
- *                      PL_PRESENCE_QUERY_MAX): {"users":[{"id","presence"}]}
- *                      in the asked order; only users presence-svc knows
+ *                      PL_PRESENCE_QUERY_MAX): {"users":[{"id","presence",
+ *                      "connected","connection_count"}]} in the asked
+ *                      order (connected: a live session or a reconnect
+ *                      grace, away or not); only users presence-svc knows
  *                      to be of the caller's team (never seen: left out,
  *                      they are away)
  *
@@ -43,6 +45,8 @@ struct ps_call {
 	/* presence.query */
 	char **ids;
 	const char **presence;		/* per id; NULL: left out */
+	int *connected;			/* per id: live session or grace */
+	int64_t *conns;			/* per id: live sessions */
 	size_t n, left;
 	int failed;			/* a user's look-up failed */
 };
@@ -89,6 +93,8 @@ ps_query_reply(struct ps_call *call, const char *error, const char *json)
 		free(call->ids[i]);
 	free(call->ids);
 	free(call->presence);
+	free(call->connected);
+	free(call->conns);
 	free(call);
 }
 
@@ -233,7 +239,9 @@ ps_query_batch_done(struct ps_call *call)
 			continue;
 		pl_buf_puts(&b, first ? "{\"id\":" : ",{\"id\":");
 		pl_buf_json_str(&b, call->ids[i]);
-		pl_buf_printf(&b, ",\"presence\":\"%s\"}", call->presence[i]);
+		pl_buf_printf(&b, ",\"presence\":\"%s\",\"connected\":%s,"
+		    "\"connection_count\":%lld}", call->presence[i],
+		    call->connected[i] ? "true" : "false", (long long)call->conns[i]);
 		first = 0;
 	}
 	pl_buf_puts(&b, "]}");
@@ -256,8 +264,11 @@ ps_query_item(int rv, const struct ps_state *s, void *arg)
 
 	/* only users known to be of the caller's team: one never seen (or
 	 * whose state expired) is away, and may be of another team */
-	if (rv == 0 && strcmp(s->team, call->team) == 0)
+	if (rv == 0 && strcmp(s->team, call->team) == 0) {
 		call->presence[it->i] = s->presence;
+		call->connected[it->i] = s->online;
+		call->conns[it->i] = s->connection_count;
+	}
 	else if (rv != 0)
 		call->failed = 1;
 	free(it);
@@ -308,6 +319,8 @@ ps_query_batch(struct ps_call *call, const Parley__Request *r)
 		return;
 	}
 	call->presence = pl_calloc(call->n, sizeof(*call->presence));
+	call->connected = pl_calloc(call->n, sizeof(*call->connected));
+	call->conns = pl_calloc(call->n, sizeof(*call->conns));
 	call->left = call->n;
 	pl_metrics_add(ps_query.queried, (double)call->n);
 	for (i = 0; i < call->n; i++) {

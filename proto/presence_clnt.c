@@ -1,5 +1,6 @@
 /* presence_clnt.c - reports to presence-svc over nng push, and calls to its
  * RPC socket over nng REQ (see presence_clnt.h). */
+#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +138,43 @@ pl_presence_call(struct pl_presence_clnt *c, const Parley__Request *req,
 	free(buf);
 	if (rv != 0)
 		free(call);
+	return rv;
+}
+
+/* pl_presence_connected - the answer lists the asked ids in the asked order
+ * (some left out): one cursor walks ids, so the work is O(n + answer) */
+int
+pl_presence_connected(const char *json, const char *const *ids, size_t n,
+    int *connected)
+{
+	cJSON *j = NULL, *users, *u, *id, *c;
+	size_t at = 0, i;
+	int rv = PL_EPROTO;
+
+	for (i = 0; i < n; i++)
+		connected[i] = 0;
+	if (json == NULL || (j = cJSON_Parse(json)) == NULL)
+		goto fail;
+	users = cJSON_GetObjectItemCaseSensitive(j, "users");
+	if (!cJSON_IsArray(users))
+		goto fail;
+	cJSON_ArrayForEach(u, users) {
+		id = cJSON_GetObjectItemCaseSensitive(u, "id");
+		c = cJSON_GetObjectItemCaseSensitive(u, "connected");
+		if (!cJSON_IsString(id))
+			goto fail;
+		while (at < n && strcmp(ids[at], id->valuestring) != 0)
+			at++;
+		if (at == n)
+			goto fail;	/* not asked, or out of order */
+		connected[at++] = cJSON_IsTrue(c);
+	}
+	rv = 0;
+fail:
+	if (rv != 0)
+		for (i = 0; i < n; i++)
+			connected[i] = 0;
+	cJSON_Delete(j);
 	return rv;
 }
 

@@ -11,9 +11,11 @@
  * (PL_EP_PRESENCE_RPC_FMT) as Request/Reply: users.getPresence,
  * users.setPresence, users.setActive and presence.query (the batch form:
  * param "users", comma-separated ids, at most PL_PRESENCE_QUERY_MAX; the
- * reply's json is {"users":[{"id","presence"},…]} in the asked order;
- * users not known to be of the caller's team are left out: they are away).
- * docs/presence.md has the rest. */
+ * reply's json is {"users":[{"id","presence","connected","connection_count"},…]}
+ * in the asked order, connected = a live session or a reconnect grace;
+ * users not known to be of the caller's team are left out: they are away
+ * and not connected). notify-svc asks presence.query who is connected
+ * (notify-svc/online.c). docs/presence.md has the rest. */
 #ifndef PL_PRESENCE_CLNT_H
 #define PL_PRESENCE_CLNT_H
 #include <stddef.h>
@@ -53,6 +55,12 @@ typedef void (*pl_presence_done)(int rv, Parley__Reply *reply, void *arg);
  * RPC client, or pl_rpc_call's error) done is NOT called */
 int pl_presence_call(struct pl_presence_clnt *c, const Parley__Request *req,
     pl_presence_done done, void *arg);
+
+/* pl_presence_connected - read presence.query's answer json for ids[0..n)
+ * (the ids asked, in order): connected[i] = 1 if ids[i] is in it with
+ * "connected":true, else 0; 0, or PL_EPROTO if json is not such an answer */
+int pl_presence_connected(const char *json, const char *const *ids, size_t n,
+    int *connected);
 
 /* pl_presence_encode - the Envelope of a report into buf (for tests and
  * other transports); returns its length, or 0 if it does not fit */

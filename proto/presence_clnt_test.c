@@ -1,7 +1,8 @@
 /* presence_clnt_test.c - reports encode as the Envelopes presence-svc reads,
  * and travel over a real nng push/pull pair on the loop; a call travels
  * over a real REQ/REP pair and its Reply is decoded; without the RPC
- * client a call is refused and its callback never runs. */
+ * client a call is refused and its callback never runs; presence.query's
+ * connected flags are read from its answer. */
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,7 +185,37 @@ PL_TEST(test_call_over_nng)
 	rmdir(dir);
 }
 
+/* presence.query's answer: the asked ids in order, some left out; anything
+ * else is refused and leaves every flag 0 */
+PL_TEST(test_connected_parse)
+{
+	const char *ids[] = { "U1", "U2", "U3", "U4" };
+	int c[4] = { 9, 9, 9, 9 };
+
+	PL_CHECK_EQ_INT(pl_presence_connected("{\"users\":[{\"id\":\"U1\","
+	    "\"presence\":\"away\",\"connected\":true},{\"id\":\"U3\","
+	    "\"presence\":\"active\",\"connected\":false},{\"id\":\"U4\","
+	    "\"presence\":\"away\",\"connected\":true}]}", ids, 4, c), 0);
+	PL_CHECK_EQ_INT(c[0], 1);
+	PL_CHECK_EQ_INT(c[1], 0);	/* left out: not connected */
+	PL_CHECK_EQ_INT(c[2], 0);
+	PL_CHECK_EQ_INT(c[3], 1);
+	/* an id not asked, or out of order */
+	PL_CHECK_EQ_INT(pl_presence_connected("{\"users\":[{\"id\":\"U3\","
+	    "\"connected\":true},{\"id\":\"U1\",\"connected\":true}]}", ids, 4, c),
+	    PL_EPROTO);
+	PL_CHECK_EQ_INT(c[0] + c[1] + c[2] + c[3], 0);
+	PL_CHECK_EQ_INT(pl_presence_connected("{\"users\":[{\"id\":\"U9\","
+	    "\"connected\":true}]}", ids, 4, c), PL_EPROTO);
+	PL_CHECK_EQ_INT(pl_presence_connected("not json", ids, 4, c), PL_EPROTO);
+	PL_CHECK_EQ_INT(pl_presence_connected("{}", ids, 4, c), PL_EPROTO);
+	PL_CHECK_EQ_INT(pl_presence_connected(NULL, ids, 4, c), PL_EPROTO);
+	PL_CHECK_EQ_INT(pl_presence_connected("{\"users\":[]}", ids, 4, c), 0);
+	PL_CHECK_EQ_INT(c[0] + c[1] + c[2] + c[3], 0);
+}
+
 static const struct pl_test_case tests[] = {
+	PL_TEST_CASE(test_connected_parse),
 	PL_TEST_CASE(test_encode_typing),
 	PL_TEST_CASE(test_encode_too_small),
 	PL_TEST_CASE(test_push_over_nng),

@@ -280,3 +280,52 @@ def test_kill9_mid_stream_no_missing_no_stray(env):
     bodies = {}
     for k, b in mine:
         assert bodies.setdefault(k, b) == b
+
+
+def metric(st, name):
+    txt = requests.get(st.ops["notify-svc"] + "/metrics", timeout=5).text
+    for line in txt.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def restart(st, name):
+    child = [c for c in st.children if c.name == name][0]
+    child.start()
+    port = child.bound_port(st.ready_timeout)
+    child.ops_url = "http://127.0.0.1:%d" % port
+    st.ops[name] = child.ops_url
+    child.wait_ready(st.ready_timeout)
+
+
+def test_presence_down_counts_as_offline(env):
+    """notify-svc asks presence-svc who is connected; while presence-svc does
+    not answer, a connected user counts as offline and is pushed (a push to
+    someone reading beats a lost notification, docs/notify.md); once it is
+    back, the connected user is skipped again"""
+    st, sink = env
+    api, t = make_team(st)
+    bob, carol = t.uid("bob"), t.uid("carol")
+    child = [c for c in st.children if c.name == "presence-svc"][0]
+    with parley.Ws(st.ws_url, t.token("carol")) as ws:
+        ws.request({"type": "ping"})
+        # presence-svc up: connected carol is skipped, bob is pushed
+        m = post(api, t.token("alice"), t.channel, "<@%s> <@%s> up" % (bob, carol))
+        sink.wait_key(key(bob, t.channel, m["ts"]))
+        assert key(carol, t.channel, m["ts"]) not in sink.keys()
+        before = metric(st, "parley_notify_presence_unavailable_total")
+        child.signal(signal.SIGKILL)
+        child.reap(10)
+        try:
+            d = post(api, t.token("alice"), t.channel, "<@%s> presence is down" % carol)
+            body = sink.wait_key(key(carol, t.channel, d["ts"]))
+            assert body["notification"]["parley"]["kind"] == "mention"
+            assert metric(st, "parley_notify_presence_unavailable_total") > before
+        finally:
+            restart(st, "presence-svc")
+        # back: carol's session (kept in Redis, heartbeats resume) is
+        # connected again; bob's push is the marker of the same decision
+        u = post(api, t.token("alice"), t.channel, "<@%s> <@%s> back" % (bob, carol))
+        sink.wait_key(key(bob, t.channel, u["ts"]))
+        assert key(carol, t.channel, u["ts"]) not in sink.keys()
