@@ -130,6 +130,15 @@ consume_push_candidate(const char *channel, const struct ns_mentions *men)
 	return men->n > 0 || men->channel || channel[0] == 'D' || channel[0] == 'G';
 }
 
+/* consume_plain_candidate - any channel-level message (not a thread reply)
+ * may push the users who set notify=all, when push is on (digests stay
+ * mentions and DMs) */
+static int
+consume_plain_candidate(const char *thr)
+{
+	return ns_conf.push_url != NULL && ns_conf.push_url[0] != '\0' && thr[0] == '\0';
+}
+
 /* consume_text - at most NS_DIGEST_TEXT_MAX bytes of valid UTF-8 of text
  * (cut on a character boundary; "" when the text is not UTF-8) in cut */
 static const char *
@@ -149,12 +158,13 @@ consume_text(const char *text, char cut[NS_DIGEST_TEXT_MAX + 1])
 	return cut;
 }
 
-/* consume_event - append {"k","c","ts","u","thr"[,"men"][,"p","team","pu","b"]} */
+/* consume_event - append {"k","c","ts","u","thr"[,"men"][,"p","team","pu","b"]
+ * [,"pa"[,"team"]]} */
 static void
 consume_event(const char *k, const char *c, const char *ts, const char *u,
     const char *thr, const struct ns_mentions *men, const char *team, const char *text)
 {
-	int i;
+	int i, cand;
 
 	if (nc.nev > 0)
 		pl_buf_puts(&nc.ev, ",");
@@ -177,7 +187,8 @@ consume_event(const char *k, const char *c, const char *ts, const char *u,
 			pl_buf_puts(&nc.ev, men->n ? ",\"*\"" : "\"*\"");
 		pl_buf_puts(&nc.ev, "]");
 	}
-	if (men != NULL && team != NULL && consume_push_candidate(c, men)) {
+	cand = men != NULL && team != NULL && consume_push_candidate(c, men);
+	if (cand) {
 		pl_buf_puts(&nc.ev, ",\"p\":1,\"team\":");
 		pl_buf_json_str(&nc.ev, team);
 		pl_buf_puts(&nc.ev, ",\"pu\":[");
@@ -192,6 +203,14 @@ consume_event(const char *k, const char *c, const char *ts, const char *u,
 
 			pl_buf_puts(&nc.ev, ",\"tx\":");
 			pl_buf_json_str(&nc.ev, consume_text(text, cut));
+		}
+	}
+	if (men != NULL && team != NULL && consume_plain_candidate(thr)) {
+		/* for the team's notify=all users (none: the batch writes nothing) */
+		pl_buf_puts(&nc.ev, ",\"pa\":1");
+		if (!cand) {
+			pl_buf_puts(&nc.ev, ",\"team\":");
+			pl_buf_json_str(&nc.ev, team);
 		}
 	}
 	pl_buf_puts(&nc.ev, "}");

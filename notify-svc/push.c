@@ -1,12 +1,15 @@
 /* push.c - push notifications, exactly once per (user, message) by key.
  *
  * 1. The consumer writes a push candidate (a mention, <!channel>, any DM or
- *    'G' channel message) into ns_outbox in the same transaction as the
- *    offsets (consume.c), due push-delay-ms later.
+ *    'G' channel message; any channel-level message when the team has
+ *    notify=all users, kept in the row's all_users) into ns_outbox in
+ *    the same transaction as the offsets (consume.c), due push-delay-ms
+ *    later.
  * 2. The expander takes due outbox rows one by one: the channel's kind and
  *    members from the directory (active users of the channel's team only),
  *    the recipients (explicit mentions; every member for <!channel> and in
- *    DMs and group DMs; never the author), those with no live connection
+ *    DMs and group DMs; members among all_users, kind "message", if still
+ *    notify=all at expansion; never the author), those with no live connection
  *    (online.c: presence-svc's presence.query; unanswered = offline), then
  *    one statement inserts an ns_push row per recipient
  *    still unread, not muted, not set to nothing, not snoozed and with a
@@ -47,6 +50,7 @@ struct ob_row {
 	char author[NS_ID_MAX + 1], thr[NS_ID_MAX + 1];
 	char *users;			/* PostgreSQL text[] literal of the mentioned */
 	int broadcast;
+	char *all;			/* text[] literal: the team's notify=all users */
 };
 
 struct lease_row {
@@ -95,8 +99,10 @@ exp_free_rows(void)
 {
 	int i;
 
-	for (i = 0; i < np.nrows; i++)
+	for (i = 0; i < np.nrows; i++) {
 		free(np.rows[i].users);
+		free(np.rows[i].all);
+	}
 	pl_free(&np.rows);
 	np.nrows = np.at = 0;
 }
@@ -154,13 +160,15 @@ exp_store(void)
 	    "  AND NOT EXISTS (SELECT 1 FROM ns_dnd d WHERE d.user_id = r.u"
 	    "   AND d.snooze_end * 1000 > $5)"
 	    "  AND EXISTS (SELECT 1 FROM ns_devices v WHERE v.user_id = r.u)"
+	    "  AND (r.k <> 'message' OR EXISTS (SELECT 1 FROM ns_prefs f"
+	    "   WHERE f.user_id = r.u AND f.notify = 'all'))"
 	    "  AND NOT r.online AND $6::boolean"
 	    "  ON CONFLICT DO NOTHING RETURNING 1),"
 	    /* digests: every recipient (online too: they may not read it) */
 	    " dig AS (INSERT INTO ns_digest_items (user_id, team_id, channel, ts, thread_ts,"
 	    "  author, kind, text, created_ms)"
 	    "  SELECT r.u, o.team_id, o.channel, o.ts, o.thread_ts, o.author, r.k, o.text, $5"
-	    "  FROM r, o WHERE $7::boolean"
+	    "  FROM r, o WHERE $7::boolean AND r.k <> 'message'"
 	    "  AND NOT EXISTS (SELECT 1 FROM ns_markers k WHERE k.user_id = r.u"
 	    "   AND k.channel = o.channel AND k.thread_ts = o.thread_ts"
 	    "   AND k.last_read >= o.ts)"
@@ -259,16 +267,18 @@ exp_members(int rv, struct pg_result *res, void *arg)
 	np.online = pl_realloc(np.online, (size_t)(n + 1) * sizeof(*np.online));
 	for (i = 0; i < n && np.nrecips < NS_PUSH_FANOUT_MAX; i++) {
 		const char *kind = PQgetvalue(res, i, 0), *u = PQgetvalue(res, i, 1);
-		int named;
+		int named, all;
 
 		dm = strcmp(kind, "dm") == 0 || strcmp(kind, "group") == 0;
 		if (strcmp(u, o->author) == 0 || !ns_id_ok(u))
 			continue;
 		named = exp_mentioned(o->users, u);
-		if (!named && !dm && !o->broadcast)
+		all = !named && !dm && !o->broadcast && exp_mentioned(o->all, u);
+		if (!named && !dm && !o->broadcast && !all)
 			continue;
 		snprintf(np.recips[np.nrecips], NS_ID_MAX + 1, "%s", u);
-		np.rkind[np.nrecips] = named ? "mention" : dm ? "dm" : "channel";
+		np.rkind[np.nrecips] = named ? "mention" : dm ? "dm" : all ? "message" :
+		    "channel";
 		np.nrecips++;
 	}
 	if (np.nrecips == 0) {
@@ -331,6 +341,7 @@ exp_rows(int rv, struct pg_result *res, void *arg)
 		snprintf(o->thr, sizeof(o->thr), "%s", PQgetvalue(res, i, 4));
 		o->users = pl_strdup(PQgetvalue(res, i, 5));
 		o->broadcast = PQgetvalue(res, i, 6)[0] == 't';
+		o->all = pl_strdup(PQgetvalue(res, i, 7));
 		np.nrows++;
 	}
 	exp_next();
@@ -341,7 +352,7 @@ static void
 exp_scan(void)
 {
 	static const char sql[] = "SELECT channel, ts, team_id, author, thread_ts, users,"
-	    " broadcast FROM ns_outbox WHERE due_ms <= $1 ORDER BY due_ms LIMIT 50";
+	    " broadcast, all_users FROM ns_outbox WHERE due_ms <= $1 ORDER BY due_ms LIMIT 50";
 	char now[24];
 	const char *p[1];
 

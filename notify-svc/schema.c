@@ -207,6 +207,66 @@ static const struct pl_migration ns_schema[] = {
 	"   SET next_offset = greatest(ns_offsets.next_offset, excluded.next_offset);"
 	"  RETURN n;"
 	" END $f$;" },
+	/* 6: notify=all: every channel-level message ("pa") is also a push
+	 * candidate for the team's notify=all users (at most 500, by id), kept
+	 * in the outbox row's all_users; a message that is no candidate of its
+	 * own gets a row only if there are such users */
+	{ 6,
+	"4e819079647bb04db642315cd8ff19f9c32f6966a6d2ab39dd1633d0bbe95391",
+	"ALTER TABLE ns_outbox ADD COLUMN all_users text[] NOT NULL DEFAULT '{}';"
+	"CREATE INDEX ns_prefs_all ON ns_prefs (team_id, user_id) WHERE notify = 'all';"
+	"CREATE OR REPLACE FUNCTION ns_apply_batch(p jsonb) RETURNS int LANGUAGE plpgsql AS $f$"
+	" DECLARE e jsonb; n int := 0; a text[];"
+	" BEGIN"
+	"  FOR e IN SELECT x FROM jsonb_array_elements(p->'ev') x LOOP"
+	"   IF e->>'k' = 'm' THEN"
+	"    INSERT INTO ns_log (channel, ts, user_id, thread_ts)"
+	"     VALUES (e->>'c', e->>'ts', e->>'u', e->>'thr') ON CONFLICT DO NOTHING;"
+	"    INSERT INTO ns_mentions (user_id, channel, ts, thread_ts, author)"
+	"     SELECT u, e->>'c', e->>'ts', e->>'thr', e->>'u'"
+	"     FROM jsonb_array_elements_text(e->'men') u ON CONFLICT DO NOTHING;"
+	/* a push candidate: waits in the outbox until its due time */
+	"    a := '{}';"
+	"    IF e ? 'pa' THEN"
+	"     a := ARRAY(SELECT f.user_id FROM ns_prefs f WHERE f.team_id = e->>'team'"
+	"      AND f.notify = 'all' AND f.user_id <> e->>'u' ORDER BY f.user_id LIMIT 500);"
+	"    END IF;"
+	"    IF e ? 'p' OR cardinality(a) > 0 THEN"
+	"     INSERT INTO ns_outbox (channel, ts, team_id, author, thread_ts, users,"
+	"      broadcast, due_ms, text, all_users) VALUES (e->>'c', e->>'ts', e->>'team',"
+	"      e->>'u', e->>'thr', CASE WHEN e ? 'p' THEN"
+	"      ARRAY(SELECT jsonb_array_elements_text(e->'pu')) ELSE '{}' END,"
+	"      coalesce((e->>'b')::boolean, false),"
+	"      (extract(epoch FROM clock_timestamp()) * 1000)::bigint + (p->>'dl')::bigint,"
+	"      CASE WHEN e ? 'p' THEN coalesce(e->>'tx', '') ELSE '' END, a)"
+	"      ON CONFLICT DO NOTHING;"
+	"    END IF;"
+	"   ELSIF e->>'k' = 'd' THEN"
+	"    UPDATE ns_log SET deleted = true WHERE channel = e->>'c' AND ts = e->>'ts';"
+	"    DELETE FROM ns_mentions WHERE channel = e->>'c' AND ts = e->>'ts';"
+	"    DELETE FROM ns_outbox WHERE channel = e->>'c' AND ts = e->>'ts';"
+	"    DELETE FROM ns_digest_items WHERE channel = e->>'c' AND ts = e->>'ts';"
+	"    UPDATE ns_push SET state = 'cancelled' WHERE channel = e->>'c'"
+	"     AND ts = e->>'ts' AND state = 'pending';"
+	"   ELSIF e->>'k' = 'l' THEN"
+	"    DELETE FROM ns_mentions WHERE channel = e->>'c' AND user_id = e->>'u';"
+	"   END IF;"
+	/* the author has read up to their own message; a joiner from the join */
+	"   IF e->>'k' IN ('m', 'j') THEN"
+	"    INSERT INTO ns_markers (user_id, channel, thread_ts, last_read)"
+	"     VALUES (e->>'u', e->>'c', e->>'thr', e->>'ts')"
+	"     ON CONFLICT (user_id, channel, thread_ts) DO UPDATE"
+	"     SET last_read = greatest(ns_markers.last_read, excluded.last_read);"
+	"   END IF;"
+	"   n := n + 1;"
+	"  END LOOP;"
+	"  INSERT INTO ns_offsets (topic, partition, next_offset)"
+	"   SELECT o->>'t', (o->>'p')::int, (o->>'o')::bigint"
+	"   FROM jsonb_array_elements(p->'off') o"
+	"   ON CONFLICT (topic, partition) DO UPDATE"
+	"   SET next_offset = greatest(ns_offsets.next_offset, excluded.next_offset);"
+	"  RETURN n;"
+	" END $f$;" },
 };
 
 /* ns_schema_migrations - the set, for the unit test */

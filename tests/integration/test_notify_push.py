@@ -329,3 +329,43 @@ def test_presence_down_counts_as_offline(env):
         u = post(api, t.token("alice"), t.channel, "<@%s> <@%s> back" % (bob, carol))
         sink.wait_key(key(bob, t.channel, u["ts"]))
         assert key(carol, t.channel, u["ts"]) not in sink.keys()
+
+
+def test_notify_all_pushes_plain_messages(env):
+    """notify=all: a plain channel message pushes an offline user who set it
+    (kind "message"), once, on the same outbox path; not a user on
+    mentions, not a muted channel, not a thread reply"""
+    st, sink = env
+    api, t = make_team(st)
+    a, b = t.token("alice"), t.token("bob")
+    bob, carol = t.uid("bob"), t.uid("carol")
+    api.call("users.prefs.set", b, name="notify", value="all")
+    m = post(api, a, t.channel, "plain words, no mention")
+    n = sink.wait_key(key(bob, t.channel, m["ts"]))["notification"]
+    assert n["parley"] == {"id": key(bob, t.channel, m["ts"]), "user": bob,
+                           "team": t.id, "kind": "message", "thread_ts": ""}
+    # a thread reply is not a plain candidate; carol (mentions) gets no plain
+    # push; carol's mention, posted after both, travels the same path
+    r = post(api, a, t.channel, "a reply", thread_ts=m["ts"])
+    mk = post(api, a, t.channel, "<@%s> marker" % carol)
+    sink.wait_key(key(carol, t.channel, mk["ts"]))
+    assert key(carol, t.channel, m["ts"]) not in sink.keys()
+    assert key(bob, t.channel, r["ts"]) not in sink.keys()
+    # a message mentioning someone else reaches bob too (notify=all), and
+    # each push exactly once
+    assert sink.wait_key(key(bob, t.channel, mk["ts"]))["notification"]["parley"][
+        "kind"] == "message"
+    assert len(sink.delivered(key(bob, t.channel, m["ts"]))) == 1
+    # muted: nothing
+    api.call("users.prefs.set", b, name="muted_channels", value=t.channel)
+    mu = post(api, a, t.channel, "muted plain")
+    mk = post(api, a, t.channel, "<@%s> marker 2" % carol)
+    sink.wait_key(key(carol, t.channel, mk["ts"]))
+    assert key(bob, t.channel, mu["ts"]) not in sink.keys()
+    api.call("users.prefs.set", b, name="muted_channels", value="")
+    # back to mentions: plain messages stop
+    api.call("users.prefs.set", b, name="notify", value="mentions")
+    pm = post(api, a, t.channel, "plain again")
+    mk = post(api, a, t.channel, "<@%s> marker 3" % carol)
+    sink.wait_key(key(carol, t.channel, mk["ts"]))
+    assert key(bob, t.channel, pm["ts"]) not in sink.keys()
