@@ -29,6 +29,7 @@
 #include "utf8.h"
 
 #define NS_TOPICS 2
+#define NS_BATCH_TEAMS 16	/* teams tracked per batch; more: the epoch */
 
 static const char *const ns_topics[NS_TOPICS] = { PL_TOPIC_MESSAGES, PL_TOPIC_EVENTS };
 
@@ -55,7 +56,32 @@ static struct {
 	size_t nts, nts_sent, cap_ts, cap_ts_sent;
 	struct pl_metric *m_records, *m_events, *m_batches, *m_errors, *m_bad, *m_latency;
 	struct pl_metric *m_e2e;
+	/* teams with events in the next batch / the one sent: their cached
+	 * counts are invalidated when it commits (cache.c) */
+	char teams[NS_BATCH_TEAMS][NS_ID_MAX + 1], teams_sent[NS_BATCH_TEAMS][NS_ID_MAX + 1];
+	int nteams, nteams_sent, unknown, unknown_sent;
 } nc;
+
+/* consume_team_note - an event of team (NULL or not an id: unknown) went
+ * into the next batch */
+static void
+consume_team_note(const char *team)
+{
+	int i;
+
+	if (team == NULL || !ns_id_ok(team)) {
+		nc.unknown = 1;
+		return;
+	}
+	for (i = 0; i < nc.nteams; i++)
+		if (strcmp(nc.teams[i], team) == 0)
+			return;
+	if (nc.nteams == NS_BATCH_TEAMS) {
+		nc.unknown = 1;		/* many teams: the epoch covers them all */
+		return;
+	}
+	snprintf(nc.teams[nc.nteams++], NS_ID_MAX + 1, "%s", team);
+}
 
 /* consume_ts_note - remember a counted message's ts for the end-to-end
  * histogram (observed when its batch commits) */
@@ -322,6 +348,8 @@ consume_done(int rv, struct pg_result *res, void *arg)
 			pl_metrics_observe(nc.m_e2e, now - nc.ts_sent[i]);
 		nc.nts_sent = 0;
 	}
+	ns_cache_bump(nc.teams_sent, nc.nteams_sent, nc.unknown_sent);
+	nc.nteams_sent = nc.unknown_sent = 0;
 	pl_metrics_add(nc.m_events, (double)nc.nsent);
 	pl_metrics_inc(nc.m_batches);
 	pl_buf_reset(&nc.sent);
@@ -376,6 +404,10 @@ consume_flush(void)
 		}
 		pl_buf_reset(&nc.ev);
 		nc.nev = nc.nrec = 0;
+		memcpy(nc.teams_sent, nc.teams, sizeof(nc.teams));
+		nc.nteams_sent = nc.nteams;
+		nc.unknown_sent = nc.unknown;
+		nc.nteams = nc.unknown = 0;
 	}
 	p[0] = nc.sent.data;
 	nc.inflight = 1;
@@ -398,8 +430,15 @@ consume_msg(const struct pl_kafka_msg *km, void *arg)
 		return;
 	pl_metrics_inc(nc.m_records);
 	env = parley__envelope__unpack(NULL, km->len, km->payload);
-	if (env != NULL)
+	if (env != NULL) {
+		size_t before = nc.nev;
+
 		rv = k == 0 ? consume_message(env) : consume_team_event(env);
+		if (nc.nev != before)
+			consume_team_note(ns_id_ok(env->team) ? env->team :
+			    env->body_case == PARLEY__ENVELOPE__BODY_MESSAGE ?
+			    env->message->team : NULL);
+	}
 	if (rv != 0) {
 		pl_metrics_inc(nc.m_bad);
 		pl_log_warn("NS-RECORD-BAD", "topic=%s partition=%d offset=%lld", km->topic,

@@ -27,6 +27,9 @@ static const struct pl_config_entry ns_config[] = {
 	{ "notify-count-cap", "PARLEY_NOTIFY_COUNT_CAP", PL_CONF_INT, "10000",
 	    &ns_conf.count_cap, 1, 1000000, "unread and mention counts stop at this "
 	    "(bounded work per channel)", 0 },
+	{ "counts-ttl-ms", "PARLEY_NOTIFY_COUNTS_TTL_MS", PL_CONF_INT, "60000",
+	    &ns_conf.counts_ttl_ms, 100, 3600000, "client.counts answers cached in "
+	    "Redis expire after this (PostgreSQL stays the truth)", 0 },
 	{ "push-url", "PARLEY_PUSH_URL", PL_CONF_STR, "", &ns_conf.push_url, 0, 0,
 	    "push gateway URL (Matrix push gateway JSON, docs/notify.md); empty: no push", 0 },
 	{ "push-delay-ms", "PARLEY_PUSH_DELAY_MS", PL_CONF_INT, "5000",

@@ -57,6 +57,7 @@ struct ns_call {
 	struct pl_buf chans;		/* '{C1,C2}' */
 	struct pl_buf kinds;		/* one letter per channel: p(ublic/private) g d */
 	int nchans;
+	struct ns_cache_tok tok;	/* client.counts: the Redis entry's generations */
 };
 
 struct ns_method {
@@ -178,7 +179,18 @@ mark_event(const struct ns_call *c)
 	free(buf);
 }
 
-/* mark_stored - the marker is committed: tell the other connections */
+/* mark_dropped - the cached counts no longer match: tell the other
+ * connections, answer */
+static void
+mark_dropped(void *arg)
+{
+	struct ns_call *c = arg;
+
+	mark_event(c);
+	ns_call_json(c, "{}");
+}
+
+/* mark_stored - the marker is committed: the cached counts go */
 static void
 mark_stored(int rv, struct pg_result *res, void *arg)
 {
@@ -189,8 +201,7 @@ mark_stored(int rv, struct pg_result *res, void *arg)
 		ns_call_error(c, "internal_error");
 		return;
 	}
-	mark_event(c);
-	ns_call_json(c, "{}");
+	ns_cache_counts_drop(c->user, mark_dropped, c);
 }
 
 /* mark_checked - the channel exists in the caller's team and they are in it */
@@ -327,13 +338,14 @@ counts_done(int rv, struct pg_result *res, void *arg)
 	}
 	pl_buf_printf(&b, ",\"threads\":{\"has_unreads\":%s,\"mention_count\":%lld}}",
 	    thread_mentions > 0 ? "true" : "false", thread_mentions);
+	ns_cache_counts_put(&c->tok, c->user, b.data);
 	ns_call_json(c, b.data);
 	pl_buf_fini(&b);
 }
 
-/* counts_listed - the caller's channels: count each in notify-svc's database */
+/* counts_query - count each of the caller's channels in notify-svc's database */
 static void
-counts_listed(int rv, struct pg_result *res, void *arg)
+counts_query(struct ns_call *c)
 {
 	static const char sql[] =
 	    "SELECT c.ch, coalesce(k.last_read, ''),"
@@ -353,9 +365,35 @@ counts_listed(int rv, struct pg_result *res, void *arg)
 	    "  AND k.thread_ts = n.thread_ts WHERE n.channel = ANY ($2::text[])"
 	    "  AND n.user_id IN ($1, '*') AND n.thread_ts <> '' AND n.author <> $1"
 	    "  AND n.ts > coalesce(k.last_read, '') LIMIT $3) t";
-	struct ns_call *c = arg;
 	char cap[24];
 	const char *p[4];
+
+	snprintf(cap, sizeof(cap), "%lld", (long long)ns_conf.count_cap);
+	p[0] = c->user;
+	p[1] = c->chans.data;
+	p[2] = cap;
+	p[3] = c->kinds.data ? c->kinds.data : "";
+	if (pl_pg_query(ns.db, sql, 4, p, counts_done, c) != 0)
+		ns_call_error(c, "service_unavailable");
+}
+
+/* counts_cached - Redis answered client.counts (json) or not (NULL) */
+static void
+counts_cached(const char *json, void *arg)
+{
+	struct ns_call *c = arg;
+
+	if (json != NULL)
+		ns_call_json(c, json);
+	else
+		counts_query(c);
+}
+
+/* counts_listed - the caller's channels (directory): cached or counted */
+static void
+counts_listed(int rv, struct pg_result *res, void *arg)
+{
+	struct ns_call *c = arg;
 	int i, n;
 
 	if (rv != 0) {
@@ -376,13 +414,12 @@ counts_listed(int rv, struct pg_result *res, void *arg)
 	}
 	pl_buf_puts(&c->chans, "}");
 	pl_buf_puts(&c->kinds, "");
-	snprintf(cap, sizeof(cap), "%lld", (long long)ns_conf.count_cap);
-	p[0] = c->user;
-	p[1] = c->chans.data;
-	p[2] = cap;
-	p[3] = c->kinds.data ? c->kinds.data : "";
-	if (pl_pg_query(ns.db, sql, 4, p, counts_done, c) != 0)
-		ns_call_error(c, "service_unavailable");
+	if (strcmp(c->method, "client.counts") == 0) {
+		c->tok.fp = ns_cache_fp(c->chans.data, c->kinds.data ? c->kinds.data : "");
+		ns_cache_counts_get(c->user, c->team, &c->tok, counts_cached, c);
+		return;
+	}
+	counts_query(c);
 }
 
 /* ns_counts - client.counts (every channel) and notify.channel (one) */
@@ -780,6 +817,7 @@ ns_methods_init(void)
 	    "RPC requests received.", NULL);
 	nm.errors = pl_metrics_counter("parley_notify_request_errors_total",
 	    "RPC requests answered ok=false.", NULL);
+	ns_cache_init();
 }
 
 /* ns_methods_handle - the rpc handler: decode, check the caller, dispatch */

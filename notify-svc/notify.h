@@ -2,7 +2,9 @@
  *
  * Modules: svc.c (dependencies, readiness, teardown), schema.c (its own
  * PostgreSQL schema), mention.c (who a message mentions), consume.c (the log
- * -> ns_apply_batch writer with offsets), methods.c (the nng RPC methods). */
+ * -> ns_apply_batch writer with offsets), methods.c (the nng RPC methods),
+ * cache.c (client.counts in Redis), online.c (presence-svc: who is
+ * connected), push.c, digest.c, http.c. */
 #ifndef NS_NOTIFY_H
 #define NS_NOTIFY_H
 #include <stddef.h>
@@ -24,6 +26,7 @@ struct ns_conf {
 	int64_t replicas;
 	int64_t batch_max;		/* events per ns_apply_batch */
 	int64_t count_cap;		/* counts stop at this (bounded work) */
+	int64_t counts_ttl_ms;		/* client.counts entries in Redis */
 	/* push (push.c) */
 	char *push_url;			/* "" = push off */
 	int64_t push_delay_ms;
@@ -118,6 +121,24 @@ int ns_online_init(struct pl_loop *loop);
 void ns_online_fini(void);
 int ns_online(const char *team, char (*users)[NS_ID_MAX + 1], int n, int *online,
     ns_online_fn done, void *arg);
+
+/* cache.c - client.counts answers in Redis (PostgreSQL is the truth) */
+#define NS_CACHE_TOK_MAX 48
+struct ns_cache_tok {
+	char epoch[NS_CACHE_TOK_MAX], gen[NS_CACHE_TOK_MAX], ugen[NS_CACHE_TOK_MAX];
+	uint64_t fp;			/* the channel list's hash (set by the caller) */
+	int ok;				/* generations read: a put may store */
+};
+typedef void (*ns_cache_fn)(const char *json, void *arg);	/* NULL: miss */
+typedef void (*ns_cache_done_fn)(void *arg);
+void ns_cache_init(void);
+uint64_t ns_cache_fp(const char *a, const char *b);
+void ns_cache_counts_get(const char *user, const char *team, struct ns_cache_tok *tok,
+    ns_cache_fn fn, void *arg);
+void ns_cache_counts_put(const struct ns_cache_tok *tok, const char *user,
+    const char *json);
+void ns_cache_counts_drop(const char *user, ns_cache_done_fn done, void *arg);
+void ns_cache_bump(char (*teams)[NS_ID_MAX + 1], int n, int unknown);
 
 /* methods.c */
 void ns_methods_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *arg);

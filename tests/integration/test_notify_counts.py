@@ -277,3 +277,64 @@ def test_user_email_address(stack, api):
         r = api.call("admin.users.create", admin, check=False, team_id=t["id"],
                      name=parley.unique("g"), email=bad)
         assert r == {"ok": False, "error": "invalid_email"}, bad
+
+
+def _metric(st, name):
+    import requests
+    txt = requests.get(st.ops["notify-svc"] + "/metrics", timeout=5).text
+    for line in txt.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def _redis(addr, *args):
+    import socket
+    host, port = addr.rsplit(":", 1)
+    cmd = "*%d\r\n" % len(args) + "".join(
+        "$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args)
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(cmd.encode())
+        return s.recv(4096).decode()
+
+
+def test_counts_cached_in_redis_postgres_is_truth(new_stack):
+    """client.counts is served from Redis once cached (hits metric); a mark,
+    new mentions and a FLUSHALL never leave a wrong count"""
+    st = new_stack(shards=1, gateways=1)
+    api = parley.Api(st.http_url)
+    t = parley.provision(st, api=api)
+    a, b = t.token("alice"), t.token("bob")
+    ch = t.channel
+    post(api, a, ch, "one")
+    last = post(api, a, ch, "hi <@%s>" % t.uid("bob"))
+    wait_entry(api, b, ch, lambda e: e["unread_count"] == 2 and e["mention_count"] == 1,
+               "bob: 2 unread, 1 mention")
+    box = {}
+
+    def served_from_redis():
+        h = _metric(st, "parley_notify_counts_cache_hits_total")
+        box["c"] = counts(api, b)
+        return _metric(st, "parley_notify_counts_cache_hits_total") == h + 1
+    wait_for(served_from_redis, 30, "a client.counts answered from Redis")
+    e = entry(box["c"], ch)
+    assert (e["unread_count"], e["mention_count"]) == (2, 1), e
+    # a mark: the very next answer has it (the cached entry no longer matches)
+    api.call("conversations.mark", b, channel=ch, ts=last["ts"])
+    e = entry(counts(api, b), ch)
+    assert (e["unread_count"], e["mention_count"]) == (0, 0), e
+    wait_for(served_from_redis, 30, "cached again after the mark")
+    assert entry(box["c"], ch)["unread_count"] == 0
+    # new mentions: the batch that counts them invalidates the entry
+    post(api, a, ch, "<@%s> again" % t.uid("bob"))
+    wait_entry(api, b, ch, lambda e: e["unread_count"] == 1 and e["mention_count"] == 1,
+               "bob: the new mention")
+    # FLUSHALL costs a miss, never a wrong count
+    m0 = _metric(st, "parley_notify_counts_cache_misses_total")
+    assert _redis(st.redis_addr, "FLUSHALL").startswith("+OK")
+    e = entry(counts(api, b), ch)
+    assert (e["unread_count"], e["mention_count"]) == (1, 1), e
+    assert _metric(st, "parley_notify_counts_cache_misses_total") > m0
+    wait_for(served_from_redis, 30, "cached again after FLUSHALL")
+    e = entry(box["c"], ch)
+    assert (e["unread_count"], e["mention_count"]) == (1, 1), e
