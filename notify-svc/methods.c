@@ -186,7 +186,8 @@ mark_dropped(void *arg)
 {
 	struct ns_call *c = arg;
 
-	mark_event(c);
+	if (ns.prod != NULL)		/* NULL: stopping (Redis answers last) */
+		mark_event(c);
 	ns_call_json(c, "{}");
 }
 

@@ -30,6 +30,7 @@
 static struct {
 	struct pl_rpc_client *rpc;
 	struct pl_metric *m_calls, *m_unavail;
+	int closing;			/* ns_online_fini: answers touch nothing */
 } no;
 
 /* one ns_online question */
@@ -66,10 +67,13 @@ ns_online_init(struct pl_loop *loop)
 	return rv;
 }
 
-/* ns_online_fini - pending calls complete (PL_ECLOSED) first */
+/* ns_online_fini - pending calls complete (PL_ECLOSED) first, and their
+ * questions end there: done is not called, online[] not touched (the
+ * caller is stopping) */
 void
 ns_online_fini(void)
 {
+	no.closing = 1;
 	if (no.rpc != NULL)
 		pl_rpc_client_stop(&no.rpc);
 }
@@ -82,6 +86,13 @@ online_part_done(struct online_part *p, int rv)
 	struct online_q *q = p->q;
 	int i;
 
+	if (no.closing) {
+		free(p->ids);
+		free(p);
+		if (--q->left == 0)
+			free(q);
+		return;
+	}
 	if (rv != 0) {
 		pl_metrics_inc(no.m_unavail);
 		for (i = 0; i < p->n; i++)
@@ -109,7 +120,7 @@ online_replied(int rv, const void *data, size_t len, void *arg)
 		rv = PL_EPROTO;
 	if (rv == 0 && !reply->ok)
 		rv = PL_EUNAVAIL;
-	if (rv == 0)
+	if (rv == 0 && !no.closing)
 		rv = pl_presence_connected(reply->json, p->ids, (size_t)p->n,
 		    p->q->online + p->from);
 	if (reply != NULL)

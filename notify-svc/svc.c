@@ -105,8 +105,8 @@ ns_svc_fini(void)
 	if (ns_rpc)
 		pl_rpc_server_stop(&ns_rpc);
 	ns_digest_stop();
+	ns_online_fini();	/* before push: its answers write push's arrays */
 	ns_push_stop();
-	ns_online_fini();
 	ns_consume_stop();
 	if (ns.prod)
 		pl_kafka_producer_stop(&ns.prod, 2000);
