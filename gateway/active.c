@@ -56,7 +56,7 @@ struct gw_active_ent {
 };
 
 static struct {
-	struct gw_map *users;		/* user id -> struct gw_active_ent */
+	struct pl_strmap *users;		/* user id -> struct gw_active_ent */
 	struct pl_timer *sweep;
 	struct pl_metric *checks, *deactivated;
 } gw_act;
@@ -82,7 +82,7 @@ gw_active_rv(const struct gw_active_ent *e)
 static void
 gw_active_drop(struct gw_active_ent *e)
 {
-	gw_map_del(gw_act.users, e->user);
+	pl_strmap_del(gw_act.users, e->user);
 	free(e);
 }
 
@@ -91,7 +91,7 @@ static void
 gw_active_answered(int rv, Parley__Reply *reply, void *arg)
 {
 	char *user = arg;
-	struct gw_active_ent *e = gw_act.users ? gw_map_get(gw_act.users, user) : NULL;
+	struct gw_active_ent *e = gw_act.users ? pl_strmap_get(gw_act.users, user) : NULL;
 	struct gw_active_wait *w, *next;
 	int res;
 
@@ -121,7 +121,7 @@ gw_active_answered(int rv, Parley__Reply *reply, void *arg)
 	/* failures are not kept; nor is anything when the table is over its
 	 * bound (the entry only existed to share this one request) */
 	if (e->state == GW_ACT_ASKING ||
-	    gw_map_count(gw_act.users) > (size_t)gw_conf.auth_cache)
+	    pl_strmap_count(gw_act.users) > (size_t)gw_conf.auth_cache)
 		gw_active_drop(e);
 	for (; w != NULL; w = next) {
 		next = w->next;
@@ -158,7 +158,7 @@ gw_active_ask(struct gw_active_ent *e, const char *team)
 void
 gw_active_check(const char *user, const char *team, gw_active_fn fn, void *arg)
 {
-	struct gw_active_ent *e = gw_map_get(gw_act.users, user);
+	struct gw_active_ent *e = pl_strmap_get(gw_act.users, user);
 	struct gw_active_wait *w;
 
 	if (e != NULL && !e->asking && gw_active_fresh(e, pl_clock_mono_ms())) {
@@ -169,7 +169,7 @@ gw_active_check(const char *user, const char *team, gw_active_fn fn, void *arg)
 		e = pl_calloc(1, sizeof(*e));
 		snprintf(e->user, sizeof(e->user), "%s", user);
 		e->state = GW_ACT_ASKING;
-		gw_map_put(gw_act.users, e->user, e);
+		pl_strmap_put(gw_act.users, e->user, e);
 	}
 	w = pl_calloc(1, sizeof(*w));
 	w->fn = fn;
@@ -184,7 +184,7 @@ gw_active_check(const char *user, const char *team, gw_active_fn fn, void *arg)
 int
 gw_active_deleted(const char *user)
 {
-	struct gw_active_ent *e = gw_act.users ? gw_map_get(gw_act.users, user) : NULL;
+	struct gw_active_ent *e = gw_act.users ? pl_strmap_get(gw_act.users, user) : NULL;
 
 	return e != NULL && e->state == GW_ACT_DELETED;
 }
@@ -205,7 +205,7 @@ gw_active_close(struct gw_conn *c)
 void
 gw_active_deactivated(const char *user)
 {
-	struct gw_active_ent *e = gw_map_get(gw_act.users, user);
+	struct gw_active_ent *e = pl_strmap_get(gw_act.users, user);
 	struct gw_user *u = gw_cache_user(user);
 	struct gw_conn **v;
 	uint32_t i, n;
@@ -213,7 +213,7 @@ gw_active_deactivated(const char *user)
 	if (e == NULL) {
 		e = pl_calloc(1, sizeof(*e));
 		snprintf(e->user, sizeof(e->user), "%s", user);
-		gw_map_put(gw_act.users, e->user, e);
+		pl_strmap_put(gw_act.users, e->user, e);
 	}
 	e->state = GW_ACT_DELETED;
 	e->at_ms = pl_clock_mono_ms();
@@ -251,7 +251,7 @@ gw_active_sweep(void *arg)
 
 	(void)arg;
 	pl_buf_init(&dead);
-	gw_map_each(gw_act.users, gw_active_sweep_one, &dead);
+	pl_strmap_each(gw_act.users, gw_active_sweep_one, &dead);
 	for (i = 0; i < dead.len / sizeof(struct gw_active_ent *); i++)
 		gw_active_drop(((struct gw_active_ent **)dead.data)[i]);
 	pl_buf_fini(&dead);
@@ -262,14 +262,14 @@ static double
 gw_active_count(void *arg)
 {
 	(void)arg;
-	return gw_act.users ? (double)gw_map_count(gw_act.users) : 0;
+	return gw_act.users ? (double)pl_strmap_count(gw_act.users) : 0;
 }
 
 /* gw_active_init - the table, its sweep and metrics */
 int
 gw_active_init(void)
 {
-	gw_act.users = gw_map_create();
+	gw_act.users = pl_strmap_create();
 	gw_act.checks = pl_metrics_counter("parley_gateway_auth_checks_total",
 	    "session.check requests sent (a user's active state not cached).", NULL);
 	gw_act.deactivated = pl_metrics_counter("parley_gateway_users_deactivated_total",
@@ -302,8 +302,8 @@ gw_active_fini(void)
 {
 	pl_loop_timer_stop(&gw_act.sweep);
 	if (gw_act.users != NULL)
-		gw_map_each(gw_act.users, gw_active_free_one, NULL);
-	gw_map_free(&gw_act.users);
+		pl_strmap_each(gw_act.users, gw_active_free_one, NULL);
+	pl_strmap_free(&gw_act.users, NULL);
 }
 
 /* gw_active_err_code - Slack's error code of a refusal */

@@ -17,16 +17,16 @@
 #include "metrics.h"
 
 static struct {
-	struct gw_map *chans, *users, *teams;
+	struct pl_strmap *chans, *users, *teams;
 } gw_cache;
 
 /* gw_cache_init - empty indexes */
 int
 gw_cache_init(void)
 {
-	gw_cache.chans = gw_map_create();
-	gw_cache.users = gw_map_create();
-	gw_cache.teams = gw_map_create();
+	gw_cache.chans = pl_strmap_create();
+	gw_cache.users = pl_strmap_create();
+	gw_cache.teams = pl_strmap_create();
 	return 0;
 }
 
@@ -95,36 +95,36 @@ gw_cache_fini(void)
 {
 	if (gw_cache.chans == NULL)
 		return;
-	gw_map_each(gw_cache.chans, gw_cache_free_chan, NULL);
-	gw_map_each(gw_cache.users, gw_cache_free_user, NULL);
-	gw_map_each(gw_cache.teams, gw_cache_free_team, NULL);
-	gw_map_free(&gw_cache.chans);
-	gw_map_free(&gw_cache.users);
-	gw_map_free(&gw_cache.teams);
+	pl_strmap_each(gw_cache.chans, gw_cache_free_chan, NULL);
+	pl_strmap_each(gw_cache.users, gw_cache_free_user, NULL);
+	pl_strmap_each(gw_cache.teams, gw_cache_free_team, NULL);
+	pl_strmap_free(&gw_cache.chans, NULL);
+	pl_strmap_free(&gw_cache.users, NULL);
+	pl_strmap_free(&gw_cache.teams, NULL);
 }
 
 struct gw_chan *
 gw_cache_chan(const char *id)
 {
-	return gw_cache.chans ? gw_map_get(gw_cache.chans, id) : NULL;
+	return gw_cache.chans ? pl_strmap_get(gw_cache.chans, id) : NULL;
 }
 
 struct gw_user *
 gw_cache_user(const char *id)
 {
-	return gw_cache.users ? gw_map_get(gw_cache.users, id) : NULL;
+	return gw_cache.users ? pl_strmap_get(gw_cache.users, id) : NULL;
 }
 
 struct gw_team *
 gw_cache_team(const char *id)
 {
-	return gw_cache.teams ? gw_map_get(gw_cache.teams, id) : NULL;
+	return gw_cache.teams ? pl_strmap_get(gw_cache.teams, id) : NULL;
 }
 
 size_t
 gw_cache_channels(void)
 {
-	return gw_cache.chans ? gw_map_count(gw_cache.chans) : 0;
+	return gw_cache.chans ? pl_strmap_count(gw_cache.chans) : 0;
 }
 
 /* gw_cache_kind - 'C' public, 'G' private, 'D' dm, 'M' group */
@@ -146,12 +146,12 @@ gw_cache_kind(const char *kind, const char *id)
 static struct gw_user *
 gw_cache_user_get(const char *id, const char *team)
 {
-	struct gw_user *u = gw_map_get(gw_cache.users, id);
+	struct gw_user *u = pl_strmap_get(gw_cache.users, id);
 
 	if (u == NULL) {
 		u = pl_calloc(1, sizeof(*u));
 		snprintf(u->id, sizeof(u->id), "%s", id);
-		gw_map_put(gw_cache.users, u->id, u);
+		pl_strmap_put(gw_cache.users, u->id, u);
 	}
 	if (team != NULL && *team)
 		snprintf(u->team, sizeof(u->team), "%s", team);
@@ -164,7 +164,7 @@ gw_cache_user_put(struct gw_user *u)
 {
 	if (u->conns.n > 0 || u->watchers.n > 0)
 		return;
-	gw_map_del(gw_cache.users, u->id);
+	pl_strmap_del(gw_cache.users, u->id);
 	gw_cache_free_user(NULL, u, NULL);
 }
 
@@ -173,7 +173,7 @@ static void
 gw_cache_chan_sub(struct gw_conn *c, const char *id, const char *team, char kind,
     uint32_t epoch, int fresh)
 {
-	struct gw_chan *ch = gw_map_get(gw_cache.chans, id);
+	struct gw_chan *ch = pl_strmap_get(gw_cache.chans, id);
 	size_t i;
 
 	if (strlen(id) > GW_ID_MAX)
@@ -181,7 +181,7 @@ gw_cache_chan_sub(struct gw_conn *c, const char *id, const char *team, char kind
 	if (ch == NULL) {
 		ch = pl_calloc(1, sizeof(*ch));
 		snprintf(ch->id, sizeof(ch->id), "%s", id);
-		gw_map_put(gw_cache.chans, ch->id, ch);
+		pl_strmap_put(gw_cache.chans, ch->id, ch);
 	}
 	if (team != NULL && *team)
 		snprintf(ch->team, sizeof(ch->team), "%s", team);
@@ -230,7 +230,7 @@ gw_cache_chan_unsub(struct gw_conn *c, struct gw_chan *ch)
 	}
 	gw_set_del(&ch->subs, c);
 	if (ch->subs.n == 0) {
-		gw_map_del(gw_cache.chans, ch->id);
+		pl_strmap_del(gw_cache.chans, ch->id);
 		gw_cache_free_chan(NULL, ch, NULL);
 	}
 }
@@ -239,12 +239,12 @@ gw_cache_chan_unsub(struct gw_conn *c, struct gw_chan *ch)
 static void
 gw_cache_team_set(struct gw_conn *c, const Parley__Team *team)
 {
-	struct gw_team *t = gw_map_get(gw_cache.teams, c->team);
+	struct gw_team *t = pl_strmap_get(gw_cache.teams, c->team);
 
 	if (t == NULL) {
 		t = pl_calloc(1, sizeof(*t));
 		snprintf(t->id, sizeof(t->id), "%s", c->team);
-		gw_map_put(gw_cache.teams, t->id, t);
+		pl_strmap_put(gw_cache.teams, t->id, t);
 	}
 	if (team != NULL && team->name != NULL && *team->name) {
 		free(t->name);
@@ -306,7 +306,7 @@ gw_cache_detach(struct gw_conn *c)
 	if (c->t != NULL) {
 		gw_set_del(&c->t->conns, c);
 		if (c->t->conns.n == 0) {
-			gw_map_del(gw_cache.teams, c->t->id);
+			pl_strmap_del(gw_cache.teams, c->t->id);
 			gw_cache_free_team(NULL, c->t, NULL);
 		}
 		c->t = NULL;

@@ -8,7 +8,6 @@
  *   conn.c     WebSocket connection lifecycle, handles, the sweep timer, writes
  *   sendq.c    the bounded per-connection send queue (frames and bytes)
  *   blob.c     refcounted, pre-padded frames shared by every recipient
- *   map.c      a small string-keyed hash map
  *   set.c      a small set of connections
  *   auth.c     tokens (HS256), Bearer / ?token=, admin token, Origin matching
  *   ticket.c   rtm.connect single-use tickets (Redis SET NX EX / DEL)
@@ -38,6 +37,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "strmap.h"
 #include "tbucket.h"
 #include "parley.pb-c.h"
 
@@ -124,7 +124,6 @@ struct gw_settings {
 extern struct gw_settings gw_conf;
 
 /* ---- process state ---- */
-struct gw_map;
 struct gw_conn;
 
 struct gw {
@@ -174,17 +173,6 @@ int gw_sendq_push(struct gw_sendq *q, struct gw_blob *b);
 struct gw_blob *gw_sendq_peek(const struct gw_sendq *q);
 /* pop: the caller gets the queue's reference */
 struct gw_blob *gw_sendq_pop(struct gw_sendq *q);
-
-/* ---- map.c ---- */
-struct gw_map *gw_map_create(void);
-void gw_map_free(struct gw_map **m);
-void *gw_map_get(const struct gw_map *m, const char *key);
-/* put: key copied; replaces */
-void gw_map_put(struct gw_map *m, const char *key, void *val);
-void gw_map_del(struct gw_map *m, const char *key);
-size_t gw_map_count(const struct gw_map *m);
-typedef void (*gw_map_fn)(const char *key, void *val, void *arg);
-void gw_map_each(const struct gw_map *m, gw_map_fn fn, void *arg);
 
 /* ---- set.c: unordered set of connections ---- */
 struct gw_set {

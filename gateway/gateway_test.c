@@ -1,9 +1,9 @@
 /* gateway_test.c - unit tests of the gateway's pure pieces: parameter
  * decoding (query/form/JSON), Origin matching, the send queue's bounds,
- * the frames of blobs, the string map and UTF-8 length. */
+ * the frames of blobs and UTF-8 length (the string map: lib/strmap_test.c). */
 
 /* the modules this test links (Makefile, test_links): what it tests */
-/* test-links: auth blob cache limits map metrics proxy rtm sendq state http */
+/* test-links: auth blob cache limits metrics proxy rtm sendq state http */
 /* and what those need, a hidden dependency: through the call circle of
  * gateway/ (tests/check/circles.py NOT_YET), limits.c, rtm.c and http.c
  * call into the edge and front-end files */
@@ -377,26 +377,6 @@ PL_TEST(test_peer_budget)
 	gw_conf.trusted_proxies = NULL;
 }
 
-PL_TEST(test_map)
-{
-	struct gw_map *m = gw_map_create();
-	char k[16];
-	int i, vals[100];
-
-	for (i = 0; i < 100; i++) {
-		snprintf(k, sizeof(k), "C%d", i);
-		vals[i] = i;
-		gw_map_put(m, k, &vals[i]);
-	}
-	PL_CHECK_EQ_INT(gw_map_count(m), 100);
-	PL_CHECK_EQ_INT(*(int *)gw_map_get(m, "C42"), 42);
-	gw_map_del(m, "C42");
-	PL_CHECK(gw_map_get(m, "C42") == NULL);
-	PL_CHECK_EQ_INT(gw_map_count(m), 99);
-	gw_map_free(&m);
-	PL_CHECK(m == NULL);
-}
-
 PL_TEST(test_utf8_len)
 {
 	PL_CHECK_EQ_INT(gw_rtm_utf8_len("abc"), 3);
@@ -417,7 +397,6 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_sendq_bounds),
 	PL_TEST_CASE(test_sendq_frames_and_order),
 	PL_TEST_CASE(test_blob_frame),
-	PL_TEST_CASE(test_map),
 	PL_TEST_CASE(test_utf8_len),
 };
 PL_TEST_MAIN(tests)

@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "gateway.h"
+#include "hash.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -21,18 +22,6 @@
  * open-addressing index (hash -> pair), so adding n pairs costs O(n), never
  * the O(n^2) of comparing each new key with every earlier one. */
 #define GW_PARAMS_DEFAULT_MAX 100
-
-/* gw_params_hash - FNV-1a of a key */
-static uint32_t
-gw_params_hash(const char *key, size_t klen)
-{
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < klen; i++)
-		h = (h ^ (unsigned char)key[i]) * 16777619u;
-	return h;
-}
 
 /* gw_params_max - the pair cap: the setting, or the default when unset */
 static size_t
@@ -87,7 +76,7 @@ gw_params_add(struct gw_params *p, const char *key, size_t klen,
 
 	if (klen > GW_PARAM_KEY_MAX)
 		return PL_EPROTO;
-	h = gw_params_hash(key, klen);
+	h = pl_hash_fnv1a(key, klen);
 	if (p->idxcap != 0) {
 		slot = gw_params_slot(p, key, klen, h);
 		if (p->idx[slot] != 0) {
@@ -119,7 +108,7 @@ gw_params_get(const struct gw_params *p, const char *key)
 
 	if (p->idxcap == 0)
 		return NULL;
-	slot = gw_params_slot(p, key, klen, gw_params_hash(key, klen));
+	slot = gw_params_slot(p, key, klen, pl_hash_fnv1a(key, klen));
 	return p->idx[slot] ? p->v[p->idx[slot] - 1].val : NULL;
 }
 

@@ -42,8 +42,8 @@ struct gw_peer {
 };
 
 static struct {
-	struct gw_map *peers;		/* addr -> struct gw_peer */
-	struct gw_map *users;		/* user -> count (intptr_t) */
+	struct pl_strmap *peers;		/* addr -> struct gw_peer */
+	struct pl_strmap *users;		/* user -> count (intptr_t) */
 	struct { uint32_t net, mask; } trusted[GW_TRUSTED_MAX];
 	size_t ntrusted;
 } gw_budget;
@@ -127,8 +127,8 @@ gw_limits_init(void)
 {
 	pl_tbucket_init(&gw_accept, (double)gw_conf.rate_accept_per_s,
 	    (double)gw_conf.rate_accept_burst, pl_clock_mono_us());
-	gw_budget.peers = gw_map_create();
-	gw_budget.users = gw_map_create();
+	gw_budget.peers = pl_strmap_create();
+	gw_budget.users = pl_strmap_create();
 	return gw_limits_trusted_parse(gw_conf.trusted_proxies);
 }
 
@@ -146,16 +146,16 @@ void
 gw_limits_fini(void)
 {
 	if (gw_budget.peers != NULL)
-		gw_map_each(gw_budget.peers, gw_limits_free_peer, NULL);
-	gw_map_free(&gw_budget.peers);
-	gw_map_free(&gw_budget.users);
+		pl_strmap_each(gw_budget.peers, gw_limits_free_peer, NULL);
+	pl_strmap_free(&gw_budget.peers, NULL);
+	pl_strmap_free(&gw_budget.users, NULL);
 }
 
 /* gw_limits_peer_take - one more socket from addr */
 int
 gw_limits_peer_take(const char *addr, struct gw_peer **peer_r)
 {
-	struct gw_peer *p = gw_map_get(gw_budget.peers, addr);
+	struct gw_peer *p = pl_strmap_get(gw_budget.peers, addr);
 
 	*peer_r = NULL;
 	if (p == NULL) {
@@ -163,11 +163,11 @@ gw_limits_peer_take(const char *addr, struct gw_peer **peer_r)
 		snprintf(p->addr, sizeof(p->addr), "%s", addr);
 		p->exempt = gw_limits_trusted(addr) ||
 		    (gw_conf.conn_loopback_exempt && gw_limits_loopback(addr));
-		gw_map_put(gw_budget.peers, p->addr, p);
+		pl_strmap_put(gw_budget.peers, p->addr, p);
 	}
 	if (!p->exempt && p->n >= (size_t)gw_conf.max_conns_ip) {
 		if (p->n == 0) {
-			gw_map_del(gw_budget.peers, p->addr);
+			pl_strmap_del(gw_budget.peers, p->addr);
 			free(p);
 		}
 		return PL_EAGAIN;
@@ -189,7 +189,7 @@ gw_limits_peer_put(struct gw_peer **pp)
 	if (gw_budget.peers == NULL)
 		return;		/* after gw_limits_fini: lws frees its last sockets late */
 	if (--p->n == 0) {
-		gw_map_del(gw_budget.peers, p->addr);
+		pl_strmap_del(gw_budget.peers, p->addr);
 		free(p);
 	}
 }
@@ -198,7 +198,7 @@ gw_limits_peer_put(struct gw_peer **pp)
 size_t
 gw_limits_peer_count(const char *addr)
 {
-	struct gw_peer *p = gw_budget.peers ? gw_map_get(gw_budget.peers, addr) : NULL;
+	struct gw_peer *p = gw_budget.peers ? pl_strmap_get(gw_budget.peers, addr) : NULL;
 
 	return p != NULL ? p->n : 0;
 }
@@ -207,7 +207,7 @@ gw_limits_peer_count(const char *addr)
 int
 gw_limits_user_admit(const char *user, int *retry_after_r)
 {
-	intptr_t n = (intptr_t)gw_map_get(gw_budget.users, user);
+	intptr_t n = (intptr_t)pl_strmap_get(gw_budget.users, user);
 
 	if (n < gw_conf.max_conns_user)
 		return 0;
@@ -219,9 +219,9 @@ gw_limits_user_admit(const char *user, int *retry_after_r)
 void
 gw_limits_user_add(struct gw_conn *c)
 {
-	intptr_t n = (intptr_t)gw_map_get(gw_budget.users, c->user);
+	intptr_t n = (intptr_t)pl_strmap_get(gw_budget.users, c->user);
 
-	gw_map_put(gw_budget.users, c->user, (void *)(n + 1));
+	pl_strmap_put(gw_budget.users, c->user, (void *)(n + 1));
 	c->user_counted = 1;
 }
 
@@ -233,12 +233,12 @@ gw_limits_user_del(struct gw_conn *c)
 
 	if (!c->user_counted || gw_budget.users == NULL)
 		return;
-	n = (intptr_t)gw_map_get(gw_budget.users, c->user);
+	n = (intptr_t)pl_strmap_get(gw_budget.users, c->user);
 	c->user_counted = 0;
 	if (n <= 1)
-		gw_map_del(gw_budget.users, c->user);
+		pl_strmap_del(gw_budget.users, c->user);
 	else
-		gw_map_put(gw_budget.users, c->user, (void *)(n - 1));
+		pl_strmap_put(gw_budget.users, c->user, (void *)(n - 1));
 }
 
 /* gw_limits_retry - a jittered Retry-After in seconds, so refused clients
@@ -295,7 +295,7 @@ struct gw_api_bucket {
 };
 
 static struct {
-	struct gw_map *m;
+	struct pl_strmap *m;
 	struct pl_timer *sweep;
 	char **doomed;
 	size_t ndoomed, capdoomed;
@@ -327,10 +327,10 @@ gw_limits_api_sweep(void *arg)
 		return;
 	gw_api_lim.now = pl_clock_mono_us();
 	gw_api_lim.ndoomed = 0;
-	gw_map_each(gw_api_lim.m, gw_limits_api_idle, NULL);
+	pl_strmap_each(gw_api_lim.m, gw_limits_api_idle, NULL);
 	for (i = 0; i < gw_api_lim.ndoomed; i++) {
-		free(gw_map_get(gw_api_lim.m, gw_api_lim.doomed[i]));
-		gw_map_del(gw_api_lim.m, gw_api_lim.doomed[i]);
+		free(pl_strmap_get(gw_api_lim.m, gw_api_lim.doomed[i]));
+		pl_strmap_del(gw_api_lim.m, gw_api_lim.doomed[i]);
 		free(gw_api_lim.doomed[i]);
 	}
 	gw_api_lim.ndoomed = 0;
@@ -340,7 +340,7 @@ gw_limits_api_sweep(void *arg)
 int
 gw_limits_api_init(void)
 {
-	gw_api_lim.m = gw_map_create();
+	gw_api_lim.m = pl_strmap_create();
 	return pl_loop_timer(gw.loop, GW_API_SWEEP_MS, 1, gw_limits_api_sweep, NULL,
 	    &gw_api_lim.sweep);
 }
@@ -360,8 +360,8 @@ gw_limits_api_fini(void)
 {
 	pl_loop_timer_stop(&gw_api_lim.sweep);
 	if (gw_api_lim.m != NULL)
-		gw_map_each(gw_api_lim.m, gw_limits_api_free_one, NULL);
-	gw_map_free(&gw_api_lim.m);
+		pl_strmap_each(gw_api_lim.m, gw_limits_api_free_one, NULL);
+	pl_strmap_free(&gw_api_lim.m, NULL);
 	free(gw_api_lim.doomed);
 	memset(&gw_api_lim, 0, sizeof(gw_api_lim));
 }
@@ -376,16 +376,16 @@ gw_limits_api(const char *key, double per_min, double burst, int *retry_after_r)
 
 	if (!gw_conf.rate_limits || per_min <= 0 || gw_api_lim.m == NULL)
 		return 0;
-	if ((ab = gw_map_get(gw_api_lim.m, key)) == NULL) {
-		if ((int64_t)gw_map_count(gw_api_lim.m) >= gw_conf.api_buckets)
+	if ((ab = pl_strmap_get(gw_api_lim.m, key)) == NULL) {
+		if ((int64_t)pl_strmap_count(gw_api_lim.m) >= gw_conf.api_buckets)
 			gw_limits_api_sweep(NULL);
-		if ((int64_t)gw_map_count(gw_api_lim.m) >= gw_conf.api_buckets) {
+		if ((int64_t)pl_strmap_count(gw_api_lim.m) >= gw_conf.api_buckets) {
 			*retry_after_r = 1;
 			return PL_EAGAIN;
 		}
 		ab = pl_calloc(1, sizeof(*ab));
 		pl_tbucket_init(&ab->b, per_min / 60.0, burst, now);
-		gw_map_put(gw_api_lim.m, key, ab);
+		pl_strmap_put(gw_api_lim.m, key, ab);
 	}
 	if (pl_tbucket_take(&ab->b, 1, now))
 		return 0;
@@ -400,5 +400,5 @@ gw_limits_api(const char *key, double per_min, double burst, int *retry_after_r)
 size_t
 gw_limits_api_buckets(void)
 {
-	return gw_api_lim.m ? gw_map_count(gw_api_lim.m) : 0;
+	return gw_api_lim.m ? pl_strmap_count(gw_api_lim.m) : 0;
 }

@@ -71,8 +71,8 @@ struct gw_lookup {
 };
 
 static struct {
-	struct gw_map *running;		/* channel -> struct gw_lookup */
-	struct gw_map *none;		/* channel -> (void *)1: no local member */
+	struct pl_strmap *running;		/* channel -> struct gw_lookup */
+	struct pl_strmap *none;		/* channel -> (void *)1: no local member */
 	struct pl_metric *lookups, *failed;
 } gw_members;
 
@@ -80,8 +80,8 @@ static struct {
 int
 gw_members_init(void)
 {
-	gw_members.running = gw_map_create();
-	gw_members.none = gw_map_create();
+	gw_members.running = pl_strmap_create();
+	gw_members.none = pl_strmap_create();
 	gw_members.lookups = pl_metrics_counter("parley_gateway_member_lookups_total",
 	    "Membership look-ups for channels new to this gateway, by result.",
 	    "result=\"ok\"");
@@ -112,9 +112,9 @@ gw_members_fini(void)
 {
 	if (gw_members.running == NULL)
 		return;
-	gw_map_each(gw_members.running, gw_members_free_lookup, NULL);
-	gw_map_free(&gw_members.running);
-	gw_map_free(&gw_members.none);
+	pl_strmap_each(gw_members.running, gw_members_free_lookup, NULL);
+	pl_strmap_free(&gw_members.running, NULL);
+	pl_strmap_free(&gw_members.none, NULL);
 }
 
 /* gw_members_push - keep a copy of one event */
@@ -132,13 +132,13 @@ gw_members_push(struct gw_lookup *lk, const void *payload, size_t len, int64_t t
 static void
 gw_members_release(const char *channel)
 {
-	struct gw_lookup *lk = gw_map_get(gw_members.running, channel);
+	struct gw_lookup *lk = pl_strmap_get(gw_members.running, channel);
 	Parley__Envelope *env;
 	uint32_t i;
 
 	if (lk == NULL)
 		return;
-	gw_map_del(gw_members.running, channel);
+	pl_strmap_del(gw_members.running, channel);
 	for (i = 0; i < lk->n; i++) {
 		env = parley__envelope__unpack(NULL, lk->v[i].len, lk->v[i].payload);
 		if (env == NULL)
@@ -153,11 +153,11 @@ gw_members_release(const char *channel)
 static void
 gw_members_none(const char *channel)
 {
-	if (gw_map_count(gw_members.none) >= GW_MEMBERS_NONE_MAX)
-		gw_map_free(&gw_members.none);
+	if (pl_strmap_count(gw_members.none) >= GW_MEMBERS_NONE_MAX)
+		pl_strmap_free(&gw_members.none, NULL);
 	if (gw_members.none == NULL)
-		gw_members.none = gw_map_create();
-	gw_map_put(gw_members.none, channel, (void *)1);
+		gw_members.none = pl_strmap_create();
+	pl_strmap_put(gw_members.none, channel, (void *)1);
 }
 
 /* gw_members_apply - subscribe the local connections of one page of the
@@ -203,7 +203,7 @@ gw_members_done(int rv, Parley__Reply *reply, void *arg)
 	struct gw_lookup *lk;
 	int n = -1;
 
-	lk = gw_members.running ? gw_map_get(gw_members.running, channel) : NULL;
+	lk = gw_members.running ? pl_strmap_get(gw_members.running, channel) : NULL;
 	if (lk != NULL) {
 		if (rv == 0)
 			n = gw_members_apply(lk, reply, &next);
@@ -268,7 +268,7 @@ gw_members_hold(const char *channel, const char *team, const char *user,
 
 	if (gw_members.running == NULL)
 		return 0;
-	if ((lk = gw_map_get(gw_members.running, channel)) != NULL) {
+	if ((lk = pl_strmap_get(gw_members.running, channel)) != NULL) {
 		if (lk->n >= (uint32_t)gw_conf.max_hold) {
 			gw_members_release(channel);	/* overflow: at once */
 			return 0;
@@ -276,7 +276,7 @@ gw_members_hold(const char *channel, const char *team, const char *user,
 		gw_members_push(lk, payload, len, ts_ms);
 		return 1;
 	}
-	if (gw_cache_chan(channel) != NULL || gw_map_get(gw_members.none, channel) != NULL)
+	if (gw_cache_chan(channel) != NULL || pl_strmap_get(gw_members.none, channel) != NULL)
 		return 0;
 	if (team == NULL || gw_cache_team(team) == NULL || user == NULL || *user == 0 ||
 	    strlen(channel) > GW_ID_MAX || strlen(team) > GW_ID_MAX)
@@ -293,7 +293,7 @@ gw_members_hold(const char *channel, const char *team, const char *user,
 		return 0;
 	}
 	gw_members_push(lk, payload, len, ts_ms);
-	gw_map_put(gw_members.running, lk->id, lk);
+	pl_strmap_put(gw_members.running, lk->id, lk);
 	return 1;
 }
 
@@ -301,5 +301,5 @@ gw_members_hold(const char *channel, const char *team, const char *user,
 size_t
 gw_members_count(void)
 {
-	return gw_members.running ? gw_map_count(gw_members.running) : 0;
+	return gw_members.running ? pl_strmap_count(gw_members.running) : 0;
 }

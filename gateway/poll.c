@@ -84,7 +84,7 @@ struct gw_poll_replay {
 static struct {
 	struct gw_poll *list;
 	uint32_t n;
-	struct gw_map *per_user;	/* user -> held polls (as a pointer-sized int) */
+	struct pl_strmap *per_user;	/* user -> held polls (as a pointer-sized int) */
 } gw_polls;
 
 static void gw_poll_replay(struct gw_poll *p, int idx);
@@ -96,12 +96,12 @@ gw_poll_user_add(const char *user, int d)
 	intptr_t n;
 
 	if (gw_polls.per_user == NULL)
-		gw_polls.per_user = gw_map_create();
-	n = (intptr_t)gw_map_get(gw_polls.per_user, user) + d;
+		gw_polls.per_user = pl_strmap_create();
+	n = (intptr_t)pl_strmap_get(gw_polls.per_user, user) + d;
 	if (n <= 0)
-		gw_map_del(gw_polls.per_user, user);
+		pl_strmap_del(gw_polls.per_user, user);
 	else
-		gw_map_put(gw_polls.per_user, user, (void *)n);
+		pl_strmap_put(gw_polls.per_user, user, (void *)n);
 }
 
 /* gw_poll_detach - leave the indexes and the list; free the state */
@@ -565,7 +565,7 @@ gw_poll_start(struct gw_conn *c, const struct gw_auth *a)
 		return;
 	}
 	if (gw_polls.n >= (uint32_t)gw_conf.max_polls || (gw_polls.per_user &&
-	    (intptr_t)gw_map_get(gw_polls.per_user, a->user) >= gw_conf.max_polls_user)) {
+	    (intptr_t)pl_strmap_get(gw_polls.per_user, a->user) >= gw_conf.max_polls_user)) {
 		cJSON_Delete(asked);
 		gw_poll_limited(c);
 		return;
@@ -622,5 +622,5 @@ gw_poll_count(void)
 void
 gw_poll_fini(void)
 {
-	gw_map_free(&gw_polls.per_user);
+	pl_strmap_free(&gw_polls.per_user, NULL);
 }

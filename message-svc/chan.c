@@ -43,7 +43,7 @@ struct ms_chan_wait {
 	void *arg;
 };
 
-static struct ms_map *ms_chans;
+static struct pl_strmap *ms_chans;
 static struct ms_chan *chan_lru_head, *chan_lru_tail;	/* most recent first */
 static struct {
 	struct pl_metric *not_found, *idle, *full;
@@ -60,7 +60,7 @@ chan_count_fn(void *arg)
 void
 ms_chan_init(void)
 {
-	ms_chans = ms_map_create();
+	ms_chans = pl_strmap_create();
 	chan_lru_head = chan_lru_tail = NULL;
 	pl_metrics_gauge_fn("parley_ms_channels", "channel table entries of this shard",
 	    NULL, chan_count_fn, NULL);
@@ -76,7 +76,7 @@ ms_chan_init(void)
 size_t
 ms_chan_count(void)
 {
-	return ms_chans ? ms_map_count(ms_chans) : 0;
+	return ms_chans ? pl_strmap_count(ms_chans) : 0;
 }
 
 /* chan_lru_unlink - take ch off the recency list */
@@ -121,7 +121,7 @@ ms_chan_free(void *p)
 		ch->waiters = w->next;
 		free(w);
 	}
-	ms_map_free(&ch->members, NULL);
+	pl_strmap_free(&ch->members, NULL);
 	pl_buf_fini(&ch->cache_q);
 	free(ch->name);
 	free(ch);
@@ -131,7 +131,7 @@ void
 ms_chan_fini(void)
 {
 	ms_cache_fini();
-	ms_map_free(&ms_chans, ms_chan_free);
+	pl_strmap_free(&ms_chans, ms_chan_free);
 	chan_lru_head = chan_lru_tail = NULL;
 }
 
@@ -163,7 +163,7 @@ chan_evict(struct ms_chan *ch, struct pl_metric *why)
 {
 	pl_metrics_inc(why);
 	chan_lru_unlink(ch);
-	ms_map_del(ms_chans, ch->id);
+	pl_strmap_del(ms_chans, ch->id);
 	ms_chan_free(ch);
 }
 
@@ -191,7 +191,7 @@ ms_chan_sweep(uint64_t now_us, int budget)
 static struct ms_chan *
 ms_chan_entry(const char *id)
 {
-	struct ms_chan *ch = ms_map_get(ms_chans, id);
+	struct ms_chan *ch = pl_strmap_get(ms_chans, id);
 
 	if (ch != NULL) {
 		chan_touch(ch);
@@ -201,9 +201,9 @@ ms_chan_entry(const char *id)
 		ms_chan_sweep(pl_clock_mono_us(), 64);
 	ch = pl_calloc(1, sizeof(*ch));
 	snprintf(ch->id, sizeof(ch->id), "%s", id);
-	ch->members = ms_map_create();
+	ch->members = pl_strmap_create();
 	ch->next_seq = 1;
-	ms_map_put(ms_chans, id, ch);
+	pl_strmap_put(ms_chans, id, ch);
 	chan_touch(ch);
 	return ch;
 }
@@ -211,7 +211,7 @@ ms_chan_entry(const char *id)
 struct ms_chan *
 ms_chan_peek(const char *id)
 {
-	return ms_chans ? ms_map_get(ms_chans, id) : NULL;
+	return ms_chans ? pl_strmap_get(ms_chans, id) : NULL;
 }
 
 /* ms_chan_log_seen - the log holds seq/ts of id: never assign them again */
@@ -276,7 +276,7 @@ ms_chan_members_fill(struct ms_chan *ch, const char *list)
 	char *copy = pl_strdup(list), *save = NULL, *u;
 
 	for (u = strtok_r(copy, ",", &save); u; u = strtok_r(NULL, ",", &save))
-		ms_map_put(ch->members, u, (void *)1);
+		pl_strmap_put(ch->members, u, (void *)1);
 	free(copy);
 }
 
@@ -304,8 +304,8 @@ ms_chan_dir_loaded(int rv, struct pg_result *res, void *arg)
 	snprintf(ch->creator, sizeof(ch->creator), "%s", PQgetvalue(res, 0, 3));
 	ch->created = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
 	ch->archived = PQgetvalue(res, 0, 5)[0] == 't';
-	ms_map_free(&ch->members, NULL);
-	ch->members = ms_map_create();
+	pl_strmap_free(&ch->members, NULL);
+	ch->members = pl_strmap_create();
 	ms_chan_members_fill(ch, PQgetvalue(res, 0, 6));
 	ch->is_general = PQgetvalue(res, 0, 7)[0] == 't';
 	if (ch->seq_state == MS_CHAN_READY) {
@@ -371,16 +371,16 @@ ms_chan_get(const char *id, ms_chan_fn fn, void *arg)
 int
 ms_chan_is_member(const struct ms_chan *ch, const char *user)
 {
-	return ms_map_get(ch->members, user) != NULL;
+	return pl_strmap_get(ch->members, user) != NULL;
 }
 
 void
 ms_chan_member_set(struct ms_chan *ch, const char *user, int on)
 {
 	if (on)
-		ms_map_put(ch->members, user, (void *)1);
+		pl_strmap_put(ch->members, user, (void *)1);
 	else
-		ms_map_del(ch->members, user);
+		pl_strmap_del(ch->members, user);
 }
 
 /* ms_chan_forget - reload the directory part on next use */
@@ -431,13 +431,13 @@ ms_chan_obj_json(const struct ms_chan *ch, const char *user, struct pl_buf *b)
 	v.archived = ch->archived;
 	v.is_general = ch->is_general;
 	v.is_member = user && ms_chan_is_member(ch, user);
-	v.num_members = (int64_t)ms_map_count(ch->members);
+	v.num_members = (int64_t)pl_strmap_count(ch->members);
 	v.last_seq = ch->next_seq - 1;
 	v.epoch = ch->epoch;
 	if (user != NULL && strcmp(ch->kind, "dm") == 0 && ch->members != NULL) {
 		const char *r[2] = { user, user };
 
-		ms_map_each(ch->members, chan_other, (void *)r);
+		pl_strmap_each(ch->members, chan_other, (void *)r);
 		v.user = r[1];
 	}
 	ms_render_chan(&v, b);

@@ -29,7 +29,7 @@ struct ms_dedupe_wait {
 	void *arg;
 };
 
-static struct ms_map *ms_dedupe;
+static struct pl_strmap *ms_dedupe;
 static struct pl_timer *ms_dedupe_timer;
 static struct dedupe_ring {
 	char **v;			/* keys, oldest at head */
@@ -74,9 +74,9 @@ dedupe_tick(void *arg)
 	struct dedupe_prune p = { pl_clock_wall_us() / 1000000, NULL, 0 };
 	size_t i;
 
-	ms_map_each(ms_dedupe, dedupe_collect, &p);
+	pl_strmap_each(ms_dedupe, dedupe_collect, &p);
 	for (i = 0; i < p.n; i++) {
-		dedupe_free(ms_map_del(ms_dedupe, p.keys[i]));
+		dedupe_free(pl_strmap_del(ms_dedupe, p.keys[i]));
 		free(p.keys[i]);
 	}
 	free(p.keys);
@@ -122,9 +122,9 @@ dedupe_evict(void)
 	size_t max = ms_conf.dedupe_max > 0 ? (size_t)ms_conf.dedupe_max : 200000;
 	size_t tries = ms_dedupe_ring.n;
 
-	while (ms_map_count(ms_dedupe) > max && ms_dedupe_ring.n > 0 && tries-- > 0) {
+	while (pl_strmap_count(ms_dedupe) > max && ms_dedupe_ring.n > 0 && tries-- > 0) {
 		char *key = ms_dedupe_ring.v[ms_dedupe_ring.head];
-		struct ms_dedupe_entry *e = ms_map_get(ms_dedupe, key);
+		struct ms_dedupe_entry *e = pl_strmap_get(ms_dedupe, key);
 
 		ms_dedupe_ring.head = (ms_dedupe_ring.head + 1) % ms_dedupe_ring.cap;
 		ms_dedupe_ring.n--;
@@ -133,7 +133,7 @@ dedupe_evict(void)
 			continue;
 		}
 		if (e != NULL) {
-			dedupe_free(ms_map_del(ms_dedupe, key));
+			dedupe_free(pl_strmap_del(ms_dedupe, key));
 			ms_dedupe_evicted++;
 		}
 		free(key);
@@ -150,13 +150,13 @@ dedupe_evict(void)
 size_t
 ms_dedupe_count(void)
 {
-	return ms_dedupe ? ms_map_count(ms_dedupe) : 0;
+	return ms_dedupe ? pl_strmap_count(ms_dedupe) : 0;
 }
 
 void
 ms_dedupe_init(void)
 {
-	ms_dedupe = ms_map_create();
+	ms_dedupe = pl_strmap_create();
 	if (ms.loop != NULL)
 		pl_loop_timer(ms.loop, 60000, 1, dedupe_tick, NULL, &ms_dedupe_timer);
 }
@@ -168,7 +168,7 @@ ms_dedupe_fini(void)
 
 	if (ms_dedupe_timer != NULL)
 		pl_loop_timer_stop(&ms_dedupe_timer);
-	ms_map_free(&ms_dedupe, dedupe_free);
+	pl_strmap_free(&ms_dedupe, dedupe_free);
 	for (i = 0; i < ms_dedupe_ring.n; i++)
 		free(ms_dedupe_ring.v[(ms_dedupe_ring.head + i) % ms_dedupe_ring.cap]);
 	pl_free(&ms_dedupe_ring.v);
@@ -194,7 +194,7 @@ ms_dedupe_key(const char *channel, const char *user, const char *cmid,
 struct ms_dedupe_entry *
 ms_dedupe_get(const char *key)
 {
-	return key[0] ? ms_map_get(ms_dedupe, key) : NULL;
+	return key[0] ? pl_strmap_get(ms_dedupe, key) : NULL;
 }
 
 /* ms_dedupe_begin - a pending entry for key (the caller checked get first) */
@@ -206,7 +206,7 @@ ms_dedupe_begin(const char *key)
 	e->pending = 1;
 	e->at_s = pl_clock_wall_us() / 1000000;
 	if (key[0]) {
-		ms_map_put(ms_dedupe, key, e);
+		pl_strmap_put(ms_dedupe, key, e);
 		dedupe_ring_push(key);
 	} else
 		free(e), e = NULL;
@@ -245,7 +245,7 @@ dedupe_copy(const Parley__Message *m)
 void
 ms_dedupe_finish(const char *key, int rv, const Parley__Message *m)
 {
-	struct ms_dedupe_entry *e = key[0] ? ms_map_get(ms_dedupe, key) : NULL;
+	struct ms_dedupe_entry *e = key[0] ? pl_strmap_get(ms_dedupe, key) : NULL;
 	struct ms_dedupe_wait *w;
 
 	if (e == NULL)
@@ -256,7 +256,7 @@ ms_dedupe_finish(const char *key, int rv, const Parley__Message *m)
 		e->pending = 0;
 		e->msg = dedupe_copy(m);
 	} else {
-		ms_map_del(ms_dedupe, key);
+		pl_strmap_del(ms_dedupe, key);
 	}
 	while (w != NULL) {
 		struct ms_dedupe_wait *next = w->next;
@@ -280,11 +280,11 @@ ms_dedupe_seen(const Parley__Message *m)
 		return;
 	pl_buf_init(&key);
 	ms_dedupe_key(m->channel, m->user, m->client_msg_id, NULL, &key);
-	if (ms_map_get(ms_dedupe, key.data) == NULL) {
+	if (pl_strmap_get(ms_dedupe, key.data) == NULL) {
 		e = pl_calloc(1, sizeof(*e));
 		e->at_s = pl_clock_wall_us() / 1000000;
 		e->msg = dedupe_copy(m);
-		ms_map_put(ms_dedupe, key.data, e);
+		pl_strmap_put(ms_dedupe, key.data, e);
 		dedupe_ring_push(key.data);
 	}
 	pl_buf_fini(&key);

@@ -540,7 +540,7 @@ members_page(const struct ms_chan *ch, const char *after, int limit, struct pl_b
 
 	pl_buf_init(&m.v);
 	m.after = after;
-	ms_map_each(ch->members, members_collect, &m);
+	pl_strmap_each(ch->members, members_collect, &m);
 	ids = (const char **)m.v.data;
 	n = m.v.len / sizeof(*ids);
 	if (n > 0)
@@ -629,7 +629,7 @@ create_free(void *p)
 {
 	struct create *st = p;
 
-	ms_map_free(&st->tmp.members, NULL);
+	pl_strmap_free(&st->tmp.members, NULL);
 	free(st->tmp.name);
 	free(st);
 }
@@ -728,8 +728,8 @@ ms_members_create(struct ms_call *c)
 	snprintf(st->tmp.kind, sizeof(st->tmp.kind), "%s", is_private ? "private" : "public");
 	snprintf(st->tmp.creator, sizeof(st->tmp.creator), "%s", c->user);
 	st->tmp.name = pl_strdup(name);
-	st->tmp.members = ms_map_create();
-	ms_map_put(st->tmp.members, c->user, (void *)1);
+	st->tmp.members = pl_strmap_create();
+	pl_strmap_put(st->tmp.members, c->user, (void *)1);
 	snprintf(now, sizeof(now), "%llu", (unsigned long long)(pl_clock_wall_us() / 1000000));
 	p[0] = id;
 	p[1] = c->team;

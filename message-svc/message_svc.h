@@ -7,7 +7,6 @@
  *   migrations.c  ms_migrations_*: numbered SQL, applied at start-up
  *   call.c        ms_call_*: one request in flight, its reply
  *   methods.c     ms_methods_*: the dispatch table
- *   map.c         ms_map_*: string -> pointer hash map
  *   seq.c         ms_seq_*: ts formatting and ordering (pure)
  *   pgarr.c       ms_pgarr_*: PostgreSQL array literals (pure)
  *   pgbin.c       ms_pgbin_*: PostgreSQL arrays in binary format (pure)
@@ -38,6 +37,7 @@
 
 #include "buf.h"
 #include "ids.h"
+#include "strmap.h"
 #include "parley.pb-c.h"
 
 struct event_base;
@@ -154,16 +154,6 @@ void ms_pgbin_end(struct ms_pgbin *a);
 char **ms_pgarr_split(const char *s, int *n_r);
 void ms_pgarr_free(char ***v, int n);
 
-/* ---- map.c */
-struct ms_map;
-struct ms_map *ms_map_create(void);
-void ms_map_free(struct ms_map **m, void (*val_free)(void *));
-void *ms_map_get(const struct ms_map *m, const char *key);
-void ms_map_put(struct ms_map *m, const char *key, void *val);	/* replaces */
-void *ms_map_del(struct ms_map *m, const char *key);		/* returns val */
-size_t ms_map_count(const struct ms_map *m);
-void ms_map_each(struct ms_map *m, void (*fn)(const char *key, void *val, void *arg), void *arg);
-
 /* ---- call.c: one request in flight; every path ends in exactly one reply */
 struct ms_call {
 	struct pl_rpc_req *rpc;
@@ -215,7 +205,7 @@ struct ms_chan {
 	int64_t created;
 	int archived;
 	int is_general;			/* the team's #general */
-	struct ms_map *members;		/* user id -> (void *)1 */
+	struct pl_strmap *members;		/* user id -> (void *)1 */
 	/* ordering (always valid on the owner shard once seq_state is ready) */
 	int seq_state;
 	int64_t next_seq;		/* the next seq to assign */
@@ -380,7 +370,7 @@ struct ms_target {
 	int nrx_emoji, cap_rx;		/* entries (a fully removed one: name NULL) */
 	int nrx;			/* live reactions */
 	int nemoji;			/* emoji with at least one live reaction */
-	struct ms_map *rx_idx;
+	struct pl_strmap *rx_idx;
 };
 struct ms_rx {
 	char *name;

@@ -1,7 +1,5 @@
-/* pgarr_test.c - array literals, their parsing, and the map. */
-
-/* the modules this test links (Makefile, test_links): what it tests */
-/* test-links: map */
+/* pgarr_test.c - array literals and their parsing (the string map:
+ * lib/strmap_test.c). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -45,30 +43,8 @@ PL_TEST(test_split)
 	PL_CHECK(v == NULL);
 }
 
-PL_TEST(test_map)
-{
-	struct ms_map *m = ms_map_create();
-	char key[32];
-	int i;
-
-	for (i = 0; i < 1000; i++) {
-		snprintf(key, sizeof(key), "k%d", i);
-		ms_map_put(m, key, (void *)(long)(i + 1));
-	}
-	PL_CHECK_EQ_INT(ms_map_count(m), 1000);
-	PL_CHECK_EQ_INT((long)ms_map_get(m, "k500"), 501);
-	PL_CHECK_EQ_INT((long)ms_map_del(m, "k500"), 501);
-	PL_CHECK(ms_map_get(m, "k500") == NULL);
-	PL_CHECK_EQ_INT(ms_map_count(m), 999);
-	ms_map_put(m, "k1", (void *)7L);
-	PL_CHECK_EQ_INT((long)ms_map_get(m, "k1"), 7);
-	ms_map_free(&m, NULL);
-	PL_CHECK(m == NULL);
-}
-
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_literals),
 	PL_TEST_CASE(test_split),
-	PL_TEST_CASE(test_map),
 };
 PL_TEST_MAIN(tests)

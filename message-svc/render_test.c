@@ -6,7 +6,7 @@
 /* test-links: render tail target pgarr */
 /* and what those need, a hidden dependency: target.c reads svc.c's
  * process state ms; through svc.c the whole folder */
-/* test-links: cache call chan dedupe directory edit history listing map members */
+/* test-links: cache call chan dedupe directory edit history listing members */
 /* test-links: methods migrations open page persist pgbin post react replay send */
 /* test-links: seq svc tokens */
 #include <stdlib.h>

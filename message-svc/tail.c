@@ -31,7 +31,7 @@ struct tail_chan {
 	size_t n, cap;
 };
 
-static struct ms_map *ms_tails;
+static struct pl_strmap *ms_tails;
 
 /* tail_ev_free - one entry's message */
 static void
@@ -58,24 +58,24 @@ tail_chan_free(void *p)
 void
 ms_tail_init(void)
 {
-	ms_tails = ms_map_create();
+	ms_tails = pl_strmap_create();
 }
 
 void
 ms_tail_fini(void)
 {
-	ms_map_free(&ms_tails, tail_chan_free);
+	pl_strmap_free(&ms_tails, tail_chan_free);
 }
 
 /* tail_chan - the channel's tail, created if needed */
 static struct tail_chan *
 tail_chan(const char *channel)
 {
-	struct tail_chan *tc = ms_map_get(ms_tails, channel);
+	struct tail_chan *tc = pl_strmap_get(ms_tails, channel);
 
 	if (tc == NULL) {
 		tc = pl_calloc(1, sizeof(*tc));
-		ms_map_put(ms_tails, channel, tc);
+		pl_strmap_put(ms_tails, channel, tc);
 	}
 	return tc;
 }
@@ -156,7 +156,7 @@ ms_tail_add(int type, const Parley__Message *m, int pending)
 void
 ms_tail_settle(const char *channel, int64_t seq, int ok)
 {
-	struct tail_chan *tc = ms_tails ? ms_map_get(ms_tails, channel) : NULL;
+	struct tail_chan *tc = ms_tails ? pl_strmap_get(ms_tails, channel) : NULL;
 	size_t at;
 	int found;
 
@@ -179,7 +179,7 @@ ms_tail_settle(const char *channel, int64_t seq, int ok)
 int64_t
 ms_tail_committed(const char *channel)
 {
-	struct tail_chan *tc = ms_tails ? ms_map_get(ms_tails, channel) : NULL;
+	struct tail_chan *tc = ms_tails ? pl_strmap_get(ms_tails, channel) : NULL;
 
 	return tc != NULL ? tc->persisted : 0;
 }
@@ -210,7 +210,7 @@ ms_tail_persisted(const char *channel, int64_t seq)
 const struct ms_tail_ev *
 ms_tail_events(const char *channel, size_t *n_r)
 {
-	struct tail_chan *tc = ms_tails ? ms_map_get(ms_tails, channel) : NULL;
+	struct tail_chan *tc = ms_tails ? pl_strmap_get(ms_tails, channel) : NULL;
 
 	*n_r = tc ? tc->n : 0;
 	return tc ? tc->v : NULL;
@@ -229,6 +229,6 @@ ms_tail_count(void)
 	size_t n = 0;
 
 	if (ms_tails != NULL)
-		ms_map_each(ms_tails, tail_count_one, &n);
+		pl_strmap_each(ms_tails, tail_count_one, &n);
 	return n;
 }

@@ -48,7 +48,7 @@ ms_target_has_rx(const struct ms_target *t, const char *name, const char *user)
 	char k[RX_KEY_MAX];
 
 	return t->rx_idx != NULL &&
-	    ms_map_get(t->rx_idx, rx_key(k, sizeof(k), name, user)) != NULL;
+	    pl_strmap_get(t->rx_idx, rx_key(k, sizeof(k), name, user)) != NULL;
 }
 
 /* ms_target_rx_has_emoji - name has a live reaction on t */
@@ -58,7 +58,7 @@ ms_target_rx_has_emoji(const struct ms_target *t, const char *name)
 	char k[RX_KEY_MAX];
 
 	return t->rx_idx != NULL &&
-	    ms_map_get(t->rx_idx, rx_key(k, sizeof(k), name, NULL)) != NULL;
+	    pl_strmap_get(t->rx_idx, rx_key(k, sizeof(k), name, NULL)) != NULL;
 }
 
 /* rx_emoji - the entry of name (created at the end when new) */
@@ -66,7 +66,7 @@ static struct ms_rx *
 rx_emoji(struct ms_target *t, const char *name)
 {
 	char k[RX_KEY_MAX];
-	intptr_t i = (intptr_t)ms_map_get(t->rx_idx, rx_key(k, sizeof(k), name, NULL));
+	intptr_t i = (intptr_t)pl_strmap_get(t->rx_idx, rx_key(k, sizeof(k), name, NULL));
 	struct ms_rx *e;
 
 	if (i > 0)
@@ -78,7 +78,7 @@ rx_emoji(struct ms_target *t, const char *name)
 	e = &t->rx[t->nrx_emoji++];
 	memset(e, 0, sizeof(*e));
 	e->name = pl_strdup(name);
-	ms_map_put(t->rx_idx, k, (void *)(intptr_t)t->nrx_emoji);
+	pl_strmap_put(t->rx_idx, k, (void *)(intptr_t)t->nrx_emoji);
 	t->nemoji++;
 	return e;
 }
@@ -92,8 +92,8 @@ ms_target_rx_add(struct ms_target *t, const char *name, const char *user)
 	struct ms_rx *e;
 
 	if (t->rx_idx == NULL)
-		t->rx_idx = ms_map_create();
-	if (ms_map_get(t->rx_idx, rx_key(k, sizeof(k), name, user)) != NULL)
+		t->rx_idx = pl_strmap_create();
+	if (pl_strmap_get(t->rx_idx, rx_key(k, sizeof(k), name, user)) != NULL)
 		return;
 	e = rx_emoji(t, name);
 	if (e->n == e->cap) {
@@ -104,7 +104,7 @@ ms_target_rx_add(struct ms_target *t, const char *name, const char *user)
 	e->live++;
 	t->nrx++;
 	/* where: emoji index and user index, both + 1, in one pointer */
-	ms_map_put(t->rx_idx, rx_key(k, sizeof(k), name, user),
+	pl_strmap_put(t->rx_idx, rx_key(k, sizeof(k), name, user),
 	    (void *)(((intptr_t)(e - t->rx) + 1) << 32 | (intptr_t)e->n));
 }
 
@@ -116,7 +116,7 @@ ms_target_rx_del(struct ms_target *t, const char *name, const char *user)
 	struct ms_rx *e;
 
 	if (t->rx_idx == NULL ||
-	    (at = (intptr_t)ms_map_del(t->rx_idx, rx_key(k, sizeof(k), name, user))) == 0)
+	    (at = (intptr_t)pl_strmap_del(t->rx_idx, rx_key(k, sizeof(k), name, user))) == 0)
 		return;
 	e = &t->rx[(at >> 32) - 1];
 	free(e->users[(at & 0xffffffff) - 1]);
@@ -126,7 +126,7 @@ ms_target_rx_del(struct ms_target *t, const char *name, const char *user)
 	if (e->live > 0)
 		return;
 	/* the emoji's last reaction: it is gone (re-added, it goes last) */
-	ms_map_del(t->rx_idx, rx_key(k, sizeof(k), name, NULL));
+	pl_strmap_del(t->rx_idx, rx_key(k, sizeof(k), name, NULL));
 	free(e->name);
 	e->name = NULL;
 	t->nemoji--;
@@ -192,7 +192,7 @@ ms_target_fini(struct ms_target *t)
 		free(t->rx[i].name);
 	}
 	free(t->rx);
-	ms_map_free(&t->rx_idx, NULL);
+	pl_strmap_free(&t->rx_idx, NULL);
 	memset(t, 0, sizeof(*t));
 }
 

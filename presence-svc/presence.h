@@ -148,8 +148,7 @@ struct ps_entry {
 	char *aux;
 	uint64_t at_ms;
 	int64_t n;
-	uint32_t hash;
-	struct ps_entry *chain, *prev, *next;
+	struct ps_entry *prev, *next;
 };
 struct ps_table;
 struct ps_table *ps_table_create(size_t max);

@@ -1,17 +1,13 @@
 /* shard.c - channel -> partition -> shard (see shard.h). */
+#include "hash.h"
 #include "shard.h"
 
-/* pl_shard_hash - FNV-1a, 32 bits: stable across builds and languages */
+/* pl_shard_hash - FNV-1a, 32 bits (lib/hash.c): stable across builds and
+ * languages; shard_test.c holds recorded placements */
 uint32_t
 pl_shard_hash(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
+	return pl_hash_fnv1a_str(s);
 }
 
 int

@@ -14,6 +14,34 @@ PL_TEST(test_hash_reference)
 		PL_CHECK_EQ_INT(pl_shard_hash(cases[i].s), cases[i].h);
 }
 
+/* recorded placements: channel -> partition of 64 -> shard of 4, and the
+ * search-indexer's team split (pl_shard_hash(team) % search-count, 2 here).
+ * Written down once from the deployed function; never recompute them. */
+PL_TEST(test_recorded_placements)
+{
+	static const struct {
+		const char *id;
+		uint32_t h;
+		int part64, shard4, search2;
+	} cases[] = {
+		{ "C01", 0xa073ccf5u, 53, 1, 1 },
+		{ "CGENERAL", 0xd56f185au, 26, 2, 0 },
+		{ "G0ABC123", 0xe3a62142u, 2, 2, 0 },
+		{ "D9Z", 0x25a2930cu, 12, 0, 0 },
+		{ "T0000000001", 0x2a289a08u, 8, 0, 0 },
+		{ "T0ABCDEF12", 0x40394785u, 5, 1, 1 },
+		{ "T1", 0x87f60476u, 54, 2, 0 },
+		{ "TZZZZ", 0x3e3e5223u, 35, 3, 1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		PL_CHECK_EQ_INT(pl_shard_hash(cases[i].id), cases[i].h);
+		PL_CHECK_EQ_INT(pl_shard_partition(cases[i].id, 64), cases[i].part64);
+		PL_CHECK_EQ_INT(pl_shard_of_channel(cases[i].id, 64, 4), cases[i].shard4);
+		PL_CHECK_EQ_INT(pl_shard_of_team(cases[i].id, 64, 4), cases[i].shard4);
+		PL_CHECK_EQ_INT(pl_shard_hash(cases[i].id) % 2, cases[i].search2);
+	}
+}
+
 /* a shard owns whole partitions: shard = partition % shards */
 PL_TEST(test_shard_owns_partitions)
 {
@@ -34,6 +62,7 @@ PL_TEST(test_degenerate_counts)
 
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_hash_reference),
+	PL_TEST_CASE(test_recorded_placements),
 	PL_TEST_CASE(test_shard_owns_partitions),
 	PL_TEST_CASE(test_degenerate_counts),
 };

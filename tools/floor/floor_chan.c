@@ -1,5 +1,6 @@
 /* floor_chan.c - the floor's channels: member lists and the write() loop */
 #include "floor.h"
+#include "hash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,22 +27,11 @@ floor_chan_init(floor_send_fn *send)
 	floor_chan_send = send;
 }
 
-/* floor_chan_hash - fnv1a */
-static uint32_t
-floor_chan_hash(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	return h;
-}
-
 /* floor_chan_get - find or create the channel called name[0..len) */
 struct floor_chan *
 floor_chan_get(const char *name, size_t len)
 {
-	uint32_t b = floor_chan_hash(name, len) % FLOOR_CHAN_BUCKETS;
+	uint32_t b = pl_hash_fnv1a(name, len) % FLOOR_CHAN_BUCKETS;
 	struct floor_chan *ch;
 
 	if (len == 0 || len >= sizeof(ch->name))

@@ -9,6 +9,7 @@
  * latency of a delivery is now minus that time (one CLOCK_MONOTONIC for
  * every process of the machine).
  */
+#include "hash.h"
 #include "loadgen.h"
 #include "lg_eio.h"
 
@@ -69,17 +70,6 @@ lg_js_int(const char *js, size_t n, const char *key)
 
 static uint32_t *lg_mode_tab, lg_mode_tab_mask;
 
-/* lg_mode_hash - fnv1a */
-static uint32_t
-lg_mode_hash(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	return h;
-}
-
 /* lg_mode_tab_build - open addressing, slots hold index + 1 */
 static void
 lg_mode_tab_build(struct lg_worker *w)
@@ -94,7 +84,7 @@ lg_mode_tab_build(struct lg_worker *w)
 	lg_mode_tab_mask = size - 1;
 	for (uint32_t i = 0; i < w->nchan; i++) {
 		const char *nm = w->chans[i].name;
-		uint32_t h = lg_mode_hash(nm, strlen(nm)) & lg_mode_tab_mask;
+		uint32_t h = pl_hash_fnv1a(nm, strlen(nm)) & lg_mode_tab_mask;
 
 		while (lg_mode_tab[h])
 			h = (h + 1) & lg_mode_tab_mask;
@@ -110,7 +100,7 @@ lg_mode_chan_index(struct lg_worker *w, const char *name, size_t len)
 
 	if (lg_mode_tab == NULL)
 		lg_mode_tab_build(w);
-	h = lg_mode_hash(name, len) & lg_mode_tab_mask;
+	h = pl_hash_fnv1a(name, len) & lg_mode_tab_mask;
 	for (; lg_mode_tab[h]; h = (h + 1) & lg_mode_tab_mask) {
 		const char *nm = w->chans[lg_mode_tab[h] - 1].name;
 
