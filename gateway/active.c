@@ -36,6 +36,7 @@
 #include "mem.h"
 #include "message_clnt.h"
 #include "metrics.h"
+#include "slack_err.h"
 
 #define GW_ACTIVE_SWEEP_MS 10000
 
@@ -314,5 +315,5 @@ gw_active_err_code(int rv)
 		return "account_inactive";
 	if (rv == PL_ENOTFOUND)
 		return "invalid_auth";
-	return gw_rtm_rpc_error(rv);
+	return pl_slack_rpc_error(rv);
 }

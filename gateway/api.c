@@ -25,6 +25,7 @@
 #include "notify_clnt.h"
 #include "search_clnt.h"
 #include "presence_clnt.h"
+#include "slack_err.h"
 
 #define GW_JSON "application/json; charset=utf-8"
 #define GW_API_NOAUTH 1		/* no token needed */
@@ -215,7 +216,7 @@ gw_api_forwarded(int rv, Parley__Reply *reply, void *arg)
 		goto out;
 	if (rv != 0 || reply == NULL) {
 		pl_log_warn("GW-API-RPC", "method=%s err=%s", c->http->method, pl_err_str(rv));
-		gw_api_reply_error(c, gw_rtm_rpc_error(rv));
+		gw_api_reply_error(c, pl_slack_rpc_error(rv));
 		goto out;
 	}
 	if (!reply->ok && reply->error && strcmp(reply->error, "ratelimited") == 0 &&
@@ -520,7 +521,7 @@ gw_api_rtm_booted(int rv, Parley__Reply *reply, void *arg)
 	if (c == NULL || c->http == NULL)
 		goto drop;
 	if (rv != 0 || reply == NULL || !reply->ok || reply->boot == NULL) {
-		gw_api_reply_error(c, rv != 0 || reply == NULL ? gw_rtm_rpc_error(rv) :
+		gw_api_reply_error(c, rv != 0 || reply == NULL ? pl_slack_rpc_error(rv) :
 		    (reply->error && *reply->error ? reply->error : "invalid_auth"));
 		goto drop;
 	}

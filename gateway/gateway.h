@@ -325,8 +325,6 @@ void gw_rtm_error(struct gw_conn *c, int64_t reply_to, const char *code,
     const char *msg);
 void gw_rtm_limited(struct gw_conn *c, int64_t reply_to, double wait_s);
 size_t gw_rtm_utf8_len(const char *s);
-/* Slack error code for a failed message-svc call */
-const char *gw_rtm_rpc_error(int rv);
 
 /* ---- auth.c ---- */
 struct gw_auth {

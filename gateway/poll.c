@@ -44,6 +44,7 @@
 #include "mem.h"
 #include "message_clnt.h"
 #include "metrics.h"
+#include "slack_err.h"
 
 #define GW_POLL_JSON "application/json; charset=utf-8"
 #define GW_POLL_MAX_CHANNELS 1000
@@ -320,7 +321,7 @@ gw_poll_replayed(int rv, Parley__Reply *reply, void *arg)
 	if (rv != 0 || reply == NULL || !reply->ok) {
 		pl_log_warn("GW-POLL-REPLAY", "user=%s channel=%s err=%s", c->user,
 		    pc->id, rv ? pl_err_str(rv) : (reply && reply->error ? reply->error : ""));
-		gw_api_reply_error(c, rv ? gw_rtm_rpc_error(rv) : "internal_error");
+		gw_api_reply_error(c, rv ? pl_slack_rpc_error(rv) : "internal_error");
 		gw_poll_detach(c);
 		goto out;
 	}
@@ -456,7 +457,7 @@ gw_poll_booted(int rv, Parley__Reply *reply, void *arg)
 	if (c == NULL || (p = c->poll) == NULL)
 		return;
 	if (rv != 0 || reply == NULL || !reply->ok || reply->boot == NULL) {
-		gw_api_reply_error(c, rv != 0 || reply == NULL ? gw_rtm_rpc_error(rv) :
+		gw_api_reply_error(c, rv != 0 || reply == NULL ? pl_slack_rpc_error(rv) :
 		    (reply->error && *reply->error ? reply->error : "invalid_auth"));
 		gw_poll_detach(c);
 		return;

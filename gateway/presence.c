@@ -26,6 +26,7 @@
 #include "mem.h"
 #include "message_clnt.h"
 #include "presence_clnt.h"
+#include "slack_err.h"
 
 #define GW_ACTIVITY_MS 1000
 #define GW_QUERY_BURST 1000	/* users a connection may ask about at once */
@@ -193,7 +194,7 @@ gw_presence_answered(int rv, Parley__Reply *reply, void *arg)
 	if (rv != 0 || reply == NULL || !reply->ok) {
 		pl_log_warn("GW-PRESENCE-QUERY", "conn=%s err=%s", c->session,
 		    rv ? pl_err_str(rv) : reply && reply->error ? reply->error : "");
-		gw_rtm_error(c, -1, rv ? gw_rtm_rpc_error(rv) : "internal_error",
+		gw_rtm_error(c, -1, rv ? pl_slack_rpc_error(rv) : "internal_error",
 		    "the current presence could not be read");
 		goto out;
 	}

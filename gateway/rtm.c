@@ -14,6 +14,7 @@
 #include "mem.h"
 #include "message_clnt.h"
 #include "metrics.h"
+#include "slack_err.h"
 
 #define GW_PSUB_MAX 500
 
@@ -75,16 +76,6 @@ gw_rtm_utf8_len(const char *s)
 	return n;
 }
 
-/* gw_rtm_rpc_error - a Slack error code for a failed call */
-const char *
-gw_rtm_rpc_error(int rv)
-{
-	if (rv == PL_ETOOBIG)
-		return "response_too_large";	/* more than the RPC layer carries */
-	return rv == PL_EUNAVAIL || rv == PL_ETIMEDOUT || rv == PL_ECLOSED ?
-	    "service_unavailable" : "internal_error";
-}
-
 /* gw_rtm_sent - message-svc answered a send */
 static void
 gw_rtm_sent(int rv, Parley__Reply *reply, void *arg)
@@ -98,7 +89,7 @@ gw_rtm_sent(int rv, Parley__Reply *reply, void *arg)
 	if (c == NULL)
 		goto out;
 	if (rv != 0 || reply == NULL) {
-		gw_rtm_fail(c, call->reply_to, gw_rtm_rpc_error(rv), pl_err_str(rv));
+		gw_rtm_fail(c, call->reply_to, pl_slack_rpc_error(rv), pl_err_str(rv));
 		goto out;
 	}
 	if (!reply->ok) {

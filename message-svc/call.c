@@ -13,6 +13,7 @@
 #include "message_svc.h"
 #include "metrics.h"
 #include "rpc.h"
+#include "slack_err.h"
 
 /* calls in flight in order of creation: the head is the oldest */
 static struct ms_call *call_head, *call_tail;
@@ -146,20 +147,5 @@ ms_call_json(struct ms_call **c, const char *json)
 void
 ms_call_rv_error(struct ms_call **c, int rv)
 {
-	static const struct { int rv; const char *code; } map[] = {
-		{ PL_EAGAIN, "not_ready" },
-		{ PL_EINVAL, "invalid_arguments" },
-		{ PL_EUNAVAIL, "service_unavailable" },
-		{ PL_ETIMEDOUT, "service_unavailable" },
-		{ PL_EPERM, "not_allowed" },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		if (map[i].rv == rv) {
-			ms_call_error(c, map[i].code);
-			return;
-		}
-	}
-	ms_call_error(c, "internal_error");
+	ms_call_error(c, pl_slack_error(rv));
 }

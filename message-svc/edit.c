@@ -17,6 +17,7 @@
 #include "mem.h"
 #include "message_svc.h"
 #include "metrics.h"
+#include "slack_err.h"
 
 #define MS_TEXT_MAX 40000
 
@@ -131,10 +132,13 @@ edit_chan_ready(int rv, struct ms_chan *ch, void *arg)
 {
 	struct edit *st = arg;
 
-	if (rv != 0 || strcmp(ch->team, st->c->team) != 0 ||
+	if (rv != 0) {
+		ms_call_error(&st->c, pl_slack_chan_error(rv));
+		return;
+	}
+	if (strcmp(ch->team, st->c->team) != 0 ||
 	    (strcmp(ch->kind, "public") != 0 && !ms_chan_is_member(ch, st->c->user))) {
-		ms_call_error(&st->c, rv == PL_EUNAVAIL ? "service_unavailable" :
-		    rv == PL_EPROTO ? "wrong_shard" : "channel_not_found");
+		ms_call_error(&st->c, "channel_not_found");
 		return;
 	}
 	if (ch->archived) {

@@ -23,6 +23,7 @@
 #include "mem.h"
 #include "message_svc.h"
 #include "pg.h"
+#include "slack_err.h"
 
 #define MS_HISTORY_DEFAULT 100
 #define MS_HISTORY_MAX 1000
@@ -553,10 +554,13 @@ hist_ready(int rv, struct ms_chan *ch, void *arg)
 {
 	struct hist *st = arg;
 
-	if (rv != 0 || strcmp(ch->team, st->c->team) != 0 ||
+	if (rv != 0) {
+		ms_call_error(&st->c, pl_slack_chan_error(rv));
+		return;
+	}
+	if (strcmp(ch->team, st->c->team) != 0 ||
 	    (strcmp(ch->kind, "public") != 0 && !ms_chan_is_member(ch, st->c->user))) {
-		ms_call_error(&st->c, rv == PL_EUNAVAIL ? "service_unavailable" :
-		    "channel_not_found");
+		ms_call_error(&st->c, "channel_not_found");
 		return;
 	}
 	st->ch = ch;

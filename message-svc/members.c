@@ -18,6 +18,7 @@
 #include "mem.h"
 #include "message_svc.h"
 #include "pg.h"
+#include "slack_err.h"
 
 #define MS_INVITE_MAX 1000	/* users per conversations.invite, as Slack */
 
@@ -27,12 +28,7 @@
 static void
 mem_chan_error(struct ms_call **c, int rv)
 {
-	if (rv == PL_ENOTFOUND)
-		ms_call_error(c, "channel_not_found");
-	else if (rv == PL_EPROTO)
-		ms_call_error(c, "wrong_shard");
-	else
-		ms_call_rv_error(c, rv);
+	ms_call_error(c, pl_slack_chan_error(rv));
 }
 
 /* mem_visible - the caller may see ch (same team; private only to members) */

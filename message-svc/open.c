@@ -19,6 +19,7 @@
 #include "mem.h"
 #include "message_svc.h"
 #include "pg.h"
+#include "slack_err.h"
 
 #define MS_OPEN_MAX_USERS 8
 
@@ -346,10 +347,13 @@ archive_ready(int rv, struct ms_chan *ch, void *arg)
 	struct archive *st = arg;
 	const char *p[1];
 
-	if (rv != 0 || strcmp(ch->team, st->c->team) != 0 ||
+	if (rv != 0) {
+		ms_call_error(&st->c, pl_slack_chan_error(rv));
+		return;
+	}
+	if (strcmp(ch->team, st->c->team) != 0 ||
 	    (strcmp(ch->kind, "public") != 0 && !ms_chan_is_member(ch, st->c->user))) {
-		ms_call_error(&st->c, rv == PL_EUNAVAIL ? "service_unavailable" :
-		    rv == PL_EPROTO ? "wrong_shard" : "channel_not_found");
+		ms_call_error(&st->c, "channel_not_found");
 		return;
 	}
 	if (strcmp(ch->kind, "dm") == 0 || strcmp(ch->kind, "group") == 0) {

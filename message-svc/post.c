@@ -20,6 +20,7 @@
 #include "message_svc.h"
 #include "metrics.h"
 #include "pg.h"
+#include "slack_err.h"
 
 #define MS_TEXT_MAX 40000
 #define MS_TEXT_MAX_RTM 4000
@@ -78,12 +79,7 @@ post_reply_msg(struct ms_call **c, const Parley__Message *m)
 static void
 post_chan_error(struct ms_call **c, int rv)
 {
-	if (rv == PL_ENOTFOUND)
-		ms_call_error(c, "channel_not_found");
-	else if (rv == PL_EPROTO)
-		ms_call_error(c, "wrong_shard");
-	else
-		ms_call_rv_error(c, rv);
+	ms_call_error(c, pl_slack_chan_error(rv));
 }
 
 /* post_sent - the broker acknowledged (or not): settle and answer */

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "mem.h"
 #include "message_svc.h"
+#include "slack_err.h"
 
 enum { RX_ADD, RX_REMOVE, RX_GET };
 
@@ -177,10 +178,13 @@ react_chan_ready(int rv, struct ms_chan *ch, void *arg)
 {
 	struct react *st = arg;
 
-	if (rv != 0 || strcmp(ch->team, st->c->team) != 0 ||
+	if (rv != 0) {
+		ms_call_error(&st->c, pl_slack_chan_error(rv));
+		return;
+	}
+	if (strcmp(ch->team, st->c->team) != 0 ||
 	    (strcmp(ch->kind, "public") != 0 && !ms_chan_is_member(ch, st->c->user))) {
-		ms_call_error(&st->c, rv == PL_EUNAVAIL ? "service_unavailable" :
-		    rv == PL_EPROTO ? "wrong_shard" : "channel_not_found");
+		ms_call_error(&st->c, "channel_not_found");
 		return;
 	}
 	if (st->op != RX_GET && ch->archived) {

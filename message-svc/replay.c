@@ -16,6 +16,7 @@
 #include "message_svc.h"
 #include "metrics.h"
 #include "pg.h"
+#include "slack_err.h"
 
 #define MS_REPLAY_MAX 1000
 
@@ -208,7 +209,7 @@ replay_ready(int rv, struct ms_chan *ch, void *arg)
 	uint32_t epoch = (uint32_t)strtoul(ep, NULL, 10);
 
 	if (rv != 0) {
-		ms_call_error(&st->c, rv == PL_ENOTFOUND ? "channel_not_found" : "internal_error");
+		ms_call_error(&st->c, pl_slack_chan_error(rv));
 		return;
 	}
 	/* a user's replay (resume, events.poll) covers only what the user may
