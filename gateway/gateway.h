@@ -324,7 +324,6 @@ int gw_rtm_frame(struct gw_conn *c, const char *text, size_t len);
 void gw_rtm_error(struct gw_conn *c, int64_t reply_to, const char *code,
     const char *msg);
 void gw_rtm_limited(struct gw_conn *c, int64_t reply_to, double wait_s);
-size_t gw_rtm_utf8_len(const char *s);
 
 /* ---- auth.c ---- */
 struct gw_auth {

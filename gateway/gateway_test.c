@@ -1,6 +1,6 @@
 /* gateway_test.c - unit tests of the gateway's pure pieces: parameter
  * decoding (query/form/JSON), Origin matching, the send queue's bounds,
- * the frames of blobs and UTF-8 length (the string map: lib/strmap_test.c). */
+ * the frames of blobs (the string map and UTF-8 length: lib/). */
 
 /* the modules this test links (Makefile, test_links): what it tests */
 /* test-links: auth blob cache limits metrics proxy rtm sendq state http */
@@ -377,12 +377,6 @@ PL_TEST(test_peer_budget)
 	gw_conf.trusted_proxies = NULL;
 }
 
-PL_TEST(test_utf8_len)
-{
-	PL_CHECK_EQ_INT(gw_rtm_utf8_len("abc"), 3);
-	PL_CHECK_EQ_INT(gw_rtm_utf8_len("h\xc3\xa9llo \xe2\x82\xac"), 7);
-}
-
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_form),
 	PL_TEST_CASE(test_url_decode_bad_escape),
@@ -397,6 +391,5 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_sendq_bounds),
 	PL_TEST_CASE(test_sendq_frames_and_order),
 	PL_TEST_CASE(test_blob_frame),
-	PL_TEST_CASE(test_utf8_len),
 };
 PL_TEST_MAIN(tests)

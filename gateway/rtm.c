@@ -15,6 +15,7 @@
 #include "message_clnt.h"
 #include "metrics.h"
 #include "slack_err.h"
+#include "utf8.h"
 
 #define GW_PSUB_MAX 500
 
@@ -62,18 +63,6 @@ gw_rtm_fail(struct gw_conn *c, int64_t reply_to, const char *code,
 	pl_buf_puts(&b, "}}");
 	gw_conn_send(c, b.data, b.len);
 	pl_buf_fini(&b);
-}
-
-/* gw_rtm_utf8_len - characters of a UTF-8 string */
-size_t
-gw_rtm_utf8_len(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
 }
 
 /* gw_rtm_sent - message-svc answered a send */
@@ -163,7 +152,7 @@ gw_rtm_message(struct gw_conn *c, const cJSON *f, int64_t id)
 		gw_rtm_fail(c, id, "no_text", "text is missing");
 		return 0;
 	}
-	if (gw_rtm_utf8_len(text) > (size_t)gw_conf.max_rtm_text) {
+	if (pl_utf8_len(text) > (size_t)gw_conf.max_rtm_text) {
 		gw_rtm_fail(c, id, "msg_too_long", "text is over the RTM limit");
 		return 0;
 	}

@@ -18,6 +18,7 @@
 #include "message_svc.h"
 #include "metrics.h"
 #include "slack_err.h"
+#include "utf8.h"
 
 #define MS_TEXT_MAX 40000
 
@@ -170,7 +171,7 @@ edit_start(struct ms_call *c, int del)
 		ms_call_error(&c, "no_text");
 		return 0;
 	}
-	if (!del && ms_seq_text_len(text) > MS_TEXT_MAX) {
+	if (!del && pl_utf8_len(text) > MS_TEXT_MAX) {
 		ms_call_error(&c, "msg_too_long");
 		return 0;
 	}

@@ -127,8 +127,6 @@ uint64_t ms_seq_next_ts_us(uint64_t last_us, uint64_t now_us);
 void ms_seq_ts_format(uint64_t ts_us, char out[MS_TS_MAX]);
 /* ms_seq_ts_parse - "<s>.<6 digits>" (fewer digits allowed) to us; PL_EINVAL */
 int ms_seq_ts_parse(const char *s, uint64_t *us_r);
-/* ms_seq_text_len - characters (UTF-8 code points) of s */
-size_t ms_seq_text_len(const char *s);
 
 /* ---- pgarr.c (pure): "{...}" literals for text / bigint / bytea arrays */
 void ms_pgarr_begin(struct pl_buf *b);

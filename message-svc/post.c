@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "pg.h"
 #include "slack_err.h"
+#include "utf8.h"
 
 #define MS_TEXT_MAX 40000
 #define MS_TEXT_MAX_RTM 4000
@@ -241,7 +242,7 @@ ms_post_message(struct ms_call *c)
 		ms_call_error(&c, "no_text");
 		return 0;
 	}
-	if (ms_seq_text_len(text) > max) {
+	if (pl_utf8_len(text) > max) {
 		ms_call_error(&c, "msg_too_long");
 		return 0;
 	}

@@ -57,15 +57,3 @@ ms_seq_ts_parse(const char *s, uint64_t *us_r)
 	*us_r = sec * 1000000 + frac;
 	return 0;
 }
-
-/* ms_seq_text_len - UTF-8 code points (continuation bytes not counted) */
-size_t
-ms_seq_text_len(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}

@@ -34,16 +34,8 @@ PL_TEST(test_format_parse)
 	PL_CHECK_EQ_INT(ms_seq_ts_parse("0000000000000000000000000000001.5", &us), PL_EINVAL);
 }
 
-PL_TEST(test_text_len)
-{
-	PL_CHECK_EQ_INT(ms_seq_text_len("abc"), 3);
-	PL_CHECK_EQ_INT(ms_seq_text_len("h\xc3\xa9llo"), 5);
-	PL_CHECK_EQ_INT(ms_seq_text_len("\xf0\x9f\x98\x80"), 1);
-}
-
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_next_ts),
 	PL_TEST_CASE(test_format_parse),
-	PL_TEST_CASE(test_text_len),
 };
 PL_TEST_MAIN(tests)

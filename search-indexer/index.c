@@ -34,6 +34,7 @@
 #include "search.h"
 #include "settings.h"
 #include "shard.h"
+#include "utf8.h"
 
 #define SI_COLS 11		/* array columns after topic, parts, next */
 
@@ -82,7 +83,7 @@ static void
 si_index_elem(struct pl_buf *col, size_t row, const char *s)
 {
 	size_t len = strlen(s), i;
-	int ok = si_query_utf8_ok(s, len);
+	int ok = pl_utf8_valid(s, len);
 
 	pl_buf_puts(col, row ? ",\"" : "{\"");
 	for (i = 0; i < len; i++) {

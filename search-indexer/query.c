@@ -12,49 +12,9 @@
 #include "err.h"
 #include "mem.h"
 #include "query.h"
+#include "utf8.h"
 
 #define SI_HL_OPTS "StartSel=\"\xee\x80\x80\", StopSel=\"\xee\x80\x81\", HighlightAll=true"
-
-/* si_query_utf8_ok - well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF), no NUL */
-int
-si_query_utf8_ok(const char *str, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned c = s[i];
-		size_t n, k;
-		unsigned cp;
-
-		if (c == 0)
-			return 0;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, cp = c & 0x07;
-		else
-			return 0;
-		if (i + n >= len)
-			return 0;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
-	}
-	return 1;
-}
 
 /* si_query_days - days since 1970-01-01 of a civil date (proleptic Gregorian) */
 static int64_t
@@ -238,7 +198,7 @@ si_query_parse(const char *text, size_t len, struct si_query *q, const char **er
 		*err_r = "query_too_long";
 		return PL_EINVAL;
 	}
-	if (!si_query_utf8_ok(text, len)) {
+	if (!pl_utf8_valid(text, len)) {
 		*err_r = "invalid_query";
 		return PL_EINVAL;
 	}

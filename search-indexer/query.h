@@ -109,7 +109,5 @@ void si_query_array(struct pl_buf *b, const char *const *strs, int n);
  * or "YYYY" (UTC); 0 or -1 if it is not a date */
 int si_query_date(const char *s, int64_t *lo_r, int64_t *hi_r);
 
-/* si_query_utf8_ok - s[0..len) is valid UTF-8 without NUL bytes */
-int si_query_utf8_ok(const char *s, size_t len);
 
 #endif
