@@ -23,6 +23,7 @@
 #include "mem.h"
 #include "message_svc.h"
 #include "pg.h"
+#include "pgarr.h"
 #include "slack_err.h"
 
 #define MS_HISTORY_DEFAULT 100
@@ -111,16 +112,16 @@ hist_row(struct pg_result *res, int i, struct ms_page *pg)
 	m.reply_count = atoi(PQgetvalue(res, i, 8));
 	r = ms_page_add(pg, &m);
 	r->latest_reply = PQgetvalue(res, i, 9);
-	names = ms_pgarr_split(PQgetvalue(res, i, 10), &nn);
-	users = ms_pgarr_split(PQgetvalue(res, i, 11), &nu);
-	rusers = ms_pgarr_split(PQgetvalue(res, i, 12), &nr);
+	names = pl_pgarr_split(PQgetvalue(res, i, 10), &nn);
+	users = pl_pgarr_split(PQgetvalue(res, i, 11), &nu);
+	rusers = pl_pgarr_split(PQgetvalue(res, i, 12), &nr);
 	for (k = 0; k < nn && k < nu; k++)
 		ms_target_rx_add(&r->rx, names[k], users[k]);
 	for (k = 0; k < nr; k++)
 		ms_page_reply_user(r, rusers[k]);
-	ms_pgarr_free(&names, nn);
-	ms_pgarr_free(&users, nu);
-	ms_pgarr_free(&rusers, nr);
+	pl_pgarr_free(&names, nn);
+	pl_pgarr_free(&users, nu);
+	pl_pgarr_free(&rusers, nr);
 }
 
 /* hist_matches - a tail message that belongs on this page */

@@ -6,7 +6,7 @@
  * (chan.c, call.c, svc.c's process state) and through svc.c every method
  * file (tests/check/circles.py NOT_YET) */
 /* test-links: cache call chan dedupe directory edit listing members methods */
-/* test-links: migrations open page persist pgarr pgbin post react render replay */
+/* test-links: migrations open page persist post react render replay */
 /* test-links: send seq svc tail target tokens */
 #include "err.h"
 #include "message_svc.h"

@@ -18,6 +18,7 @@
 #include "mem.h"
 #include "message_svc.h"
 #include "pg.h"
+#include "pgarr.h"
 #include "slack_err.h"
 
 #define MS_INVITE_MAX 1000	/* users per conversations.invite, as Slack */
@@ -224,13 +225,13 @@ mchange_begin(struct ms_call *c, struct ms_chan *ch, char **users, int n, int jo
 	c->state = st;
 	c->state_free = mchange_free;
 	pl_buf_init(&list);
-	ms_pgarr_begin(&list);
+	pl_pgarr_begin(&list);
 	for (i = 0; i < n; i++) {
 		/* optimistic: a concurrent resend sees the member and answers at once */
 		ms_chan_member_set(ch, users[i], join);
-		ms_pgarr_text(&list, users[i]);
+		pl_pgarr_text(&list, users[i]);
 	}
-	ms_pgarr_end(&list);
+	pl_pgarr_end(&list);
 	snprintf(now, sizeof(now), "%llu", (unsigned long long)(pl_clock_wall_us() / 1000000));
 	p[0] = ch->id;
 	p[1] = list.data;
@@ -381,9 +382,9 @@ invite_users(int rv, struct pg_result *res, void *arg)
 		ms_call_rv_error(&c, rv);
 		return;
 	}
-	want = ms_pgarr_split(PQgetvalue(res, 0, 1), &asked);
+	want = pl_pgarr_split(PQgetvalue(res, 0, 1), &asked);
 	if (PQntuples(res) == 0 || atoi(PQgetvalue(res, 0, 0)) != asked || asked == 0) {
-		ms_pgarr_free(&want, asked);
+		pl_pgarr_free(&want, asked);
 		ms_call_error(&c, "user_not_found");
 		return;
 	}
@@ -393,7 +394,7 @@ invite_users(int rv, struct pg_result *res, void *arg)
 		v = pl_grow(v, &cap, (size_t)n + 1, 8, sizeof(*v));
 		v[n++] = pl_strdup(want[i]);
 	}
-	ms_pgarr_free(&want, asked);
+	pl_pgarr_free(&want, asked);
 	if (n == 0) {
 		free(v);
 		ms_call_error(&c, "already_in_channel");
@@ -428,11 +429,11 @@ invite_ready(int rv, struct ms_chan *ch, void *arg)
 		return;
 	}
 	pl_buf_init(&list);
-	ms_pgarr_begin(&list);
+	pl_pgarr_begin(&list);
 	users = pl_strdup(ms_param(c, "users"));
 	for (u = strtok_r(users, ", ", &save); u; u = strtok_r(NULL, ", ", &save))
-		ms_pgarr_text(&list, u);
-	ms_pgarr_end(&list);
+		pl_pgarr_text(&list, u);
+	pl_pgarr_end(&list);
 	free(users);
 	iv = pl_calloc(1, sizeof(*iv));
 	iv->c = c;

@@ -8,8 +8,6 @@
  *   call.c        ms_call_*: one request in flight, its reply
  *   methods.c     ms_methods_*: the dispatch table
  *   seq.c         ms_seq_*: ts formatting and ordering (pure)
- *   pgarr.c       ms_pgarr_*: PostgreSQL array literals (pure)
- *   pgbin.c       ms_pgbin_*: PostgreSQL arrays in binary format (pure)
  *   chan.c        ms_chan_*: the channel table (directory cache + seq state)
  *   directory.c   ms_dir_*: teams, users, auth, session.boot, listings
  *   members.c     ms_members_*: create, join, leave, invite, kick, info, members
@@ -128,29 +126,6 @@ void ms_seq_ts_format(uint64_t ts_us, char out[MS_TS_MAX]);
 /* ms_seq_ts_parse - "<s>.<6 digits>" (fewer digits allowed) to us; PL_EINVAL */
 int ms_seq_ts_parse(const char *s, uint64_t *us_r);
 
-/* ---- pgarr.c (pure): "{...}" literals for text / bigint / bytea arrays */
-void ms_pgarr_begin(struct pl_buf *b);
-void ms_pgarr_text(struct pl_buf *b, const char *s);
-void ms_pgarr_end(struct pl_buf *b);
-/* ---- pgbin.c (pure): arrays as binary parameters (pl_pg_query_bin) */
-#define MS_OID_BYTEA 17
-#define MS_OID_INT8 20
-#define MS_OID_INT4 23
-#define MS_OID_TEXT 25
-struct ms_pgbin {
-	struct pl_buf b;	/* the parameter's bytes */
-	int n;
-};
-void ms_pgbin_begin(struct ms_pgbin *a, uint32_t oid);
-void ms_pgbin_bytes(struct ms_pgbin *a, const void *p, size_t n);
-void ms_pgbin_text(struct ms_pgbin *a, const char *s);
-void ms_pgbin_int4(struct ms_pgbin *a, int32_t v);
-void ms_pgbin_int8(struct ms_pgbin *a, int64_t v);
-void ms_pgbin_end(struct ms_pgbin *a);
-/* ms_pgarr_split - parse a one-dimensional text[] output ("{a,\"b c\"}")
- * into heap strings; *n_r entries. */
-char **ms_pgarr_split(const char *s, int *n_r);
-void ms_pgarr_free(char ***v, int n);
 
 /* ---- call.c: one request in flight; every path ends in exactly one reply */
 struct ms_call {

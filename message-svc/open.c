@@ -19,6 +19,7 @@
 #include "mem.h"
 #include "message_svc.h"
 #include "pg.h"
+#include "pgarr.h"
 #include "slack_err.h"
 
 #define MS_OPEN_MAX_USERS 8
@@ -41,7 +42,7 @@ open_free(void *p)
 {
 	struct open_st *st = p;
 
-	ms_pgarr_free(&st->users, st->n);
+	pl_pgarr_free(&st->users, st->n);
 	pl_buf_fini(&st->arr);
 	pl_buf_fini(&st->key);
 	pl_buf_fini(&st->name);
@@ -241,16 +242,16 @@ open_names(struct open_st *st)
 	int i;
 
 	pl_buf_printf(&st->key, "%s:", st->c->team);
-	ms_pgarr_begin(&st->arr);
+	pl_pgarr_begin(&st->arr);
 	if (st->n > 2)
 		pl_buf_puts(&st->name, "mpdm-");
 	for (i = 0; i < st->n; i++) {
 		pl_buf_printf(&st->key, "%s%s", i ? "," : "", st->users[i]);
-		ms_pgarr_text(&st->arr, st->users[i]);
+		pl_pgarr_text(&st->arr, st->users[i]);
 		if (st->n > 2)
 			pl_buf_printf(&st->name, "%s%s", i ? "--" : "", st->users[i]);
 	}
-	ms_pgarr_end(&st->arr);
+	pl_pgarr_end(&st->arr);
 	if (st->n > 2)
 		pl_buf_puts(&st->name, "-1");
 	else
@@ -276,7 +277,7 @@ ms_open_conversation(struct ms_call *c)
 		return 0;
 	}
 	if (n > MS_OPEN_MAX_USERS) {
-		ms_pgarr_free(&v, n);
+		pl_pgarr_free(&v, n);
 		ms_call_error(&c, "too_many_users");
 		return 0;
 	}

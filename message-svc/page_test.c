@@ -7,7 +7,7 @@
  * react.c's ms_react_json (a method file), and target.c reads svc.c's
  * process state ms; through them the whole folder */
 /* test-links: cache call chan dedupe directory edit history listing members */
-/* test-links: methods migrations open persist pgarr pgbin post react render */
+/* test-links: methods migrations open persist post react render */
 /* test-links: replay send seq svc tail tokens */
 #include <stdio.h>
 #include <stdlib.h>

@@ -41,6 +41,7 @@
 #include "names.h"
 #include "ids.h"
 #include "pg.h"
+#include "pgbin.h"
 #include "utf8.h"
 
 /* one record waiting for its batch: the raw Envelope only. It is decoded
@@ -76,7 +77,7 @@ static struct {
 	int quarantining;		/* the statement in flight quarantines q[0] */
 	char qstate[6];			/* the refusal of q[0]: SQLSTATE, message */
 	char qerr[256];
-	struct ms_pgbin arrays[17];	/* the batch's parameters, memory reused */
+	struct pl_pgbin arrays[17];	/* the batch's parameters, memory reused */
 } ps;
 
 /* persist_offsets - stored positions of our partitions (blocking: start-up) */
@@ -116,16 +117,16 @@ static void persist_done(int rv, struct pg_result *res, void *arg);
 
 /* the element types of ms_apply_batch's array parameters $2..$17 */
 static const uint32_t persist_oids[17] = {
-	0, MS_OID_INT4, MS_OID_INT8, MS_OID_TEXT, MS_OID_INT8, MS_OID_INT4,
-	MS_OID_TEXT, MS_OID_INT8, MS_OID_TEXT, MS_OID_TEXT, MS_OID_TEXT,
-	MS_OID_TEXT, MS_OID_TEXT, MS_OID_TEXT, MS_OID_TEXT, MS_OID_TEXT,
-	MS_OID_BYTEA,
+	0, PL_OID_INT4, PL_OID_INT8, PL_OID_TEXT, PL_OID_INT8, PL_OID_INT4,
+	PL_OID_TEXT, PL_OID_INT8, PL_OID_TEXT, PL_OID_TEXT, PL_OID_TEXT,
+	PL_OID_TEXT, PL_OID_TEXT, PL_OID_TEXT, PL_OID_TEXT, PL_OID_TEXT,
+	PL_OID_BYTEA,
 };
 
 /* persist_arrays - the batch q[0..n) as the 17 binary parameters of
  * ms_apply_batch ($1 the topic as raw text, then the arrays) */
 static void
-persist_arrays(size_t n, struct ms_pgbin *a)
+persist_arrays(size_t n, struct pl_pgbin *a)
 {
 	Parley__Envelope *env;
 	int64_t next[1024];
@@ -136,7 +137,7 @@ persist_arrays(size_t n, struct ms_pgbin *a)
 	pl_buf_reset(&a[0].b);
 	pl_buf_puts(&a[0].b, PL_TOPIC_MESSAGES);
 	for (k = 1; k < 17; k++)
-		ms_pgbin_begin(&a[k], persist_oids[k]);
+		pl_pgbin_begin(&a[k], persist_oids[k]);
 	for (i = 0; i < n; i++) {
 		const struct pev *e = &ps.q[i];
 		const Parley__Message *m;
@@ -153,28 +154,28 @@ persist_arrays(size_t n, struct ms_pgbin *a)
 			continue;
 		m = env->message;
 		ms_seq_ts_parse(m->ts, &ts_us);
-		ms_pgbin_text(&a[3], m->channel);
-		ms_pgbin_int8(&a[4], m->seq);
-		ms_pgbin_int4(&a[5], env->type);
-		ms_pgbin_text(&a[6], m->ts);
-		ms_pgbin_int8(&a[7], (int64_t)ts_us);
-		ms_pgbin_text(&a[8], m->user);
-		ms_pgbin_text(&a[9], m->team[0] ? m->team : env->team);
-		ms_pgbin_text(&a[10], m->text);
-		ms_pgbin_text(&a[11], m->thread_ts);
-		ms_pgbin_text(&a[12], m->client_msg_id);
-		ms_pgbin_text(&a[13], m->subtype);
-		ms_pgbin_text(&a[14], m->target_ts);
-		ms_pgbin_text(&a[15], m->reaction);
-		ms_pgbin_bytes(&a[16], e->raw, e->len);
+		pl_pgbin_text(&a[3], m->channel);
+		pl_pgbin_int8(&a[4], m->seq);
+		pl_pgbin_int4(&a[5], env->type);
+		pl_pgbin_text(&a[6], m->ts);
+		pl_pgbin_int8(&a[7], (int64_t)ts_us);
+		pl_pgbin_text(&a[8], m->user);
+		pl_pgbin_text(&a[9], m->team[0] ? m->team : env->team);
+		pl_pgbin_text(&a[10], m->text);
+		pl_pgbin_text(&a[11], m->thread_ts);
+		pl_pgbin_text(&a[12], m->client_msg_id);
+		pl_pgbin_text(&a[13], m->subtype);
+		pl_pgbin_text(&a[14], m->target_ts);
+		pl_pgbin_text(&a[15], m->reaction);
+		pl_pgbin_bytes(&a[16], e->raw, e->len);
 		parley__envelope__free_unpacked(env, NULL);
 	}
 	for (k = 0; k < np; k++) {
-		ms_pgbin_int4(&a[1], parts[k]);
-		ms_pgbin_int8(&a[2], next[k]);
+		pl_pgbin_int4(&a[1], parts[k]);
+		pl_pgbin_int8(&a[2], next[k]);
 	}
 	for (k = 1; k < 17; k++)
-		ms_pgbin_end(&a[k]);
+		pl_pgbin_end(&a[k]);
 }
 
 /* persist_pev_free - one queued event */
@@ -392,7 +393,7 @@ persist_flush(void)
 	    " $3::bigint[], $4::text[], $5::bigint[], $6::int[], $7::text[],"
 	    " $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[],"
 	    " $13::text[], $14::text[], $15::text[], $16::text[], $17::bytea[])";
-	struct ms_pgbin *a = ps.arrays;
+	struct pl_pgbin *a = ps.arrays;
 	const char *p[17];
 	int len[17], fmt[17];
 	size_t n;

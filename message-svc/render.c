@@ -10,6 +10,7 @@
 #include "jwt.h"
 #include "mem.h"
 #include "message_svc.h"
+#include "pgarr.h"
 
 /* render_bool - "true" / "false" */
 static const char *
@@ -130,7 +131,7 @@ ms_render_kinds(const char *types, struct pl_buf *arr_r)
 	size_t i;
 	int rv = 0;
 
-	ms_pgarr_begin(arr_r);
+	pl_pgarr_begin(arr_r);
 	for (t = strtok_r(copy, ", ", &save); t && rv == 0; t = strtok_r(NULL, ", ", &save)) {
 		for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 			if (strcmp(t, map[i].type) == 0)
@@ -138,9 +139,9 @@ ms_render_kinds(const char *types, struct pl_buf *arr_r)
 		if (i == sizeof(map) / sizeof(map[0]))
 			rv = PL_EINVAL;
 		else
-			ms_pgarr_text(arr_r, map[i].kind);
+			pl_pgarr_text(arr_r, map[i].kind);
 	}
-	ms_pgarr_end(arr_r);
+	pl_pgarr_end(arr_r);
 	free(copy);
 	return rv;
 }
@@ -182,7 +183,7 @@ ms_render_user_set(const char *caller, const char *users, char ***v_r)
 	for (u = strtok_r(copy, ", ", &save); u; u = strtok_r(NULL, ", ", &save)) {
 		if (!pl_id_valid(u, "UW") || n >= 64) {
 			free(copy);
-			ms_pgarr_free(&v, n);
+			pl_pgarr_free(&v, n);
 			return PL_EINVAL;
 		}
 		v = pl_realloc(v, (size_t)(n + 1) * sizeof(*v));

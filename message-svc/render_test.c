@@ -3,17 +3,18 @@
  * and a target's state with tail events applied. */
 
 /* the modules this test links (Makefile, test_links): what it tests */
-/* test-links: render tail target pgarr */
+/* test-links: render tail target */
 /* and what those need, a hidden dependency: target.c reads svc.c's
  * process state ms; through svc.c the whole folder */
 /* test-links: cache call chan dedupe directory edit history listing members */
-/* test-links: methods migrations open page persist pgbin post react replay send */
+/* test-links: methods migrations open page persist post react replay send */
 /* test-links: seq svc tokens */
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
 #include "message_svc.h"
+#include "pgarr.h"
 #include "pl_test.h"
 
 PL_TEST(test_chan_object)
@@ -120,10 +121,10 @@ PL_TEST(test_user_set)
 	PL_CHECK_EQ_STR(v[0], "UA");
 	PL_CHECK_EQ_STR(v[1], "UB");
 	PL_CHECK_EQ_STR(v[2], "UC");
-	ms_pgarr_free(&v, n);
+	pl_pgarr_free(&v, n);
 	n = ms_render_user_set("UB", "UB", &v);
 	PL_CHECK_EQ_INT(n, 1);
-	ms_pgarr_free(&v, n);
+	pl_pgarr_free(&v, n);
 	PL_CHECK_EQ_INT(ms_render_user_set("UB", "CNOTAUSER", &v), PL_EINVAL);
 }
 

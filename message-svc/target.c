@@ -12,6 +12,7 @@
 #include "mem.h"
 #include "message_svc.h"
 #include "pg.h"
+#include "pgarr.h"
 
 struct target_op {
 	char channel[PL_ID_MAX + 1];
@@ -214,12 +215,12 @@ target_row(struct ms_target *t, struct pg_result *res)
 	target_set(&t->cmid, PQgetvalue(res, 0, 6));
 	t->deleted = PQgetvalue(res, 0, 7)[0] == 't';
 	t->reply_count = atoi(PQgetvalue(res, 0, 8));
-	names = ms_pgarr_split(PQgetvalue(res, 0, 9), &nn);
-	users = ms_pgarr_split(PQgetvalue(res, 0, 10), &nu);
+	names = pl_pgarr_split(PQgetvalue(res, 0, 9), &nn);
+	users = pl_pgarr_split(PQgetvalue(res, 0, 10), &nu);
 	for (i = 0; i < nn && i < nu; i++)
 		ms_target_rx_add(t, names[i], users[i]);
-	ms_pgarr_free(&names, nn);
-	ms_pgarr_free(&users, nu);
+	pl_pgarr_free(&names, nn);
+	pl_pgarr_free(&users, nu);
 }
 
 /* target_done - PostgreSQL answered: apply the tail, hand t over */

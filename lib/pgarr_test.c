@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "message_svc.h"
+#include "pgarr.h"
 #include "pl_test.h"
 
 PL_TEST(test_literals)
@@ -11,14 +11,14 @@ PL_TEST(test_literals)
 	struct pl_buf b;
 
 	pl_buf_init(&b);
-	ms_pgarr_begin(&b);
-	ms_pgarr_text(&b, "a");
-	ms_pgarr_text(&b, "b \"q\" \\ ,{}");
-	ms_pgarr_text(&b, "");
-	ms_pgarr_end(&b);
+	pl_pgarr_begin(&b);
+	pl_pgarr_text(&b, "a");
+	pl_pgarr_text(&b, "b \"q\" \\ ,{}");
+	pl_pgarr_text(&b, "");
+	pl_pgarr_end(&b);
 	PL_CHECK_EQ_STR(b.data, "{\"a\",\"b \\\"q\\\" \\\\ ,{}\",\"\"}");
-	ms_pgarr_begin(&b);
-	ms_pgarr_end(&b);
+	pl_pgarr_begin(&b);
+	pl_pgarr_end(&b);
 	PL_CHECK_EQ_STR(b.data, "{}");
 	pl_buf_fini(&b);
 }
@@ -28,18 +28,18 @@ PL_TEST(test_split)
 	char **v;
 	int n;
 
-	v = ms_pgarr_split("{U1,\"a b\",\"q\\\"x\"}", &n);
+	v = pl_pgarr_split("{U1,\"a b\",\"q\\\"x\"}", &n);
 	PL_CHECK_EQ_INT(n, 3);
 	if (n == 3) {
 		PL_CHECK_EQ_STR(v[0], "U1");
 		PL_CHECK_EQ_STR(v[1], "a b");
 		PL_CHECK_EQ_STR(v[2], "q\"x");
 	}
-	ms_pgarr_free(&v, n);
-	v = ms_pgarr_split("{}", &n);
+	pl_pgarr_free(&v, n);
+	v = pl_pgarr_split("{}", &n);
 	PL_CHECK_EQ_INT(n, 0);
-	ms_pgarr_free(&v, n);
-	v = ms_pgarr_split("", &n);
+	pl_pgarr_free(&v, n);
+	v = pl_pgarr_split("", &n);
 	PL_CHECK(v == NULL);
 }
 

@@ -1,17 +1,16 @@
-/* pgarr.c - PostgreSQL text[] literals as query parameters (user lists of
- * the directory, history filters) and the parsing of text[] results.
- * Elements are always double-quoted; '"' and '\' are backslash-escaped.
- * Persistence batches use the binary arrays of pgbin.c instead. */
+/* pgarr.c - PostgreSQL text[] literals as query parameters and the parsing
+ * of text[] results (see pgarr.h). Elements are always double-quoted; '"'
+ * and '\' are backslash-escaped. Large batches use pgbin.c instead. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mem.h"
-#include "message_svc.h"
+#include "pgarr.h"
 
-/* ms_pgarr_begin - start a literal */
+/* pl_pgarr_begin - start a literal */
 void
-ms_pgarr_begin(struct pl_buf *b)
+pl_pgarr_begin(struct pl_buf *b)
 {
 	pl_buf_reset(b);
 	pl_buf_puts(b, "{");
@@ -25,9 +24,9 @@ pgarr_sep(struct pl_buf *b)
 		pl_buf_puts(b, ",");
 }
 
-/* ms_pgarr_text - one quoted text element */
+/* pl_pgarr_text - one quoted text element */
 void
-ms_pgarr_text(struct pl_buf *b, const char *s)
+pl_pgarr_text(struct pl_buf *b, const char *s)
 {
 	pgarr_sep(b);
 	pl_buf_puts(b, "\"");
@@ -39,9 +38,9 @@ ms_pgarr_text(struct pl_buf *b, const char *s)
 	pl_buf_puts(b, "\"");
 }
 
-/* ms_pgarr_end - close the literal */
+/* pl_pgarr_end - close the literal */
 void
-ms_pgarr_end(struct pl_buf *b)
+pl_pgarr_end(struct pl_buf *b)
 {
 	pl_buf_puts(b, "}");
 }
@@ -71,9 +70,9 @@ pgarr_elem(const char **pp)
 	return pl_buf_steal(&e, NULL);
 }
 
-/* ms_pgarr_split - a text[] in output format into heap strings */
+/* pl_pgarr_split - a text[] in output format into heap strings */
 char **
-ms_pgarr_split(const char *s, int *n_r)
+pl_pgarr_split(const char *s, int *n_r)
 {
 	char **v = NULL;
 	size_t cap = 0;
@@ -94,9 +93,9 @@ ms_pgarr_split(const char *s, int *n_r)
 	return v;
 }
 
-/* ms_pgarr_free - free what ms_pgarr_split returned */
+/* pl_pgarr_free - free what pl_pgarr_split returned */
 void
-ms_pgarr_free(char ***v, int n)
+pl_pgarr_free(char ***v, int n)
 {
 	int i;
 

@@ -1,5 +1,5 @@
 /* pgbin.c - PostgreSQL one-dimensional arrays in the binary wire format, so
- * that a persistence batch travels as a few binary parameters that the
+ * that a batch travels as a few binary parameters that the
  * server copies in without parsing (the text literals of pgarr.c cost the
  * backend array_in and hex_decode per element, and us an escape per byte).
  *
@@ -10,24 +10,24 @@
 #include <string.h>
 
 #include "be.h"
-#include "message_svc.h"
+#include "pgbin.h"
 
-/* ms_pgbin_begin - an array of element type oid (MS_OID_*) */
+/* pl_pgbin_begin - an array of element type oid (PL_OID_*) */
 void
-ms_pgbin_begin(struct ms_pgbin *a, uint32_t oid)
+pl_pgbin_begin(struct pl_pgbin *a, uint32_t oid)
 {
 	pl_buf_reset(&a->b);
 	a->n = 0;
 	pl_buf_be32(&a->b, 1);
 	pl_buf_be32(&a->b, 0);
 	pl_buf_be32(&a->b, oid);
-	pl_buf_be32(&a->b, 0);	/* count, set by ms_pgbin_end */
+	pl_buf_be32(&a->b, 0);	/* count, set by pl_pgbin_end */
 	pl_buf_be32(&a->b, 1);
 }
 
-/* ms_pgbin_bytes - one element of n raw bytes (text, bytea) */
+/* pl_pgbin_bytes - one element of n raw bytes (text, bytea) */
 void
-ms_pgbin_bytes(struct ms_pgbin *a, const void *p, size_t n)
+pl_pgbin_bytes(struct pl_pgbin *a, const void *p, size_t n)
 {
 	pl_buf_be32(&a->b, (uint32_t)n);
 	pl_buf_append(&a->b, p, n);
@@ -35,13 +35,13 @@ ms_pgbin_bytes(struct ms_pgbin *a, const void *p, size_t n)
 }
 
 void
-ms_pgbin_text(struct ms_pgbin *a, const char *s)
+pl_pgbin_text(struct pl_pgbin *a, const char *s)
 {
-	ms_pgbin_bytes(a, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+	pl_pgbin_bytes(a, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
 }
 
 void
-ms_pgbin_int4(struct ms_pgbin *a, int32_t v)
+pl_pgbin_int4(struct pl_pgbin *a, int32_t v)
 {
 	pl_buf_be32(&a->b, 4);
 	pl_buf_be32(&a->b, (uint32_t)v);
@@ -49,16 +49,16 @@ ms_pgbin_int4(struct ms_pgbin *a, int32_t v)
 }
 
 void
-ms_pgbin_int8(struct ms_pgbin *a, int64_t v)
+pl_pgbin_int8(struct pl_pgbin *a, int64_t v)
 {
 	pl_buf_be32(&a->b, 8);
 	pl_buf_be64(&a->b, (uint64_t)v);
 	a->n++;
 }
 
-/* ms_pgbin_end - set the count (an empty array drops its dimension) */
+/* pl_pgbin_end - set the count (an empty array drops its dimension) */
 void
-ms_pgbin_end(struct ms_pgbin *a)
+pl_pgbin_end(struct pl_pgbin *a)
 {
 	uint8_t *d = (uint8_t *)a->b.data;
 

@@ -2,11 +2,11 @@
  * (The round trip through PostgreSQL is every persistence integration test.) */
 #include <string.h>
 
-#include "message_svc.h"
+#include "pgbin.h"
 #include "pl_test.h"
 
 static const uint8_t *
-bytes(const struct ms_pgbin *a)
+bytes(const struct pl_pgbin *a)
 {
 	return (const uint8_t *)a->b.data;
 }
@@ -21,24 +21,24 @@ PL_TEST(test_int_and_text_arrays)
 		0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 2, 0, 0, 0, 1,
 		0, 0, 0, 2, 'h', 'i', 0, 0, 0, 0,
 	};
-	struct ms_pgbin a;
+	struct pl_pgbin a;
 
 	pl_buf_init(&a.b);
-	ms_pgbin_begin(&a, MS_OID_INT4);
-	ms_pgbin_int4(&a, 7);
-	ms_pgbin_int4(&a, -2);
-	ms_pgbin_end(&a);
+	pl_pgbin_begin(&a, PL_OID_INT4);
+	pl_pgbin_int4(&a, 7);
+	pl_pgbin_int4(&a, -2);
+	pl_pgbin_end(&a);
 	PL_CHECK_EQ_INT(a.b.len, sizeof(want_int4));
 	PL_CHECK(memcmp(bytes(&a), want_int4, sizeof(want_int4)) == 0);
-	ms_pgbin_begin(&a, MS_OID_TEXT);
-	ms_pgbin_text(&a, "hi");
-	ms_pgbin_text(&a, "");
-	ms_pgbin_end(&a);
+	pl_pgbin_begin(&a, PL_OID_TEXT);
+	pl_pgbin_text(&a, "hi");
+	pl_pgbin_text(&a, "");
+	pl_pgbin_end(&a);
 	PL_CHECK_EQ_INT(a.b.len, sizeof(want_text));
 	PL_CHECK(memcmp(bytes(&a), want_text, sizeof(want_text)) == 0);
-	ms_pgbin_begin(&a, MS_OID_INT8);
-	ms_pgbin_int8(&a, 0x0102030405060708LL);
-	ms_pgbin_end(&a);
+	pl_pgbin_begin(&a, PL_OID_INT8);
+	pl_pgbin_int8(&a, 0x0102030405060708LL);
+	pl_pgbin_end(&a);
 	PL_CHECK_EQ_INT(a.b.len, 20 + 4 + 8);
 	PL_CHECK(bytes(&a)[24] == 1 && bytes(&a)[31] == 8);
 	pl_buf_fini(&a.b);
@@ -47,11 +47,11 @@ PL_TEST(test_int_and_text_arrays)
 PL_TEST(test_empty_array_has_no_dimension)
 {
 	static const uint8_t want[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17 };
-	struct ms_pgbin a;
+	struct pl_pgbin a;
 
 	pl_buf_init(&a.b);
-	ms_pgbin_begin(&a, MS_OID_BYTEA);
-	ms_pgbin_end(&a);
+	pl_pgbin_begin(&a, PL_OID_BYTEA);
+	pl_pgbin_end(&a);
 	PL_CHECK_EQ_INT(a.b.len, sizeof(want));
 	PL_CHECK(memcmp(bytes(&a), want, sizeof(want)) == 0);
 	pl_buf_fini(&a.b);
