@@ -358,7 +358,7 @@ ms_chan_get(const char *id, ms_chan_fn fn, void *arg)
 	if (ch->dir_state == MS_CHAN_LOADING)
 		return;
 	ch->dir_state = MS_CHAN_LOADING;
-	rv = pl_pg_query(ms_svc_dir(), "SELECT team_id, kind, name, creator, created, archived,"
+	rv = pl_pg_query(ms_state_dir(), "SELECT team_id, kind, name, creator, created, archived,"
 	    " coalesce((SELECT string_agg(user_id, ',') FROM channel_members"
 	    " WHERE channel_id = c.id), ''), is_general FROM channels c WHERE id = $1", 1, p,
 	    ms_chan_dir_loaded, ch);

@@ -115,7 +115,7 @@ ms_dir_team_create(struct ms_call *c)
 	p[2] = now;
 	p[3] = dir_idem(c);
 	p[4] = gen;
-	return pl_pg_query(ms_svc_dir(), "WITH t AS (INSERT INTO teams (id, name, domain, created,"
+	return pl_pg_query(ms_state_dir(), "WITH t AS (INSERT INTO teams (id, name, domain, created,"
 	    " create_key) VALUES ($1, $2, $2, $3, $4) ON CONFLICT (name) DO UPDATE"
 	    " SET name = EXCLUDED.name WHERE teams.create_key = $4 AND $4 <> ''"
 	    " RETURNING id, name), g AS (INSERT INTO channels (id, team_id, kind, name,"
@@ -247,7 +247,7 @@ ms_dir_user_create(struct ms_call *c)
 	p[4] = dir_idem(c);
 	p[5] = dir_bool_param(c, "is_admin");
 	p[6] = ms_param(c, "email");
-	return pl_pg_query(ms_svc_dir(), "WITH ins AS (INSERT INTO users (id, team_id, name, created,"
+	return pl_pg_query(ms_state_dir(), "WITH ins AS (INSERT INTO users (id, team_id, name, created,"
 	    " create_key, is_admin, email) SELECT $1, $2, $3, $4, $5, $6::bool, $7 WHERE EXISTS (SELECT 1"
 	    " FROM teams WHERE id = $2) ON CONFLICT (team_id, name) DO UPDATE SET name ="
 	    " EXCLUDED.name WHERE users.create_key = $5 AND $5 <> '' RETURNING id, name, team_id,"
@@ -334,7 +334,7 @@ ms_dir_user_remove(struct ms_call *c)
 	c->state_free = free;
 	p[0] = st->user;
 	p[1] = ms_param(c, "team_id");
-	return pl_pg_query(ms_svc_dir(), "UPDATE users SET deleted = true WHERE id = $1"
+	return pl_pg_query(ms_state_dir(), "UPDATE users SET deleted = true WHERE id = $1"
 	    " AND ($2 = '' OR team_id = $2) RETURNING team_id, name, real_name, is_admin", 2, p,
 	    dir_removed, st);
 }
@@ -362,7 +362,7 @@ ms_dir_check(struct ms_call *c)
 {
 	const char *p[2] = { c->user, c->team };
 
-	return pl_pg_query(ms_svc_dir(), "SELECT deleted FROM users WHERE id = $1"
+	return pl_pg_query(ms_state_dir(), "SELECT deleted FROM users WHERE id = $1"
 	    " AND team_id = $2", 2, p, dir_checked, c);
 }
 
@@ -402,7 +402,7 @@ ms_dir_auth_test(struct ms_call *c)
 {
 	const char *p[2] = { c->user, c->team };
 
-	return pl_pg_query(ms_svc_dir(), "SELECT u.name, t.name, t.domain FROM users u"
+	return pl_pg_query(ms_state_dir(), "SELECT u.name, t.name, t.domain FROM users u"
 	    " JOIN teams t ON t.id = u.team_id WHERE u.id = $1 AND u.team_id = $2"
 	    " AND NOT u.deleted", 2, p, dir_auth_done, c);
 }
@@ -632,7 +632,7 @@ ms_dir_boot(struct ms_call *c)
 	c->state = st;
 	c->state_free = boot_free;
 	/* one round trip: the user and team row repeated on each channel row */
-	rv = pl_pg_query(ms_svc_dir(), "SELECT u.name, t.name, t.domain, u.is_admin, c.id,"
+	rv = pl_pg_query(ms_state_dir(), "SELECT u.name, t.name, t.domain, u.is_admin, c.id,"
 	    " c.kind, c.name, c.archived, c.creator, c.created, c.last_seq, c.team_id,"
 	    " u.deleted FROM users u JOIN teams t ON t.id = u.team_id"
 	    " LEFT JOIN (channel_members m JOIN channels c ON c.id = m.channel_id)"

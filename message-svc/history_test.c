@@ -7,7 +7,7 @@
  * file (tests/check/circles.py NOT_YET) */
 /* test-links: cache call chan dedupe directory edit listing members methods */
 /* test-links: migrations open page persist post react render replay */
-/* test-links: send seq svc tail target tokens */
+/* test-links: send seq svc state tail target tokens */
 #include "err.h"
 #include "message_svc.h"
 #include "pl_test.h"

@@ -160,7 +160,7 @@ list_channels(struct ms_call *c, int member_only)
 	p[5] = lim;
 	p[6] = member_only ? "true" : "false";
 	p[7] = who[0] ? who : c->user;
-	rv = pl_pg_query(ms_svc_dir(), "SELECT c.id, c.name, c.kind, c.creator, c.created,"
+	rv = pl_pg_query(ms_state_dir(), "SELECT c.id, c.name, c.kind, c.creator, c.created,"
 	    " c.archived, EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id"
 	    "  AND m.user_id = $2),"
 	    " (SELECT count(*) FROM channel_members m WHERE m.channel_id = c.id),"
@@ -209,7 +209,7 @@ ms_list_users(struct ms_call *c)
 	p[0] = c->team;
 	p[1] = after;
 	p[2] = lim;
-	rv = pl_pg_query(ms_svc_dir(), "SELECT id, team_id, name, real_name, deleted, is_admin,"
+	rv = pl_pg_query(ms_state_dir(), "SELECT id, team_id, name, real_name, deleted, is_admin,"
 	    " created, email FROM users WHERE team_id = $1 AND id > $2 ORDER BY id LIMIT $3::int",
 	    3, p, list_done, q);
 	if (rv != 0)
@@ -250,7 +250,7 @@ ms_list_user_info(struct ms_call *c)
 		ms_call_error(&c, "user_not_found");
 		return 0;
 	}
-	return pl_pg_query(ms_svc_dir(), "SELECT id, team_id, name, real_name, deleted, is_admin,"
+	return pl_pg_query(ms_state_dir(), "SELECT id, team_id, name, real_name, deleted, is_admin,"
 	    " created, email FROM users WHERE team_id = $1 AND id = $2", 2, p, info_user_done, c);
 }
 
@@ -292,7 +292,7 @@ ms_list_team_info(struct ms_call *c)
 		ms_call_error(&c, "team_not_found");
 		return 0;
 	}
-	return pl_pg_query(ms_svc_dir(), "SELECT id, name, domain FROM teams WHERE id = $1", 1, p,
+	return pl_pg_query(ms_state_dir(), "SELECT id, name, domain FROM teams WHERE id = $1", 1, p,
 	    team_done, c);
 }
 
@@ -340,7 +340,7 @@ ms_list_search_scope(struct ms_call *c)
 		return 0;
 	}
 
-	rv = pl_pg_query(ms_svc_dir(), "SELECT c.id, c.name, c.kind, CASE WHEN c.kind = 'dm'"
+	rv = pl_pg_query(ms_state_dir(), "SELECT c.id, c.name, c.kind, CASE WHEN c.kind = 'dm'"
 	    " THEN coalesce((SELECT min(m.user_id) FROM channel_members m"
 	    "  WHERE m.channel_id = c.id AND m.user_id <> $2), $2) ELSE '' END"
 	    " FROM channels c WHERE c.team_id = $1 AND (c.kind = 'public'"

@@ -238,11 +238,11 @@ mchange_begin(struct ms_call *c, struct ms_chan *ch, char **users, int n, int jo
 	p[2] = ch->team;
 	p[3] = now;
 	if (join)
-		rv = pl_pg_query(ms_svc_dir(), "INSERT INTO channel_members (channel_id, user_id,"
+		rv = pl_pg_query(ms_state_dir(), "INSERT INTO channel_members (channel_id, user_id,"
 		    " team_id, joined) SELECT $1, u, $3, $4 FROM unnest($2::text[]) u"
 		    " ON CONFLICT DO NOTHING", 4, p, mchange_written, st);
 	else
-		rv = pl_pg_query(ms_svc_dir(), "DELETE FROM channel_members WHERE channel_id = $1"
+		rv = pl_pg_query(ms_state_dir(), "DELETE FROM channel_members WHERE channel_id = $1"
 		    " AND user_id = ANY ($2::text[])", 2, p, mchange_written, st);
 	pl_buf_fini(&list);
 	if (rv != 0)
@@ -442,7 +442,7 @@ invite_ready(int rv, struct ms_chan *ch, void *arg)
 	c->state_free = free;
 	p[0] = ch->team;
 	p[1] = list.data;
-	rv = pl_pg_query(ms_svc_dir(), "SELECT count(DISTINCT u.id), (SELECT array_agg(DISTINCT x)"
+	rv = pl_pg_query(ms_state_dir(), "SELECT count(DISTINCT u.id), (SELECT array_agg(DISTINCT x)"
 	    " FROM unnest($2::text[]) x) FROM users u WHERE u.team_id = $1"
 	    " AND u.id = ANY ($2::text[]) AND NOT u.deleted", 2, p, invite_users, iv);
 	pl_buf_fini(&list);
@@ -735,7 +735,7 @@ ms_members_create(struct ms_call *c)
 	p[4] = c->user;
 	p[5] = now;
 	p[6] = c->req->idempotency_key ? c->req->idempotency_key : "";
-	return pl_pg_query(ms_svc_dir(), "WITH ins AS (INSERT INTO channels (id, team_id, kind, name,"
+	return pl_pg_query(ms_state_dir(), "WITH ins AS (INSERT INTO channels (id, team_id, kind, name,"
 	    " creator, created, create_key) VALUES ($1, $2, $3, $4, $5, $6, $7)"
 	    " ON CONFLICT (team_id, name) WHERE kind IN ('public', 'private')"
 	    " DO UPDATE SET name = EXCLUDED.name WHERE channels.create_key = $7 AND $7 <> ''"
@@ -784,7 +784,7 @@ ms_members_may_manage(struct ms_call *c, const struct ms_chan *ch,
 	if (c->user_admin_known)
 		return c->user_admin ? 0 : PL_EPERM;
 	c->admin_again = again;
-	rv = pl_pg_query(ms_svc_dir(), "SELECT is_admin FROM users WHERE id = $1"
+	rv = pl_pg_query(ms_state_dir(), "SELECT is_admin FROM users WHERE id = $1"
 	    " AND team_id = $2 AND NOT deleted", 2, p, members_admin_loaded, c);
 	if (rv != 0)
 		ms_call_rv_error(&c, rv);

@@ -3,7 +3,8 @@
  *
  * Modules (file = prefix):
  *   main.c        config table + pl_daemon_main
- *   svc.c         ms_svc_*: init/fini, readiness, metrics
+ *   state.c       ms_state_*: settings, process state, metrics; readiness, directory pick
+ *   svc.c         ms_svc_*: init/fini, drain, health checks (fills the state)
  *   migrations.c  ms_migrations_*: numbered SQL, applied at start-up
  *   call.c        ms_call_*: one request in flight, its reply
  *   methods.c     ms_methods_*: the dispatch table
@@ -77,7 +78,7 @@ struct ms_conf {
 };
 extern struct ms_conf ms_conf;
 
-/* the shard's runtime state (svc.c) */
+/* the shard's runtime state (state.c; filled by svc.c) */
 struct ms_state {
 	struct event_base *base;
 	struct pl_loop *loop;
@@ -99,14 +100,14 @@ extern struct ms_state ms;
 int ms_svc_init(struct event_base *base, struct pl_loop *loop);
 void ms_svc_drain(void);
 void ms_svc_fini(void);
-/* ms_svc_ready - 1 when sends may be served (caught up, producer up) */
-int ms_svc_ready(void);
-/* ms_svc_dir - the directory connection with the fewest queries queued.
+/* ms_state_ready - 1 when sends may be served (caught up, producer up) */
+int ms_state_ready(void);
+/* ms_state_dir - the directory connection with the fewest queries queued.
  * Every directory query is autocommit and its caller waits for the answer
  * before the next step, so any connection of the pool may run it. */
-struct pl_pg *ms_svc_dir(void);
+struct pl_pg *ms_state_dir(void);
 
-/* metrics (svc.c) */
+/* metrics (state.c; registered by svc.c) */
 struct ms_metrics {
 	struct pl_metric *sends, *send_errors, *produce_latency, *events_persisted;
 	struct pl_metric *batch_size, *pg_latency, *cache_hits, *cache_misses, *cache_batch;
@@ -361,6 +362,8 @@ int ms_target_has_rx(const struct ms_target *t, const char *name, const char *us
 void ms_target_rx_add(struct ms_target *t, const char *name, const char *user);
 void ms_target_rx_del(struct ms_target *t, const char *name, const char *user);
 void ms_target_fini(struct ms_target *t);
+/* ms_target_rx_json - ,"reactions":[{"name","users","count"}] of t (nothing if none) */
+void ms_target_rx_json(const struct ms_target *t, struct pl_buf *b);
 
 /* ---- page.c (pure): the message objects of a history / replies page */
 struct ms_page_row {
@@ -399,8 +402,6 @@ int ms_edit_delete(struct ms_call *c);
 int ms_react_add(struct ms_call *c);
 int ms_react_remove(struct ms_call *c);
 int ms_react_get(struct ms_call *c);
-/* ms_react_json - "reactions":[{"name","users","count"}] of t (nothing if none) */
-void ms_react_json(const struct ms_target *t, struct pl_buf *b);
 
 /* ---- render.c (pure) */
 struct ms_chan_view {

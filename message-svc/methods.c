@@ -73,7 +73,7 @@ ms_methods_refuse(const struct ms_method *m, const struct ms_call *c)
 		return "not_allowed_token_type";
 	if ((m->needs & MS_NEEDS_USER) && (c->user[0] == '\0' || c->team[0] == '\0'))
 		return "not_authed";
-	if ((m->needs & MS_NEEDS_READY) && !ms_svc_ready())
+	if ((m->needs & MS_NEEDS_READY) && !ms_state_ready())
 		return "not_ready";
 	return NULL;
 }

@@ -205,7 +205,7 @@ open_upsert(struct open_st *st)
 	p[5] = now;
 	p[6] = st->key.data;
 	p[7] = st->arr.data;
-	rv = pl_pg_query(ms_svc_dir(), "WITH ins AS (INSERT INTO channels (id, team_id, kind, name,"
+	rv = pl_pg_query(ms_state_dir(), "WITH ins AS (INSERT INTO channels (id, team_id, kind, name,"
 	    " creator, created, dm_key) VALUES ($1, $2, $3, $4, $5, $6, $7)"
 	    " ON CONFLICT (dm_key) DO NOTHING RETURNING id, created),"
 	    " mem AS (INSERT INTO channel_members (channel_id, user_id, team_id, joined)"
@@ -293,7 +293,7 @@ ms_open_conversation(struct ms_call *c)
 	open_names(st);
 	p[0] = c->team;
 	p[1] = st->arr.data;
-	return pl_pg_query(ms_svc_dir(), "SELECT count(*) FROM users WHERE team_id = $1"
+	return pl_pg_query(ms_state_dir(), "SELECT count(*) FROM users WHERE team_id = $1"
 	    " AND id = ANY ($2::text[]) AND NOT deleted", 2, p, open_users_checked, st);
 }
 
@@ -382,7 +382,7 @@ archive_ready(int rv, struct ms_chan *ch, void *arg)
 	}
 	st->ch = ch;
 	p[0] = ch->id;
-	rv = pl_pg_query(ms_svc_dir(), "UPDATE channels SET archived = true WHERE id = $1", 1, p,
+	rv = pl_pg_query(ms_state_dir(), "UPDATE channels SET archived = true WHERE id = $1", 1, p,
 	    archive_written, st);
 	if (rv != 0)
 		ms_call_rv_error(&st->c, rv);

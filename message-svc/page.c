@@ -139,7 +139,7 @@ ms_page_row_json(const struct ms_page_row *r, struct pl_buf *b)
 		pl_buf_puts(b, ",\"parent_user_id\":");
 		pl_buf_json_str(b, r->parent_user);
 	}
-	ms_react_json(&r->rx, b);
+	ms_target_rx_json(&r->rx, b);
 	pl_buf_puts(b, "}");
 }
 

@@ -8,7 +8,7 @@
  * process state ms; through them the whole folder */
 /* test-links: cache call chan dedupe directory edit history listing members */
 /* test-links: methods migrations open persist post react render */
-/* test-links: replay send seq svc tail tokens */
+/* test-links: replay send seq svc state tail tokens */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,7 +128,7 @@ PL_TEST(test_reactions_many)
 	ms_target_rx_del(&t, "b", "U00001");
 	PL_CHECK_EQ_INT(t.nemoji, 3);
 	pl_buf_init(&b);
-	ms_react_json(&t, &b);
+	ms_target_rx_json(&t, &b);
 	PL_CHECK(strncmp(b.data, ",\"reactions\":[{\"name\":\"b\",\"users\":[\"U00004\",", 40) == 0);
 	PL_CHECK((p = strstr(b.data, "],\"count\":9999},{\"name\":\"c\",\"users\":[\"U00002\",")) != NULL);
 	PL_CHECK(p != NULL && strstr(p, "\"count\":10000},{\"name\":\"a\",\"users\":[\"UZ\"],"

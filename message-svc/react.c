@@ -39,37 +39,6 @@ react_free(void *p)
 	free(st);
 }
 
-/* ms_react_json - ,"reactions":[{"name","users":[…],"count"}] grouped by name
- * in order of first use; nothing when there are none. Linear in t's
- * reactions (target.c keeps them grouped). */
-void
-ms_react_json(const struct ms_target *t, struct pl_buf *b)
-{
-	const struct ms_rx *e;
-	int i, k, first = 1, count;
-
-	if (t->nrx == 0)
-		return;
-	pl_buf_puts(b, ",\"reactions\":[");
-	for (i = 0; i < t->nrx_emoji; i++) {
-		e = &t->rx[i];
-		if (e->name == NULL || e->live == 0)
-			continue;
-		pl_buf_puts(b, first ? "{\"name\":" : ",{\"name\":");
-		first = 0;
-		pl_buf_json_str(b, e->name);
-		pl_buf_puts(b, ",\"users\":[");
-		for (k = 0, count = 0; k < e->n; k++) {
-			if (e->users[k] == NULL)
-				continue;
-			pl_buf_puts(b, count++ ? "," : "");
-			pl_buf_json_str(b, e->users[k]);
-		}
-		pl_buf_printf(b, "],\"count\":%d}", count);
-	}
-	pl_buf_puts(b, "]");
-}
-
 /* react_get_reply - {"type":"message","channel","message":{…,"reactions"}} */
 static void
 react_get_reply(struct react *st, const struct ms_target *t)
@@ -93,7 +62,7 @@ react_get_reply(struct react *st, const struct ms_target *t)
 	pl_buf_puts(&b, ",\"message\":");
 	pl_message_obj_json(&m, &b);
 	b.len--;			/* reopen the object for "reactions" */
-	ms_react_json(t, &b);
+	ms_target_rx_json(t, &b);
 	pl_buf_puts(&b, "}}");
 	ms_call_json(&st->c, b.data);
 	pl_buf_fini(&b);

@@ -8,7 +8,7 @@
  * process state ms; through svc.c the whole folder */
 /* test-links: cache call chan dedupe directory edit history listing members */
 /* test-links: methods migrations open page persist post react replay send */
-/* test-links: seq svc tokens */
+/* test-links: seq svc state tokens */
 #include <stdlib.h>
 #include <string.h>
 

@@ -19,10 +19,6 @@
 #include "redis.h"
 #include "rpc.h"
 
-struct ms_conf ms_conf;	/* filled by main.c's config table */
-struct ms_state ms;
-struct ms_metrics ms_m;
-
 /* ms_svc_brokers - the bootstrap list: the setting, else the file's first line */
 static char *
 ms_svc_brokers(void)
@@ -95,13 +91,6 @@ ms_svc_lag(void *arg)
 	return (double)ms_persist_lag();
 }
 
-/* ms_svc_ready - sends may be served */
-int
-ms_svc_ready(void)
-{
-	return ms.caught_up && ms.prod != NULL && ms.warm && !ms.draining;
-}
-
 /* ms_svc_warm_dr - the warm-up record's answer: the producer id is known
  * and the broker connections are up, so the first send is not slow */
 static void
@@ -135,26 +124,7 @@ ms_svc_warm(void)
 		ms.warm = 1;
 }
 
-/* ms_svc_dir - the least busy directory connection (connected ones first) */
-struct pl_pg *
-ms_svc_dir(void)
-{
-	struct pl_pg *best = ms.dir[0];
-	int i, bq = pl_pg_queued(best), bc = pl_pg_connected(best);
-
-	for (i = 1; i < ms.ndir; i++) {
-		int q = pl_pg_queued(ms.dir[i]), cn = pl_pg_connected(ms.dir[i]);
-
-		if ((cn && !bc) || (cn == bc && q < bq)) {
-			best = ms.dir[i];
-			bq = q;
-			bc = cn;
-		}
-	}
-	return best;
-}
-
-/* ms_svc_dir_connected - some directory connection is up (ms_svc_dir
+/* ms_svc_dir_connected - some directory connection is up (ms_state_dir
  * prefers those, so one is enough to serve) */
 static int
 ms_svc_dir_connected(void)

@@ -46,11 +46,6 @@ FOLDERS = ["lib", "proto", "gateway", "message-svc", "presence-svc", "notify-svc
 NOT_YET = {
     "gateway": "active, api, conn, http, limits, metrics, poll, proxy, resume, rtm, server, "
                "static (one circle of 12 files); fanout <-> members",
-    # the calls alone (../shared/tools/circles.py): chan, persist, send, svc; with
-    # function addresses counted, svc.c registering methods.c's ms_methods_handle
-    # while every method file uses svc.c's ms_svc_dir pulls in 15 files
-    "message-svc": "chan, directory, edit, history, listing, members, methods, open, page, "
-                   "persist, post, react, replay, send, svc (one circle of 15 files)",
 }
 
 SHARED = {"lib", "proto"}
