@@ -17,6 +17,7 @@
 #include "mem.h"
 #include "message_svc.h"
 #include "metrics.h"
+#include "ms_chan.h"
 #include "redis.h"
 
 /* cache_key - "{ch:ID}:suffix" */

@@ -34,6 +34,8 @@
 #include "mem.h"
 #include "message_svc.h"
 #include "metrics.h"
+#include "ms_chan.h"
+#include "ms_pure.h"
 #include "pg.h"
 #include "shard.h"
 

@@ -20,6 +20,7 @@
 #include "mem.h"
 #include "message_svc.h"
 #include "metrics.h"
+#include "ms_chan.h"
 
 #define MS_DEDUPE_TTL_S (24 * 3600)
 

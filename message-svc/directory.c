@@ -16,6 +16,8 @@
 #include "log.h"
 #include "mem.h"
 #include "message_svc.h"
+#include "ms_chan.h"
+#include "ms_methods.h"
 #include "pg.h"
 #include "redis.h"
 #include "shard.h"

@@ -17,6 +17,9 @@
 #include "mem.h"
 #include "message_svc.h"
 #include "metrics.h"
+#include "ms_chan.h"
+#include "ms_methods.h"
+#include "ms_pure.h"
 #include "slack_err.h"
 #include "utf8.h"
 

@@ -10,6 +10,7 @@
 /* test-links: send seq svc state tail target tokens */
 #include "err.h"
 #include "message_svc.h"
+#include "ms_methods.h"
 #include "pl_test.h"
 
 PL_TEST(test_cursor)

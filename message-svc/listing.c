@@ -15,6 +15,9 @@
 #include "err.h"
 #include "mem.h"
 #include "message_svc.h"
+#include "ms_chan.h"
+#include "ms_methods.h"
+#include "ms_pure.h"
 #include "pg.h"
 
 #define MS_LIST_DEFAULT 100

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "message_svc.h"
 #include "metrics.h"
+#include "ms_methods.h"
 #include "rpc.h"
 
 #define MS_NEEDS_ADMIN 1	/* caller.admin */

@@ -10,6 +10,7 @@
 #include "event_json.h"
 #include "mem.h"
 #include "message_svc.h"
+#include "ms_chan.h"
 
 #define MS_PAGE_REPLY_USERS 5	/* Slack shows at most five reply_users */
 

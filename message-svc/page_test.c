@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "message_svc.h"
+#include "ms_chan.h"
 #include "pl_test.h"
 
 /* msg - a tail-like event (strings borrowed from the arguments) */

@@ -38,6 +38,8 @@
 #include "mem.h"
 #include "message_svc.h"
 #include "metrics.h"
+#include "ms_chan.h"
+#include "ms_pure.h"
 #include "names.h"
 #include "ids.h"
 #include "pg.h"

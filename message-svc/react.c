@@ -15,6 +15,9 @@
 #include "log.h"
 #include "mem.h"
 #include "message_svc.h"
+#include "ms_chan.h"
+#include "ms_methods.h"
+#include "ms_pure.h"
 #include "slack_err.h"
 
 enum { RX_ADD, RX_REMOVE, RX_GET };

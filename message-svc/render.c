@@ -10,6 +10,7 @@
 #include "jwt.h"
 #include "mem.h"
 #include "message_svc.h"
+#include "ms_pure.h"
 #include "pgarr.h"
 
 /* render_bool - "true" / "false" */

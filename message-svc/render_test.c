@@ -14,6 +14,8 @@
 
 #include "err.h"
 #include "message_svc.h"
+#include "ms_chan.h"
+#include "ms_pure.h"
 #include "pgarr.h"
 #include "pl_test.h"
 

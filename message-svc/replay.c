@@ -15,6 +15,8 @@
 #include "mem.h"
 #include "message_svc.h"
 #include "metrics.h"
+#include "ms_chan.h"
+#include "ms_methods.h"
 #include "pg.h"
 #include "slack_err.h"
 

@@ -17,6 +17,8 @@
 #include "mem.h"
 #include "message_svc.h"
 #include "metrics.h"
+#include "ms_chan.h"
+#include "ms_pure.h"
 #include "names.h"
 #include "shard.h"
 

@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "message_svc.h"
+#include "ms_pure.h"
 
 /* ms_seq_next_ts_us - a ts strictly after last_us, now_us when possible */
 uint64_t

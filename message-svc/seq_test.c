@@ -1,6 +1,7 @@
 /* seq_test.c - ts assignment and parsing, text length. */
 #include "err.h"
 #include "message_svc.h"
+#include "ms_pure.h"
 #include "pl_test.h"
 
 PL_TEST(test_next_ts)

@@ -13,6 +13,7 @@
 #include "mem.h"
 #include "message_svc.h"
 #include "metrics.h"
+#include "ms_chan.h"
 #include "names.h"
 #include "ops.h"
 #include "pg.h"

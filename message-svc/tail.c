@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mem.h"
 #include "message_svc.h"
+#include "ms_chan.h"
 
 #define MS_TAIL_MAX 50000
 

@@ -11,6 +11,7 @@
 #include "err.h"
 #include "mem.h"
 #include "message_svc.h"
+#include "ms_chan.h"
 #include "pg.h"
 #include "pgarr.h"
 
