@@ -2,12 +2,9 @@
 
 /* the modules this test links (Makefile, test_links): what it tests */
 /* test-links: history */
-/* and what those need, a hidden dependency: history.c is a method handler
- * (chan.c, call.c, svc.c's process state) and through svc.c every method
- * file (tests/check/circles.py NOT_YET) */
-/* test-links: cache call chan dedupe directory edit listing members methods */
-/* test-links: migrations open page persist post react render replay */
-/* test-links: send seq svc state tail target tokens */
+/* and what those need: history.c is a method handler (the call, the
+ * channel table, a page of rows, the cache and the tail) */
+/* test-links: call chan page target tail cache state seq render */
 #include "err.h"
 #include "message_svc.h"
 #include "ms_methods.h"

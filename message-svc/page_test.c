@@ -3,12 +3,9 @@
 
 /* the modules this test links (Makefile, test_links): what it tests */
 /* test-links: page target */
-/* and what those need, a hidden dependency: page.c renders reactions with
- * react.c's ms_react_json (a method file), and target.c reads svc.c's
- * process state ms; through them the whole folder */
-/* test-links: cache call chan dedupe directory edit history listing members */
-/* test-links: methods migrations open persist post react render */
-/* test-links: replay send seq svc state tail tokens */
+/* and what those need: target.c reads the process state (state.c) and
+ * the tail (tail.c) */
+/* test-links: state tail */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

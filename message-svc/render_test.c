@@ -4,11 +4,8 @@
 
 /* the modules this test links (Makefile, test_links): what it tests */
 /* test-links: render tail target */
-/* and what those need, a hidden dependency: target.c reads svc.c's
- * process state ms; through svc.c the whole folder */
-/* test-links: cache call chan dedupe directory edit history listing members */
-/* test-links: methods migrations open page persist post react replay send */
-/* test-links: seq svc state tokens */
+/* and what those need: target.c reads the process state (state.c) */
+/* test-links: state */
 #include <stdlib.h>
 #include <string.h>
 
