@@ -4,7 +4,7 @@
  * table (ms_methods_check: unknown method, caller, readiness), its common
  * parameters read, and answered (ms_call_error packs the Reply). The
  * handlers themselves need PostgreSQL and Redis and are not reached: with no
- * shard state, ms_svc_ready() is false, and methods that do not need it are
+ * shard state, ms_state_ready() is false, and methods that do not need it are
  * stopped here before their handler. Undecodable input is counted as
  * ms_methods_handle counts it. */
 #include <stddef.h>
