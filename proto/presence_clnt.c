@@ -12,6 +12,7 @@
 #include "names.h"
 #include "parley.pb-c.h"
 #include "presence_clnt.h"
+#include "request_call.h"
 #include "rpc.h"
 
 #define PL_PRESENCE_MAX 512	/* a report is ids and a word: far below this */
@@ -21,11 +22,6 @@ struct pl_presence_clnt {
 	struct pl_rpc_client *rpc;
 	struct pl_loop *loop;
 	int timeout_ms;
-};
-
-struct pl_presence_call {
-	pl_presence_done done;
-	void *arg;
 };
 
 int
@@ -102,43 +98,13 @@ pl_presence_clnt_rpc(struct pl_presence_clnt *c, const char *rpc_url,
 	    c->timeout_ms, &c->rpc);
 }
 
-/* pl_presence_replied - decode the Reply and hand it to the caller */
-static void
-pl_presence_replied(int rv, const void *data, size_t len, void *arg)
-{
-	struct pl_presence_call *call = arg;
-	Parley__Reply *reply = NULL;
-
-	if (rv == 0 && (reply = parley__reply__unpack(NULL, len, data)) == NULL)
-		rv = PL_EPROTO;
-	call->done(rv, reply, call->arg);
-	if (reply != NULL)
-		parley__reply__free_unpacked(reply, NULL);
-	free(call);
-}
-
 int
 pl_presence_call(struct pl_presence_clnt *c, const Parley__Request *req,
     pl_presence_done done, void *arg)
 {
-	struct pl_presence_call *call;
-	size_t len;
-	uint8_t *buf;
-	int rv;
-
 	if (c == NULL || c->rpc == NULL)
 		return PL_EUNAVAIL;
-	len = parley__request__get_packed_size(req);
-	buf = pl_malloc(len ? len : 1);
-	parley__request__pack(req, buf);
-	call = pl_calloc(1, sizeof(*call));
-	call->done = done;
-	call->arg = arg;
-	rv = pl_rpc_call(c->rpc, buf, len, c->timeout_ms, pl_presence_replied, call);
-	free(buf);
-	if (rv != 0)
-		free(call);
-	return rv;
+	return pl_request_call(c->rpc, req, c->timeout_ms, done, arg);
 }
 
 /* pl_presence_connected - the answer lists the asked ids in the asked order

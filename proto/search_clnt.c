@@ -7,6 +7,7 @@
 #include "mem.h"
 #include "names.h"
 #include "rpc.h"
+#include "request_call.h"
 #include "search_clnt.h"
 #include "shard.h"
 
@@ -16,11 +17,6 @@ struct pl_search_clnt {
 	int n;
 	int timeout_ms;
 	struct pl_rpc_client **rpc;
-};
-
-struct sc_call {
-	pl_search_done done;
-	void *arg;
 };
 
 /* pl_search_clnt_start - one REQ client per URL of the list (or the ipc default) */
@@ -65,41 +61,15 @@ pl_search_clnt_route(const char *team, int n)
 	return n <= 1 ? 0 : (int)(pl_shard_hash(team ? team : "") % (uint32_t)n);
 }
 
-/* sc_done - decode the reply and hand it to the caller */
-static void
-sc_done(int rv, const void *data, size_t len, void *arg)
-{
-	struct sc_call *call = arg;
-	Parley__Reply *reply = NULL;
-
-	if (rv == 0 && (reply = parley__reply__unpack(NULL, len, data)) == NULL)
-		rv = PL_EPROTO;
-	call->done(rv, reply, call->arg);
-	if (reply != NULL)
-		parley__reply__free_unpacked(reply, NULL);
-	free(call);
-}
-
 /* pl_search_clnt_call - encode req and send it to its team's instance */
 int
 pl_search_clnt_call(struct pl_search_clnt *c, const Parley__Request *req,
     pl_search_done done, void *arg)
 {
 	const char *team = req->caller ? req->caller->team : "";
-	size_t len = parley__request__get_packed_size(req);
-	uint8_t *buf = pl_malloc(len ? len : 1);
-	struct sc_call *call = pl_malloc(sizeof(*call));
-	int rv;
 
-	parley__request__pack(req, buf);
-	call->done = done;
-	call->arg = arg;
-	rv = pl_rpc_call(c->rpc[pl_search_clnt_route(team, c->n)], buf, len, c->timeout_ms,
-	    sc_done, call);
-	free(buf);
-	if (rv != 0)
-		free(call);
-	return rv;
+	return pl_request_call(c->rpc[pl_search_clnt_route(team, c->n)], req,
+	    c->timeout_ms, done, arg);
 }
 
 int
