@@ -76,8 +76,11 @@ def web(stack_or_url, method, token=None, via="form", auth="bearer", http_timeou
 def ok(stack_or_url, method, token, **params):
     """a call that must succeed: HTTP 200, ok:true; returns the body"""
     a = web(stack_or_url, method, token, **params)
-    assert a.status == 200, "%s %r: %r" % (method, params, a)
-    assert a.body is not None and a.body.get("ok") is True, "%s %r: %r" % (method, params, a)
+    # the answer first: a long parameter list must not push it out of a
+    # one-line failure summary
+    assert a.status == 200, "%s: %r (params %.300r)" % (method, a, params)
+    assert a.body is not None and a.body.get("ok") is True, "%s: %r (params %.300r)" % (
+        method, a, params)
     return a.body
 
 
