@@ -81,6 +81,10 @@ static const struct pl_config_entry ms_config[] = {
 	{ "reactions-max", "PARLEY_MS_REACTIONS_MAX", PL_CONF_INT, "10000",
 	    &ms_conf.rx_max, 1, 10000000, "reactions on one message, all users"
 	    " together (beyond: too_many_reactions)", 0 },
+	{ "max-user-channels", "PARLEY_MS_MAX_USER_CHANNELS", PL_CONF_INT, "10000",
+	    &ms_conf.user_chans_max, 1, 1000000, "conversations one user may be a"
+	    " member of: a join, invite or create beyond it is refused with"
+	    " too_many_channels (DMs and group DMs others open are not refused)", 0 },
 	PL_CONFIG_END
 };
 

@@ -190,11 +190,14 @@ mchange_written(int rv, struct pg_result *res, void *arg)
 	struct mchange *st = arg;
 	int i;
 
-	if (rv != 0) {
+	if (rv != 0 || (st->join && atoi(PQgetvalue(res, 0, 0)) > 0)) {
 		/* undo the optimistic member set change and stop here */
 		for (i = 0; i < st->nusers; i++)
 			ms_chan_member_set(st->ch, st->users[i], !st->join);
-		ms_call_rv_error(&st->c, rv);
+		if (rv != 0)
+			ms_call_rv_error(&st->c, rv);
+		else
+			ms_call_error(&st->c, "too_many_channels");
 		return;
 	}
 	st->ann = pl_calloc((size_t)st->nusers, sizeof(*st->ann));
@@ -215,8 +218,8 @@ mchange_begin(struct ms_call *c, struct ms_chan *ch, char **users, int n, int jo
 {
 	struct mchange *st = pl_calloc(1, sizeof(*st));
 	struct pl_buf list;
-	const char *p[4];
-	char now[32];
+	const char *p[5];
+	char now[32], cap[24];
 	int i, rv;
 
 	st->reply_json = json ? pl_strdup(json) : NULL;
@@ -236,14 +239,22 @@ mchange_begin(struct ms_call *c, struct ms_chan *ch, char **users, int n, int jo
 	}
 	pl_pgarr_end(&list);
 	snprintf(now, sizeof(now), "%llu", (unsigned long long)(pl_clock_wall_us() / 1000000));
+	snprintf(cap, sizeof(cap), "%lld", (long long)ms_conf.user_chans_max);
 	p[0] = ch->id;
 	p[1] = list.data;
 	p[2] = ch->team;
 	p[3] = now;
+	p[4] = cap;
+	/* the per-user cap is checked in the insert's own statement: nobody
+	 * joins if one of the users is at it (count: how many are) */
 	if (join)
-		rv = pl_pg_query(ms_state_dir(), "INSERT INTO channel_members (channel_id, user_id,"
-		    " team_id, joined) SELECT $1, u, $3, $4 FROM unnest($2::text[]) u"
-		    " ON CONFLICT DO NOTHING", 4, p, mchange_written, st);
+		rv = pl_pg_query(ms_state_dir(), "WITH capped AS (SELECT user_id FROM"
+		    " channel_members WHERE user_id = ANY ($2::text[]) GROUP BY user_id"
+		    " HAVING count(*) >= $5::bigint), ins AS (INSERT INTO channel_members"
+		    " (channel_id, user_id, team_id, joined) SELECT $1, u, $3, $4"
+		    " FROM unnest($2::text[]) u WHERE NOT EXISTS (SELECT 1 FROM capped)"
+		    " ON CONFLICT DO NOTHING) SELECT count(*) FROM capped", 5, p,
+		    mchange_written, st);
 	else
 		rv = pl_pg_query(ms_state_dir(), "DELETE FROM channel_members WHERE channel_id = $1"
 		    " AND user_id = ANY ($2::text[])", 2, p, mchange_written, st);
@@ -650,7 +661,8 @@ create_acked(int rv, Parley__Message *m, void *arg)
 		mem_reply_chan(&st->c, &st->tmp, NULL);
 }
 
-/* create_done - RETURNING id, created (no row: name_taken) */
+/* create_done - RETURNING id, created (no row: name_taken; NULLs: the
+ * creator is at the per-user channel cap) */
 static void
 create_done(int rv, struct pg_result *res, void *arg)
 {
@@ -665,6 +677,10 @@ create_done(int rv, struct pg_result *res, void *arg)
 	}
 	if (PQntuples(res) == 0) {
 		ms_call_error(&st->c, "name_taken");
+		return;
+	}
+	if (PQgetisnull(res, 0, 0)) {
+		ms_call_error(&st->c, "too_many_channels");
 		return;
 	}
 	snprintf(st->tmp.id, sizeof(st->tmp.id), "%s", PQgetvalue(res, 0, 0));
@@ -712,8 +728,8 @@ ms_members_create(struct ms_call *c)
 	const char *name = ms_param(c, "name"), *priv = ms_param(c, "is_private");
 	int is_private = strcmp(priv, "true") == 0 || strcmp(priv, "1") == 0;
 	struct create *st;
-	char id[PL_ID_MAX + 1], now[32];
-	const char *p[7], *why;
+	char id[PL_ID_MAX + 1], now[32], cap[24];
+	const char *p[8], *why;
 
 	if ((why = create_name_error(name)) != NULL) {
 		ms_call_error(&c, why);
@@ -738,13 +754,19 @@ ms_members_create(struct ms_call *c)
 	p[4] = c->user;
 	p[5] = now;
 	p[6] = c->req->idempotency_key ? c->req->idempotency_key : "";
-	return pl_pg_query(ms_state_dir(), "WITH ins AS (INSERT INTO channels (id, team_id, kind, name,"
-	    " creator, created, create_key) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+	snprintf(cap, sizeof(cap), "%lld", (long long)ms_conf.user_chans_max);
+	p[7] = cap;
+	return pl_pg_query(ms_state_dir(), "WITH capped AS (SELECT 1 FROM channel_members"
+	    " WHERE user_id = $5 HAVING count(*) >= $8::bigint),"
+	    " ins AS (INSERT INTO channels (id, team_id, kind, name,"
+	    " creator, created, create_key) SELECT $1, $2, $3, $4, $5, $6, $7"
+	    " WHERE NOT EXISTS (SELECT 1 FROM capped)"
 	    " ON CONFLICT (team_id, name) WHERE kind IN ('public', 'private')"
 	    " DO UPDATE SET name = EXCLUDED.name WHERE channels.create_key = $7 AND $7 <> ''"
 	    " RETURNING id, created), mem AS (INSERT INTO channel_members (channel_id, user_id,"
 	    " team_id, joined) SELECT id, $5, $2, created FROM ins ON CONFLICT DO NOTHING)"
-	    " SELECT id, created FROM ins", 7, p, create_done, st);
+	    " SELECT id, created FROM ins UNION ALL SELECT NULL, NULL FROM capped", 8, p,
+	    create_done, st);
 }
 
 /* ---- rights: who may kick and archive (h-authz) */

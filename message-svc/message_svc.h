@@ -83,6 +83,7 @@ struct ms_conf {
 	int64_t chan_idle_s;		/* an unused entry is evicted after this */
 	int64_t rx_emoji_max;		/* distinct emoji per message */
 	int64_t rx_max;			/* reactions per message (all users) */
+	int64_t user_chans_max;		/* conversations one user may be a member of */
 };
 extern struct ms_conf ms_conf;
 
