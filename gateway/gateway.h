@@ -68,16 +68,13 @@ struct gw_settings {
 	char *token_secret;
 	char *admin_token;
 	char *token_secret_file, *admin_token_file;	/* PL_CONF_FILE paths */
-	char *ops_addr, *ops_port_file;			/* opsport.c */
 	char *allowed_origins;
 	char *web_dir;
-	char *log_level;
 	char *public_url;
 	char *gateway_id;
 	int64_t shard_count;
 	int64_t partitions;
 	int64_t fetch_wait_ms;
-	int64_t drain_ms;
 	int64_t max_conns;
 	int64_t max_frame;
 	int64_t max_rtm_text;
@@ -572,12 +569,6 @@ void gw_server_adopt(int fd, struct gw_peer *peer);
 /* stop listening (drain); existing connections stay */
 void gw_server_deprecate(void);
 void gw_server_stop(void);
-
-/* ---- opsport.c: this process's own ops port (/metrics, /healthz, /readyz) ---- */
-int gw_opsport_start(void);
-int gw_opsport_announce(void);	/* write ops-port-file, once the client port listens */
-int gw_opsport_port(void);
-void gw_opsport_stop(void);
 
 /* ---- services.c: the daemons and stores the gateway talks to ---- */
 int gw_services_start(void);

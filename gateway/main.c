@@ -1,36 +1,28 @@
-/* main.c - the gateway: settings table and the libuv skeleton.
+/* main.c - the gateway: its settings table, inits, drain and fini, run by
+ * the daemon skeleton (lib/daemon.h) on a libuv loop.
  *
- * The gateway owns its uv loop (lws runs on it as a foreign loop, DESIGN.md
- * §4). Start-up is a list of inits; SIGTERM drains (stop accepting, goodbye
- * + 1001 to every socket) for at most drain-ms, then tears down in reverse:
- * lws_context_destroy, the other handles, and uv_run returns on its own. */
-#include <signal.h>
+ * lws runs on that uv loop as a foreign loop (DESIGN.md §4). The skeleton
+ * gives the common settings (log level, ops address and port file, drain
+ * time), signals, the ops port (lib/ops_uv.c) and the drain timer; SIGTERM
+ * drains here (stop accepting, goodbye + 1001 to every socket) until the
+ * last WebSocket is gone or drain-ms passed, then gw_fini tears down. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include "clock.h"
 #include "config.h"
+#include "daemon.h"
 #include "err.h"
 #include "gateway.h"
 #include "jwt.h"
 #include "log.h"
-#include "loop.h"
-#include "mem.h"
-#include "ops.h"
 
 #define I64 PL_CONF_INT
 static const struct pl_config_entry gw_table[] = {
 	{ "http-addr", "PARLEY_HTTP_ADDR", PL_CONF_STR, "127.0.0.1:8080", &gw_conf.http_addr, 0, 0, "client port, shared by the gateway processes: /ws, /api, /healthz, /readyz, static files (port 0 = any free port)", 0 },
 	{ "http-port-file", "PARLEY_HTTP_PORT_FILE", PL_CONF_STR, "", &gw_conf.http_port_file, 0, 0, "write the bound port here (tmp + rename)", 0 },
-	{ "ops-addr", "PARLEY_OPS_ADDR", PL_CONF_STR, "127.0.0.1:0", &gw_conf.ops_addr, 0, 0, "this process's own ops port: /metrics, /healthz, /readyz (each process needs its own; port 0 = any free port)", 0 },
-	{ "ops-port-file", "PARLEY_OPS_PORT_FILE", PL_CONF_STR, "", &gw_conf.ops_port_file, 0, 0, "write the bound ops port here (tmp + rename)", 0 },
 	{ "public-url", "PARLEY_PUBLIC_URL", PL_CONF_STR, "", &gw_conf.public_url, 0, 0, "base ws:// URL for rtm.connect (empty: from the Host header)", 0 },
 	{ "gateway-id", "PARLEY_GATEWAY_ID", PL_CONF_STR, "", &gw_conf.gateway_id, 0, 0, "this gateway's name in presence reports (default gw-<pid>)", 0 },
-	{ "log-level", "PARLEY_LOG_LEVEL", PL_CONF_STR, "info", &gw_conf.log_level, 0, 0, "debug, info, warn, error", 0 },
-	{ "drain-ms", "PARLEY_DRAIN_MS", I64, "5000", &gw_conf.drain_ms, 0, 600000, "how long SIGTERM may drain", 0 },
 	{ "run-dir", "PARLEY_RUN_DIR", PL_CONF_STR, "var/run", &gw_conf.run_dir, 0, 0, "where ipc:// nng sockets live", 0 },
 	{ "presence-url", "PARLEY_PRESENCE_PUSH_URL", PL_CONF_STR, "", &gw_conf.presence_url, 0, 0, "presence-svc push URL, ipc:// or tcp://host:port (empty: ipc under run-dir)", 0 },
 	{ "message-urls", "PARLEY_MESSAGE_URLS", PL_CONF_STR, "", &gw_conf.message_urls, 0, 0, "message-svc URL per shard, comma-separated (default ipc under run-dir)", 0 },
@@ -92,29 +84,74 @@ static const struct pl_config_entry gw_table[] = {
 	{ "api-buckets", "PARLEY_API_BUCKETS", I64, "100000", &gw_conf.api_buckets, 16, 100000000, "Web API rate-limit buckets kept (idle ones are evicted first)", 0 },
 	PL_CONFIG_END
 };
-static const struct pl_config_entry *const gw_tables[] = { gw_table, NULL };
-
-static uv_loop_t gw_uv;
-static uv_signal_t gw_sigterm, gw_sigint, gw_sighup;
-static uv_timer_t gw_drain_timer;
-static int gw_stopped;
-
-/* gw_close_cb - nothing to free: our uv handles are static */
+/* gw_drained - stop early once every WebSocket has gone (called by conn.c
+ * when the last one closes while draining) */
 static void
-gw_close_cb(uv_handle_t *h)
+gw_drained(void)
 {
-	(void)h;
+	if (gw.draining && gw_conn_count() == 0)
+		pl_daemon_stop();
 }
 
-/* gw_stop - tear down in reverse of gw_start; the loop then runs dry */
+/* gw_drain - SIGTERM: stop accepting, goodbye + 1001 to every socket, end
+ * every held poll; the skeleton stops the loop after drain-ms at the latest */
 static void
-gw_stop(void)
+gw_drain(void)
 {
-	if (gw_stopped)
-		return;
-	gw_stopped = 1;
+	pl_log_info("GW-DRAIN", "conns=%zu", gw_conn_count());
+	gw.draining = 1;
+	gw_server_deprecate();
+	gw_conn_drain_all();
+	gw_poll_drain_all();
+	gw_drained();
+}
+
+/* gw_init - every init, in order; gw_fini undoes whichever succeeded */
+static int
+gw_init(struct uv_loop_s *uv, struct pl_loop *loop)
+{
+	int rv;
+
+	gw.uv = uv;
+	gw.loop = loop;
+	gw.drained = gw_drained;
+	if (gw_conf.gateway_id[0])
+		snprintf(gw.name, sizeof(gw.name), "%s", gw_conf.gateway_id);
+	else
+		snprintf(gw.name, sizeof(gw.name), "gw-%d", (int)getpid());
+	gw.started_ms = pl_clock_mono_ms();
+	gw_metrics_init();
+	if ((rv = gw_cache_init()) != 0 || (rv = gw_members_init()) != 0 ||
+	    (rv = gw_conn_init()) != 0 ||
+	    (rv = gw_limits_init()) != 0 || (rv = gw_api_init()) != 0 ||
+	    (rv = gw_active_init()) != 0) {
+		pl_log_error("GW-START", "err=%s", pl_err_str(rv));
+		return rv;
+	}
+	if ((rv = gw_fanout_start()) != 0) {
+		pl_log_error("GW-START-FANOUT", "err=%s", pl_err_str(rv));
+		return rv;
+	}
+	if ((rv = gw_services_start()) != 0) {
+		pl_log_error("GW-START-SERVICES", "err=%s", pl_err_str(rv));
+		return rv;
+	}
+	if ((rv = gw_server_start()) != 0) {
+		pl_log_error("GW-START-SERVER", "addr=%s err=%s", gw_conf.http_addr,
+		    pl_err_str(rv));
+		return rv;
+	}
+	pl_log_info("GW-READY", "port=%d shards=%lld", gw.port,
+	    (long long)gw_conf.shard_count);
+	return 0;
+}
+
+/* gw_fini - tear down: the server first (lws_context_destroy closes every
+ * socket; its uv handles close as the skeleton runs the loop dry) */
+static void
+gw_fini(void)
+{
 	pl_log_info("GW-STOP", "conns=%zu", gw_conn_count());
-	gw_opsport_stop();
 	gw_server_stop();
 	gw_fanout_stop();
 	gw_services_stop();
@@ -125,116 +162,20 @@ gw_stop(void)
 	gw_api_fini();
 	gw_active_fini();
 	gw_limits_fini();
-	uv_close((uv_handle_t *)&gw_drain_timer, gw_close_cb);
-	uv_close((uv_handle_t *)&gw_sigterm, gw_close_cb);
-	uv_close((uv_handle_t *)&gw_sigint, gw_close_cb);
-	uv_close((uv_handle_t *)&gw_sighup, gw_close_cb);
 }
 
-/* gw_drain_timeout - drain time is up (or every connection is gone) */
-static void
-gw_drain_timeout(uv_timer_t *t)
-{
-	(void)t;
-	gw_stop();
-}
-
-/* gw_drained - stop early once every WebSocket has gone */
-static void
-gw_drained(void)
-{
-	if (gw.draining && !gw_stopped && gw_conn_count() == 0)
-		uv_timer_start(&gw_drain_timer, gw_drain_timeout, 0, 0);
-}
-
-/* gw_signal - SIGTERM/SIGINT drain; a second one stops at once */
-static void
-gw_signal(uv_signal_t *s, int signum)
-{
-	(void)s;
-	if (gw.draining) {
-		gw_stop();
-		return;
-	}
-	pl_log_info("GW-DRAIN", "signal=%d conns=%zu drain_ms=%lld", signum,
-	    gw_conn_count(), (long long)gw_conf.drain_ms);
-	gw.draining = 1;
-	pl_ops_set_draining(1);
-	gw_server_deprecate();
-	gw_conn_drain_all();
-	gw_poll_drain_all();
-	uv_timer_start(&gw_drain_timer, gw_drain_timeout, (uint64_t)gw_conf.drain_ms, 0);
-	gw_drained();
-}
-
-/* gw_sighup - reopen logs */
-static void
-gw_sighup_cb(uv_signal_t *s, int signum)
-{
-	(void)s;
-	(void)signum;
-	pl_log_reopen();
-}
-
-/* gw_start - every init, in order; pl_fatal on failure */
-static void
-gw_start(void)
-{
-	int rv;
-
-	if (gw_conf.gateway_id[0])
-		snprintf(gw.name, sizeof(gw.name), "%s", gw_conf.gateway_id);
-	else
-		snprintf(gw.name, sizeof(gw.name), "gw-%d", (int)getpid());
-	gw.started_ms = pl_clock_mono_ms();
-	gw_metrics_init();
-	/* first: a taken ops port fails before any service is dialled */
-	if ((rv = gw_opsport_start()) != 0)
-		pl_fatal("GW-START-OPS", "addr=%s err=%s", gw_conf.ops_addr, pl_err_str(rv));
-	if ((rv = gw_cache_init()) != 0 || (rv = gw_members_init()) != 0 ||
-	    (rv = gw_conn_init()) != 0 ||
-	    (rv = gw_limits_init()) != 0 || (rv = gw_api_init()) != 0 ||
-	    (rv = gw_active_init()) != 0)
-		pl_fatal("GW-START", "err=%s", pl_err_str(rv));
-	if ((rv = gw_fanout_start()) != 0)
-		pl_fatal("GW-START-FANOUT", "err=%s", pl_err_str(rv));
-	if ((rv = gw_services_start()) != 0)
-		pl_fatal("GW-START-SERVICES", "err=%s", pl_err_str(rv));
-	if ((rv = gw_server_start()) != 0)
-		pl_fatal("GW-START-SERVER", "addr=%s err=%s", gw_conf.http_addr,
-		    pl_err_str(rv));
-	if ((rv = gw_opsport_announce()) != 0)
-		pl_fatal("GW-START-OPS", "port_file=%s err=%s", gw_conf.ops_port_file,
-		    pl_err_str(rv));
-}
+static const struct pl_daemon gw_daemon = {
+	.name = "gateway",
+	.summary = "Parley gateway: WebSocket RTM, Web API and fan-out",
+	.ops_addr_default = "127.0.0.1:0",
+	.config = gw_table,
+	.init_uv = gw_init,
+	.drain = gw_drain,
+	.fini = gw_fini,
+};
 
 int
 main(int argc, char **argv)
 {
-	pl_config_load("gateway", "Parley gateway: WebSocket RTM, Web API and fan-out",
-	    gw_tables, argc, argv);
-	if (pl_log_init("gateway", gw_conf.log_level) != 0)
-		pl_fatal("GW-CONFIG", "bad log level %s", gw_conf.log_level);
-	signal(SIGPIPE, SIG_IGN);
-	if (uv_loop_init(&gw_uv) != 0)
-		pl_fatal("GW-UV", "uv_loop_init failed");
-	gw.uv = &gw_uv;
-	gw.drained = gw_drained;
-	gw.loop = pl_loop_uv_create(&gw_uv);
-	uv_timer_init(&gw_uv, &gw_drain_timer);
-	uv_signal_init(&gw_uv, &gw_sigterm);
-	uv_signal_init(&gw_uv, &gw_sigint);
-	uv_signal_init(&gw_uv, &gw_sighup);
-	uv_signal_start(&gw_sigterm, gw_signal, SIGTERM);
-	uv_signal_start(&gw_sigint, gw_signal, SIGINT);
-	uv_signal_start(&gw_sighup, gw_sighup_cb, SIGHUP);
-	gw_start();
-	pl_log_info("GW-READY", "port=%d ops_port=%d shards=%lld", gw.port,
-	    gw_opsport_port(), (long long)gw_conf.shard_count);
-	uv_run(&gw_uv, UV_RUN_DEFAULT);
-	pl_loop_free(&gw.loop);
-	if (uv_loop_close(&gw_uv) != 0)
-		pl_log_warn("GW-UV-CLOSE", "handles still open");
-	pl_log_info("GW-EXIT", "ok=1");
-	return 0;
+	return pl_daemon_main(&gw_daemon, argc, argv);
 }

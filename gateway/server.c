@@ -1,6 +1,6 @@
 /* server.c - the lws context on the gateway's libuv loop, the one protocol
  * callback, and HTTP routing: /ws (upgrade), /api/<method>, /healthz and
- * /readyz and static files, all on one port (/metrics: opsport.c).
+ * /readyz and static files, all on one port (/metrics: the ops port, lib/ops_uv.c).
  *
  * The callback is a table from lws reason to handler. Every WebSocket check
  * that can refuse with an HTTP status (path, Origin, token, connection
@@ -325,7 +325,7 @@ gw_server_http(struct lws *wsi, struct gw_conn *c, void *in, size_t len)
 	memset(c, 0, sizeof(*c));
 	if (strncmp(path, "/api/", 5) == 0 && path[5] != 0)
 		return gw_server_api(wsi, c, path);
-	/* for load balancers; /metrics is on each process's ops port (opsport.c) */
+	/* for load balancers; /metrics is on each process's ops port (lib/ops_uv.c) */
 	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0)
 		return gw_server_ops(wsi, path);
 	if (strcmp(path, "/ws") == 0) {

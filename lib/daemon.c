@@ -1,14 +1,17 @@
-/* daemon.c - the skeleton every libevent daemon plugs into.
+/* daemon.c - the skeleton every daemon plugs into, on libevent or libuv.
  *
- * Order: config, logging, SIGPIPE, event base and pl_loop, signal events,
- * ops HTTP (so /healthz answers while init connects), init, loop; then in
- * reverse: fini, ops, signals, pl_loop, event base. */
+ * Order: config, logging, SIGPIPE, the loop (event base or uv loop) and its
+ * pl_loop, signal watchers, ops HTTP (bound before init dials anything),
+ * init, the ops port file, loop; then in reverse: fini, ops, signals and
+ * the drain timer, pl_loop, the loop. The two loops differ only in the
+ * pl_daemon_ev_* and pl_daemon_uv_* functions below. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <uv.h>
 
 #include "daemon.h"
 #include "err.h"
@@ -33,21 +36,38 @@ static const struct pl_config_entry pl_daemon_common_table[] = {
 	PL_CONFIG_END
 };
 
+/* the signals the skeleton handles */
+#define PL_DAEMON_NSIG 3
+static const int pl_daemon_signum[PL_DAEMON_NSIG] = { SIGTERM, SIGINT, SIGHUP };
+
 /* the running daemon: one per process */
 static struct {
 	const struct pl_daemon *d;
-	struct event_base *base;
-	struct event *sig[3];
-	struct event *drain_timer;
+	struct pl_loop *loop;
+	struct pl_timer *drain_timer;
 	int draining;
+	int stopped;		/* the loop has returned: stop is a no-op */
+	/* libevent */
+	struct event_base *base;
+	struct event *sig[PL_DAEMON_NSIG];
+	struct pl_ops_http *ops_http;
+	/* libuv */
+	uv_loop_t *uv;
+	uv_signal_t uv_sig[PL_DAEMON_NSIG];
+	int uv_sig_init;
+	struct pl_ops_uv *ops_uv;
 } pl_daemon;
 
 /* pl_daemon_stop - end the loop now */
 void
 pl_daemon_stop(void)
 {
+	if (pl_daemon.stopped)
+		return;
 	if (pl_daemon.base)
 		event_base_loopbreak(pl_daemon.base);
+	if (pl_daemon.uv)
+		uv_stop(pl_daemon.uv);
 }
 
 int
@@ -58,83 +78,151 @@ pl_daemon_draining(void)
 
 /* pl_daemon_drain_timeout - drain-ms passed: stop whatever is left */
 static void
-pl_daemon_drain_timeout(evutil_socket_t fd, short what, void *arg)
+pl_daemon_drain_timeout(void *arg)
 {
 	pl_log_info("DAEMON-DRAIN-TIMEOUT", "drain_ms=%lld",
 	    (long long)pl_daemon_conf.drain_ms);
 	pl_daemon_stop();
 }
 
-/* pl_daemon_on_term - first SIGTERM/SIGINT drains, a second stops at once */
+/* pl_daemon_on_signal - first SIGTERM/SIGINT drains, a second stops at
+ * once; SIGHUP reopens the log file */
 static void
-pl_daemon_on_term(evutil_socket_t sig, short what, void *arg)
+pl_daemon_on_signal(int sig)
 {
-	struct timeval tv;
-
+	if (sig == SIGHUP) {
+		pl_log_reopen();
+		pl_log_info("DAEMON-LOG-REOPEN", "signal=%d", sig);
+		return;
+	}
 	if (pl_daemon.draining) {
-		pl_log_info("DAEMON-STOP-NOW", "signal=%d", (int)sig);
+		pl_log_info("DAEMON-STOP-NOW", "signal=%d", sig);
 		pl_daemon_stop();
 		return;
 	}
 	pl_daemon.draining = 1;
-	pl_log_info("DAEMON-DRAIN", "signal=%d drain_ms=%lld", (int)sig,
+	pl_log_info("DAEMON-DRAIN", "signal=%d drain_ms=%lld", sig,
 	    (long long)pl_daemon_conf.drain_ms);
 	pl_ops_set_draining(1);
-	tv.tv_sec = (time_t)(pl_daemon_conf.drain_ms / 1000);
-	tv.tv_usec = (suseconds_t)(pl_daemon_conf.drain_ms % 1000) * 1000;
-	pl_daemon.drain_timer = evtimer_new(pl_daemon.base, pl_daemon_drain_timeout, NULL);
-	if (pl_daemon.drain_timer == NULL || evtimer_add(pl_daemon.drain_timer, &tv) != 0)
+	if (pl_loop_timer(pl_daemon.loop, (uint64_t)pl_daemon_conf.drain_ms, 0,
+	    pl_daemon_drain_timeout, NULL, &pl_daemon.drain_timer) != 0)
 		pl_daemon_stop();
 	if (pl_daemon.d->drain)
 		pl_daemon.d->drain();
 }
 
-/* pl_daemon_on_hup - reopen the log file */
+/* pl_daemon_ops_fail - the ops port could not be opened */
 static void
-pl_daemon_on_hup(evutil_socket_t sig, short what, void *arg)
+pl_daemon_ops_fail(int rv)
 {
-	pl_log_reopen();
-	pl_log_info("DAEMON-LOG-REOPEN", "signal=%d", (int)sig);
+	pl_log_error("DAEMON-INIT-FAIL", "what=ops_http addr=%s err=%s",
+	    pl_daemon_conf.ops_addr, pl_err_str(rv));
 }
 
-static const struct {
-	int sig;
-	event_callback_fn fn;
-} pl_daemon_signals[3] = {
-	{ SIGTERM, pl_daemon_on_term },
-	{ SIGINT, pl_daemon_on_term },
-	{ SIGHUP, pl_daemon_on_hup },
-};
+/* ---- libevent */
 
-/* pl_daemon_signals_start - signal events on the base */
+/* pl_daemon_ev_signal - a signal event fired */
+static void
+pl_daemon_ev_signal(evutil_socket_t sig, short what, void *arg)
+{
+	pl_daemon_on_signal((int)sig);
+}
+
+/* pl_daemon_ev_start - event base, pl_loop, signal events, ops HTTP */
 static int
-pl_daemon_signals_start(void)
+pl_daemon_ev_start(void)
 {
-	int i;
+	int rv, i;
 
-	for (i = 0; i < 3; i++) {
-		pl_daemon.sig[i] = evsignal_new(pl_daemon.base, pl_daemon_signals[i].sig,
-		    pl_daemon_signals[i].fn, NULL);
-		if (pl_daemon.sig[i] == NULL || evsignal_add(pl_daemon.sig[i], NULL) != 0)
+	if ((pl_daemon.base = event_base_new()) == NULL)
+		pl_fatal("DAEMON-INIT-FAIL", "what=event_base_new");
+	if ((pl_daemon.loop = pl_loop_event_create(pl_daemon.base)) == NULL)
+		pl_fatal("DAEMON-INIT-FAIL", "what=pl_loop_event_create");
+	for (i = 0; i < PL_DAEMON_NSIG; i++) {
+		pl_daemon.sig[i] = evsignal_new(pl_daemon.base, pl_daemon_signum[i],
+		    pl_daemon_ev_signal, NULL);
+		if (pl_daemon.sig[i] == NULL || evsignal_add(pl_daemon.sig[i], NULL) != 0) {
+			pl_log_error("DAEMON-INIT-FAIL", "what=signals");
 			return PL_EIO;
+		}
 	}
-	return 0;
+	if ((rv = pl_ops_http_start(pl_daemon.base, pl_daemon_conf.ops_addr, NULL,
+	    &pl_daemon.ops_http)) != 0)
+		pl_daemon_ops_fail(rv);
+	return rv;
 }
 
-/* pl_daemon_signals_stop - free the signal events and the drain timer */
+/* pl_daemon_ev_stop - ops, signals, pl_loop, event base */
 static void
-pl_daemon_signals_stop(void)
+pl_daemon_ev_stop(void)
 {
 	int i;
 
-	for (i = 0; i < 3; i++) {
+	pl_ops_http_stop(&pl_daemon.ops_http);
+	for (i = 0; i < PL_DAEMON_NSIG; i++) {
 		if (pl_daemon.sig[i])
 			event_free(pl_daemon.sig[i]);
 		pl_daemon.sig[i] = NULL;
 	}
-	if (pl_daemon.drain_timer)
-		event_free(pl_daemon.drain_timer);
-	pl_daemon.drain_timer = NULL;
+	pl_loop_timer_stop(&pl_daemon.drain_timer);
+	pl_loop_free(&pl_daemon.loop);
+	event_base_free(pl_daemon.base);
+	pl_daemon.base = NULL;
+}
+
+/* ---- libuv */
+
+/* pl_daemon_uv_signal - a uv signal watcher fired */
+static void
+pl_daemon_uv_signal(uv_signal_t *h, int sig)
+{
+	pl_daemon_on_signal(sig);
+}
+
+/* pl_daemon_uv_start - uv loop, pl_loop, signal watchers, ops HTTP */
+static int
+pl_daemon_uv_start(void)
+{
+	static uv_loop_t uv;
+	int rv, i;
+
+	if (uv_loop_init(&uv) != 0)
+		pl_fatal("DAEMON-INIT-FAIL", "what=uv_loop_init");
+	pl_daemon.uv = &uv;
+	if ((pl_daemon.loop = pl_loop_uv_create(&uv)) == NULL)
+		pl_fatal("DAEMON-INIT-FAIL", "what=pl_loop_uv_create");
+	for (i = 0; i < PL_DAEMON_NSIG; i++) {
+		uv_signal_init(&uv, &pl_daemon.uv_sig[i]);
+		pl_daemon.uv_sig_init = i + 1;
+		if (uv_signal_start(&pl_daemon.uv_sig[i], pl_daemon_uv_signal,
+		    pl_daemon_signum[i]) != 0) {
+			pl_log_error("DAEMON-INIT-FAIL", "what=signals");
+			return PL_EIO;
+		}
+	}
+	if ((rv = pl_ops_uv_start(&uv, pl_daemon_conf.ops_addr, NULL,
+	    &pl_daemon.ops_uv)) != 0)
+		pl_daemon_ops_fail(rv);
+	return rv;
+}
+
+/* pl_daemon_uv_stop - close ops, signals and the drain timer, run the loop
+ * until every closed handle is gone, then pl_loop and the loop */
+static void
+pl_daemon_uv_stop(void)
+{
+	int i;
+
+	pl_ops_uv_stop(&pl_daemon.ops_uv);
+	for (i = 0; i < pl_daemon.uv_sig_init; i++)
+		uv_close((uv_handle_t *)&pl_daemon.uv_sig[i], NULL);
+	pl_daemon.uv_sig_init = 0;
+	pl_loop_timer_stop(&pl_daemon.drain_timer);
+	uv_run(pl_daemon.uv, UV_RUN_DEFAULT);
+	pl_loop_free(&pl_daemon.loop);
+	if (uv_loop_close(pl_daemon.uv) != 0)
+		pl_log_warn("DAEMON-UV-CLOSE", "handles still open");
+	pl_daemon.uv = NULL;
 }
 
 #define PL_DAEMON_MAX_TABLES 8
@@ -160,51 +248,61 @@ pl_daemon_config(const struct pl_daemon *d, int argc, char **argv)
 	pl_config_load(d->name, d->summary, tables, argc, argv);
 }
 
+/* pl_daemon_ops_port - the bound ops port */
+static int
+pl_daemon_ops_port(void)
+{
+	if (pl_daemon.ops_uv)
+		return pl_ops_uv_port(pl_daemon.ops_uv);
+	return pl_daemon.ops_http ? pl_ops_http_port(pl_daemon.ops_http) : 0;
+}
+
 /* pl_daemon_main - run a daemon; returns its exit status */
 int
 pl_daemon_main(const struct pl_daemon *d, int argc, char **argv)
 {
-	struct pl_ops_http *ops = NULL;
-	struct pl_loop *loop = NULL;
-	int rv, status = 1;
+	int uv = d->init_uv != NULL, rv, status = 1;
 
 	pl_daemon_config(d, argc, argv);
 	if (pl_log_init(d->name, pl_daemon_conf.log_level) != 0)
 		pl_fatal("DAEMON-CONFIG", "bad log_level=%s", pl_daemon_conf.log_level);
 	signal(SIGPIPE, SIG_IGN);
 	pl_daemon.d = d;
-	if ((pl_daemon.base = event_base_new()) == NULL)
-		pl_fatal("DAEMON-INIT-FAIL", "what=event_base_new");
-	if ((loop = pl_loop_event_create(pl_daemon.base)) == NULL)
-		pl_fatal("DAEMON-INIT-FAIL", "what=pl_loop_event_create");
-	if (pl_daemon_signals_start() != 0) {
-		pl_log_error("DAEMON-INIT-FAIL", "what=signals");
+	if ((rv = uv ? pl_daemon_uv_start() : pl_daemon_ev_start()) != 0)
 		goto out;
-	}
-	if ((rv = pl_ops_http_start(pl_daemon.base, pl_daemon_conf.ops_addr,
-	    pl_daemon_conf.ops_port_file, &ops)) != 0) {
-		pl_log_error("DAEMON-INIT-FAIL", "what=ops_http addr=%s err=%s",
-		    pl_daemon_conf.ops_addr, pl_err_str(rv));
-		goto out;
-	}
-	if (d->init && (rv = d->init(pl_daemon.base, loop)) != 0) {
+	if (uv)
+		rv = d->init_uv(pl_daemon.uv, pl_daemon.loop);
+	else if (d->init)
+		rv = d->init(pl_daemon.base, pl_daemon.loop);
+	if (rv != 0) {
 		pl_log_error("DAEMON-INIT-FAIL", "what=init err=%s", pl_err_str(rv));
 		goto out_fini;
 	}
-	pl_log_info("DAEMON-START", "pid=%d ops_port=%d", (int)getpid(),
-	    pl_ops_http_port(ops));
-	event_base_dispatch(pl_daemon.base);
+	if (pl_daemon_conf.ops_port_file && *pl_daemon_conf.ops_port_file &&
+	    (rv = pl_write_port_file(pl_daemon_conf.ops_port_file,
+	    pl_daemon_ops_port())) != 0) {
+		pl_log_error("DAEMON-INIT-FAIL", "what=ops_port_file path=%s err=%s",
+		    pl_daemon_conf.ops_port_file, pl_err_str(rv));
+		goto out_fini;
+	}
+	pl_log_info("DAEMON-START", "pid=%d ops_port=%d loop=%s", (int)getpid(),
+	    pl_daemon_ops_port(), uv ? "libuv" : "libevent");
+	if (uv)
+		uv_run(pl_daemon.uv, UV_RUN_DEFAULT);
+	else
+		event_base_dispatch(pl_daemon.base);
 	status = 0;
 	pl_log_info("DAEMON-STOP", "draining=%d", pl_daemon.draining);
 out_fini:
 	/* fini undoes whatever part of init succeeded */
+	pl_daemon.stopped = 1;
 	if (d->fini)
 		d->fini();
 out:
-	pl_ops_http_stop(&ops);
-	pl_daemon_signals_stop();
-	pl_loop_free(&loop);
-	event_base_free(pl_daemon.base);
-	pl_daemon.base = NULL;
+	pl_daemon.stopped = 1;
+	if (uv)
+		pl_daemon_uv_stop();
+	else
+		pl_daemon_ev_stop();
 	return status;
 }

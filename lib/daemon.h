@@ -1,10 +1,17 @@
-/* daemon.h - the skeleton every libevent daemon plugs into.
+/* daemon.h - the skeleton every daemon plugs into, on libevent or libuv.
  *
  * pl_daemon_main: parses the daemon's config table after the common one
  * (log level, ops address, port file, drain time), sets up logging, signals
  * (SIGTERM/SIGINT drain then exit, SIGHUP reopens logs, SIGPIPE ignored),
- * opens the ops HTTP port, calls init, runs the loop and on the way out calls
- * fini (the daemon tears down in reverse of its init) and frees the rest.
+ * opens the ops HTTP port, calls init, writes the ops port file (so a port
+ * file means init is done), runs the loop and on the way out calls fini (the
+ * daemon tears down in reverse of its init) and frees the rest.
+ *
+ * The loop: a daemon sets init for a libevent event_base (every daemon but
+ * the gateway) or init_uv for a libuv loop (the gateway: lws runs on it as a
+ * foreign loop). Both get the same loop as a struct pl_loop. On libuv, fini
+ * runs once the loop has stopped; the skeleton then closes its own handles
+ * and runs the loop until every closed handle's callback has run.
  *
  * Drain: on SIGTERM the skeleton marks /readyz draining and calls drain (if
  * any); the daemon calls pl_daemon_stop when it has finished, or the skeleton
@@ -15,6 +22,7 @@
 #include "config.h"
 
 struct event_base;
+struct uv_loop_s;
 struct pl_loop;
 
 struct pl_daemon {
@@ -25,7 +33,9 @@ struct pl_daemon {
 	/* tables shared with other daemons (NULL-terminated, optional), applied
 	 * after the common table and before the daemon's own */
 	const struct pl_config_entry *const *shared_config;
+	/* set one: init runs on libevent, init_uv on libuv */
 	int (*init)(struct event_base *base, struct pl_loop *loop);
+	int (*init_uv)(struct uv_loop_s *uv, struct pl_loop *loop);
 	void (*drain)(void);
 	void (*fini)(void);
 };
@@ -40,6 +50,8 @@ struct pl_daemon_common {
 extern struct pl_daemon_common pl_daemon_conf;
 
 int pl_daemon_main(const struct pl_daemon *d, int argc, char **argv);
+/* pl_daemon_stop - end the loop (may be called from any callback, during
+ * fini too, any number of times) */
 void pl_daemon_stop(void);
 int pl_daemon_draining(void);
 

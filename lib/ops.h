@@ -1,7 +1,9 @@
 /* ops.h - the operator endpoints: /healthz, /readyz, /metrics.
  *
- * The content is loop-agnostic (pl_ops_handle); the libevent daemons serve it
- * with pl_ops_http_start, the gateway from its own lws HTTP port.
+ * The content is loop-agnostic (pl_ops_handle); pl_daemon_main serves it on
+ * the daemon's ops port with pl_ops_http_start (libevent, ops.c) or
+ * pl_ops_uv_start (libuv, ops_uv.c); the gateway's client port answers
+ * /healthz and /readyz from it too.
  * /healthz is 200 while the process runs its loop; /readyz is 200 when every
  * registered check passes (503 with the failing checks listed otherwise);
  * /metrics is the registry in Prometheus text format. */
@@ -10,7 +12,9 @@
 #include "buf.h"
 
 struct event_base;
+struct uv_loop_s;
 struct pl_ops_http;
+struct pl_ops_uv;
 
 /* a readiness check: return 1 when ready; may append a reason to why */
 typedef int (*pl_ops_check_fn)(void *arg, struct pl_buf *why);
@@ -28,6 +32,14 @@ int pl_ops_http_start(struct event_base *base, const char *addr,
     const char *port_file, struct pl_ops_http **r);
 void pl_ops_http_stop(struct pl_ops_http **h);
 int pl_ops_http_port(const struct pl_ops_http *h);
+
+/* pl_ops_uv_start - the same on a libuv loop (not SO_REUSEPORT: a taken port
+ * is an error, the libuv error code as a negative errno). Stop before the
+ * loop's last run: the server is freed in its close callback. */
+int pl_ops_uv_start(struct uv_loop_s *uv, const char *addr,
+    const char *port_file, struct pl_ops_uv **r);
+void pl_ops_uv_stop(struct pl_ops_uv **h);
+int pl_ops_uv_port(const struct pl_ops_uv *h);
 
 /* pl_write_file - write text + "\n" to path atomically (tmp + rename),
  * creating missing parent directories. */
