@@ -8,7 +8,7 @@ import pytest
 
 from conftest import BIN, DAEMONS
 
-COMMON = ["PARLEY_LOG_LEVEL", "PARLEY_OPS_ADDR", "PARLEY_OPS_PORT_FILE"]
+COMMON = ["PARLEY_LOG_LEVEL", "PARLEY_OPS_ADDR", "PARLEY_OPS_PORT_FILE", "PARLEY_DRAIN_MS"]
 
 
 def run(name, *args):
@@ -28,11 +28,8 @@ def test_help(name):
     assert "--print-config" in out or "print-config" in out, out
     names = set(re.findall(r"PARLEY_[A-Z0-9_]+", out))
     assert len(names) >= 3, out
-    if name != "gateway":
-        for v in COMMON:
-            assert v in names, "%s --help does not list %s" % (name, v)
-    else:
-        assert "PARLEY_HTTP_ADDR" in names, out
+    for v in COMMON:
+        assert v in names, "%s --help does not list %s" % (name, v)
 
 
 @pytest.mark.parametrize("name", DAEMONS)

@@ -166,7 +166,8 @@ def test_two_processes_cannot_share_an_ops_port(stack, extra_gateway):
     # right after dialling can stop nng 1.5.2's ipc listener from accepting)
     with open(os.path.join(stack.log_dir, "gateway-x%d-1.log" % os.getpid())) as f:
         log = f.read().rsplit("\n=== ", 1)[-1]     # this run only (the log is appended)
-    assert "GW-START-OPS" in log and "address already in use" in log.lower(), log[-2000:]
+    assert "DAEMON-INIT-FAIL" in log and "what=ops_http" in log, log[-2000:]
+    assert "address already in use" in log.lower(), log[-2000:]
     assert "GW-SERVICES" not in log and "KAFKA" not in log, log[-2000:]
     assert parley.Api(a.child.ops_url).session.get(
         a.child.ops_url + "/healthz", timeout=5).status_code == 200
