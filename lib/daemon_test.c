@@ -1,7 +1,9 @@
 /* daemon_test.c - the skeleton run for real in a child process: port file,
  * /healthz and /readyz over HTTP, SIGTERM drain, drain callback, second
- * signal, init failure, --help. */
+ * signal, init failure, --help; and a libuv daemon (init_uv) draining its
+ * "connections" and tearing down in reverse, its steps reported over a pipe. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include "clock.h"
 #include "daemon.h"
 #include "err.h"
+#include "loop.h"
 #include "ops.h"
 #include "pl_test.h"
 
@@ -31,26 +34,88 @@ static int init_ok(struct event_base *b, struct pl_loop *l) { return 0; }
 static int init_fail(struct event_base *b, struct pl_loop *l) { return PL_EIO; }
 static void drain_now(void) { pl_daemon_stop(); }
 
-/* run a daemon in a child; returns its pid */
+/* the child's end of the pipe: its steps are written there, and the parent
+ * sees EOF when it exits (-1 in the parent) */
+static int steps_fd = -1;
+/* the parent's end, of the child last spawned */
+static int steps_rd = -1;
+
+/* step - the child reports one step ("init a\n") */
+static void
+step(const char *what)
+{
+	if (write(steps_fd, what, strlen(what)) < 0)
+		_exit(3);
+}
+
+/* run daemon d in a child; returns its pid */
 static pid_t
-spawn(int (*init)(struct event_base *, struct pl_loop *), void (*drain)(void),
-    const char *drain_ms, const char *extra_arg)
+spawn_daemon(const struct pl_daemon *tmpl, const char *drain_ms,
+    const char *extra_arg)
 {
 	static struct pl_daemon d;
 	char ops[] = "--ops-addr=127.0.0.1:0", pf[160], dm[64], ll[] = "--log-level=warn";
 	char *argv[] = { "testd", ops, pf, dm, ll, (char *)extra_arg, NULL };
+	int fds[2];
 	pid_t pid;
 
 	unlink(port_file);
 	snprintf(pf, sizeof(pf), "--ops-port-file=%s", port_file);
 	snprintf(dm, sizeof(dm), "--drain-ms=%s", drain_ms);
+	if (steps_rd >= 0)
+		close(steps_rd);
+	if (pipe(fds) != 0)
+		return -1;
 	fflush(stdout);
-	if ((pid = fork()) != 0)
+	if ((pid = fork()) != 0) {
+		close(fds[1]);
+		steps_rd = fds[0];
 		return pid;
-	d = (struct pl_daemon){ .name = "testd", .summary = "a test daemon",
+	}
+	close(fds[0]);
+	steps_fd = fds[1];
+	d = *tmpl;
+	_exit(pl_daemon_main(&d, extra_arg ? 6 : 5, argv));
+}
+
+/* run a libevent daemon in a child; returns its pid */
+static pid_t
+spawn(int (*init)(struct event_base *, struct pl_loop *), void (*drain)(void),
+    const char *drain_ms, const char *extra_arg)
+{
+	struct pl_daemon d = { .name = "testd", .summary = "a test daemon",
 	    .ops_addr_default = "127.0.0.1:1", .config = test_config,
 	    .init = init, .drain = drain };
-	_exit(pl_daemon_main(&d, extra_arg ? 6 : 5, argv));
+
+	return spawn_daemon(&d, drain_ms, extra_arg);
+}
+
+/* read_steps - the child's steps into buf (NUL-terminated, appended) until
+ * want is among them (NULL: until EOF) or ms pass: its state as it reports
+ * it, not a guess at how long it takes. 1: want seen, 0: EOF (the child has
+ * exited), -1: the deadline passed */
+static int
+read_steps(char *buf, size_t n, const char *want, int ms)
+{
+	uint64_t end = pl_clock_mono_ms() + (uint64_t)ms;
+	size_t len = strlen(buf);
+	struct pollfd p = { .fd = steps_rd, .events = POLLIN };
+	ssize_t got;
+	uint64_t now;
+
+	for (;;) {
+		if (want != NULL && strstr(buf, want) != NULL)
+			return 1;
+		if ((now = pl_clock_mono_ms()) >= end ||
+		    poll(&p, 1, (int)(end - now)) <= 0)
+			return -1;
+		if (len == n - 1)
+			len = 0;	/* keep reading to EOF; the start is lost */
+		if ((got = read(steps_rd, buf + len, n - 1 - len)) <= 0)
+			return 0;
+		len += (size_t)got;
+		buf[len] = '\0';
+	}
 }
 
 /* the port the child wrote, waiting up to 5 s */
@@ -114,20 +179,18 @@ wait_status(int port, const char *path, int want, char *out, size_t n, int ms)
 	return status;
 }
 
-/* wait for pid up to ms; returns the exit status, -1 on timeout or signal */
+/* wait for pid up to ms: until its end of the steps pipe closes (it has
+ * exited); returns the exit status, -1 on timeout or signal */
 static int
 reap(pid_t pid, int ms)
 {
-	int status, i;
+	char buf[4096] = "";
+	int status;
 
-	for (i = 0; i < ms; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-		usleep(1000);
-	}
-	kill(pid, SIGKILL);
+	if (read_steps(buf, sizeof(buf), NULL, ms) != 0)
+		kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
-	return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 PL_TEST(test_sigterm_drains_then_exits_0)
@@ -207,11 +270,145 @@ PL_TEST(test_config_errors)
 	rmdir(dir);
 }
 
+/* ---- a libuv daemon: module a, then module b holding a live timer and
+ * three "connections" that its drain closes one per tick */
+static struct {
+	struct pl_loop *loop;
+	struct pl_timer *keepalive, *closer;
+	int conns;
+	int fail;	/* init fails after module a */
+} uvd;
+
+static void uvd_keepalive(void *arg) { }
+
+/* uvd_close_one - close one connection; stop the daemon after the last */
+static void
+uvd_close_one(void *arg)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "closed %d\n", --uvd.conns);
+	step(s);
+	if (uvd.conns == 0) {
+		pl_loop_timer_stop(&uvd.closer);
+		pl_daemon_stop();
+	}
+}
+
+/* uvd_init - a libuv loop, the same one behind the pl_loop */
+static int
+uvd_init(struct uv_loop_s *uv, struct pl_loop *loop)
+{
+	step(uv != NULL && loop->impl == (void *)uv ? "init a\n" : "init a: bad loop\n");
+	if (uvd.fail)
+		return PL_EIO;
+	uvd.loop = loop;
+	uvd.conns = 3;
+	if (pl_loop_timer(loop, 1000, 1, uvd_keepalive, NULL, &uvd.keepalive) != 0)
+		return PL_EIO;
+	step("init b\n");
+	return 0;
+}
+
+static void
+uvd_drain(void)
+{
+	step("drain\n");
+	if (pl_loop_timer(uvd.loop, 5, 1, uvd_close_one, NULL, &uvd.closer) != 0)
+		pl_daemon_stop();
+}
+
+/* uvd_fini - b then a; b's timers must be gone or the loop never runs dry.
+ * A stop asked during fini (a connection closing as the gateway's lws
+ * context goes) must not cut the skeleton's last run short. */
+static void
+uvd_fini(void)
+{
+	pl_daemon_stop();
+	pl_loop_timer_stop(&uvd.closer);
+	pl_loop_timer_stop(&uvd.keepalive);
+	step("fini b\n");
+	step("fini a\n");
+}
+
+static pid_t
+spawn_uv(void (*drain)(void), const char *drain_ms, int fail)
+{
+	struct pl_daemon d = { .name = "testd", .summary = "a test daemon",
+	    .ops_addr_default = "127.0.0.1:1", .config = test_config,
+	    .init_uv = uvd_init, .drain = drain, .fini = uvd_fini };
+
+	uvd.fail = fail;
+	return spawn_daemon(&d, drain_ms, NULL);
+}
+
+PL_TEST(test_uv_drains_then_tears_down_in_reverse)
+{
+	char steps[1024] = "", body[4096];
+	pid_t pid = spawn_uv(uvd_drain, "60000", 0);
+	int port;
+
+	PL_CHECK_EQ_INT(read_steps(steps, sizeof(steps), "init b\n", 10000), 1);
+	/* the port file is written after init; the libuv ops server answers */
+	port = wait_port();
+	PL_CHECK(port > 0);
+	PL_CHECK_EQ_INT(get(port, "/healthz", body, sizeof(body)), 200);
+	PL_CHECK_EQ_STR(body, "ok\n");
+	PL_CHECK_EQ_INT(get(port, "/readyz", body, sizeof(body)), 200);
+	PL_CHECK_EQ_INT(get(port, "/metrics", body, sizeof(body)), 200);
+	PL_CHECK(strstr(body, "process_start_time_seconds") != NULL);
+	PL_CHECK_EQ_INT(get(port, "/nope", body, sizeof(body)), 404);
+	kill(pid, SIGTERM);
+	/* the drain closes the connections, the daemon stops itself long
+	 * before the 60 s drain, fini undoes b then a */
+	PL_CHECK_EQ_INT(read_steps(steps, sizeof(steps), "fini a\n", 10000), 1);
+	PL_CHECK_EQ_STR(steps, "init a\ninit b\ndrain\nclosed 2\nclosed 1\nclosed 0\n"
+	    "fini b\nfini a\n");
+	PL_CHECK_EQ_INT(reap(pid, 10000), 0);
+}
+
+PL_TEST(test_uv_second_signal_stops_now)
+{
+	char steps[1024] = "", body[256];
+	pid_t pid = spawn_uv(NULL, "60000", 0);
+	int port = wait_port();
+
+	PL_CHECK(port > 0);
+	kill(pid, SIGHUP);	/* reopen logs: keeps running */
+	PL_CHECK_EQ_INT(get(port, "/readyz", body, sizeof(body)), 200);
+	kill(pid, SIGINT);
+	/* draining: alive, not ready, on the libuv ops server too */
+	PL_CHECK_EQ_INT(wait_status(port, "/readyz", 503, body, sizeof(body), 5000), 503);
+	PL_CHECK_EQ_STR(body, "draining\n");
+	PL_CHECK_EQ_INT(get(port, "/healthz", body, sizeof(body)), 200);
+	kill(pid, SIGTERM);
+	PL_CHECK_EQ_INT(read_steps(steps, sizeof(steps), "fini a\n", 10000), 1);
+	PL_CHECK_EQ_STR(steps, "init a\ninit b\nfini b\nfini a\n");
+	PL_CHECK_EQ_INT(reap(pid, 10000), 0);
+	/* the ops port is closed with the rest */
+	PL_CHECK_EQ_INT(get(port, "/healthz", body, sizeof(body)), -1);
+}
+
+PL_TEST(test_uv_init_failure_runs_fini_exits_1)
+{
+	char steps[1024] = "";
+	pid_t pid = spawn_uv(NULL, "100", 1);
+
+	/* fini undoes what init did, then the skeleton's own part */
+	PL_CHECK_EQ_INT(read_steps(steps, sizeof(steps), "fini a\n", 5000), 1);
+	PL_CHECK_EQ_STR(steps, "init a\nfini b\nfini a\n");
+	PL_CHECK_EQ_INT(reap(pid, 5000), 1);
+	PL_CHECK_EQ_INT(access(port_file, F_OK), -1);	/* no port file: not started */
+}
+
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_sigterm_drains_then_exits_0),
 	PL_TEST_CASE(test_drain_callback_stops),
 	PL_TEST_CASE(test_second_signal_stops_now),
 	PL_TEST_CASE(test_init_failure_exits_1),
+	PL_TEST_CASE(test_uv_drains_then_tears_down_in_reverse),
+	PL_TEST_CASE(test_uv_second_signal_stops_now),
+	PL_TEST_CASE(test_uv_init_failure_runs_fini_exits_1),
 	PL_TEST_CASE(test_config_errors),
 };
 PL_TEST_MAIN(tests)
