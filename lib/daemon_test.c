@@ -179,6 +179,21 @@ wait_status(int port, const char *path, int want, char *out, size_t n, int ms)
 	return status;
 }
 
+/* check_ops_paths - a started daemon's ops port answers every path */
+static void
+check_ops_paths(int port)
+{
+	char body[4096];
+
+	PL_CHECK(port > 0);
+	PL_CHECK_EQ_INT(get(port, "/healthz", body, sizeof(body)), 200);
+	PL_CHECK_EQ_STR(body, "ok\n");
+	PL_CHECK_EQ_INT(get(port, "/readyz", body, sizeof(body)), 200);
+	PL_CHECK_EQ_INT(get(port, "/metrics", body, sizeof(body)), 200);
+	PL_CHECK(strstr(body, "process_start_time_seconds") != NULL);
+	PL_CHECK_EQ_INT(get(port, "/nope", body, sizeof(body)), 404);
+}
+
 /* wait for pid up to ms: until its end of the steps pipe closes (it has
  * exited); returns the exit status, -1 on timeout or signal */
 static int
@@ -205,12 +220,7 @@ PL_TEST(test_sigterm_drains_then_exits_0)
 	/* a drain long enough to be seen by a loaded machine's next GET */
 	pid = spawn(init_ok, NULL, "2000", NULL);
 	port = wait_port();
-	PL_CHECK(port > 0);
-	PL_CHECK_EQ_INT(get(port, "/healthz", body, sizeof(body)), 200);
-	PL_CHECK_EQ_STR(body, "ok\n");
-	PL_CHECK_EQ_INT(get(port, "/readyz", body, sizeof(body)), 200);
-	PL_CHECK_EQ_INT(get(port, "/metrics", body, sizeof(body)), 200);
-	PL_CHECK(strstr(body, "process_start_time_seconds") != NULL);
+	check_ops_paths(port);
 	t0 = pl_clock_mono_ms();
 	kill(pid, SIGTERM);
 	/* draining: alive, but not ready */
@@ -232,19 +242,27 @@ PL_TEST(test_drain_callback_stops)
 	PL_CHECK_EQ_INT(reap(pid, 10000), 0);
 }
 
-PL_TEST(test_second_signal_stops_now)
+/* hup_then_drain - SIGHUP keeps the daemon running; sig (SIGTERM or SIGINT)
+ * then drains: alive, not ready */
+static void
+hup_then_drain(pid_t pid, int port, int sig)
 {
-	pid_t pid = spawn(init_ok, NULL, "60000", NULL);
 	char body[256];
-	int port = wait_port();
 
 	PL_CHECK(port > 0);
 	kill(pid, SIGHUP);	/* reopen logs: keeps running */
 	PL_CHECK_EQ_INT(get(port, "/readyz", body, sizeof(body)), 200);
-	kill(pid, SIGTERM);
-	/* the first SIGTERM took: draining, alive */
+	kill(pid, sig);
 	PL_CHECK_EQ_INT(wait_status(port, "/readyz", 503, body, sizeof(body), 5000), 503);
+	PL_CHECK_EQ_STR(body, "draining\n");
 	PL_CHECK_EQ_INT(get(port, "/healthz", body, sizeof(body)), 200);
+}
+
+PL_TEST(test_second_signal_stops_now)
+{
+	pid_t pid = spawn(init_ok, NULL, "60000", NULL);
+
+	hup_then_drain(pid, wait_port(), SIGTERM);
 	kill(pid, SIGTERM);
 	/* the second stops now, not after the 60 s drain */
 	PL_CHECK_EQ_INT(reap(pid, 10000), 0);
@@ -344,20 +362,14 @@ spawn_uv(void (*drain)(void), const char *drain_ms, int fail)
 
 PL_TEST(test_uv_drains_then_tears_down_in_reverse)
 {
-	char steps[1024] = "", body[4096];
+	char steps[1024] = "";
 	pid_t pid = spawn_uv(uvd_drain, "60000", 0);
 	int port;
 
 	PL_CHECK_EQ_INT(read_steps(steps, sizeof(steps), "init b\n", 10000), 1);
 	/* the port file is written after init; the libuv ops server answers */
 	port = wait_port();
-	PL_CHECK(port > 0);
-	PL_CHECK_EQ_INT(get(port, "/healthz", body, sizeof(body)), 200);
-	PL_CHECK_EQ_STR(body, "ok\n");
-	PL_CHECK_EQ_INT(get(port, "/readyz", body, sizeof(body)), 200);
-	PL_CHECK_EQ_INT(get(port, "/metrics", body, sizeof(body)), 200);
-	PL_CHECK(strstr(body, "process_start_time_seconds") != NULL);
-	PL_CHECK_EQ_INT(get(port, "/nope", body, sizeof(body)), 404);
+	check_ops_paths(port);
 	kill(pid, SIGTERM);
 	/* the drain closes the connections, the daemon stops itself long
 	 * before the 60 s drain, fini undoes b then a */
@@ -373,14 +385,7 @@ PL_TEST(test_uv_second_signal_stops_now)
 	pid_t pid = spawn_uv(NULL, "60000", 0);
 	int port = wait_port();
 
-	PL_CHECK(port > 0);
-	kill(pid, SIGHUP);	/* reopen logs: keeps running */
-	PL_CHECK_EQ_INT(get(port, "/readyz", body, sizeof(body)), 200);
-	kill(pid, SIGINT);
-	/* draining: alive, not ready, on the libuv ops server too */
-	PL_CHECK_EQ_INT(wait_status(port, "/readyz", 503, body, sizeof(body), 5000), 503);
-	PL_CHECK_EQ_STR(body, "draining\n");
-	PL_CHECK_EQ_INT(get(port, "/healthz", body, sizeof(body)), 200);
+	hup_then_drain(pid, port, SIGINT);	/* on the libuv ops server too */
 	kill(pid, SIGTERM);
 	PL_CHECK_EQ_INT(read_steps(steps, sizeof(steps), "fini a\n", 10000), 1);
 	PL_CHECK_EQ_STR(steps, "init a\ninit b\nfini b\nfini a\n");
