@@ -100,6 +100,12 @@ def test_sigterm_sends_goodbye_and_1001(new_stack):
     closed = ws.wait_closed(10)
     assert closed is not None and closed[0] == 1001, closed
     assert gw.reap(10), "gateway did not exit within the drain time"
+    # the skeleton drained and stopped it, and every uv handle was closed
+    assert gw.proc.returncode == 0, gw.proc.returncode
+    with open(gw.log_path, errors="replace") as f:
+        log = f.read().rsplit("\n=== ", 1)[-1]
+    assert "DAEMON-DRAIN " in log and "DAEMON-STOP " in log, log[-2000:]
+    assert "DAEMON-UV-CLOSE" not in log, log[-2000:]
 
 
 def test_body_over_limit_answered_200_and_connection_kept(stack, team):
