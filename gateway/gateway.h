@@ -569,6 +569,8 @@ void gw_server_adopt(int fd, struct gw_peer *peer);
 /* stop listening (drain); existing connections stay */
 void gw_server_deprecate(void);
 void gw_server_stop(void);
+/* after the loop ran dry: lws frees the context (foreign loop) */
+void gw_server_free(void);
 
 /* ---- services.c: the daemons and stores the gateway talks to ---- */
 int gw_services_start(void);

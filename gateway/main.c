@@ -164,6 +164,13 @@ gw_fini(void)
 	gw_limits_fini();
 }
 
+/* gw_fini_after_run - the loop has run dry: lws can free its context */
+static void
+gw_fini_after_run(void)
+{
+	gw_server_free();
+}
+
 static const struct pl_daemon gw_daemon = {
 	.name = "gateway",
 	.summary = "Parley gateway: WebSocket RTM, Web API and fan-out",
@@ -172,6 +179,7 @@ static const struct pl_daemon gw_daemon = {
 	.init_uv = gw_init,
 	.drain = gw_drain,
 	.fini = gw_fini,
+	.fini_after_run = gw_fini_after_run,
 };
 
 int

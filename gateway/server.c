@@ -658,6 +658,9 @@ gw_server_deprecate(void)
 	gw_listen_fd = -1;
 }
 
+/* the context between gw_server_stop and gw_server_free */
+static struct lws_context *gw_lws_closing;
+
 /* gw_server_stop - destroy the context (its uv handles close on the loop) */
 void
 gw_server_stop(void)
@@ -666,7 +669,17 @@ gw_server_stop(void)
 	gw_proxy_fini();
 	if (gw.lws == NULL)
 		return;
+	gw_lws_closing = gw.lws;
 	lws_context_destroy(gw.lws);
 	gw.lws = NULL;
 	gw_vhost = NULL;
+}
+
+/* gw_server_free - after the loop has delivered the close callbacks: on a
+ * foreign loop lws frees the context only in this second destroy */
+void
+gw_server_free(void)
+{
+	lws_context_destroy(gw_lws_closing);
+	gw_lws_closing = NULL;
 }

@@ -4,7 +4,12 @@
  * pl_loop, signal watchers, ops HTTP (bound before init dials anything),
  * init, the ops port file, loop; then in reverse: fini, ops, signals and
  * the drain timer, pl_loop, the loop. The two loops differ only in the
- * pl_daemon_ev_* and pl_daemon_uv_* functions below. */
+ * pl_daemon_ev_* and pl_daemon_uv_* functions below and in where teardown
+ * runs: libevent's loop breaks and teardown follows it; on libuv teardown
+ * runs inside the loop (from a 0 ms timer, never inside the callback that
+ * asked for the stop) and closes the skeleton's handles, and the loop then
+ * runs dry: a foreign-loop library such as lws finishes destroying its
+ * context only in close callbacks the running loop delivers. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +51,10 @@ static struct {
 	struct pl_loop *loop;
 	struct pl_timer *drain_timer;
 	int draining;
-	int stopped;		/* the loop has returned: stop is a no-op */
+	int init_called;	/* fini is due */
+	int fini_called;	/* fini_after_run is due */
+	int started;		/* DAEMON-START was logged */
+	int stopped;		/* teardown began (libuv: is scheduled) */
 	/* libevent */
 	struct event_base *base;
 	struct event *sig[PL_DAEMON_NSIG];
@@ -55,10 +63,13 @@ static struct {
 	uv_loop_t *uv;
 	uv_signal_t uv_sig[PL_DAEMON_NSIG];
 	int uv_sig_init;
+	uv_timer_t uv_stop_timer;
 	struct pl_ops_uv *ops_uv;
 } pl_daemon;
 
-/* pl_daemon_stop - end the loop now */
+static void pl_daemon_uv_teardown(uv_timer_t *t);
+
+/* pl_daemon_stop - end the loop now (libuv: teardown on the next turn) */
 void
 pl_daemon_stop(void)
 {
@@ -66,14 +77,30 @@ pl_daemon_stop(void)
 		return;
 	if (pl_daemon.base)
 		event_base_loopbreak(pl_daemon.base);
-	if (pl_daemon.uv)
-		uv_stop(pl_daemon.uv);
+	if (pl_daemon.uv) {
+		pl_daemon.stopped = 1;
+		uv_timer_start(&pl_daemon.uv_stop_timer, pl_daemon_uv_teardown, 0, 0);
+	}
 }
 
 int
 pl_daemon_draining(void)
 {
 	return pl_daemon.draining;
+}
+
+/* pl_daemon_fini - the daemon's fini, when its init was called (fini undoes
+ * whatever part of init succeeded) */
+static void
+pl_daemon_fini(void)
+{
+	if (pl_daemon.started)
+		pl_log_info("DAEMON-STOP", "draining=%d", pl_daemon.draining);
+	if (pl_daemon.init_called && pl_daemon.d->fini) {
+		pl_daemon.d->fini();
+		pl_daemon.fini_called = 1;
+	}
+	pl_daemon.init_called = 0;
 }
 
 /* pl_daemon_drain_timeout - drain-ms passed: stop whatever is left */
@@ -179,7 +206,8 @@ pl_daemon_uv_signal(uv_signal_t *h, int sig)
 	pl_daemon_on_signal(sig);
 }
 
-/* pl_daemon_uv_start - uv loop, pl_loop, signal watchers, ops HTTP */
+/* pl_daemon_uv_start - uv loop, the stop timer, pl_loop, signal watchers,
+ * ops HTTP */
 static int
 pl_daemon_uv_start(void)
 {
@@ -188,6 +216,7 @@ pl_daemon_uv_start(void)
 
 	if (uv_loop_init(&uv) != 0)
 		pl_fatal("DAEMON-INIT-FAIL", "what=uv_loop_init");
+	uv_timer_init(&uv, &pl_daemon.uv_stop_timer);
 	pl_daemon.uv = &uv;
 	if ((pl_daemon.loop = pl_loop_uv_create(&uv)) == NULL)
 		pl_fatal("DAEMON-INIT-FAIL", "what=pl_loop_uv_create");
@@ -206,19 +235,32 @@ pl_daemon_uv_start(void)
 	return rv;
 }
 
-/* pl_daemon_uv_stop - close ops, signals and the drain timer, run the loop
- * until every closed handle is gone, then pl_loop and the loop */
+/* pl_daemon_uv_teardown - on the loop: fini, then close ops, signals, the
+ * drain timer and this timer; the loop runs dry after their callbacks */
 static void
-pl_daemon_uv_stop(void)
+pl_daemon_uv_teardown(uv_timer_t *t)
 {
 	int i;
 
+	pl_daemon_fini();
 	pl_ops_uv_stop(&pl_daemon.ops_uv);
 	for (i = 0; i < pl_daemon.uv_sig_init; i++)
 		uv_close((uv_handle_t *)&pl_daemon.uv_sig[i], NULL);
 	pl_daemon.uv_sig_init = 0;
 	pl_loop_timer_stop(&pl_daemon.drain_timer);
+	uv_close((uv_handle_t *)&pl_daemon.uv_stop_timer, NULL);
+}
+
+/* pl_daemon_uv_run - run until teardown has run and every handle closed
+ * (a failed start tears down at once), then free pl_loop and the loop */
+static void
+pl_daemon_uv_run(int failed)
+{
+	if (failed)
+		pl_daemon_stop();
 	uv_run(pl_daemon.uv, UV_RUN_DEFAULT);
+	if (pl_daemon.fini_called && pl_daemon.d->fini_after_run)
+		pl_daemon.d->fini_after_run();
 	pl_loop_free(&pl_daemon.loop);
 	if (uv_loop_close(pl_daemon.uv) != 0)
 		pl_log_warn("DAEMON-UV-CLOSE", "handles still open");
@@ -257,52 +299,55 @@ pl_daemon_ops_port(void)
 	return pl_daemon.ops_http ? pl_ops_http_port(pl_daemon.ops_http) : 0;
 }
 
-/* pl_daemon_main - run a daemon; returns its exit status */
-int
-pl_daemon_main(const struct pl_daemon *d, int argc, char **argv)
+/* pl_daemon_init - the daemon's init, then the ops port file */
+static int
+pl_daemon_init(const struct pl_daemon *d)
 {
-	int uv = d->init_uv != NULL, rv, status = 1;
+	int rv = 0;
 
-	pl_daemon_config(d, argc, argv);
-	if (pl_log_init(d->name, pl_daemon_conf.log_level) != 0)
-		pl_fatal("DAEMON-CONFIG", "bad log_level=%s", pl_daemon_conf.log_level);
-	signal(SIGPIPE, SIG_IGN);
-	pl_daemon.d = d;
-	if ((rv = uv ? pl_daemon_uv_start() : pl_daemon_ev_start()) != 0)
-		goto out;
-	if (uv)
+	pl_daemon.init_called = 1;
+	if (d->init_uv)
 		rv = d->init_uv(pl_daemon.uv, pl_daemon.loop);
 	else if (d->init)
 		rv = d->init(pl_daemon.base, pl_daemon.loop);
 	if (rv != 0) {
 		pl_log_error("DAEMON-INIT-FAIL", "what=init err=%s", pl_err_str(rv));
-		goto out_fini;
+		return rv;
 	}
 	if (pl_daemon_conf.ops_port_file && *pl_daemon_conf.ops_port_file &&
 	    (rv = pl_write_port_file(pl_daemon_conf.ops_port_file,
 	    pl_daemon_ops_port())) != 0) {
 		pl_log_error("DAEMON-INIT-FAIL", "what=ops_port_file path=%s err=%s",
 		    pl_daemon_conf.ops_port_file, pl_err_str(rv));
-		goto out_fini;
+		return rv;
 	}
+	pl_daemon.started = 1;
 	pl_log_info("DAEMON-START", "pid=%d ops_port=%d loop=%s", (int)getpid(),
-	    pl_daemon_ops_port(), uv ? "libuv" : "libevent");
-	if (uv)
-		uv_run(pl_daemon.uv, UV_RUN_DEFAULT);
-	else
+	    pl_daemon_ops_port(), d->init_uv ? "libuv" : "libevent");
+	return 0;
+}
+
+/* pl_daemon_main - run a daemon; returns its exit status */
+int
+pl_daemon_main(const struct pl_daemon *d, int argc, char **argv)
+{
+	int rv;
+
+	pl_daemon_config(d, argc, argv);
+	if (pl_log_init(d->name, pl_daemon_conf.log_level) != 0)
+		pl_fatal("DAEMON-CONFIG", "bad log_level=%s", pl_daemon_conf.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	pl_daemon.d = d;
+	if (d->init_uv) {
+		if ((rv = pl_daemon_uv_start()) == 0)
+			rv = pl_daemon_init(d);
+		pl_daemon_uv_run(rv != 0);
+		return rv != 0;
+	}
+	if ((rv = pl_daemon_ev_start()) == 0 && (rv = pl_daemon_init(d)) == 0)
 		event_base_dispatch(pl_daemon.base);
-	status = 0;
-	pl_log_info("DAEMON-STOP", "draining=%d", pl_daemon.draining);
-out_fini:
-	/* fini undoes whatever part of init succeeded */
 	pl_daemon.stopped = 1;
-	if (d->fini)
-		d->fini();
-out:
-	pl_daemon.stopped = 1;
-	if (uv)
-		pl_daemon_uv_stop();
-	else
-		pl_daemon_ev_stop();
-	return status;
+	pl_daemon_fini();
+	pl_daemon_ev_stop();
+	return rv != 0;
 }

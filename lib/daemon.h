@@ -9,9 +9,10 @@
  *
  * The loop: a daemon sets init for a libevent event_base (every daemon but
  * the gateway) or init_uv for a libuv loop (the gateway: lws runs on it as a
- * foreign loop). Both get the same loop as a struct pl_loop. On libuv, fini
- * runs once the loop has stopped; the skeleton then closes its own handles
- * and runs the loop until every closed handle's callback has run.
+ * foreign loop). Both get the same loop as a struct pl_loop. On libuv, a
+ * stop runs fini inside the loop on its next turn (lws completes a context's
+ * destruction only in close callbacks the running loop delivers), then the
+ * skeleton closes its own handles and the loop runs dry.
  *
  * Drain: on SIGTERM the skeleton marks /readyz draining and calls drain (if
  * any); the daemon calls pl_daemon_stop when it has finished, or the skeleton
@@ -38,6 +39,10 @@ struct pl_daemon {
 	int (*init_uv)(struct uv_loop_s *uv, struct pl_loop *loop);
 	void (*drain)(void);
 	void (*fini)(void);
+	/* optional, libuv: called after fini once the loop has run dry (every
+	 * close callback delivered); lws frees a context on a foreign loop only
+	 * in a second lws_context_destroy made then */
+	void (*fini_after_run)(void);
 };
 
 /* common settings, readable after config load */

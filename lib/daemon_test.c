@@ -349,12 +349,20 @@ uvd_fini(void)
 	step("fini a\n");
 }
 
+/* uvd_after_run - the loop ran dry: b's timers were closed for real */
+static void
+uvd_after_run(void)
+{
+	step("after run\n");
+}
+
 static pid_t
 spawn_uv(void (*drain)(void), const char *drain_ms, int fail)
 {
 	struct pl_daemon d = { .name = "testd", .summary = "a test daemon",
 	    .ops_addr_default = "127.0.0.1:1", .config = test_config,
-	    .init_uv = uvd_init, .drain = drain, .fini = uvd_fini };
+	    .init_uv = uvd_init, .drain = drain, .fini = uvd_fini,
+	    .fini_after_run = uvd_after_run };
 
 	uvd.fail = fail;
 	return spawn_daemon(&d, drain_ms, NULL);
@@ -373,9 +381,9 @@ PL_TEST(test_uv_drains_then_tears_down_in_reverse)
 	kill(pid, SIGTERM);
 	/* the drain closes the connections, the daemon stops itself long
 	 * before the 60 s drain, fini undoes b then a */
-	PL_CHECK_EQ_INT(read_steps(steps, sizeof(steps), "fini a\n", 10000), 1);
+	PL_CHECK_EQ_INT(read_steps(steps, sizeof(steps), "after run\n", 10000), 1);
 	PL_CHECK_EQ_STR(steps, "init a\ninit b\ndrain\nclosed 2\nclosed 1\nclosed 0\n"
-	    "fini b\nfini a\n");
+	    "fini b\nfini a\nafter run\n");
 	PL_CHECK_EQ_INT(reap(pid, 10000), 0);
 }
 
@@ -387,8 +395,8 @@ PL_TEST(test_uv_second_signal_stops_now)
 
 	hup_then_drain(pid, port, SIGINT);	/* on the libuv ops server too */
 	kill(pid, SIGTERM);
-	PL_CHECK_EQ_INT(read_steps(steps, sizeof(steps), "fini a\n", 10000), 1);
-	PL_CHECK_EQ_STR(steps, "init a\ninit b\nfini b\nfini a\n");
+	PL_CHECK_EQ_INT(read_steps(steps, sizeof(steps), "after run\n", 10000), 1);
+	PL_CHECK_EQ_STR(steps, "init a\ninit b\nfini b\nfini a\nafter run\n");
 	PL_CHECK_EQ_INT(reap(pid, 10000), 0);
 	/* the ops port is closed with the rest */
 	PL_CHECK_EQ_INT(get(port, "/healthz", body, sizeof(body)), -1);
@@ -400,8 +408,8 @@ PL_TEST(test_uv_init_failure_runs_fini_exits_1)
 	pid_t pid = spawn_uv(NULL, "100", 1);
 
 	/* fini undoes what init did, then the skeleton's own part */
-	PL_CHECK_EQ_INT(read_steps(steps, sizeof(steps), "fini a\n", 5000), 1);
-	PL_CHECK_EQ_STR(steps, "init a\nfini b\nfini a\n");
+	PL_CHECK_EQ_INT(read_steps(steps, sizeof(steps), "after run\n", 5000), 1);
+	PL_CHECK_EQ_STR(steps, "init a\nfini b\nfini a\nafter run\n");
 	PL_CHECK_EQ_INT(reap(pid, 5000), 1);
 	PL_CHECK_EQ_INT(access(port_file, F_OK), -1);	/* no port file: not started */
 }
