@@ -1,11 +1,11 @@
 /* index.c - the log -> index writer.
  *
- * A consumer is assigned every partition of parley.messages explicitly (no
- * group), from the offsets stored in search_offsets (the beginning when
- * none, or after --reindex). Instances split the work by team, not by
- * partition: instance i of N keeps the events of the teams with
- * hash(team) % N == i, so that a query, which is about one team, is
- * answered by one instance (docs/search.md "Scaling").
+ * Instance i of N owns the partitions p of parley.messages with
+ * p % N == i (message-svc's rule, proto/shard.h): a consumer is assigned
+ * exactly those explicitly (no group), from the offsets stored in its own
+ * search_offsets (the beginning when none, or after --reindex), and indexes
+ * every message event in them. A query therefore asks every instance and
+ * merges (gather.c; docs/search.md "Scaling").
  *
  * Events are appended as they arrive to the open batch: fourteen PostgreSQL
  * array literals, one per column of si_apply_batch. While a batch is being
@@ -33,7 +33,6 @@
 #include "query.h"
 #include "search.h"
 #include "settings.h"
-#include "shard.h"
 #include "utf8.h"
 
 #define SI_COLS 11		/* array columns after topic, parts, next */
@@ -58,7 +57,9 @@ static struct {
 	uint64_t t0;
 	int paused;
 	int stopping;
-	int *eof;
+	int32_t *parts;			/* the partitions this instance owns */
+	int nparts;
+	int *eof;			/* per partition of the topic */
 	int neof;
 	int caught_up;
 } ix;
@@ -151,17 +152,7 @@ si_index_add(struct si_batch *b, const Parley__Envelope *env)
 	}
 }
 
-/* si_index_owns - this instance's share of the teams: it indexes and
- * answers the teams whose shard hash modulo the instance count is its index */
-int
-si_index_owns(const char *team)
-{
-	if (si_conf.count <= 1)
-		return 1;
-	return (int64_t)(pl_shard_hash(team) % (uint32_t)si_conf.count) == si_conf.index;
-}
-
-/* si_index_wanted - an event this instance indexes */
+/* si_index_wanted - a message event (every one of an owned partition is indexed) */
 static int
 si_index_wanted(const Parley__Envelope *env)
 {
@@ -173,9 +164,7 @@ si_index_wanted(const Parley__Envelope *env)
 	    env->type > PARLEY__EVENT_TYPE__REACTION_REMOVED)
 		return 0;
 	m = env->message;
-	if (m->channel[0] == '\0' || m->ts[0] == '\0')
-		return 0;
-	return si_index_owns(m->team[0] ? m->team : env->team);
+	return m->channel[0] != '\0' && m->ts[0] != '\0';
 }
 
 static void si_index_flush(void);
@@ -301,29 +290,30 @@ si_index_msg(const struct pl_kafka_msg *km, void *arg)
 	si_index_flush();
 }
 
-/* si_index_eof - a partition reached its end: ready once all have */
+/* si_index_eof - an owned partition reached its end: ready once all have */
 static void
 si_index_eof(const char *topic, int32_t partition, int64_t offset, void *arg)
 {
 	if (partition < 0 || partition >= si.partitions || ix.eof[partition])
 		return;
 	ix.eof[partition] = 1;
-	if (++ix.neof == si.partitions && !ix.caught_up) {
+	if (++ix.neof == ix.nparts && !ix.caught_up) {
 		ix.caught_up = 1;
-		pl_log_info("SI-CAUGHT-UP", "partitions=%d", si.partitions);
+		pl_log_info("SI-CAUGHT-UP", "partitions=%d", ix.nparts);
 	}
 }
 
-/* si_index_offsets - stored positions (blocking: start-up) */
+/* si_index_offsets - stored positions of the owned partitions, offs[k] of
+ * ix.parts[k] (blocking: start-up) */
 static int
 si_index_offsets(int64_t *offs)
 {
 	PGconn *conn = PQconnectdb(si_conf.pg_dsn);
 	PGresult *res = NULL;
-	int i, rv = PL_EUNAVAIL;
+	int i, k, rv = PL_EUNAVAIL;
 
-	for (i = 0; i < si.partitions; i++)
-		offs[i] = PL_KAFKA_OFFSET_BEGINNING;
+	for (k = 0; k < ix.nparts; k++)
+		offs[k] = PL_KAFKA_OFFSET_BEGINNING;
 	if (PQstatus(conn) != CONNECTION_OK)
 		goto out;
 	res = PQexec(conn, "SELECT partition, next_offset FROM search_offsets"
@@ -333,8 +323,9 @@ si_index_offsets(int64_t *offs)
 	for (i = 0; i < PQntuples(res); i++) {
 		int p = atoi(PQgetvalue(res, i, 0));
 
-		if (p >= 0 && p < si.partitions)
-			offs[p] = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		for (k = 0; k < ix.nparts; k++)
+			if (ix.parts[k] == p)
+				offs[k] = strtoll(PQgetvalue(res, i, 1), NULL, 10);
 	}
 	rv = 0;
 out:
@@ -345,7 +336,7 @@ out:
 	return rv;
 }
 
-/* si_index_start - consumer on every partition from the stored offsets */
+/* si_index_start - consumer on the owned partitions from the stored offsets */
 int
 si_index_start(void)
 {
@@ -363,17 +354,27 @@ si_index_start(void)
 	if ((rv = pl_kafka_partition_count(ix.c, PL_TOPIC_MESSAGES, 10000)) <= 0)
 		return rv < 0 ? rv : PL_ENOTFOUND;
 	si.partitions = rv;
+	if (si_conf.count > si.partitions) {
+		pl_log_error("SI-COUNT-OVER-PARTITIONS", "search_count=%lld partitions=%d",
+		    (long long)si_conf.count, si.partitions);
+		return PL_EINVAL;
+	}
+	ix.parts = pl_calloc((size_t)si.partitions, sizeof(*ix.parts));
+	for (i = 0; i < si.partitions; i++)
+		if (i % si_conf.count == si_conf.index)
+			ix.parts[ix.nparts++] = i;
 	ix.eof = pl_calloc((size_t)si.partitions, sizeof(*ix.eof));
 	for (i = 0; i < 2; i++) {
 		ix.b[i].next = pl_calloc((size_t)si.partitions, sizeof(int64_t));
 		si_index_reset(&ix.b[i]);
 	}
-	offs = pl_calloc((size_t)si.partitions, sizeof(*offs));
+	offs = pl_calloc((size_t)ix.nparts, sizeof(*offs));
 	if ((rv = si_index_offsets(offs)) == 0)
-		rv = pl_kafka_consumer_assign(ix.c, PL_TOPIC_MESSAGES, NULL, offs,
-		    si.partitions, PL_KAFKA_OFFSET_BEGINNING);
-	for (i = 0; rv == 0 && i < si.partitions; i++)
-		pl_log_info("SI-INDEX-ASSIGN", "partition=%d offset=%lld", i, (long long)offs[i]);
+		rv = pl_kafka_consumer_assign(ix.c, PL_TOPIC_MESSAGES, ix.parts, offs,
+		    ix.nparts, PL_KAFKA_OFFSET_BEGINNING);
+	for (i = 0; rv == 0 && i < ix.nparts; i++)
+		pl_log_info("SI-INDEX-ASSIGN", "partition=%d offset=%lld", (int)ix.parts[i],
+		    (long long)offs[i]);
 	free(offs);
 	return rv;
 }
@@ -412,4 +413,6 @@ si_index_stop(void)
 		pl_free(&ix.b[i].created_us);
 	}
 	pl_free(&ix.eof);
+	pl_free(&ix.parts);
+	ix.nparts = 0;
 }

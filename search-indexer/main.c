@@ -10,8 +10,8 @@ static const struct pl_config_entry si_config[] = {
 	    "host=127.0.0.1 port=5433 dbname=parley_search user=postgres", &si_conf.pg_dsn,
 	    0, 0, "the index database (this instance's own)", 1 },
 	{ "search-index", "PARLEY_SEARCH_INDEX", PL_CONF_INT, "0", &si_conf.index, 0, 1023,
-	    "this instance's ordinal i (a StatefulSet's): it indexes and answers the"
-	    " teams with hash(team) % search-count == i", 0 },
+	    "this instance's ordinal i (a StatefulSet's): it indexes the partitions p"
+	    " of parley.messages with p % search-count == i", 0 },
 	{ "search-count", "PARLEY_SEARCH_COUNT", PL_CONF_INT, "1", &si_conf.count, 1, 1024,
 	    "number of search-indexer instances", 0 },
 	{ "rpc-url", "PARLEY_SEARCH_RPC_URL", PL_CONF_STR, NULL, &si_conf.rpc_url, 0, 0,

@@ -18,7 +18,7 @@ struct pl_message_clnt;
 struct si_conf {
 	char *pg_dsn;			/* the index database (this instance's own) */
 	int64_t index;			/* this instance's ordinal i of count */
-	int64_t count;			/* instances; team t is indexed by hash(t) % count */
+	int64_t count;			/* instances; partition p is indexed by p % count */
 	char *rpc_url;			/* empty: ipc under run-dir */
 	int64_t rpc_workers;
 	char *message_urls;		/* message-svc URL per shard (as the gateway's) */
@@ -73,8 +73,6 @@ int si_index_start(void);
 void si_index_stop(void);
 int si_index_ready(void);
 int64_t si_index_behind(void);
-/* si_index_owns - this instance indexes and answers team */
-int si_index_owns(const char *team);
 
 /* answer.c - search.messages over nng */
 struct pl_rpc_req;
