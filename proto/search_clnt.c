@@ -54,7 +54,7 @@ pl_search_clnt_start(struct pl_loop *l, const struct pl_search_clnt_conf *conf,
 	return 0;
 }
 
-/* pl_search_clnt_route - hash(team) % n, the indexer's own split (index.c) */
+/* pl_search_clnt_route - hash(team) % n: spreads the teams over the instances */
 int
 pl_search_clnt_route(const char *team, int n)
 {
@@ -70,6 +70,16 @@ pl_search_clnt_call(struct pl_search_clnt *c, const Parley__Request *req,
 
 	return pl_request_call(c->rpc[pl_search_clnt_route(team, c->n)], req,
 	    c->timeout_ms, done, arg);
+}
+
+/* pl_search_clnt_call_to - encode req and send it to instance i */
+int
+pl_search_clnt_call_to(struct pl_search_clnt *c, int i, const Parley__Request *req,
+    pl_search_done done, void *arg)
+{
+	if (i < 0 || i >= c->n)
+		return PL_EINVAL;
+	return pl_request_call(c->rpc[i], req, c->timeout_ms, done, arg);
 }
 
 int

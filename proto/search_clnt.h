@@ -1,9 +1,12 @@
 /* search_clnt.h - the client stub of search-indexer (like Postfix global/).
  *
  * One nng REQ client per search-indexer instance. Instance i of N indexes
- * and answers the teams with pl_shard_hash(team) % N == i, so a request goes
- * to its caller's team's instance (pl_search_clnt_route). The Reply's json
- * is Slack's search.messages object without "ok".
+ * the partitions p of parley.messages with p % N == i; any instance answers
+ * search.messages for any team (it asks every other instance for its part
+ * and merges, docs/search.md "Scaling"). The gateway spreads the queries by
+ * the caller's team (pl_search_clnt_call, pl_search_clnt_route); an
+ * instance asks one given peer with pl_search_clnt_call_to. The Reply's
+ * json is Slack's search.messages object without "ok".
  *
  * done runs once on the loop thread: rv 0 with the decoded reply (borrowed:
  * freed after done returns), or PL_ETIMEDOUT / PL_ECLOSED / PL_EPROTO with
@@ -28,9 +31,14 @@ typedef void (*pl_search_done)(int rv, Parley__Reply *reply, void *arg);
 
 int pl_search_clnt_start(struct pl_loop *l, const struct pl_search_clnt_conf *conf,
     struct pl_search_clnt **r);
-/* pl_search_clnt_route - the instance of a team among n */
+/* pl_search_clnt_route - the instance that answers a team's queries among n */
 int pl_search_clnt_route(const char *team, int n);
+/* pl_search_clnt_call - req to its caller's team's instance */
 int pl_search_clnt_call(struct pl_search_clnt *c, const Parley__Request *req,
+    pl_search_done done, void *arg);
+/* pl_search_clnt_call_to - req to instance i (0 .. instances-1; PL_EINVAL
+ * otherwise) */
+int pl_search_clnt_call_to(struct pl_search_clnt *c, int i, const Parley__Request *req,
     pl_search_done done, void *arg);
 int pl_search_clnt_instances(const struct pl_search_clnt *c);
 void pl_search_clnt_stop(struct pl_search_clnt **c);

@@ -1,6 +1,6 @@
 /* search_clnt_test.c - the search-indexer client stub: the URL list, routing
- * by team over real nng ipc servers (one per instance), the default
- * endpoint, and a timeout. */
+ * by team and to a given instance over real nng ipc servers (one per
+ * instance), the default endpoint, and a timeout. */
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +118,27 @@ PL_TEST(test_routes_by_team)
 	}
 	PL_CHECK(hits[0] > 0 && hits[1] > 0);
 	PL_CHECK_EQ_INT(pl_search_clnt_route("T001", 1), 0);
+	/* to a given instance, whatever the team; out of range refused */
+	for (i = 0; i < 2; i++) {
+		Parley__Request req;
+		Parley__Caller caller = PARLEY__CALLER__INIT;
+
+		memset(&res, 0, sizeof(res));
+		pl_request_init(&req, "search.partial");
+		caller.team = "T000";
+		req.caller = &caller;
+		PL_CHECK_EQ_INT(pl_search_clnt_call_to(c, i, &req, done, &res), 0);
+		if (i == 0) {
+			PL_CHECK_EQ_INT(pl_search_clnt_call_to(c, 2, &req, done, &res), PL_EINVAL);
+			PL_CHECK_EQ_INT(pl_search_clnt_call_to(c, -1, &req, done, &res), PL_EINVAL);
+		}
+		req.caller = NULL;
+		pl_request_fini(&req);
+		spin(base, &res.done);
+		PL_CHECK_EQ_INT(res.rv, 0);
+		snprintf(want, sizeof(want), "{\"i\":%d,\"team\":\"T000\"}", i);
+		PL_CHECK_EQ_STR(res.json, want);
+	}
 	pl_search_clnt_stop(&c);
 	for (i = 0; i < 2; i++)
 		pl_rpc_server_stop(&srv[i]);
