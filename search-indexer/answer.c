@@ -13,7 +13,9 @@
  *   4. narrow the readable channels by in: (a name that is not among them,
  *      existing or not, leaves nothing: no result and no error tells a
  *      private channel from a missing one), then run the capped count and
- *      the page on the index, both restricted to those channels;
+ *      the page on the index, both restricted to those channels - or, with
+ *      several instances, on every instance's index (gather.c: each holds
+ *      only its partitions), merged;
  *   5. the names of the page's users from the directory, and the reply.
  * SQL errors are logged and answered internal_error: their text never
  * reaches the caller. */
@@ -37,13 +39,6 @@
 #include "search.h"
 
 #define SI_COUNT_DEFAULT 20
-#define SI_COUNT_MAX 100
-#define SI_PAGE_MAX 100
-
-struct si_row {
-	char *channel, *ts, *user, *text;
-};
-
 struct si_call {
 	struct pl_rpc_req *rpc;
 	Parley__Request *req;
@@ -57,6 +52,7 @@ struct si_call {
 	char **user_ids;		/* from:/in:@ names resolved (heap) */
 	char **user_names;
 	int nusers;
+	struct si_query_scope s;	/* what 4. resolved (for gather.c) */
 	struct si_query_sql sql;
 	int64_t total;
 	struct si_row *rows;
@@ -278,41 +274,21 @@ si_answer_names_done(int rv, struct pg_result *res, void *arg)
 	si_answer_render(c);
 }
 
-/* si_answer_page_done - the window's size and the page's rows: copy them,
- * then the user names */
+/* si_answer_rows - the page's rows are in: their user names, then the reply */
 static void
-si_answer_page_done(int rv, struct pg_result *res, void *arg)
+si_answer_rows(struct si_call *c)
 {
-	struct si_call *c = arg;
 	const char **ids, *p[2];
 	struct pl_buf arr;
-	int i, n;
+	int i, rv;
 
-	if (rv != 0 || PQntuples(res) < 1 || PQnfields(res) != 6) {
-		pl_log_warn("SI-QUERY-FAIL", "err=%s", pl_err_str(rv ? rv : PL_EPROTO));
-		si_answer_reply(c, "internal_error", NULL);
-		return;
-	}
-	n = PQntuples(res);
-	c->total = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
-	c->rows = pl_calloc((size_t)n + 1, sizeof(*c->rows));
-	ids = pl_calloc((size_t)n + 1, sizeof(*ids));
-	for (i = 0; i < n; i++) {
-		struct si_row *r = &c->rows[c->nrows];
-
-		if (PQgetisnull(res, i, 0))
-			continue;	/* the empty page's one row */
-		r->channel = pl_strdup(PQgetvalue(res, i, 0));
-		r->ts = pl_strdup(PQgetvalue(res, i, 1));
-		r->user = pl_strdup(PQgetvalue(res, i, 2));
-		r->text = pl_strdup(PQgetvalue(res, i, 3));
-		ids[c->nrows++] = r->user;
-	}
 	if (c->nrows == 0) {
-		free(ids);
 		si_answer_render(c);
 		return;
 	}
+	ids = pl_calloc((size_t)c->nrows + 1, sizeof(*ids));
+	for (i = 0; i < c->nrows; i++)
+		ids[i] = c->rows[i].user;
 	pl_buf_init(&arr);
 	si_query_array(&arr, ids, c->nrows);
 	free(ids);
@@ -323,6 +299,54 @@ si_answer_page_done(int rv, struct pg_result *res, void *arg)
 	pl_buf_fini(&arr);
 	if (rv != 0)
 		si_answer_names_done(rv, NULL, c);
+}
+
+/* si_answer_page_done - the window's size and the page's rows: copy them,
+ * then the user names */
+static void
+si_answer_page_done(int rv, struct pg_result *res, void *arg)
+{
+	struct si_call *c = arg;
+	int i, n;
+
+	if (rv != 0 || PQntuples(res) < 1 || PQnfields(res) != 6) {
+		pl_log_warn("SI-QUERY-FAIL", "err=%s", pl_err_str(rv ? rv : PL_EPROTO));
+		si_answer_reply(c, "internal_error", NULL);
+		return;
+	}
+	n = PQntuples(res);
+	c->total = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+	c->rows = pl_calloc((size_t)n + 1, sizeof(*c->rows));
+	for (i = 0; i < n; i++) {
+		struct si_row *r = &c->rows[c->nrows];
+
+		if (PQgetisnull(res, i, 0))
+			continue;	/* the empty page's one row */
+		r->channel = pl_strdup(PQgetvalue(res, i, 0));
+		r->ts = pl_strdup(PQgetvalue(res, i, 1));
+		r->user = pl_strdup(PQgetvalue(res, i, 2));
+		r->text = pl_strdup(PQgetvalue(res, i, 3));
+		c->nrows++;
+	}
+	si_answer_rows(c);
+}
+
+/* si_answer_gathered - every instance answered (or one failed: the whole
+ * query fails with its code) */
+static void
+si_answer_gathered(const char *error, struct si_row *rows, int nrows, int64_t total,
+    void *arg)
+{
+	struct si_call *c = arg;
+
+	if (error != NULL) {
+		si_answer_reply(c, error, NULL);
+		return;
+	}
+	c->rows = rows;
+	c->nrows = nrows;
+	c->total = total;
+	si_answer_rows(c);
 }
 
 /* si_answer_empty - a query nothing can match: answer without the index */
@@ -356,7 +380,7 @@ si_answer_pg(void)
 static void
 si_answer_run(struct si_call *c)
 {
-	struct si_query_scope s;
+	struct si_query_scope *s;
 	const cJSON *e;
 	int i, n = cJSON_GetArraySize(c->scope), narrow = c->q.nin_chan + c->q.nin_user > 0;
 	int rv;
@@ -399,23 +423,27 @@ si_answer_run(struct si_call *c)
 		si_answer_empty(c);
 		return;
 	}
-	memset(&s, 0, sizeof(s));
-	s.team = c->team;
-	s.user = c->user;
-	s.chans = c->chans;
-	s.nchans = c->nchans;
-	s.from_ids = c->ids;
-	s.nfrom_ids = c->nids;
-	s.from_given = c->q.nfrom > 0;
-	s.dms = c->dms;
-	s.ndms = c->ndms;
-	s.sort_score = c->sort_score;
-	s.asc = c->asc;
-	s.highlight = c->highlight;
-	s.limit = c->count;
-	s.offset = (c->page - 1) * c->count;
-	s.window = s.offset + s.limit + (int)si_conf.count_cap;
-	si_query_sql(&c->q, &s, &c->sql);
+	s = &c->s;
+	s->team = c->team;
+	s->user = c->user;
+	s->chans = c->chans;
+	s->nchans = c->nchans;
+	s->from_ids = c->ids;
+	s->nfrom_ids = c->nids;
+	s->from_given = c->q.nfrom > 0;
+	s->dms = c->dms;
+	s->ndms = c->ndms;
+	s->sort_score = c->sort_score;
+	s->asc = c->asc;
+	s->highlight = c->highlight;
+	s->limit = c->count;
+	s->offset = (c->page - 1) * c->count;
+	s->window = s->offset + s->limit + (int)si_conf.count_cap;
+	if (si_conf.count > 1) {
+		si_gather_run(c->query, &c->q, s, si_answer_gathered, c);
+		return;
+	}
+	si_query_sql(&c->q, s, &c->sql);
 	rv = pl_pg_query(si_answer_pg(), c->sql.sql, c->sql.nparams,
 	    (const char *const *)c->sql.params, si_answer_page_done, c);
 	if (rv != 0)
@@ -544,7 +572,6 @@ si_answer_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *arg
 	Parley__Request *req;
 	const char *err = NULL;
 
-	pl_metrics_inc(si_m.queries);
 	if ((req = parley__request__unpack(NULL, len, data)) == NULL) {
 		Parley__Reply r = PARLEY__REPLY__INIT;
 		uint8_t buf[64];
@@ -554,6 +581,12 @@ si_answer_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *arg
 		pl_rpc_reply(rpc, buf, parley__reply__pack(&r, buf));
 		return;
 	}
+	if (req->method != NULL && (strcmp(req->method, "search.partial") == 0 ||
+	    strcmp(req->method, "search.rows") == 0)) {
+		si_gather_handle(rpc, req);
+		return;
+	}
+	pl_metrics_inc(si_m.queries);
 	c = pl_calloc(1, sizeof(*c));
 	c->rpc = rpc;
 	c->req = req;

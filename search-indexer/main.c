@@ -40,6 +40,14 @@ static const struct pl_config_entry si_config[] = {
 	{ "query-timeout-ms", "PARLEY_SEARCH_QUERY_TIMEOUT_MS", PL_CONF_INT, "5000",
 	    &si_conf.query_timeout_ms, 10, 600000, "statement_timeout of a query (then"
 	    " internal_error)", 0 },
+	{ "search-urls", "PARLEY_SEARCH_URLS", PL_CONF_STR, "", &si_conf.search_urls, 0, 0,
+	    "every instance's RPC URL in ordinal order, comma-separated, when"
+	    " search-count > 1: a query asks each for its part (default"
+	    " ipc://<run-dir>/search-<i>.ipc)", 0 },
+	{ "peer-timeout-ms", "PARLEY_SEARCH_PEER_TIMEOUT_MS", PL_CONF_INT, "2000",
+	    &si_conf.peer_timeout_ms, 10, 600000, "an instance's answer to each of a"
+	    " query's two rounds (its part, its rows): then the query fails with"
+	    " service_unavailable", 0 },
 	PL_CONFIG_END
 };
 

@@ -429,3 +429,80 @@ si_query_sql_fini(struct si_query_sql *r)
 	pl_free(&r->sql);
 	r->nparams = 0;
 }
+
+/* si_query_scored - by score only when asked and there are words (see query.h) */
+int
+si_query_scored(const struct si_query *q, int sort_score)
+{
+	return sort_score && q->nterms > 0;
+}
+
+/* si_query_sql_keys - one part's sort keys and total (see query.h) */
+void
+si_query_sql_keys(const struct si_query *q, const struct si_query_scope *s,
+    struct si_query_sql *r)
+{
+	struct pl_buf tsq, w, sql;
+	const char *dir = s->asc ? "ASC" : "DESC";
+	int win, lim;
+	char v[24];
+
+	memset(r, 0, sizeof(*r));
+	pl_buf_init(&tsq);
+	pl_buf_init(&w);
+	pl_buf_init(&sql);
+	si_query_tsquery(q, r, &tsq);
+	si_query_where(q, s, r, &w, tsq.len > 0);
+	snprintf(v, sizeof(v), "%d", s->window);
+	win = si_query_param(r, v);
+	snprintf(v, sizeof(v), "%d", s->limit);
+	lim = si_query_param(r, v);
+	if (si_query_scored(q, s->sort_score))
+		pl_buf_printf(&sql, "WITH q AS NOT MATERIALIZED (SELECT %s AS q), hits AS"
+		    " MATERIALIZED (SELECT m.channel_id, m.ts, m.ts_us, ts_rank(m.tsv, q.q) AS r"
+		    " FROM search_messages m, q%s ORDER BY m.ts_us DESC, m.channel_id DESC"
+		    " LIMIT $%d::int) SELECT h.channel_id, h.ts, h.ts_us, h.r::text, c.n"
+		    " FROM (SELECT count(*) AS n FROM hits) c LEFT JOIN hits h ON true",
+		    tsq.data, w.data, win);
+	else
+		pl_buf_printf(&sql, "WITH q AS NOT MATERIALIZED (SELECT %s AS q) SELECT"
+		    " h.channel_id, h.ts, h.ts_us, NULL::text, c.n FROM q, (SELECT count(*) AS n"
+		    " FROM (SELECT 1 FROM search_messages m, q%s LIMIT $%d::int) x) c LEFT JOIN"
+		    " LATERAL (SELECT m.channel_id, m.ts, m.ts_us FROM search_messages m, q%s"
+		    " ORDER BY m.ts_us %s, m.channel_id %s LIMIT $%d::int) h ON true",
+		    tsq.len > 0 ? tsq.data : "NULL::tsquery", w.data, win, w.data, dir, dir, lim);
+	r->sql = pl_buf_steal(&sql, NULL);
+	pl_buf_fini(&tsq);
+	pl_buf_fini(&w);
+}
+
+/* si_query_sql_rows - the page's rows by (channel, ts) (see query.h) */
+void
+si_query_sql_rows(const struct si_query *q, const char *team,
+    const char *const *chans, const char *const *tss, int n, int highlight,
+    struct si_query_sql *r)
+{
+	struct pl_buf tsq, sql;
+	int t, c, k, hl = 0;
+
+	memset(r, 0, sizeof(*r));
+	pl_buf_init(&tsq);
+	pl_buf_init(&sql);
+	si_query_tsquery(q, r, &tsq);
+	t = si_query_param(r, team);
+	c = si_query_param_array(r, chans, n);
+	k = si_query_param_array(r, tss, n);
+	if (highlight && tsq.len > 0)
+		hl = si_query_param(r, SI_HL_OPTS);
+	pl_buf_printf(&sql, "WITH q AS NOT MATERIALIZED (SELECT %s AS q) SELECT m.channel_id,"
+	    " m.ts, m.user_id, ", tsq.len > 0 ? tsq.data : "NULL::tsquery");
+	if (hl)
+		pl_buf_printf(&sql, "ts_headline('simple', m.text, q.q, $%d)", hl);
+	else
+		pl_buf_puts(&sql, "m.text");
+	pl_buf_printf(&sql, " FROM q, unnest($%d::text[], $%d::text[]) AS k(c, t),"
+	    " search_messages m WHERE m.team_id = $%d AND m.channel_id = k.c AND m.ts = k.t"
+	    " AND NOT m.deleted", c, k, t);
+	r->sql = pl_buf_steal(&sql, NULL);
+	pl_buf_fini(&tsq);
+}

@@ -101,6 +101,30 @@ void si_query_sql(const struct si_query *q, const struct si_query_scope *s,
     struct si_query_sql *r);
 void si_query_sql_fini(struct si_query_sql *r);
 
+/* si_query_scored - the order a query is ranked in: by score only when score
+ * is asked and it has words (modifiers only: by time) */
+int si_query_scored(const struct si_query *q, int sort_score);
+
+/* For a query answered by several instances (gather.c), two statements on
+ * each instance's index instead of si_query_sql's one:
+ *
+ * si_query_sql_keys - the sort keys of this index's part: rows channel_id,
+ * ts, ts_us, rank (ts_rank as text; NULL by time), and the window's size (the
+ * part's total) - at least one row, the others NULL when nothing matches. By
+ * time: the first `limit` matches in the asked order (offset is ignored:
+ * the merge pages). By score: every match of the window, the newest
+ * `window` (ORDER BY ts_us DESC, channel_id DESC, exactly si_query_sql's
+ * window), with its rank: the merge takes the newest `window` of all the
+ * parts and ranks them, as si_query_sql does on one index.
+ * si_query_sql_rows - the rows the merge put on the page: channel_id, ts,
+ * user_id, text (highlighted as si_query_sql does) of the given (channel,
+ * ts) pairs of team; deleted ones are left out. */
+void si_query_sql_keys(const struct si_query *q, const struct si_query_scope *s,
+    struct si_query_sql *r);
+void si_query_sql_rows(const struct si_query *q, const char *team,
+    const char *const *chans, const char *const *tss, int n, int highlight,
+    struct si_query_sql *r);
+
 /* si_query_array - append strs as a PostgreSQL text array literal */
 struct pl_buf;
 void si_query_array(struct pl_buf *b, const char *const *strs, int n);

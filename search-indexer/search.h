@@ -1,8 +1,10 @@
 /* search.h - search-indexer's private header: settings, shared state and
  * the modules (one line each; query.h is the language's own contract).
  *
- * index.c writes parley.messages into the index; answer.c answers
- * search.messages; schema.c owns the tables; svc.c wires them up. */
+ * index.c writes this instance's partitions of parley.messages into the
+ * index; answer.c answers search.messages; gather.c asks every instance
+ * for its part and merges when there are several; schema.c owns the
+ * tables; svc.c wires them up. */
 #ifndef SI_SEARCH_H
 #define SI_SEARCH_H
 #include <stdint.h>
@@ -12,8 +14,16 @@ struct pl_loop;
 struct pl_pg;
 struct pl_metric;
 struct pl_message_clnt;
+struct pl_search_clnt;
+struct Parley__Request;
+struct si_query;
+struct si_query_scope;
 
 #define SI_QUERY_CONNS_MAX 16
+#define SI_INSTANCES_MAX 1024
+/* Slack's count and page bounds: a page ends at most at 100 * 100 */
+#define SI_COUNT_MAX 100
+#define SI_PAGE_MAX 100
 
 struct si_conf {
 	char *pg_dsn;			/* the index database (this instance's own) */
@@ -30,6 +40,8 @@ struct si_conf {
 	int64_t count_cap;
 	int64_t query_conns;		/* connections for queries (not the writer's) */
 	int64_t query_timeout_ms;	/* statement_timeout of those */
+	char *search_urls;		/* every instance's RPC URL, in ordinal order */
+	int64_t peer_timeout_ms;	/* an instance's part of a query, at most */
 };
 extern struct si_conf si_conf;
 
@@ -44,6 +56,7 @@ struct si_metrics {
 	struct pl_metric *err_query;	/* queries answered internal_error */
 	struct pl_metric *err_client;	/* queries refused: bad input */
 	struct pl_metric *bad_input;	/* undecodable requests or log records */
+	struct pl_metric *partials;	/* parts of queries answered for a coordinator */
 };
 extern struct si_metrics si_m;
 
@@ -54,6 +67,8 @@ struct si_state {
 	int nqpg;
 	struct pl_pg *dir;		/* the directory (user names) */
 	struct pl_message_clnt *msg;	/* readable channels, at query time */
+	struct pl_search_clnt *peers;	/* every instance (count > 1) */
+	struct pl_metric *peer_err[SI_INSTANCES_MAX];	/* per instance: failed parts */
 	char *brokers;
 	int partitions;
 };
@@ -74,10 +89,26 @@ void si_index_stop(void);
 int si_index_ready(void);
 int64_t si_index_behind(void);
 
-/* answer.c - search.messages over nng */
+/* a row of the page */
+struct si_row {
+	char *channel, *ts, *user, *text;
+};
+
+/* answer.c - search.messages over nng (and the internal methods to gather.c) */
 struct pl_rpc_req;
 void si_answer_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *arg);
 /* si_answer_pg - the least busy query connection (connected ones first) */
 struct pl_pg *si_answer_pg(void);
+
+/* gather.c - a query over every instance, merged exactly. done gets an error
+ * code (the whole query fails, never a partial result), or the page's rows
+ * (heap, the caller's) and the total. text, q and s stay valid until done. */
+typedef void (*si_gather_done)(const char *error, struct si_row *rows, int nrows,
+    int64_t total, void *arg);
+void si_gather_run(const char *text, const struct si_query *q,
+    const struct si_query_scope *s, si_gather_done done, void *arg);
+/* si_gather_handle - search.partial / search.rows (internal) from a
+ * coordinator; takes req */
+void si_gather_handle(struct pl_rpc_req *rpc, struct Parley__Request *req);
 
 #endif

@@ -17,6 +17,7 @@
 #include "pg.h"
 #include "rpc.h"
 #include "search.h"
+#include "search_clnt.h"
 #include "settings.h"
 
 #define SI_PG_MAX_QUEUE 10000
@@ -102,6 +103,50 @@ si_svc_metrics(void)
 	    "undecodable requests or log records", NULL);
 	pl_metrics_gauge_fn("parley_search_index_behind", "log events not yet in the index",
 	    NULL, si_svc_behind, NULL);
+	si_m.partials = pl_metrics_counter("parley_search_partials_total",
+	    "parts of queries answered for another instance (search.partial, search.rows)",
+	    NULL);
+}
+
+/* si_svc_peers_start - with several instances, a client of every one (this
+ * one's URL included, never called) and a failure counter per peer */
+static int
+si_svc_peers_start(void)
+{
+	struct pl_search_clnt_conf sc = { 0 };
+	struct pl_buf urls, lab;
+	int i, rv;
+
+	if (si_conf.count <= 1)
+		return 0;
+	pl_buf_init(&urls);
+	pl_buf_init(&lab);
+	if (si_conf.search_urls != NULL && si_conf.search_urls[0] != '\0')
+		pl_buf_puts(&urls, si_conf.search_urls);
+	else
+		for (i = 0; i < si_conf.count; i++)
+			pl_buf_printf(&urls, "%sipc://%s/search-%d.ipc", i ? "," : "",
+			    pl_settings.run_dir, i);
+	for (i = 0; i < si_conf.count; i++) {
+		pl_buf_reset(&lab);
+		pl_buf_printf(&lab, "instance=\"%d\"", i);
+		if (i != si_conf.index)
+			si.peer_err[i] = pl_metrics_counter("parley_search_peer_errors_total",
+			    "an instance's part of a query that failed or missed the deadline"
+			    " (the query failed)", lab.data);
+	}
+	sc.run_dir = pl_settings.run_dir;
+	sc.urls = urls.data;
+	sc.timeout_ms = (int)si_conf.peer_timeout_ms;
+	rv = pl_search_clnt_start(si.loop, &sc, &si.peers);
+	if (rv == 0 && pl_search_clnt_instances(si.peers) != si_conf.count) {
+		pl_log_error("SI-URLS-BAD", "urls=%d search_count=%lld",
+		    pl_search_clnt_instances(si.peers), (long long)si_conf.count);
+		rv = PL_EINVAL;
+	}
+	pl_buf_fini(&urls);
+	pl_buf_fini(&lab);
+	return rv;
 }
 
 /* si_svc_schema - the tables, retrying while PostgreSQL starts */
@@ -141,7 +186,7 @@ si_svc_init(struct event_base *base, struct pl_loop *loop)
 	int rv;
 
 	si.loop = loop;
-	if (si_conf.index >= si_conf.count)
+	if (si_conf.index >= si_conf.count || si_conf.count > SI_INSTANCES_MAX)
 		pl_fatal("SI-CONF-BAD", "search_index=%lld search_count=%lld",
 		    (long long)si_conf.index, (long long)si_conf.count);
 	pl_ops_add_check("deps", si_svc_check, NULL);
@@ -157,7 +202,8 @@ si_svc_init(struct event_base *base, struct pl_loop *loop)
 	    (rv = pl_pg_start(loop, pl_settings.pg_directory_dsn, SI_PG_MAX_QUEUE,
 	    &si.dir)) != 0 ||
 	    (rv = si_index_start()) != 0 ||
-	    (rv = si_svc_msg_start()) != 0)
+	    (rv = si_svc_msg_start()) != 0 ||
+	    (rv = si_svc_peers_start()) != 0)
 		return rv;
 	if (si_conf.count > 1)
 		snprintf(fmt, sizeof(fmt), "ipc://%%s/search-%lld.ipc", (long long)si_conf.index);
@@ -187,6 +233,8 @@ si_svc_fini(void)
 {
 	if (si_rpc != NULL)
 		pl_rpc_server_stop(&si_rpc);
+	if (si.peers != NULL)
+		pl_search_clnt_stop(&si.peers);
 	if (si.msg != NULL)
 		pl_message_clnt_stop(&si.msg);
 	si_index_stop();
