@@ -455,8 +455,6 @@ si_query_sql_keys(const struct si_query *q, const struct si_query_scope *s,
 	si_query_where(q, s, r, &w, tsq.len > 0);
 	snprintf(v, sizeof(v), "%d", s->window);
 	win = si_query_param(r, v);
-	snprintf(v, sizeof(v), "%d", s->limit);
-	lim = si_query_param(r, v);
 	if (si_query_scored(q, s->sort_score))
 		pl_buf_printf(&sql, "WITH q AS NOT MATERIALIZED (SELECT %s AS q), hits AS"
 		    " MATERIALIZED (SELECT m.channel_id, m.ts, m.ts_us, ts_rank(m.tsv, q.q) AS r"
@@ -464,13 +462,16 @@ si_query_sql_keys(const struct si_query *q, const struct si_query_scope *s,
 		    " LIMIT $%d::int) SELECT h.channel_id, h.ts, h.ts_us, h.r::text, c.n"
 		    " FROM (SELECT count(*) AS n FROM hits) c LEFT JOIN hits h ON true",
 		    tsq.data, w.data, win);
-	else
+	else {
+		snprintf(v, sizeof(v), "%d", s->limit);
+		lim = si_query_param(r, v);
 		pl_buf_printf(&sql, "WITH q AS NOT MATERIALIZED (SELECT %s AS q) SELECT"
 		    " h.channel_id, h.ts, h.ts_us, NULL::text, c.n FROM q, (SELECT count(*) AS n"
 		    " FROM (SELECT 1 FROM search_messages m, q%s LIMIT $%d::int) x) c LEFT JOIN"
 		    " LATERAL (SELECT m.channel_id, m.ts, m.ts_us FROM search_messages m, q%s"
 		    " ORDER BY m.ts_us %s, m.channel_id %s LIMIT $%d::int) h ON true",
 		    tsq.len > 0 ? tsq.data : "NULL::tsquery", w.data, win, w.data, dir, dir, lim);
+	}
 	r->sql = pl_buf_steal(&sql, NULL);
 	pl_buf_fini(&tsq);
 	pl_buf_fini(&w);

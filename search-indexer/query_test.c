@@ -232,6 +232,56 @@ PL_TEST(test_sql_parameters)
 	si_query_fini(&q);
 }
 
+/* the statements of a query over several instances: parameters only, the
+ * window and order of si_query_sql's */
+PL_TEST(test_sql_keys_and_rows)
+{
+	const char *chans[] = { "C1", "C2" }, *tss[] = { "1.000001", "2.000002" };
+	struct si_query_scope s = { .team = "T1", .user = "U1", .chans = chans, .nchans = 2,
+	    .sort_score = 1, .limit = 40, .window = 1050 };
+	struct si_query q;
+	struct si_query_sql r;
+	int i;
+
+	PL_CHECK(parse("robert'); \"drop table\" -students has::x:", &q) == NULL);
+	PL_CHECK(si_query_scored(&q, 1) && !si_query_scored(&q, 0));
+	si_query_sql_keys(&q, &s, &r);
+	PL_CHECK(strstr(r.sql, "robert") == NULL && strstr(r.sql, "drop") == NULL);
+	PL_CHECK(strstr(r.sql, "ts_rank(m.tsv, q.q)") != NULL);
+	PL_CHECK(strstr(r.sql, "ORDER BY m.ts_us DESC, m.channel_id DESC LIMIT") != NULL);
+	PL_CHECK_EQ_INT(max_param(r.sql), r.nparams);
+	PL_CHECK_EQ_STR(r.params[r.nparams - 1], "1050");
+	si_query_sql_fini(&r);
+	s.sort_score = 0;
+	s.asc = 1;
+	si_query_sql_keys(&q, &s, &r);
+	PL_CHECK(strstr(r.sql, "ts_rank") == NULL);
+	PL_CHECK(strstr(r.sql, "ORDER BY m.ts_us ASC, m.channel_id ASC") != NULL);
+	PL_CHECK_EQ_STR(r.params[r.nparams - 1], "40");
+	PL_CHECK_EQ_INT(max_param(r.sql), r.nparams);
+	si_query_sql_fini(&r);
+	si_query_sql_rows(&q, "T1", chans, tss, 2, 1, &r);
+	PL_CHECK(strstr(r.sql, "robert") == NULL && strstr(r.sql, "ts_headline") != NULL);
+	PL_CHECK_EQ_INT(max_param(r.sql), r.nparams);
+	for (i = 1; i <= r.nparams; i++) {
+		char n[16];
+
+		snprintf(n, sizeof(n), "$%d", i);
+		PL_CHECK(strstr(r.sql, n) != NULL);
+	}
+	PL_CHECK_EQ_STR(r.params[r.nparams - 2], "{\"1.000001\",\"2.000002\"}");
+	si_query_sql_fini(&r);
+	si_query_fini(&q);
+	/* modifiers only: by time, no highlight */
+	PL_CHECK(parse("in:#general", &q) == NULL);
+	PL_CHECK(!si_query_scored(&q, 1));
+	si_query_sql_rows(&q, "T1", chans, tss, 2, 1, &r);
+	PL_CHECK(strstr(r.sql, "NULL::tsquery") != NULL && strstr(r.sql, "ts_headline") == NULL);
+	PL_CHECK_EQ_INT(max_param(r.sql), r.nparams);
+	si_query_sql_fini(&r);
+	si_query_fini(&q);
+}
+
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_words_phrases_exclusions),
 	PL_TEST_CASE(test_modifiers),
@@ -239,5 +289,6 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_limits_and_bad_input),
 	PL_TEST_CASE(test_array_literal),
 	PL_TEST_CASE(test_sql_parameters),
+	PL_TEST_CASE(test_sql_keys_and_rows),
 };
 PL_TEST_MAIN(tests)
