@@ -16,9 +16,10 @@
 #                                 shard 0..PARLEY_SHARD_COUNT-1 with "{i}"
 #                                 replaced by the index, e.g.
 #                                 tcp://message-svc-{i}.message-svc:7100
-#   PARLEY_SEARCH_URL_TEMPLATE    gateway, when PARLEY_SEARCH_URLS is unset:
-#                                 the same per search-indexer instance
-#                                 0..PARLEY_SEARCH_COUNT-1
+#   PARLEY_SEARCH_URL_TEMPLATE    gateway and search-indexer (which asks
+#                                 its peers), when PARLEY_SEARCH_URLS is
+#                                 unset: the same per search-indexer
+#                                 instance 0..PARLEY_SEARCH_COUNT-1
 set -eu
 
 daemon=${1:-}
@@ -81,7 +82,8 @@ if [ -z "${PARLEY_MESSAGE_URLS:-}" ] && [ -n "${PARLEY_MESSAGE_URL_TEMPLATE:-}" 
 	PARLEY_MESSAGE_URLS=$(url_list "$PARLEY_MESSAGE_URL_TEMPLATE" "${PARLEY_SHARD_COUNT:-1}")
 	export PARLEY_MESSAGE_URLS
 fi
-if [ "$daemon" = gateway ] && [ -z "${PARLEY_SEARCH_URLS:-}" ] &&
+if { [ "$daemon" = gateway ] || [ "$daemon" = search-indexer ]; } &&
+	[ -z "${PARLEY_SEARCH_URLS:-}" ] &&
 	[ -n "${PARLEY_SEARCH_URL_TEMPLATE:-}" ]; then
 	PARLEY_SEARCH_URLS=$(url_list "$PARLEY_SEARCH_URL_TEMPLATE" "${PARLEY_SEARCH_COUNT:-1}")
 	export PARLEY_SEARCH_URLS

@@ -130,10 +130,11 @@ entrypoint_behaviour() {
 	want="shard=3 search= dsn=host=pg dbname=parley_shard_3 urls= search_urls= args=-x"
 	[ "$got" = "$want" ] || { echo "got:  $got"; echo "want: $want"; return 1; }
 	got=$(env -i PATH="$PATH" PARLEY_SHARD_FROM_HOSTNAME=1 PARLEY_POD_NAME=search-indexer-1 \
-		PARLEY_PG_DSN_DIR="$tmp/ep/sec" PARLEY_SHARD_COUNT=2 \
+		PARLEY_PG_DSN_DIR="$tmp/ep/sec" PARLEY_SHARD_COUNT=2 PARLEY_SEARCH_COUNT=2 \
 		PARLEY_MESSAGE_URL_TEMPLATE='tcp://message-svc-{i}.message-svc:7100' \
+		PARLEY_SEARCH_URL_TEMPLATE='tcp://search-indexer-{i}.search-indexer:7300' \
 		sh "$tmp/ep/ep.sh" search-indexer)
-	want="shard= search=1 dsn=host=pg dbname=parley_search_1 urls=tcp://message-svc-0.message-svc:7100,tcp://message-svc-1.message-svc:7100 search_urls= args="
+	want="shard= search=1 dsn=host=pg dbname=parley_search_1 urls=tcp://message-svc-0.message-svc:7100,tcp://message-svc-1.message-svc:7100 search_urls=tcp://search-indexer-0.search-indexer:7300,tcp://search-indexer-1.search-indexer:7300 args="
 	[ "$got" = "$want" ] || { echo "got:  $got"; echo "want: $want"; return 1; }
 	got=$(env -i PATH="$PATH" PARLEY_SHARD_COUNT=3 PARLEY_SEARCH_COUNT=2 \
 		PARLEY_MESSAGE_URL_TEMPLATE='tcp://message-svc-{i}.message-svc:7100' \
@@ -318,7 +319,7 @@ gw = by[("Deployment", "gateway")]["spec"]["template"]["spec"]
 assert gw["containers"][0]["lifecycle"]["preStop"], "gateway preStop"
 assert gw["terminationGracePeriodSeconds"] >= 20, "grace period"
 for k in [("HorizontalPodAutoscaler", "gateway"), ("PodDisruptionBudget", "gateway"),
-          ("NetworkPolicy", "default-deny-ingress")]:
+          ("NetworkPolicy", "default-deny-ingress"), ("NetworkPolicy", "search-indexer-peers")]:
     assert k in by, k
 print("ok")
 '
