@@ -89,9 +89,9 @@ si_answer_free(struct si_call *c)
 	free(c);
 }
 
-/* si_answer_reply - send ok (with json) or an error code; free the call */
-static void
-si_answer_reply(struct si_call *c, const char *error, const char *json)
+/* si_answer_send - a Reply: ok with json, or an error code */
+void
+si_answer_send(struct pl_rpc_req *rpc, const char *error, const char *json)
 {
 	Parley__Reply r = PARLEY__REPLY__INIT;
 	size_t len;
@@ -103,9 +103,17 @@ si_answer_reply(struct si_call *c, const char *error, const char *json)
 	len = parley__reply__get_packed_size(&r);
 	buf = pl_malloc(len ? len : 1);
 	parley__reply__pack(&r, buf);
-	pl_rpc_reply(c->rpc, buf, len);
+	pl_rpc_reply(rpc, buf, len);
 	free(buf);
-	if (error != NULL && strcmp(error, "internal_error") == 0)
+}
+
+/* si_answer_reply - send ok (with json) or an error code; free the call */
+static void
+si_answer_reply(struct si_call *c, const char *error, const char *json)
+{
+	si_answer_send(c->rpc, error, json);
+	if (error != NULL && (strcmp(error, "internal_error") == 0 ||
+	    strcmp(error, "service_unavailable") == 0))
 		pl_metrics_inc(si_m.err_query);
 	else if (error != NULL)
 		pl_metrics_inc(si_m.err_client);
@@ -274,13 +282,36 @@ si_answer_names_done(int rv, struct pg_result *res, void *arg)
 	si_answer_render(c);
 }
 
+/* si_answer_dir_users - ids and names of the caller's team's users whose
+ * column ("id" or "name") is one of vals, from the directory, to done */
+static void
+si_answer_dir_users(struct si_call *c, const char *column, const char *const *vals,
+    int n, pl_pg_fn done)
+{
+	const char *p[2];
+	struct pl_buf arr, sql;
+	int rv;
+
+	pl_buf_init(&arr);
+	pl_buf_init(&sql);
+	si_query_array(&arr, vals, n);
+	pl_buf_printf(&sql, "SELECT id, name FROM users WHERE team_id = $1"
+	    " AND %s = ANY ($2::text[])", column);
+	p[0] = c->team;
+	p[1] = arr.data;
+	rv = pl_pg_query(si.dir, sql.data, 2, p, done, c);
+	pl_buf_fini(&arr);
+	pl_buf_fini(&sql);
+	if (rv != 0)
+		done(rv, NULL, c);
+}
+
 /* si_answer_rows - the page's rows are in: their user names, then the reply */
 static void
 si_answer_rows(struct si_call *c)
 {
-	const char **ids, *p[2];
-	struct pl_buf arr;
-	int i, rv;
+	const char **ids;
+	int i;
 
 	if (c->nrows == 0) {
 		si_answer_render(c);
@@ -289,16 +320,8 @@ si_answer_rows(struct si_call *c)
 	ids = pl_calloc((size_t)c->nrows + 1, sizeof(*ids));
 	for (i = 0; i < c->nrows; i++)
 		ids[i] = c->rows[i].user;
-	pl_buf_init(&arr);
-	si_query_array(&arr, ids, c->nrows);
+	si_answer_dir_users(c, "id", ids, c->nrows, si_answer_names_done);
 	free(ids);
-	p[0] = c->team;
-	p[1] = arr.data;
-	rv = pl_pg_query(si.dir, "SELECT id, name FROM users WHERE team_id = $1"
-	    " AND id = ANY ($2::text[])", 2, p, si_answer_names_done, c);
-	pl_buf_fini(&arr);
-	if (rv != 0)
-		si_answer_names_done(rv, NULL, c);
 }
 
 /* si_answer_page_done - the window's size and the page's rows: copy them,
@@ -476,9 +499,8 @@ si_answer_users_done(int rv, struct pg_result *res, void *arg)
 static void
 si_answer_users(struct si_call *c)
 {
-	const char *names[2 * SI_QUERY_MAX_MODS], *p[2];
-	struct pl_buf arr;
-	int i, n = 0, rv;
+	const char *names[2 * SI_QUERY_MAX_MODS];
+	int i, n = 0;
 
 	for (i = 0; i < c->q.nfrom; i++)
 		names[n++] = c->q.from[i];
@@ -488,15 +510,7 @@ si_answer_users(struct si_call *c)
 		si_answer_run(c);
 		return;
 	}
-	pl_buf_init(&arr);
-	si_query_array(&arr, names, n);
-	p[0] = c->team;
-	p[1] = arr.data;
-	rv = pl_pg_query(si.dir, "SELECT id, name FROM users WHERE team_id = $1"
-	    " AND name = ANY ($2::text[])", 2, p, si_answer_users_done, c);
-	pl_buf_fini(&arr);
-	if (rv != 0)
-		si_answer_users_done(rv, NULL, c);
+	si_answer_dir_users(c, "name", names, n, si_answer_users_done);
 }
 
 /* si_answer_scope_done - message-svc's list of the caller's readable channels */

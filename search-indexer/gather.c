@@ -558,18 +558,7 @@ struct si_peer_req {
 static void
 si_gather_peer_reply(struct si_peer_req *p, const char *error, const char *json)
 {
-	Parley__Reply r = PARLEY__REPLY__INIT;
-	size_t len;
-	uint8_t *buf;
-
-	r.ok = error == NULL;
-	r.error = (char *)(error ? error : "");
-	r.json = (char *)(json ? json : "");
-	len = parley__reply__get_packed_size(&r);
-	buf = pl_malloc(len ? len : 1);
-	parley__reply__pack(&r, buf);
-	pl_rpc_reply(p->rpc, buf, len);
-	free(buf);
+	si_answer_send(p->rpc, error, json);
 	if (error != NULL)
 		pl_log_warn("SI-PARTIAL-FAIL", "method=%s error=%s", p->req->method, error);
 	if (p->parsed)

@@ -53,7 +53,7 @@ struct si_metrics {
 	struct pl_metric *queries;
 	struct pl_metric *query_s;
 	struct pl_metric *err_index;	/* failed batches (retried) */
-	struct pl_metric *err_query;	/* queries answered internal_error */
+	struct pl_metric *err_query;	/* internal_error, service_unavailable */
 	struct pl_metric *err_client;	/* queries refused: bad input */
 	struct pl_metric *bad_input;	/* undecodable requests or log records */
 	struct pl_metric *partials;	/* parts of queries answered for a coordinator */
@@ -97,6 +97,8 @@ struct si_row {
 /* answer.c - search.messages over nng (and the internal methods to gather.c) */
 struct pl_rpc_req;
 void si_answer_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *arg);
+/* si_answer_send - reply to rpc: ok with json, or an error code */
+void si_answer_send(struct pl_rpc_req *rpc, const char *error, const char *json);
 /* si_answer_pg - the least busy query connection (connected ones first) */
 struct pl_pg *si_answer_pg(void);
 

@@ -245,6 +245,11 @@ def test_permissions_across_instances(pair):
     assert _same(p, a.token("bob"), v)["messages"]["total"] == 11
     p["api"].call("conversations.leave", a.token("bob"), channel=p["priv"])
     assert _same(p, a.token("bob"), v)["messages"]["total"] == 8
+    # the instances' internal methods are not Web API methods
+    for method in ("search.partial", "search.rows"):
+        r = p["api"].call(method, a.token("alice"), check=False, query=w, limit="10",
+                          window="10", scope='{"chans":["%s"]}' % p["priv"])
+        assert r["ok"] is False and "keys" not in r and "rows" not in r, r
 
 
 def _restart(c, **env):
