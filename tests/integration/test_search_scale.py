@@ -76,7 +76,8 @@ def _indexer(st, name, env_more):
 
 
 def _gateway(st, name, search_urls):
-    """one more gateway process on its own port, asking search_urls"""
+    """one more gateway process on its own port (any free one), asking
+    search_urls"""
     import stack as stackmod
     first = [x for x in st.children if x.name == "gateway-0"][0]
     env = dict(first.env, PARLEY_OPS_ADDR="127.0.0.1:0", PARLEY_HTTP_ADDR="127.0.0.1:0",
@@ -112,21 +113,22 @@ def pair(new_stack):
     and the reference: one instance alone behind its own gateway. Team A
     (alice, bob, carol) has channels on both instances, a private channel
     of alice and bob and a DM; team B a stranger; the same words everywhere."""
-    import stack as stackmod
     from conftest import TEST_ENV
-    urls = ["tcp://127.0.0.1:%d" % stackmod.free_port() for _ in range(3)]
+    # the default addresses (no port to race for): instance i of 2 listens on
+    # run/search-<i>.ipc and asks the others there, the one alone on
+    # run/search.ipc, where gateway-0 sends its queries; gateway-pair asks the
+    # pair
     st = new_stack(gateways=1, extra_env=dict(
-        TEST_ENV, PARLEY_SEARCH_COUNT="2", PARLEY_SEARCH_URLS=",".join(urls[:2]),
-        PARLEY_SEARCH_RPC_URL=urls[0], PARLEY_SEARCH_COUNT_CAP="10"))
+        TEST_ENV, PARLEY_SEARCH_COUNT="2", PARLEY_SEARCH_COUNT_CAP="10"))
     dsn = [st.dsn(0).replace("parley_shard_0", "parley_search"),
            _create_db(st, "parley_search_1"), _create_db(st, "parley_search_ref")]
     second = _indexer(st, "search-indexer-1", dict(
-        PARLEY_SEARCH_INDEX="1", PARLEY_SEARCH_RPC_URL=urls[1], PARLEY_PG_DSN=dsn[1]))
+        PARLEY_SEARCH_INDEX="1", PARLEY_PG_DSN=dsn[1]))
     _indexer(st, "search-indexer-ref", dict(
-        PARLEY_SEARCH_INDEX="0", PARLEY_SEARCH_COUNT="1", PARLEY_SEARCH_RPC_URL=urls[2],
-        PARLEY_PG_DSN=dsn[2]))
-    api = parley.Api(st.http_url)
-    ref = _gateway(st, "gateway-ref", urls[2])
+        PARLEY_SEARCH_INDEX="0", PARLEY_SEARCH_COUNT="1", PARLEY_PG_DSN=dsn[2]))
+    ref = parley.Api(st.http_url)
+    api = _gateway(st, "gateway-pair", ",".join(
+        "ipc://%s/search-%d.ipc" % (st.run_dir, i) for i in range(2)))
 
     a = provision(st, api=api)
     chans = [a.channel]
@@ -144,7 +146,7 @@ def pair(new_stack):
                   users=a.uid("bob"))["channel"]["id"]
     b = provision(st, users=("mallory",), api=api)
     return dict(st=st, api=api, ref=ref, apis=[api, ref], a=a, b=b, chans=chans,
-                priv=priv, dm=dm, dsn=dsn, second=second, urls=urls)
+                priv=priv, dm=dm, dsn=dsn, second=second)
 
 
 def _same(p, token, query, **kw):
