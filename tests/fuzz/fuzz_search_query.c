@@ -1,5 +1,7 @@
 /* fuzz_search_query.c - libFuzzer target: search-indexer's query parser and
- * its SQL builder (search-indexer/query.c) on arbitrary bytes.
+ * its SQL builders (search-indexer/query.c: the one-index statement and the
+ * keys and rows statements of a query over several instances) on arbitrary
+ * bytes.
  *
  * Besides "no crash, no leak, no undefined behaviour" it checks what the
  * module promises: a parse either fails with one of the documented error
@@ -58,6 +60,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s.highlight = (size >> 1) & 1;
 	s.asc = (size >> 2) & 1;
 	si_query_sql(&q, &s, &r);
+	if (r.nparams > SI_QUERY_MAX_PARAMS || fuzz_max_param(r.sql) != r.nparams)
+		abort();
+	si_query_sql_fini(&r);
+	si_query_sql_keys(&q, &s, &r);
+	if (r.nparams > SI_QUERY_MAX_PARAMS || fuzz_max_param(r.sql) != r.nparams)
+		abort();
+	si_query_sql_fini(&r);
+	si_query_sql_rows(&q, s.team, chans, dms, 1, s.highlight, &r);
 	if (r.nparams > SI_QUERY_MAX_PARAMS || fuzz_max_param(r.sql) != r.nparams)
 		abort();
 	si_query_sql_fini(&r);
