@@ -89,29 +89,11 @@ si_answer_free(struct si_call *c)
 	free(c);
 }
 
-/* si_answer_send - a Reply: ok with json, or an error code */
-void
-si_answer_send(struct pl_rpc_req *rpc, const char *error, const char *json)
-{
-	Parley__Reply r = PARLEY__REPLY__INIT;
-	size_t len;
-	uint8_t *buf;
-
-	r.ok = error == NULL;
-	r.error = (char *)(error ? error : "");
-	r.json = (char *)(json ? json : "");
-	len = parley__reply__get_packed_size(&r);
-	buf = pl_malloc(len ? len : 1);
-	parley__reply__pack(&r, buf);
-	pl_rpc_reply(rpc, buf, len);
-	free(buf);
-}
-
 /* si_answer_reply - send ok (with json) or an error code; free the call */
 static void
 si_answer_reply(struct si_call *c, const char *error, const char *json)
 {
-	si_answer_send(c->rpc, error, json);
+	si_reply_send(c->rpc, error, json);
 	if (error != NULL && (strcmp(error, "internal_error") == 0 ||
 	    strcmp(error, "service_unavailable") == 0))
 		pl_metrics_inc(si_m.err_query);
@@ -380,25 +362,6 @@ si_answer_empty(struct si_call *c)
 	si_answer_render(c);
 }
 
-/* si_answer_pg - the least busy query connection (connected ones first) */
-struct pl_pg *
-si_answer_pg(void)
-{
-	struct pl_pg *best = si.qpg[0];
-	int i, bq = pl_pg_queued(best), bc = pl_pg_connected(best);
-
-	for (i = 1; i < si.nqpg; i++) {
-		int q = pl_pg_queued(si.qpg[i]), cn = pl_pg_connected(si.qpg[i]);
-
-		if ((cn && !bc) || (cn == bc && q < bq)) {
-			best = si.qpg[i];
-			bq = q;
-			bc = cn;
-		}
-	}
-	return best;
-}
-
 /* si_answer_run - narrow the scope, build the SQL, count and page */
 static void
 si_answer_run(struct si_call *c)
@@ -467,7 +430,7 @@ si_answer_run(struct si_call *c)
 		return;
 	}
 	si_query_sql(&c->q, s, &c->sql);
-	rv = pl_pg_query(si_answer_pg(), c->sql.sql, c->sql.nparams,
+	rv = pl_pg_query(si_pool_pg(), c->sql.sql, c->sql.nparams,
 	    (const char *const *)c->sql.params, si_answer_page_done, c);
 	if (rv != 0)
 		si_answer_page_done(rv, NULL, c);

@@ -239,7 +239,7 @@ si_gather_rows_of(struct si_gather *g, int inst)
 		struct si_query_sql sql;
 
 		si_query_sql_rows(g->q, g->s->team, chans, tss, n, g->s->highlight, &sql);
-		rv = pl_pg_query(si_answer_pg(), sql.sql, sql.nparams,
+		rv = pl_pg_query(si_pool_pg(), sql.sql, sql.nparams,
 		    (const char *const *)sql.params, si_gather_rows_local, &g->calls[inst]);
 		si_query_sql_fini(&sql);
 	} else {
@@ -475,7 +475,7 @@ si_gather_keys_of(struct si_gather *g, int inst, const struct si_query_scope *ks
 		struct si_query_sql sql;
 
 		si_query_sql_keys(g->q, ks, &sql);
-		rv = pl_pg_query(si_answer_pg(), sql.sql, sql.nparams,
+		rv = pl_pg_query(si_pool_pg(), sql.sql, sql.nparams,
 		    (const char *const *)sql.params, si_gather_keys_local, &g->calls[inst]);
 		si_query_sql_fini(&sql);
 		return rv;
@@ -558,7 +558,7 @@ struct si_peer_req {
 static void
 si_gather_peer_reply(struct si_peer_req *p, const char *error, const char *json)
 {
-	si_answer_send(p->rpc, error, json);
+	si_reply_send(p->rpc, error, json);
 	if (error != NULL)
 		pl_log_warn("SI-PARTIAL-FAIL", "method=%s error=%s", p->req->method, error);
 	if (p->parsed)
@@ -681,7 +681,7 @@ si_gather_partial(struct si_peer_req *p)
 	s.limit = limit;
 	s.window = window;
 	si_query_sql_keys(&p->q, &s, &sql);
-	if (pl_pg_query(si_answer_pg(), sql.sql, sql.nparams, (const char *const *)sql.params,
+	if (pl_pg_query(si_pool_pg(), sql.sql, sql.nparams, (const char *const *)sql.params,
 	    si_gather_partial_done, p) != 0)
 		si_gather_peer_reply(p, "internal_error", NULL);
 	si_query_sql_fini(&sql);
@@ -742,7 +742,7 @@ si_gather_rows_answer(struct si_peer_req *p)
 	}
 	si_query_sql_rows(&p->q, p->req->caller->team, p->a, p->b, p->na,
 	    hl != NULL && strcmp(hl, "true") == 0, &sql);
-	if (pl_pg_query(si_answer_pg(), sql.sql, sql.nparams, (const char *const *)sql.params,
+	if (pl_pg_query(si_pool_pg(), sql.sql, sql.nparams, (const char *const *)sql.params,
 	    si_gather_rows_done, p) != 0)
 		si_gather_peer_reply(p, "internal_error", NULL);
 	si_query_sql_fini(&sql);

@@ -3,7 +3,8 @@
  *
  * index.c writes this instance's partitions of parley.messages into the
  * index; answer.c answers search.messages; gather.c asks every instance
- * for its part and merges when there are several; schema.c owns the
+ * for its part and merges when there are several; pool.c holds the query
+ * connections and reply.c sends replies, for both; schema.c owns the
  * tables; svc.c wires them up. */
 #ifndef SI_SEARCH_H
 #define SI_SEARCH_H
@@ -89,6 +90,16 @@ void si_index_stop(void);
 int si_index_ready(void);
 int64_t si_index_behind(void);
 
+/* pool.c - the query connections (not the writer's) */
+int si_pool_start(struct pl_loop *loop);
+/* si_pool_pg - the least busy query connection (connected ones first) */
+struct pl_pg *si_pool_pg(void);
+void si_pool_stop(void);
+
+/* reply.c - reply to rpc: ok with json, or an error code */
+struct pl_rpc_req;
+void si_reply_send(struct pl_rpc_req *rpc, const char *error, const char *json);
+
 /* a row of the page */
 struct si_row {
 	char *channel, *ts, *user, *text;
@@ -97,10 +108,6 @@ struct si_row {
 /* answer.c - search.messages over nng (and the internal methods to gather.c) */
 struct pl_rpc_req;
 void si_answer_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *arg);
-/* si_answer_send - reply to rpc: ok with json, or an error code */
-void si_answer_send(struct pl_rpc_req *rpc, const char *error, const char *json);
-/* si_answer_pg - the least busy query connection (connected ones first) */
-struct pl_pg *si_answer_pg(void);
 
 /* gather.c - a query over every instance, merged exactly. done gets an error
  * code (the whole query fails, never a partial result), or the page's rows

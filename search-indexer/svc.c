@@ -33,30 +33,12 @@ static const double si_lag_bounds[] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
 };
 
-/* si_svc_query_start - the query connections, each with a statement_timeout
- * (in the conninfo's options: a key=value DSN is assumed) */
-static int
-si_svc_query_start(struct pl_loop *loop)
-{
-	struct pl_buf dsn;
-	int rv = 0;
-
-	pl_buf_init(&dsn);
-	pl_buf_printf(&dsn, "%s options='-c statement_timeout=%lld'", si_conf.pg_dsn,
-	    (long long)si_conf.query_timeout_ms);
-	for (si.nqpg = 0; rv == 0 && si.nqpg < si_conf.query_conns; si.nqpg++)
-		if ((rv = pl_pg_start(loop, dsn.data, SI_PG_MAX_QUEUE, &si.qpg[si.nqpg])) != 0)
-			break;
-	pl_buf_fini(&dsn);
-	return rv;
-}
-
 /* si_svc_check - readiness: the databases and the log caught up once */
 static int
 si_svc_check(void *arg, struct pl_buf *why)
 {
 	if (si.pg == NULL || !pl_pg_connected(si.pg) || si.nqpg == 0 ||
-	    !pl_pg_connected(si_answer_pg()))
+	    !pl_pg_connected(si_pool_pg()))
 		pl_buf_puts(why, "index database not connected; ");
 	if (si.dir == NULL || !pl_pg_connected(si.dir))
 		pl_buf_puts(why, "directory not connected; ");
@@ -198,7 +180,7 @@ si_svc_init(struct event_base *base, struct pl_loop *loop)
 	if ((rv = si_svc_schema()) != 0)
 		return rv;
 	if ((rv = pl_pg_start(loop, si_conf.pg_dsn, SI_PG_MAX_QUEUE, &si.pg)) != 0 ||
-	    (rv = si_svc_query_start(loop)) != 0 ||
+	    (rv = si_pool_start(loop)) != 0 ||
 	    (rv = pl_pg_start(loop, pl_settings.pg_directory_dsn, SI_PG_MAX_QUEUE,
 	    &si.dir)) != 0 ||
 	    (rv = si_index_start()) != 0 ||
@@ -240,8 +222,7 @@ si_svc_fini(void)
 	si_index_stop();
 	if (si.dir != NULL)
 		pl_pg_stop(&si.dir);
-	while (si.nqpg > 0)
-		pl_pg_stop(&si.qpg[--si.nqpg]);
+	si_pool_stop();
 	if (si.pg != NULL)
 		pl_pg_stop(&si.pg);
 	free(si.brokers);
