@@ -5,8 +5,9 @@
  * its user since. admin.users.remove marks the user deleted in the
  * directory, then announces USER_CHANGED (deleted) on parley.events (key =
  * team), which every gateway process consumes (fanout.c ->
- * gw_active_deactivated): the user's entry here turns DELETED, its
- * WebSockets close with 4004 and its held polls answer account_inactive.
+ * gw_active_deactivated): the user's entry here turns DELETED, then
+ * fanout.c closes its WebSockets with 4004 and answers its held polls
+ * account_inactive.
  *
  * Web API calls (events.poll and rtm.connect included) ask first: an entry
  * younger than PARLEY_AUTH_CHECK_S answers at once; otherwise message-svc's
@@ -190,26 +191,13 @@ gw_active_deleted(const char *user)
 	return e != NULL && e->state == GW_ACT_DELETED;
 }
 
-/* gw_active_close - end one local connection of a deactivated user */
-static void
-gw_active_close(struct gw_conn *c)
-{
-	if (c->poll != NULL)
-		gw_poll_refuse(c, "account_inactive");
-	else if (c->ws && c->state != GW_CONN_CLOSING)
-		gw_conn_close(c, 4004, "account_inactive");
-}
-
 /* gw_active_deactivated - USER_CHANGED (deleted) from parley.events: refuse
- * the user from now on and end its local connections (a copy of the set:
- * closing changes it) */
+ * the user from now on (fanout.c then ends its local connections) */
 void
 gw_active_deactivated(const char *user)
 {
 	struct gw_active_ent *e = pl_strmap_get(gw_act.users, user);
 	struct gw_user *u = gw_cache_user(user);
-	struct gw_conn **v;
-	uint32_t i, n;
 
 	if (e == NULL) {
 		e = pl_calloc(1, sizeof(*e));
@@ -219,14 +207,8 @@ gw_active_deactivated(const char *user)
 	e->state = GW_ACT_DELETED;
 	e->at_ms = pl_clock_mono_ms();
 	pl_metrics_inc(gw_act.deactivated);
-	n = u != NULL ? u->conns.n : 0;
-	pl_log_info("GW-USER-DEACTIVATED", "user=%s conns=%u", user, n);
-	if (n == 0)
-		return;
-	v = pl_memdup(u->conns.v, n * sizeof(*v));
-	for (i = 0; i < n; i++)
-		gw_active_close(v[i]);
-	free(v);
+	pl_log_info("GW-USER-DEACTIVATED", "user=%s conns=%zu", user,
+	    u != NULL ? u->conns.n : (size_t)0);
 }
 
 /* gw_active_sweep_one - collect an expired entry with no check out */

@@ -261,6 +261,31 @@ gw_fanout_dnd_watchers(const Parley__Envelope *env, struct gw_event_key *k)
 	pl_buf_fini(&out);
 }
 
+/* gw_fanout_deactivated - a user deactivated (active.c refuses it from now
+ * on): its held polls answer account_inactive and its WebSockets close with
+ * 4004 (a copy of the set: closing changes it) */
+static void
+gw_fanout_deactivated(const char *user)
+{
+	struct gw_user *u = gw_cache_user(user);
+	struct gw_conn **v, *c;
+	size_t i, n;
+
+	gw_active_deactivated(user);
+	n = u != NULL ? u->conns.n : 0;
+	if (n == 0)
+		return;
+	v = pl_memdup(u->conns.v, n * sizeof(*v));
+	for (i = 0; i < n; i++) {
+		c = v[i];
+		if (c->poll != NULL)
+			gw_poll_refuse(c, "account_inactive");
+		else if (c->ws && c->state != GW_CONN_CLOSING)
+			gw_conn_close(c, 4004, "account_inactive");
+	}
+	free(v);
+}
+
 /* gw_fanout_deliver - apply and deliver one decoded envelope */
 void
 gw_fanout_deliver(const Parley__Envelope *env, int64_t ts_ms)
@@ -280,7 +305,7 @@ gw_fanout_deliver(const Parley__Envelope *env, int64_t ts_ms)
 	if (env->type == PARLEY__EVENT_TYPE__USER_CHANGED &&
 	    env->body_case == PARLEY__ENVELOPE__BODY_USER && env->user->deleted &&
 	    k.user != NULL && *k.user)
-		gw_active_deactivated(k.user);
+		gw_fanout_deactivated(k.user);
 	if (r->fx == GW_FX_JOIN && k.user != NULL)
 		gw_cache_join(k.user, k.channel, k.team, k.kind);
 	if (r->fx == GW_FX_CREATE)
