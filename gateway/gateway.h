@@ -474,6 +474,7 @@ void gw_poll_drain_all(void);
 /* answer a held poll {"ok":false,"error":code} and end it */
 void gw_poll_refuse(struct gw_conn *c, const char *code);
 size_t gw_poll_count(void);
+int gw_poll_init(void);
 void gw_poll_fini(void);
 
 /* ---- limits.c ---- */
@@ -496,8 +497,9 @@ int gw_limits_trusted(const char *addr);
 int gw_limits_user_admit(const char *user, int *retry_after_r);
 void gw_limits_user_add(struct gw_conn *c);
 void gw_limits_user_del(struct gw_conn *c);
-/* admit a new WebSocket: 0, or PL_EAGAIN with *retry_after_r seconds */
-int gw_limits_admit(int *retry_after_r);
+/* admit a new WebSocket while conns are open: 0, or PL_EAGAIN with
+ * *retry_after_r seconds */
+int gw_limits_admit(size_t conns, int *retry_after_r);
 /* per-connection send rate: 1 allowed, 0 limited with *retry_after_s */
 int gw_limits_send(struct gw_conn *c, double *retry_after_s);
 /* Web API: one call from key's bucket (per_min per minute, burst); 0, or

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
+#include "metrics.h"
 #include "tbucket.h"
 
 static struct pl_tbucket gw_accept;
@@ -249,13 +250,13 @@ gw_limits_retry(int lo, int hi)
 	return (int)pl_jitter_ms((uint64_t)lo, (uint64_t)hi);
 }
 
-/* gw_limits_admit - may one more WebSocket be accepted now */
+/* gw_limits_admit - may one more WebSocket be accepted now, with conns open */
 int
-gw_limits_admit(int *retry_after_r)
+gw_limits_admit(size_t conns, int *retry_after_r)
 {
 	uint64_t now = pl_clock_mono_us();
 
-	if ((int64_t)gw_conn_count() >= gw_conf.max_conns) {
+	if ((int64_t)conns >= gw_conf.max_conns) {
 		*retry_after_r = gw_limits_retry(2, 10);
 		return PL_EAGAIN;
 	}
@@ -336,11 +337,21 @@ gw_limits_api_sweep(void *arg)
 	gw_api_lim.ndoomed = 0;
 }
 
-/* gw_limits_api_init - the bucket map and its sweep */
+/* gw_limits_api_gauge - Web API rate-limit buckets held, at scrape time */
+static double
+gw_limits_api_gauge(void *arg)
+{
+	(void)arg;
+	return (double)gw_limits_api_buckets();
+}
+
+/* gw_limits_api_init - the bucket map, its gauge and its sweep */
 int
 gw_limits_api_init(void)
 {
 	gw_api_lim.m = pl_strmap_create();
+	pl_metrics_gauge_fn("parley_gateway_api_buckets", "Web API rate-limit buckets in memory.",
+	    NULL, gw_limits_api_gauge, NULL);
 	return pl_loop_timer(gw.loop, GW_API_SWEEP_MS, 1, gw_limits_api_sweep, NULL,
 	    &gw_api_lim.sweep);
 }

@@ -16,22 +16,6 @@ static const char *const gw_reasons[] = {
 };
 static struct pl_metric *gw_disconnects[sizeof(gw_reasons) / sizeof(gw_reasons[0])];
 
-/* gw_metrics_polls - held events.poll requests, at scrape time */
-static double
-gw_metrics_polls(void *arg)
-{
-	(void)arg;
-	return (double)gw_poll_count();
-}
-
-/* gw_metrics_buckets - Web API rate-limit buckets held */
-static double
-gw_metrics_buckets(void *arg)
-{
-	(void)arg;
-	return (double)gw_limits_api_buckets();
-}
-
 /* gw_metrics_init - register every metric */
 void
 gw_metrics_init(void)
@@ -76,8 +60,6 @@ gw_metrics_init(void)
 	gw_m.resyncs = pl_metrics_counter("parley_gateway_resyncs_total", "Channels answered resync_required.", NULL);
 	gw_m.dups_dropped = pl_metrics_counter("parley_gateway_seq_dups_dropped_total", "Channel events not written because their seq was already written on the connection.", NULL);
 	gw_m.resume_hold_expired = pl_metrics_counter("parley_gateway_resume_hold_expired_total", "resume=1 connections that sent no resume within the hold time.", NULL);
-	pl_metrics_gauge_fn("parley_gateway_polls_held", "events.poll requests being held.", NULL, gw_metrics_polls, NULL);
-	pl_metrics_gauge_fn("parley_gateway_api_buckets", "Web API rate-limit buckets in memory.", NULL, gw_metrics_buckets, NULL);
 }
 
 /* gw_metrics_disconnect - count one disconnect by reason */

@@ -619,6 +619,23 @@ gw_poll_count(void)
 	return gw_polls.n;
 }
 
+/* gw_poll_gauge - held events.poll requests, at scrape time */
+static double
+gw_poll_gauge(void *arg)
+{
+	(void)arg;
+	return (double)gw_poll_count();
+}
+
+/* gw_poll_init - register the gauge of held polls */
+int
+gw_poll_init(void)
+{
+	pl_metrics_gauge_fn("parley_gateway_polls_held", "events.poll requests being held.",
+	    NULL, gw_poll_gauge, NULL);
+	return 0;
+}
+
 /* gw_poll_fini - free the per-user counts (polls are gone with lws) */
 void
 gw_poll_fini(void)

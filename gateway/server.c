@@ -176,7 +176,7 @@ gw_server_confirm(struct lws *wsi, struct gw_conn *c, void *in)
 		pl_metrics_inc(gw_m.refused_user);
 		return gw_server_refuse(wsi, 429, "too_many_connections", retry);
 	}
-	if ((rv = gw_limits_admit(&retry)) != 0) {
+	if ((rv = gw_limits_admit(gw_conn_count(), &retry)) != 0) {
 		pl_metrics_inc(gw_m.refused_limit);
 		return gw_server_refuse(wsi, 503, "too_many_connections", retry);
 	}
