@@ -138,20 +138,6 @@ gw_api_reply_json(struct gw_conn *c, const struct pl_buf *b)
 	gw_http_reply(c, 200, GW_JSON, b->data ? b->data : "{}", b->len);
 }
 
-/* gw_api_reply_error - {"ok":false,"error":code} */
-void
-gw_api_reply_error(struct gw_conn *c, const char *code)
-{
-	struct pl_buf b;
-
-	pl_buf_init(&b);
-	pl_buf_puts(&b, "{\"ok\":false,\"error\":");
-	pl_buf_json_str(&b, code);
-	pl_buf_puts(&b, "}");
-	gw_api_reply_json(c, &b);
-	pl_buf_fini(&b);
-}
-
 /* gw_api_test - Slack's api.test: echo the arguments */
 static void
 gw_api_test(struct gw_conn *c, struct gw_auth *a)
@@ -216,7 +202,7 @@ gw_api_forwarded(int rv, Parley__Reply *reply, void *arg)
 		goto out;
 	if (rv != 0 || reply == NULL) {
 		pl_log_warn("GW-API-RPC", "method=%s err=%s", c->http->method, pl_err_str(rv));
-		gw_api_reply_error(c, pl_slack_rpc_error(rv));
+		gw_reply_api_error(c, pl_slack_rpc_error(rv));
 		goto out;
 	}
 	if (!reply->ok && reply->error && strcmp(reply->error, "ratelimited") == 0 &&
@@ -226,7 +212,7 @@ gw_api_forwarded(int rv, Parley__Reply *reply, void *arg)
 		goto out;
 	}
 	if (!reply->ok) {
-		gw_api_reply_error(c, reply->error && *reply->error ? reply->error : "internal_error");
+		gw_reply_api_error(c, reply->error && *reply->error ? reply->error : "internal_error");
 		goto out;
 	}
 	json = reply->json && reply->json[0] == '{' ? reply->json : "{}";
@@ -316,7 +302,7 @@ gw_api_forward(struct gw_conn *c, struct gw_auth *a)
 	const char *bad;
 
 	if ((bad = gw_api_fields(c)) != NULL) {
-		gw_api_reply_error(c, bad);
+		gw_reply_api_error(c, bad);
 		return;
 	}
 	if (strcmp(c->http->method, "chat.postMessage") == 0)
@@ -478,7 +464,7 @@ gw_api_rtm_stored(int rv, void *arg)
 
 	if (c != NULL && c->http != NULL) {
 		if (rv != 0)
-			gw_api_reply_error(c, "internal_error");
+			gw_reply_api_error(c, "internal_error");
 		else
 			gw_api_reply_json(c, &rc->body);
 	}
@@ -521,7 +507,7 @@ gw_api_rtm_booted(int rv, Parley__Reply *reply, void *arg)
 	if (c == NULL || c->http == NULL)
 		goto drop;
 	if (rv != 0 || reply == NULL || !reply->ok || reply->boot == NULL) {
-		gw_api_reply_error(c, rv != 0 || reply == NULL ? pl_slack_rpc_error(rv) :
+		gw_reply_api_error(c, rv != 0 || reply == NULL ? pl_slack_rpc_error(rv) :
 		    (reply->error && *reply->error ? reply->error : "invalid_auth"));
 		goto drop;
 	}
@@ -531,7 +517,7 @@ gw_api_rtm_booted(int rv, Parley__Reply *reply, void *arg)
 	if (gw_auth_ticket_sign(call->user, call->team, call->exp_s, &ticket,
 	    &rc->jti) != 0) {
 		free(rc);
-		gw_api_reply_error(c, "internal_error");
+		gw_reply_api_error(c, "internal_error");
 		goto drop;
 	}
 	pl_buf_init(&rc->body);
@@ -672,7 +658,7 @@ gw_api_checked(int rv, void *arg)
 
 	if (c != NULL && c->http != NULL) {
 		if (rv != 0)
-			gw_api_reply_error(c, gw_active_err_code(rv));
+			gw_reply_api_error(c, gw_active_err_code(rv));
 		else
 			pc->m->fn(c, &pc->a);
 	}
@@ -691,11 +677,11 @@ gw_api_dispatch(struct gw_conn *c)
 	pl_metrics_inc(gw_m.api_calls);
 	if (!gw_api_method_ok(c->http->method) ||
 	    (m = gw_api_find(c->http->method)) == NULL) {
-		gw_api_reply_error(c, "unknown_method");
+		gw_reply_api_error(c, "unknown_method");
 		return;
 	}
 	if ((err = gw_api_auth(c, m, &a)) != NULL) {
-		gw_api_reply_error(c, err);
+		gw_reply_api_error(c, err);
 		return;
 	}
 	if (gw_api_limited(c, m, &a))

@@ -317,10 +317,12 @@ void gw_conn_booted(struct gw_conn *c, int rv, const Parley__Reply *reply);
 
 /* ---- rtm.c ---- */
 int gw_rtm_frame(struct gw_conn *c, const char *text, size_t len);
-/* error frame helpers */
-void gw_rtm_error(struct gw_conn *c, int64_t reply_to, const char *code,
+
+/* ---- reply.c: Slack error replies (Web API and RTM) ---- */
+void gw_reply_api_error(struct gw_conn *c, const char *code);
+void gw_reply_rtm_error(struct gw_conn *c, int64_t reply_to, const char *code,
     const char *msg);
-void gw_rtm_limited(struct gw_conn *c, int64_t reply_to, double wait_s);
+void gw_reply_rtm_limited(struct gw_conn *c, int64_t reply_to, double wait_s);
 
 /* ---- auth.c ---- */
 struct gw_auth {
@@ -422,7 +424,6 @@ int gw_api_init(void);
 void gw_api_fini(void);
 /* dispatch a complete /api request (params decoded) */
 void gw_api_dispatch(struct gw_conn *c);
-void gw_api_reply_error(struct gw_conn *c, const char *code);
 
 /* ---- fanout.c ---- */
 int gw_fanout_start(void);

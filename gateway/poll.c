@@ -253,7 +253,7 @@ gw_poll_refuse(struct gw_conn *c, const char *code)
 	if (c->poll == NULL)
 		return;
 	gw_poll_detach(c);
-	gw_api_reply_error(c, code);
+	gw_reply_api_error(c, code);
 }
 
 /* gw_poll_gone - pc's channel is no longer the user's: membership is asked
@@ -321,7 +321,7 @@ gw_poll_replayed(int rv, Parley__Reply *reply, void *arg)
 	if (rv != 0 || reply == NULL || !reply->ok) {
 		pl_log_warn("GW-POLL-REPLAY", "user=%s channel=%s err=%s", c->user,
 		    pc->id, rv ? pl_err_str(rv) : (reply && reply->error ? reply->error : ""));
-		gw_api_reply_error(c, rv ? pl_slack_rpc_error(rv) : "internal_error");
+		gw_reply_api_error(c, rv ? pl_slack_rpc_error(rv) : "internal_error");
 		gw_poll_detach(c);
 		goto out;
 	}
@@ -457,7 +457,7 @@ gw_poll_booted(int rv, Parley__Reply *reply, void *arg)
 	if (c == NULL || (p = c->poll) == NULL)
 		return;
 	if (rv != 0 || reply == NULL || !reply->ok || reply->boot == NULL) {
-		gw_api_reply_error(c, rv != 0 || reply == NULL ? pl_slack_rpc_error(rv) :
+		gw_reply_api_error(c, rv != 0 || reply == NULL ? pl_slack_rpc_error(rv) :
 		    (reply->error && *reply->error ? reply->error : "invalid_auth"));
 		gw_poll_detach(c);
 		return;
@@ -562,7 +562,7 @@ gw_poll_start(struct gw_conn *c, const struct gw_auth *a)
 	int rv;
 
 	if (tmo < 0 || (asked = gw_poll_asked(&c->http->params)) == NULL) {
-		gw_api_reply_error(c, "invalid_arguments");
+		gw_reply_api_error(c, "invalid_arguments");
 		return;
 	}
 	if (gw_polls.n >= (uint32_t)gw_conf.max_polls || (gw_polls.per_user &&

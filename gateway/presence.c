@@ -194,7 +194,7 @@ gw_presence_answered(int rv, Parley__Reply *reply, void *arg)
 	if (rv != 0 || reply == NULL || !reply->ok) {
 		pl_log_warn("GW-PRESENCE-QUERY", "conn=%s err=%s", c->session,
 		    rv ? pl_err_str(rv) : reply && reply->error ? reply->error : "");
-		gw_rtm_error(c, -1, rv ? pl_slack_rpc_error(rv) : "internal_error",
+		gw_reply_rtm_error(c, -1, rv ? pl_slack_rpc_error(rv) : "internal_error",
 		    "the current presence could not be read");
 		goto out;
 	}

@@ -371,11 +371,11 @@ gw_resume_start(struct gw_conn *c, int64_t reply_to, const cJSON *last_seq,
 	int i, n;
 
 	if (r != NULL && !r->waiting) {
-		gw_rtm_error(c, reply_to, "resume_in_progress", "a resume is running");
+		gw_reply_rtm_error(c, reply_to, "resume_in_progress", "a resume is running");
 		return 0;
 	}
 	if (!gw_resume_seqs_ok(last_seq)) {
-		gw_rtm_error(c, reply_to, "invalid_arguments",
+		gw_reply_rtm_error(c, reply_to, "invalid_arguments",
 		    "last_seq values must be integers within +-(2^53-1)");
 		return 0;
 	}

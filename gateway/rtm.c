@@ -27,26 +27,6 @@ struct gw_rtm_call {
 
 typedef int (*gw_rtm_fn)(struct gw_conn *c, const cJSON *f, int64_t id);
 
-/* gw_rtm_error - {"type":"error","reply_to"?,"error":{"code","msg"}} */
-void
-gw_rtm_error(struct gw_conn *c, int64_t reply_to, const char *code,
-    const char *msg)
-{
-	struct pl_buf b;
-
-	pl_buf_init(&b);
-	pl_buf_puts(&b, "{\"type\":\"error\"");
-	if (reply_to >= 0)
-		pl_buf_printf(&b, ",\"reply_to\":%lld", (long long)reply_to);
-	pl_buf_puts(&b, ",\"error\":{\"code\":");
-	pl_buf_json_str(&b, code);
-	pl_buf_puts(&b, ",\"msg\":");
-	pl_buf_json_str(&b, msg);
-	pl_buf_puts(&b, "}}");
-	gw_conn_send(c, b.data, b.len);
-	pl_buf_fini(&b);
-}
-
 /* gw_rtm_fail - {"ok":false,"reply_to","error":{"code","msg"}} */
 static void
 gw_rtm_fail(struct gw_conn *c, int64_t reply_to, const char *code,
@@ -132,7 +112,7 @@ gw_rtm_message(struct gw_conn *c, const cJSON *f, int64_t id)
 	int rv;
 
 	if (id < 0) {
-		gw_rtm_error(c, -1, "invalid_arguments", "message needs an integer id");
+		gw_reply_rtm_error(c, -1, "invalid_arguments", "message needs an integer id");
 		return 0;
 	}
 	if (!gw_rtm_strings_ok(f, (const char *const[]){ "thread_ts", "client_msg_id", NULL })) {
@@ -141,7 +121,7 @@ gw_rtm_message(struct gw_conn *c, const cJSON *f, int64_t id)
 	}
 	if (!gw_limits_send(c, &wait)) {
 		pl_metrics_inc(gw_m.rtm_limited);
-		gw_rtm_limited(c, id, wait);
+		gw_reply_rtm_limited(c, id, wait);
 		return 0;
 	}
 	if (ch == NULL || !gw_cache_member(c, ch)) {
@@ -181,23 +161,6 @@ gw_rtm_message(struct gw_conn *c, const cJSON *f, int64_t id)
 	if (rv != 0)
 		gw_rtm_sent(rv, NULL, call);
 	return 0;
-}
-
-/* gw_rtm_limited - the rate limit error with retry_after (seconds) */
-void
-gw_rtm_limited(struct gw_conn *c, int64_t reply_to, double wait_s)
-{
-	struct pl_buf b;
-	int ra = (int)(wait_s + 0.999);
-
-	pl_buf_init(&b);
-	pl_buf_puts(&b, "{\"type\":\"error\"");
-	if (reply_to >= 0)
-		pl_buf_printf(&b, ",\"reply_to\":%lld", (long long)reply_to);
-	pl_buf_printf(&b, ",\"error\":{\"code\":\"rate_limited\",\"msg\":\"too many"
-	    " messages\"},\"retry_after\":%d}", ra < 1 ? 1 : ra);
-	gw_conn_send(c, b.data, b.len);
-	pl_buf_fini(&b);
 }
 
 /* gw_rtm_ping - pong */
@@ -242,11 +205,11 @@ gw_rtm_presence_sub(struct gw_conn *c, const cJSON *f, int64_t id)
 	double wait;
 
 	if (!cJSON_IsArray(ids) || cJSON_GetArraySize(ids) > GW_PSUB_MAX) {
-		gw_rtm_error(c, id, "invalid_arguments", "ids must be an array of user ids");
+		gw_reply_rtm_error(c, id, "invalid_arguments", "ids must be an array of user ids");
 		return 0;
 	}
 	if (!gw_presence_query_ok(c, cJSON_GetArraySize(ids), &wait)) {
-		gw_rtm_limited(c, id, wait);
+		gw_reply_rtm_limited(c, id, wait);
 		return 0;
 	}
 	gw_cache_watch(c, NULL);
@@ -268,11 +231,11 @@ gw_rtm_presence_query(struct gw_conn *c, const cJSON *f, int64_t id)
 	double wait;
 
 	if (!cJSON_IsArray(ids) || cJSON_GetArraySize(ids) > GW_PSUB_MAX) {
-		gw_rtm_error(c, id, "invalid_arguments", "ids must be an array of user ids");
+		gw_reply_rtm_error(c, id, "invalid_arguments", "ids must be an array of user ids");
 		return 0;
 	}
 	if (!gw_presence_query_ok(c, cJSON_GetArraySize(ids), &wait)) {
-		gw_rtm_limited(c, id, wait);
+		gw_reply_rtm_limited(c, id, wait);
 		return 0;
 	}
 	gw_presence_query(c, ids, 0);
@@ -298,7 +261,7 @@ gw_rtm_resume(struct gw_conn *c, const cJSON *f, int64_t id)
 	const cJSON *ep = cJSON_GetObjectItemCaseSensitive(f, "epoch");
 
 	if (!cJSON_IsObject(ls) || (ep != NULL && !cJSON_IsObject(ep))) {
-		gw_rtm_error(c, id, "invalid_arguments",
+		gw_reply_rtm_error(c, id, "invalid_arguments",
 		    "last_seq (and epoch, if given) must be objects");
 		return 0;
 	}
@@ -329,14 +292,14 @@ gw_rtm_frame(struct gw_conn *c, const char *text, size_t len)
 	int rv = 0;
 
 	if (pl_json_parse(text, len, &f) != 0 || !cJSON_IsObject(f)) {
-		gw_rtm_error(c, -1, "invalid_json", "a frame is one JSON object");
+		gw_reply_rtm_error(c, -1, "invalid_json", "a frame is one JSON object");
 		goto out;
 	}
 	if (pl_json_int(f, "id", &id) != 0 || id < 0)
 		id = -1;
 	if (pl_json_has_nul(text, len)) {
 		/* C strings end at a NUL: the rest of the text would be lost */
-		gw_rtm_error(c, id, "invalid_arguments", "strings may not hold NUL characters");
+		gw_reply_rtm_error(c, id, "invalid_arguments", "strings may not hold NUL characters");
 		goto out;
 	}
 	type = pl_json_str(f, "type");
@@ -346,7 +309,7 @@ gw_rtm_frame(struct gw_conn *c, const char *text, size_t len)
 			goto out;
 		}
 	}
-	gw_rtm_error(c, id, "unknown_type", "unknown frame type");
+	gw_reply_rtm_error(c, id, "unknown_type", "unknown frame type");
 out:
 	cJSON_Delete(f);
 	return rv;

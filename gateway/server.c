@@ -239,7 +239,7 @@ gw_server_param_refused(struct gw_conn *c, int rv)
 	pl_metrics_inc(rv == PL_ETOOBIG ? gw_m.params_refused_count :
 	    rv == PL_EPROTO ? gw_m.params_refused_key : gw_m.params_refused_syntax);
 	pl_log_info("GW-HTTP-PARAMS", "path=%s err=%s", c->http->path, pl_err_str(rv));
-	gw_api_reply_error(c, gw_params_error(rv));
+	gw_reply_api_error(c, gw_params_error(rv));
 }
 
 /* gw_server_release_headers - everything the request needs from its
@@ -298,7 +298,7 @@ gw_server_body_done(struct gw_conn *c)
 		return -1;
 	if (h->too_large) {
 		pl_log_info("GW-HTTP-TOO-LARGE", "path=%s dropped=%zu", h->path, h->dropped);
-		gw_api_reply_error(c, "request_too_large");
+		gw_reply_api_error(c, "request_too_large");
 		return 0;
 	}
 	gw_server_release_headers(c->wsi);
