@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <cjson/cJSON.h>
+#include <libwebsockets.h>
 
 #include "clock.h"
 #include "err.h"
@@ -210,4 +211,27 @@ gw_auth_origin_ok(const char *list, const char *origin, const char *host)
 			return 1;
 	}
 	return 0;
+}
+
+/* gw_auth_ws - authenticate a WebSocket upgrade from ticket / Bearer / token */
+int
+gw_auth_ws(struct lws *wsi, struct gw_auth *a, int *ticket_r)
+{
+	char *hdr = gw_http_hdr(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+	char *ticket = gw_http_arg(wsi, "ticket"), *token = NULL;
+	const char *bearer = gw_auth_bearer(hdr);
+	int rv;
+
+	*ticket_r = 0;
+	if (ticket != NULL) {
+		*ticket_r = 1;
+		rv = gw_auth_ticket_verify(ticket, a);
+	} else {
+		token = bearer ? NULL : gw_http_arg(wsi, "token");
+		rv = gw_auth_token(bearer ? bearer : token, a);
+	}
+	free(hdr);
+	free(ticket);
+	free(token);
+	return rv;
 }

@@ -455,9 +455,9 @@ gw_conn_established(struct gw_conn *c)
 	char *resume;
 	int ticket, rv;
 
-	if ((rv = gw_server_ws_auth(c->wsi, &a, &ticket)) != 0)
+	if ((rv = gw_auth_ws(c->wsi, &a, &ticket)) != 0)
 		return -1;
-	resume = gw_server_arg(c->wsi, "resume");
+	resume = gw_http_arg(c->wsi, "resume");
 	c->resume_opt = resume != NULL && strcmp(resume, "1") == 0;
 	free(resume);
 	c->ws = 1;

@@ -349,6 +349,8 @@ int gw_auth_ticket_sign(const char *user, const char *team, int64_t uexp_s,
     char **ticket_r, char **jti_r);
 int gw_auth_ticket_verify(const char *ticket, struct gw_auth *a);
 const char *gw_auth_err_code(int rv);
+/* authenticate a WebSocket upgrade (ticket, Bearer or ?token=) */
+int gw_auth_ws(struct lws *wsi, struct gw_auth *a, int *ticket_r);
 
 /* ---- ticket.c ---- */
 typedef void (*gw_ticket_fn)(int rv, void *arg);
@@ -417,7 +419,10 @@ void gw_http_reply(struct gw_conn *c, int status, const char *ctype,
 /* write a complete response now (inside an HTTP callback) */
 int gw_http_respond(struct lws *wsi, int status, const char *ctype,
     const char *body, size_t len, int retry_after);
-int gw_http_writeable(struct gw_conn *c);
+enum lws_token_indexes;
+/* heap copies of a request header / query argument, NULL if absent */
+char *gw_http_hdr(struct lws *wsi, enum lws_token_indexes h);
+char *gw_http_arg(struct lws *wsi, const char *name);
 
 /* ---- api.c ---- */
 int gw_api_init(void);
@@ -558,12 +563,6 @@ void gw_metrics_disconnect(const char *reason);
 
 /* ---- server.c ---- */
 int gw_server_start(void);
-enum lws_token_indexes;
-/* heap copies of a request header / query argument, NULL if absent */
-char *gw_server_hdr(struct lws *wsi, enum lws_token_indexes h);
-char *gw_server_arg(struct lws *wsi, const char *name);
-/* authenticate a WebSocket upgrade (ticket, Bearer or ?token=) */
-int gw_server_ws_auth(struct lws *wsi, struct gw_auth *a, int *ticket_r);
 /* a socket accepted from client address addr: charge the per-address
  * budget and give it to lws, or refuse it (503, closed) */
 void gw_server_admit(int fd, const char *addr);

@@ -4,6 +4,7 @@
  * Parameters are Slack's: strings. A JSON body's strings are taken as they
  * are; other JSON values (numbers, booleans, arrays, objects) are passed on
  * as their JSON text, which is what a form-encoded Slack call would carry. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
@@ -322,20 +323,31 @@ gw_http_reply(struct gw_conn *c, int status, const char *ctype,
 	lws_callback_on_writable(c->wsi);
 }
 
-/* gw_http_writeable - send the kept response and finish the transaction */
-int
-gw_http_writeable(struct gw_conn *c)
+/* gw_http_hdr - heap copy of header h, or NULL if absent */
+char *
+gw_http_hdr(struct lws *wsi, enum lws_token_indexes h)
 {
-	struct gw_http *h = c->http;
-	int rv;
+	int n = lws_hdr_total_length(wsi, h);
+	char *s;
 
-	if (h == NULL || !h->resp_ready)
-		return 0;
-	rv = gw_http_respond(c->wsi, h->status, h->resp_type, h->resp.data ? h->resp.data : "",
-	    h->resp.len, h->retry_after);
-	gw_conn_unregister(c);
-	gw_http_free(&c->http);
-	if (rv < 0)
-		return -1;
-	return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+	if (n <= 0)
+		return NULL;
+	s = pl_malloc((size_t)n + 1);
+	if (lws_hdr_copy(wsi, s, n + 1, h) < 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* gw_http_arg - heap copy of query argument name, or NULL */
+char *
+gw_http_arg(struct lws *wsi, const char *name)
+{
+	char key[64], buf[4096];
+	const char *v;
+
+	snprintf(key, sizeof(key), "%s=", name);
+	v = lws_get_urlarg_by_name(wsi, key, buf, sizeof(buf));
+	return v ? pl_strdup(v) : NULL;
 }

@@ -53,35 +53,6 @@ static struct lws_vhost *gw_vhost;
 static int gw_listen_fd = -1;
 static struct pl_watch *gw_listen_watch;
 
-/* gw_server_hdr - heap copy of header h, or NULL if absent */
-char *
-gw_server_hdr(struct lws *wsi, enum lws_token_indexes h)
-{
-	int n = lws_hdr_total_length(wsi, h);
-	char *s;
-
-	if (n <= 0)
-		return NULL;
-	s = pl_malloc((size_t)n + 1);
-	if (lws_hdr_copy(wsi, s, n + 1, h) < 0) {
-		free(s);
-		return NULL;
-	}
-	return s;
-}
-
-/* gw_server_arg - heap copy of query argument name, or NULL */
-char *
-gw_server_arg(struct lws *wsi, const char *name)
-{
-	char key[64], buf[4096];
-	const char *v;
-
-	snprintf(key, sizeof(key), "%s=", name);
-	v = lws_get_urlarg_by_name(wsi, key, buf, sizeof(buf));
-	return v ? pl_strdup(v) : NULL;
-}
-
 /* gw_server_status_text - reason phrases of the statuses we refuse with */
 static const char *
 gw_server_status_text(int status)
@@ -117,35 +88,12 @@ gw_server_refuse(struct lws *wsi, int status, const char *code, int retry_after)
 	return 1;
 }
 
-/* gw_server_ws_auth - authenticate an upgrade from ticket / Bearer / token */
-int
-gw_server_ws_auth(struct lws *wsi, struct gw_auth *a, int *ticket_r)
-{
-	char *hdr = gw_server_hdr(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
-	char *ticket = gw_server_arg(wsi, "ticket"), *token = NULL;
-	const char *bearer = gw_auth_bearer(hdr);
-	int rv;
-
-	*ticket_r = 0;
-	if (ticket != NULL) {
-		*ticket_r = 1;
-		rv = gw_auth_ticket_verify(ticket, a);
-	} else {
-		token = bearer ? NULL : gw_server_arg(wsi, "token");
-		rv = gw_auth_token(bearer ? bearer : token, a);
-	}
-	free(hdr);
-	free(ticket);
-	free(token);
-	return rv;
-}
-
 /* gw_server_confirm - every check before the 101: >0 refused, 0 go on */
 static int
 gw_server_confirm(struct lws *wsi, struct gw_conn *c, void *in)
 {
-	char *origin = gw_server_hdr(wsi, WSI_TOKEN_ORIGIN);
-	char *host = gw_server_hdr(wsi, WSI_TOKEN_HOST);
+	char *origin = gw_http_hdr(wsi, WSI_TOKEN_ORIGIN);
+	char *host = gw_http_hdr(wsi, WSI_TOKEN_HOST);
 	char path[64] = "";
 	struct gw_auth a;
 	int ok, ticket, retry = 0, rv;
@@ -164,7 +112,7 @@ gw_server_confirm(struct lws *wsi, struct gw_conn *c, void *in)
 		return gw_server_refuse(wsi, 503, "draining", (int)pl_jitter_ms(1, 5));
 	/* the token first (an HMAC, no I/O): only authenticated upgrades
 	 * reach the limits below, so bogus ones cannot use them up */
-	if ((rv = gw_server_ws_auth(wsi, &a, &ticket)) != 0) {
+	if ((rv = gw_auth_ws(wsi, &a, &ticket)) != 0) {
 		pl_metrics_inc(gw_m.refused_auth);
 		return gw_server_refuse(wsi, 401, gw_auth_err_code(rv), 0);
 	}
@@ -267,9 +215,9 @@ gw_server_api(struct lws *wsi, struct gw_conn *c, const char *path)
 	h->start_us = pl_clock_mono_us();
 	snprintf(h->method, sizeof(h->method), "%s", path + 5);
 	h->path = pl_strdup(path);
-	h->auth = gw_server_hdr(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
-	h->ctype = gw_server_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
-	h->host = gw_server_hdr(wsi, WSI_TOKEN_HOST);
+	h->auth = gw_http_hdr(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+	h->ctype = gw_http_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+	h->host = gw_http_hdr(wsi, WSI_TOKEN_HOST);
 	h->is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
 	gw_conn_register(c);
 	/* lws has split the query at '&' and url-decoded each fragment */
@@ -377,6 +325,25 @@ gw_server_http_body(struct gw_conn *c, void *in, size_t len)
 	return h->dropped > GW_BODY_DROP_MAX ? gw_server_too_large(c) : 0;
 }
 
+/* gw_server_http_writeable - send the kept response and finish the
+ * transaction */
+static int
+gw_server_http_writeable(struct gw_conn *c)
+{
+	struct gw_http *h = c->http;
+	int rv;
+
+	if (h == NULL || !h->resp_ready)
+		return 0;
+	rv = gw_http_respond(c->wsi, h->status, h->resp_type, h->resp.data ? h->resp.data : "",
+	    h->resp.len, h->retry_after);
+	gw_conn_unregister(c);
+	gw_http_free(&c->http);
+	if (rv < 0)
+		return -1;
+	return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+}
+
 /* gw_server_http_closed - the HTTP connection went away */
 static void
 gw_server_http_closed(struct gw_conn *c)
@@ -416,7 +383,7 @@ gw_server_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		return gw_server_body_done(c);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return gw_http_writeable(c);
+		return gw_server_http_writeable(c);
 	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
