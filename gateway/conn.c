@@ -64,6 +64,16 @@ static struct {
 	uint64_t tick;		/* completed passes */
 } gw_conns;
 
+/* the front-end above: frames, the resume hold (gw_conn_set_ops) */
+static struct gw_conn_ops gw_conn_up;
+
+/* gw_conn_set_ops - the front-end's hooks (rtm.c, at its init) */
+void
+gw_conn_set_ops(const struct gw_conn_ops *ops)
+{
+	gw_conn_up = *ops;
+}
+
 /* gw_conn_register - give c a slot; its handle stays valid until unregister */
 gw_handle
 gw_conn_register(struct gw_conn *c)
@@ -389,8 +399,8 @@ gw_conn_booted(struct gw_conn *c, int rv, const Parley__Reply *reply)
 		return;
 	}
 	gw_cache_attach(c, reply->boot);
-	if (c->resume_opt)
-		gw_resume_wait(c);	/* before any event can reach c */
+	if (c->resume_opt && gw_conn_up.hold != NULL)
+		gw_conn_up.hold(c);	/* before any event can reach c */
 	c->state = GW_CONN_LIVE;
 	gw_conn_hello(c);
 	lws_rx_flow_control(c->wsi, 1);
@@ -518,7 +528,8 @@ gw_conn_closed(struct gw_conn *c)
 	if (c->state == GW_CONN_LIVE)
 		gw_services_presence(c, "disconnect", NULL);
 	gw_cache_detach(c);
-	gw_resume_free(c);
+	if (gw_conn_up.closed != NULL)
+		gw_conn_up.closed(c);
 	gw_sendq_free(&c->q);
 	free(c->rx);
 	c->rx = NULL;
@@ -545,6 +556,13 @@ gw_conn_too_big(struct gw_conn *c)
 	return gw_conn_close_now(c, 1009);
 }
 
+/* gw_conn_frame - hand a complete client text frame to the front-end */
+static int
+gw_conn_frame(struct gw_conn *c, const char *text, size_t len)
+{
+	return gw_conn_up.frame != NULL ? gw_conn_up.frame(c, text, len) : 0;
+}
+
 /* gw_conn_receive - assemble a message from fragments, bounded, then hand
  * it to rtm.c; a message that arrives whole is used in place */
 int
@@ -566,7 +584,7 @@ gw_conn_receive(struct gw_conn *c, const void *in, size_t len)
 		if (len > (size_t)gw_conf.max_frame)
 			return gw_conn_too_big(c);
 		pl_metrics_inc(gw_m.frames_in);
-		return gw_rtm_frame(c, in, len) < 0 ? -1 : 0;
+		return gw_conn_frame(c, in, len) < 0 ? -1 : 0;
 	}
 	need = (c->rx ? c->rx->len : 0) + len;
 	if (need + lws_remaining_packet_payload(c->wsi) > (size_t)gw_conf.max_frame)
@@ -589,7 +607,7 @@ gw_conn_receive(struct gw_conn *c, const void *in, size_t len)
 	if (!lws_is_final_fragment(c->wsi) || lws_remaining_packet_payload(c->wsi) > 0)
 		return 0;
 	pl_metrics_inc(gw_m.frames_in);
-	rv = gw_rtm_frame(c, c->rx->data, c->rx->len);
+	rv = gw_conn_frame(c, c->rx->data, c->rx->len);
 	free(c->rx);
 	c->rx = NULL;
 	return rv < 0 ? -1 : 0;
@@ -665,8 +683,8 @@ gw_conn_sweep_one(struct gw_conn *c, uint64_t now_wall_s, uint32_t now_s)
 	}
 	if (gw_conn_ping(c, now_s))
 		return;
-	if (c->resume != NULL)
-		gw_resume_expire(c, now_s);
+	if (c->resume != NULL && gw_conn_up.sweep != NULL)
+		gw_conn_up.sweep(c, now_s);
 	if (c->state == GW_CONN_LIVE && beat_ticks > 0 &&
 	    (c->slot + gw_conns.tick) % beat_ticks == 0)
 		gw_services_presence(c, "heartbeat", NULL);

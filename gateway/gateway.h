@@ -281,6 +281,19 @@ struct gw_conn {
 	struct gw_poll *poll;		/* an HTTP connection holding events.poll */
 };
 
+/* The up-calls of a connection, set by the front-end above (rtm.c) at its
+ * init: a NULL hook is skipped. */
+struct gw_conn_ops {
+	/* a complete client text frame; < 0 hangs up */
+	int (*frame)(struct gw_conn *c, const char *text, size_t len);
+	/* a resume=1 connection booted: hold live events (before it goes live) */
+	void (*hold)(struct gw_conn *c);
+	/* the sweep, about once a second, of a connection with resume state */
+	void (*sweep)(struct gw_conn *c, uint32_t now_s);
+	/* the socket is gone: free what the front-end kept on c */
+	void (*closed)(struct gw_conn *c);
+};
+void gw_conn_set_ops(const struct gw_conn_ops *ops);
 int gw_conn_init(void);
 void gw_conn_fini(void);
 gw_handle gw_conn_register(struct gw_conn *c);
@@ -316,6 +329,8 @@ void gw_conn_each_ws(void (*fn)(struct gw_conn *c, void *arg), void *arg);
 void gw_conn_booted(struct gw_conn *c, int rv, const Parley__Reply *reply);
 
 /* ---- rtm.c ---- */
+/* register the connection hooks (gw_conn_set_ops) */
+int gw_rtm_init(void);
 int gw_rtm_frame(struct gw_conn *c, const char *text, size_t len);
 
 /* ---- reply.c: Slack error replies (Web API and RTM) ---- */

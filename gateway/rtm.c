@@ -314,3 +314,16 @@ out:
 	cJSON_Delete(f);
 	return rv;
 }
+
+/* gw_rtm_init - take the WebSocket connections' frames, and hold, sweep and
+ * free their resume state (resume.c) */
+int
+gw_rtm_init(void)
+{
+	static const struct gw_conn_ops ops = {
+		gw_rtm_frame, gw_resume_wait, gw_resume_expire, gw_resume_free,
+	};
+
+	gw_conn_set_ops(&ops);
+	return 0;
+}
