@@ -540,6 +540,17 @@ struct gw_proxy_hdr {
 int gw_proxy_parse(const unsigned char *p, size_t n, struct gw_proxy_hdr *h);
 /* 1 if a PROXY header starts at p, 0 if not, PL_EAGAIN if too short to say */
 int gw_proxy_looks(const unsigned char *p, size_t n);
+/* Where a socket goes once its first bytes are read, set by server.c at
+ * its start (an up-call: the server hands sockets down to proxy.c). */
+struct gw_proxy_ops {
+	/* from a trusted proxy: charge addr (the header's client address) for
+	 * fd and give it to lws, or refuse it (503, closed) */
+	void (*admit)(int fd, const char *addr);
+	/* not a PROXY header: give fd to lws with the budget peer already
+	 * holds (owned, may be NULL) */
+	void (*adopt)(int fd, struct gw_peer *peer);
+};
+void gw_proxy_set_ops(const struct gw_proxy_ops *ops);
 /* hold an accepted socket until its first bytes (see proxy.c): held is
  * the budget an untrusted peer already took (owned), NULL from a trusted
  * proxy (its sockets are charged to the header's address) */
@@ -578,11 +589,6 @@ void gw_metrics_disconnect(const char *reason);
 
 /* ---- server.c ---- */
 int gw_server_start(void);
-/* a socket accepted from client address addr: charge the per-address
- * budget and give it to lws, or refuse it (503, closed) */
-void gw_server_admit(int fd, const char *addr);
-/* give fd to lws with the budget peer already holds (owned, may be NULL) */
-void gw_server_adopt(int fd, struct gw_peer *peer);
 /* stop listening (drain); existing connections stay */
 void gw_server_deprecate(void);
 void gw_server_stop(void);

@@ -57,7 +57,15 @@ static struct {
 	struct gw_proxy_wait *list;
 	size_t n;
 	struct pl_timer *sweep;
+	struct gw_proxy_ops up;		/* where a socket goes next (server.c) */
 } gw_proxy;
+
+/* gw_proxy_set_ops - where sockets go once their first bytes are read */
+void
+gw_proxy_set_ops(const struct gw_proxy_ops *ops)
+{
+	gw_proxy.up = *ops;
+}
 
 /* gw_proxy_prefix - 1 if p (n bytes) starts with sig, 0 if it cannot,
  * PL_EAGAIN if it still may (n shorter than sig, all matching) */
@@ -243,7 +251,7 @@ gw_proxy_readable(void *arg)
 		}
 		held = w->held;
 		gw_proxy_done(w, 0);
-		gw_server_adopt(fd, held);
+		gw_proxy.up.adopt(fd, held);
 		return;
 	}
 	if ((rv = gw_proxy_parse(buf, (size_t)n, &h)) == PL_EAGAIN &&
@@ -261,7 +269,7 @@ gw_proxy_readable(void *arg)
 	}
 	snprintf(addr, sizeof(addr), "%s", h.addr[0] ? h.addr : w->peer);
 	gw_proxy_done(w, 0);
-	gw_server_admit(fd, addr);
+	gw_proxy.up.admit(fd, addr);
 }
 
 /* gw_proxy_sweep - close sockets that said nothing in time; peek again at
@@ -283,7 +291,7 @@ gw_proxy_sweep(void *arg)
 }
 
 /* gw_proxy_wait - hold accepted fd until its first bytes arrive; it is then
- * closed or handed to lws (gw_server_admit / gw_server_adopt) */
+ * closed or handed on (gw_proxy_ops: admit / adopt) */
 void
 gw_proxy_wait(int fd, const char *peer, struct gw_peer *held)
 {

@@ -482,8 +482,10 @@ gw_server_refuse_socket(int fd, const char *addr)
 	close(fd);
 }
 
+static void gw_server_adopt(int fd, struct gw_peer *peer);
+
 /* gw_server_admit - charge addr for the socket and give it to lws */
-void
+static void
 gw_server_admit(int fd, const char *addr)
 {
 	struct gw_peer *peer;
@@ -497,7 +499,7 @@ gw_server_admit(int fd, const char *addr)
 
 /* gw_server_adopt - give fd to lws; peer (the budget it holds, owned) goes
  * with it and comes back in LWS_CALLBACK_WSI_DESTROY */
-void
+static void
 gw_server_adopt(int fd, struct gw_peer *peer)
 {
 	lws_adopt_desc_t info;
@@ -559,6 +561,11 @@ gw_server_accept(void *arg)
 	}
 }
 
+/* what proxy.c does with a socket whose first bytes it has read */
+static const struct gw_proxy_ops gw_server_proxy_ops = {
+	gw_server_admit, gw_server_adopt,
+};
+
 /* gw_server_start - create the lws context on our uv loop and listen */
 int
 gw_server_start(void)
@@ -601,6 +608,7 @@ gw_server_start(void)
 		free(host);
 		return PL_EIO;
 	}
+	gw_proxy_set_ops(&gw_server_proxy_ops);
 	rv = gw_server_listen(strcmp(host, "0.0.0.0") == 0 ? "" : host, port);
 	free(host);
 	if (rv != 0)
