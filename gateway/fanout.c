@@ -474,10 +474,12 @@ gw_fanout_lag(void *arg)
 int
 gw_fanout_start(void)
 {
+	static const struct gw_members_ops members = { gw_fanout_deliver };
 	char conf[128], *brokers = gw_services_brokers();
 	size_t i;
 	int rv;
 
+	gw_members_set_ops(&members);
 	pl_ops_add_check("kafka", gw_fanout_ready_check, NULL);
 	pl_metrics_gauge_fn("parley_gateway_kafka_lag", "Events not yet consumed (sum over partitions).",
 	    NULL, gw_fanout_lag, NULL);

@@ -457,6 +457,12 @@ void gw_fanout_payload(const void *payload, size_t len, int64_t ts_ms,
     const struct pl_kafka_msg *m);
 
 /* ---- members.c: the lazy membership look-up (see the file's comment) ---- */
+/* the up-call of released events, set by fanout.c at its start */
+struct gw_members_ops {
+	/* deliver an event held during its channel's look-up, in order */
+	void (*deliver)(const Parley__Envelope *env, int64_t ts_ms);
+};
+void gw_members_set_ops(const struct gw_members_ops *ops);
 int gw_members_init(void);
 void gw_members_fini(void);
 /* an event of channel (parley.messages; payload is the Kafka value, copied

@@ -74,7 +74,15 @@ static struct {
 	struct pl_strmap *running;		/* channel -> struct gw_lookup */
 	struct pl_strmap *none;		/* channel -> (void *)1: no local member */
 	struct pl_metric *lookups, *failed;
+	struct gw_members_ops up;		/* delivery of released events */
 } gw_members;
+
+/* gw_members_set_ops - where released events go (fanout.c, at its start) */
+void
+gw_members_set_ops(const struct gw_members_ops *ops)
+{
+	gw_members.up = *ops;
+}
 
 /* gw_members_init - empty tables and the metrics */
 int
@@ -143,7 +151,8 @@ gw_members_release(const char *channel)
 		env = parley__envelope__unpack(NULL, lk->v[i].len, lk->v[i].payload);
 		if (env == NULL)
 			continue;
-		gw_fanout_deliver(env, lk->v[i].ts_ms);
+		if (gw_members.up.deliver != NULL)
+			gw_members.up.deliver(env, lk->v[i].ts_ms);
 		parley__envelope__free_unpacked(env, NULL);
 	}
 	gw_members_free_lookup(NULL, lk, NULL);
