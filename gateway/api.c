@@ -702,6 +702,9 @@ gw_api_dispatch(struct gw_conn *c)
 int
 gw_api_init(void)
 {
+	static const struct gw_server_api_ops ops = { gw_api_dispatch, gw_poll_free };
+
+	gw_server_set_api(&ops);
 	return gw_limits_api_init();
 }
 

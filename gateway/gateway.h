@@ -442,6 +442,7 @@ char *gw_http_arg(struct lws *wsi, const char *name);
 /* ---- api.c ---- */
 int gw_api_init(void);
 void gw_api_fini(void);
+/* (registers gw_api_dispatch and gw_poll_free with the server) */
 /* dispatch a complete /api request (params decoded) */
 void gw_api_dispatch(struct gw_conn *c);
 
@@ -565,6 +566,8 @@ void gw_proxy_fini(void);
 
 /* ---- static.c ---- */
 int gw_static_serve(struct lws *wsi, const char *path);
+/* register gw_static_serve with the server (gw_server_set_files) */
+int gw_static_init(void);
 
 /* ---- metrics.c ---- */
 struct pl_metric;
@@ -594,6 +597,18 @@ void gw_metrics_init(void);
 void gw_metrics_disconnect(const char *reason);
 
 /* ---- server.c ---- */
+/* The HTTP front-ends above the server register at their init. */
+struct gw_server_api_ops {
+	/* a complete /api/<method> request, parameters decoded (api.c) */
+	void (*dispatch)(struct gw_conn *c);
+	/* an HTTP connection went away: drop what a front-end held on it
+	 * (a held events.poll) */
+	void (*closed)(struct gw_conn *c);
+};
+void gw_server_set_api(const struct gw_server_api_ops *ops);
+/* any other GET: a static file (static.c); returns as an lws callback */
+typedef int (*gw_server_file_fn)(struct lws *wsi, const char *path);
+void gw_server_set_files(gw_server_file_fn fn);
 int gw_server_start(void);
 /* stop listening (drain); existing connections stay */
 void gw_server_deprecate(void);

@@ -124,7 +124,7 @@ gw_init(struct uv_loop_s *uv, struct pl_loop *loop)
 	if ((rv = gw_cache_init()) != 0 || (rv = gw_members_init()) != 0 ||
 	    (rv = gw_conn_init()) != 0 || (rv = gw_rtm_init()) != 0 ||
 	    (rv = gw_limits_init()) != 0 || (rv = gw_poll_init()) != 0 ||
-	    (rv = gw_api_init()) != 0 ||
+	    (rv = gw_api_init()) != 0 || (rv = gw_static_init()) != 0 ||
 	    (rv = gw_active_init()) != 0) {
 		pl_log_error("GW-START", "err=%s", pl_err_str(rv));
 		return rv;

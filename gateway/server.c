@@ -52,6 +52,33 @@ static lws_retry_bo_t gw_retry;
 static struct lws_vhost *gw_vhost;
 static int gw_listen_fd = -1;
 static struct pl_watch *gw_listen_watch;
+/* the HTTP front-ends above, set at their init */
+static struct gw_server_api_ops gw_server_api_up;
+static gw_server_file_fn gw_server_file_up;
+
+/* gw_server_set_api - the Web API's hooks (api.c, at its init) */
+void
+gw_server_set_api(const struct gw_server_api_ops *ops)
+{
+	gw_server_api_up = *ops;
+}
+
+/* gw_server_set_files - what serves any other GET (static.c, at its init) */
+void
+gw_server_set_files(gw_server_file_fn fn)
+{
+	gw_server_file_up = fn;
+}
+
+/* gw_server_dispatch - hand a complete /api request to the Web API */
+static void
+gw_server_dispatch(struct gw_conn *c)
+{
+	if (gw_server_api_up.dispatch != NULL)
+		gw_server_api_up.dispatch(c);
+	else
+		gw_reply_api_error(c, "unknown_method");
+}
 
 /* gw_server_status_text - reason phrases of the statuses we refuse with */
 static const char *
@@ -231,7 +258,7 @@ gw_server_api(struct lws *wsi, struct gw_conn *c, const char *path)
 	if (rv != 0)
 		gw_server_param_refused(c, rv);
 	else
-		gw_api_dispatch(c);
+		gw_server_dispatch(c);
 	return 0;
 }
 
@@ -260,7 +287,7 @@ gw_server_body_done(struct gw_conn *c)
 		gw_server_param_refused(c, rv);
 		return 0;
 	}
-	gw_api_dispatch(c);
+	gw_server_dispatch(c);
 	return 0;
 }
 
@@ -282,7 +309,9 @@ gw_server_http(struct lws *wsi, struct gw_conn *c, void *in, size_t len)
 		gw_http_respond(wsi, 400, GW_JSON, need, sizeof(need) - 1, 0);
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	}
-	return gw_static_serve(wsi, path);
+	if (gw_server_file_up == NULL)
+		return -1;
+	return gw_server_file_up(wsi, path);
 }
 
 /* gw_server_request_timeout - the body did not arrive within the whole-
@@ -348,7 +377,8 @@ gw_server_http_writeable(struct gw_conn *c)
 static void
 gw_server_http_closed(struct gw_conn *c)
 {
-	gw_poll_free(c);
+	if (gw_server_api_up.closed != NULL)
+		gw_server_api_up.closed(c);
 	if (c->http != NULL) {
 		gw_conn_unregister(c);
 		gw_http_free(&c->http);

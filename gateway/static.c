@@ -65,3 +65,11 @@ gw_static_serve(struct lws *wsi, const char *path)
 		return -1;
 	return 0;
 }
+
+/* gw_static_init - serve every GET the server does not route elsewhere */
+int
+gw_static_init(void)
+{
+	gw_server_set_files(gw_static_serve);
+	return 0;
+}
