@@ -29,15 +29,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "err.h"
-#include "gateway.h"
+#include "gw.h"
+#include "gw_active.h"
+#include "gw_cache.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
 #include "message_clnt.h"
 #include "metrics.h"
 #include "slack_err.h"
+#include "strmap.h"
 
 #define GW_ACTIVE_SWEEP_MS 10000
 

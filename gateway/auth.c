@@ -15,7 +15,9 @@
 
 #include "clock.h"
 #include "err.h"
-#include "gateway.h"
+#include "gw.h"
+#include "gw_auth.h"
+#include "gw_http.h"
 #include "ids.h"
 #include "json.h"
 #include "jwt.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "gw_blob.h"
 #include "mem.h"
 
 /* gw_blob_header - the header of a final, unmasked text frame of len

@@ -11,10 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "gw.h"
+#include "gw_cache.h"
+#include "gw_metrics.h"
+#include "gw_set.h"
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
+#include "strmap.h"
 
 static struct {
 	struct pl_strmap *chans, *users, *teams;

@@ -29,15 +29,28 @@
 #include <sys/socket.h>
 #include <libwebsockets.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "err.h"
-#include "gateway.h"
+#include "gw.h"
+#include "gw_active.h"
+#include "gw_auth.h"
+#include "gw_blob.h"
+#include "gw_cache.h"
+#include "gw_conn.h"
+#include "gw_http.h"
+#include "gw_limits.h"
+#include "gw_metrics.h"
+#include "gw_sendq.h"
+#include "gw_services.h"
+#include "gw_ticket.h"
 #include "ids.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
 #include "message_clnt.h"
 #include "metrics.h"
+#include "tbucket.h"
 #include "utf8.h"
 
 #define GW_SWEEP_MS 1000		/* each connection once per this */

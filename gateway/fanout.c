@@ -12,10 +12,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "err.h"
 #include "event_json.h"
-#include "gateway.h"
+#include "gw.h"
+#include "gw_active.h"
+#include "gw_blob.h"
+#include "gw_cache.h"
+#include "gw_conn.h"
+#include "gw_fanout.h"
+#include "gw_members.h"
+#include "gw_metrics.h"
+#include "gw_poll.h"
+#include "gw_resume.h"
+#include "gw_services.h"
+#include "gw_set.h"
 #include "kafka.h"
 #include "log.h"
 #include "mem.h"

@@ -2,17 +2,23 @@
  * decoding (query/form/JSON), Origin matching, the send queue's bounds,
  * the frames of blobs (the string map and UTF-8 length: lib/). */
 
-/* the modules this test links (Makefile, test_links): what it tests */
-/* test-links: auth blob cache limits metrics proxy rtm sendq state http */
-/* and what those need, a hidden dependency: through the call circle of
- * gateway/ (tests/check/circles.py NOT_YET), limits.c, rtm.c and http.c
- * call into the edge and front-end files */
-/* test-links: active api conn poll presence resume server services set static ticket */
+/* the modules this test links (Makefile, test_links): what it tests and
+ * what those need (no call circle in gateway/ any more: tests/check/circles.py) */
+/* test-links: auth blob cache http limits metrics proxy sendq set state */
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "err.h"
-#include "gateway.h"
+#include "gw.h"
+#include "gw_auth.h"
+#include "gw_blob.h"
+#include "gw_cache.h"
+#include "gw_http.h"
+#include "gw_limits.h"
+#include "gw_metrics.h"
+#include "gw_proxy.h"
+#include "gw_sendq.h"
 #include "pl_test.h"
 
 PL_TEST(test_form)

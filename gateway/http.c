@@ -10,8 +10,10 @@
 #include <cjson/cJSON.h>
 #include <libwebsockets.h>
 
+#include "buf.h"
 #include "err.h"
-#include "gateway.h"
+#include "gw.h"
+#include "gw_http.h"
 #include "hash.h"
 #include "json.h"
 #include "log.h"

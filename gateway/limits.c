@@ -13,11 +13,13 @@
 #include "backoff.h"
 #include "clock.h"
 #include "err.h"
-#include "gateway.h"
+#include "gw.h"
+#include "gw_limits.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
 #include "metrics.h"
+#include "strmap.h"
 #include "tbucket.h"
 
 static struct pl_tbucket gw_accept;

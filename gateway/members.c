@@ -45,11 +45,14 @@
 #include <cjson/cJSON.h>
 
 #include "err.h"
-#include "gateway.h"
+#include "gw.h"
+#include "gw_cache.h"
+#include "gw_members.h"
 #include "log.h"
 #include "mem.h"
 #include "message_clnt.h"
 #include "metrics.h"
+#include "strmap.h"
 
 #define GW_MEMBERS_NONE_MAX 65536	/* channels remembered as "no local member" */
 #define GW_MEMBERS_PAGE "1000"		/* ids per conversations.members page */

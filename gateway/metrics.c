@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "gw_metrics.h"
 #include "metrics.h"
 
 struct gw_metrics gw_m;

@@ -33,10 +33,20 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "err.h"
 #include "event_json.h"
-#include "gateway.h"
+#include "gw.h"
+#include "gw_auth.h"
+#include "gw_blob.h"
+#include "gw_cache.h"
+#include "gw_conn.h"
+#include "gw_http.h"
+#include "gw_metrics.h"
+#include "gw_poll.h"
+#include "gw_presence.h"
+#include "gw_reply.h"
 #include "json.h"
 #include "jwt.h"
 #include "log.h"
@@ -45,6 +55,7 @@
 #include "message_clnt.h"
 #include "metrics.h"
 #include "slack_err.h"
+#include "strmap.h"
 
 #define GW_POLL_JSON "application/json; charset=utf-8"
 #define GW_POLL_MAX_CHANNELS 1000

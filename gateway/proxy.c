@@ -28,7 +28,10 @@
 
 #include "clock.h"
 #include "err.h"
-#include "gateway.h"
+#include "gw.h"
+#include "gw_limits.h"
+#include "gw_metrics.h"
+#include "gw_proxy.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"

@@ -4,7 +4,10 @@
  * the server (server.c refuses undecodable parameters), so none of those
  * calls another for an error. */
 #include "buf.h"
-#include "gateway.h"
+#include "gw.h"
+#include "gw_conn.h"
+#include "gw_http.h"
+#include "gw_reply.h"
 
 #define GW_REPLY_JSON "application/json; charset=utf-8"
 

@@ -22,10 +22,17 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "err.h"
 #include "event_json.h"
-#include "gateway.h"
+#include "gw.h"
+#include "gw_blob.h"
+#include "gw_cache.h"
+#include "gw_conn.h"
+#include "gw_metrics.h"
+#include "gw_reply.h"
+#include "gw_resume.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"

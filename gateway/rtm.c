@@ -5,10 +5,20 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "err.h"
 #include "fields.h"
-#include "gateway.h"
+#include "gw.h"
+#include "gw_cache.h"
+#include "gw_conn.h"
+#include "gw_limits.h"
+#include "gw_metrics.h"
+#include "gw_presence.h"
+#include "gw_reply.h"
+#include "gw_resume.h"
+#include "gw_rtm.h"
+#include "gw_services.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 
 #include "err.h"
-#include "gateway.h"
+#include "gw_blob.h"
+#include "gw_sendq.h"
 #include "mem.h"
 
 #define GW_SENDQ_FIRST 8

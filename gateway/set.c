@@ -1,7 +1,8 @@
 /* set.c - an unordered set of connections (swap-remove array). */
 #include <stdlib.h>
 
-#include "gateway.h"
+#include "gw.h"
+#include "gw_set.h"
 #include "mem.h"
 
 /* gw_set_add - add c (the caller ensures it is not there yet) */

@@ -1,5 +1,5 @@
 /* state.c - the gateway's process-wide state and small shared helpers. */
-#include "gateway.h"
+#include "gw.h"
 
 struct gw_settings gw_conf;
 struct gw gw;

@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 #include <libwebsockets.h>
 
-#include "gateway.h"
+#include "gw.h"
+#include "gw_http.h"
+#include "gw_server.h"
+#include "gw_static.h"
 
 static const struct {
 	const char *ext;

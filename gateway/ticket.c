@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <hiredis/hiredis.h>
 
+#include "buf.h"
 #include "err.h"
-#include "gateway.h"
+#include "gw.h"
+#include "gw_ticket.h"
 #include "log.h"
 #include "mem.h"
 #include "redis.h"

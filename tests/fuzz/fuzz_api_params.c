@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fuzz_gw.h"
+#include "gw_http.h"
 #include "mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "fuzz_gw.h"
+#include "gw_fanout.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

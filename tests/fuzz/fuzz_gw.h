@@ -11,7 +11,12 @@
 #include <string.h>
 #include <uv.h>
 
-#include "gateway.h"
+#include "gw.h"
+#include "gw_active.h"
+#include "gw_cache.h"
+#include "gw_conn.h"
+#include "gw_members.h"
+#include "gw_metrics.h"
 #include "log.h"
 #include "loop.h"
 

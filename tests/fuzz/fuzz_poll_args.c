@@ -12,6 +12,10 @@
 #include <cjson/cJSON.h>
 
 #include "fuzz_gw.h"
+#include "gw.h"
+#include "gw_http.h"
+#include "gw_poll.h"
+#include "gw_resume.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

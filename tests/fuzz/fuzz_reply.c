@@ -11,6 +11,9 @@
 #include <string.h>
 
 #include "fuzz_gw.h"
+#include "gw.h"
+#include "gw_cache.h"
+#include "gw_conn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

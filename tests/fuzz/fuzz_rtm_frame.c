@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include "fuzz_gw.h"
+#include "gw.h"
+#include "gw_rtm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "fuzz_gw.h"
+#include "gw.h"
+#include "gw_auth.h"
 #include "jwt.h"
 #include "mem.h"
 
