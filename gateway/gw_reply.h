@@ -13,6 +13,10 @@ void gw_reply_api_error(struct gw_conn *c, const char *code);
 /* an RTM error frame (reply_to < 0: none) */
 void gw_reply_rtm_error(struct gw_conn *c, int64_t reply_to, const char *code,
     const char *msg);
+/* the answer to a client frame that failed: {"ok":false,"reply_to",
+ * "error":{"code","msg"}} */
+void gw_reply_rtm_fail(struct gw_conn *c, int64_t reply_to, const char *code,
+    const char *msg);
 /* rate_limited with retry_after (whole seconds, at least 1) */
 void gw_reply_rtm_limited(struct gw_conn *c, int64_t reply_to, double wait_s);
 

@@ -37,24 +37,6 @@ struct gw_rtm_call {
 
 typedef int (*gw_rtm_fn)(struct gw_conn *c, const cJSON *f, int64_t id);
 
-/* gw_rtm_fail - {"ok":false,"reply_to","error":{"code","msg"}} */
-static void
-gw_rtm_fail(struct gw_conn *c, int64_t reply_to, const char *code,
-    const char *msg)
-{
-	struct pl_buf b;
-
-	pl_buf_init(&b);
-	pl_buf_printf(&b, "{\"ok\":false,\"reply_to\":%lld,\"error\":{\"code\":",
-	    (long long)reply_to);
-	pl_buf_json_str(&b, code);
-	pl_buf_puts(&b, ",\"msg\":");
-	pl_buf_json_str(&b, msg);
-	pl_buf_puts(&b, "}}");
-	gw_conn_send(c, b.data, b.len);
-	pl_buf_fini(&b);
-}
-
 /* gw_rtm_sent - message-svc answered a send */
 static void
 gw_rtm_sent(int rv, Parley__Reply *reply, void *arg)
@@ -68,11 +50,11 @@ gw_rtm_sent(int rv, Parley__Reply *reply, void *arg)
 	if (c == NULL)
 		goto out;
 	if (rv != 0 || reply == NULL) {
-		gw_rtm_fail(c, call->reply_to, pl_slack_rpc_error(rv), pl_err_str(rv));
+		gw_reply_rtm_fail(c, call->reply_to, pl_slack_rpc_error(rv), pl_err_str(rv));
 		goto out;
 	}
 	if (!reply->ok) {
-		gw_rtm_fail(c, call->reply_to, reply->error, reply->error);
+		gw_reply_rtm_fail(c, call->reply_to, reply->error, reply->error);
 		goto out;
 	}
 	m = reply->message;
@@ -126,7 +108,7 @@ gw_rtm_message(struct gw_conn *c, const cJSON *f, int64_t id)
 		return 0;
 	}
 	if (!gw_rtm_strings_ok(f, (const char *const[]){ "thread_ts", "client_msg_id", NULL })) {
-		gw_rtm_fail(c, id, "invalid_arguments", "thread_ts and client_msg_id are strings");
+		gw_reply_rtm_fail(c, id, "invalid_arguments", "thread_ts and client_msg_id are strings");
 		return 0;
 	}
 	if (!gw_limits_send(c, &wait)) {
@@ -135,19 +117,19 @@ gw_rtm_message(struct gw_conn *c, const cJSON *f, int64_t id)
 		return 0;
 	}
 	if (ch == NULL || !gw_cache_member(c, ch)) {
-		gw_rtm_fail(c, id, "channel_not_found", "no such channel, or not a member");
+		gw_reply_rtm_fail(c, id, "channel_not_found", "no such channel, or not a member");
 		return 0;
 	}
 	if (text == NULL || *text == 0) {
-		gw_rtm_fail(c, id, "no_text", "text is missing");
+		gw_reply_rtm_fail(c, id, "no_text", "text is missing");
 		return 0;
 	}
 	if (pl_utf8_len(text) > (size_t)gw_conf.max_rtm_text) {
-		gw_rtm_fail(c, id, "msg_too_long", "text is over the RTM limit");
+		gw_reply_rtm_fail(c, id, "msg_too_long", "text is over the RTM limit");
 		return 0;
 	}
 	if ((bad = pl_fields_message_error(text, thread, cmid)) != NULL) {
-		gw_rtm_fail(c, id, bad, "text, thread_ts or client_msg_id refused");
+		gw_reply_rtm_fail(c, id, bad, "text, thread_ts or client_msg_id refused");
 		return 0;
 	}
 	pl_request_init(&req, "chat.postMessage");
