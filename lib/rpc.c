@@ -190,7 +190,7 @@ struct rpc_keep {
 	int (*open_peer)(nng_socket *);	/* req0 or push0 */
 	struct pl_timer *timer;
 	nng_socket probe;
-	nng_aio *aio;		/* the probe's send */
+	nng_aio *aio;		/* the probe's send and echo (one per probe) */
 	int probing;
 	int sent;		/* the probe's send succeeded (nng thread) */
 	atomic_int answered;	/* ... and (req0) its echo came back */
@@ -247,7 +247,12 @@ keep_aio_cb(void *arg)
 		atomic_store(&k->answered, 1);
 }
 
-/* keep_probe_end - loop thread: stop and close the probe socket */
+/* keep_probe_end - loop thread: stop and close the probe socket, free its
+ * aio. A stopped aio is done for good in nng 1.5: every later operation on
+ * it ends at once with NNG_ECANCELED and without a callback, so reusing it
+ * never sent another probe, and every listener was re-created each
+ * deadline (dropping every connection: REQ then resends what was in
+ * flight, and a handler runs twice). Each probe has its own aio. */
 static void
 keep_probe_end(struct rpc_keep *k)
 {
@@ -262,6 +267,8 @@ keep_probe_end(struct rpc_keep *k)
 		nng_msg_free(m);
 	nng_aio_set_msg(k->aio, NULL);
 	nng_close(k->probe);
+	nng_aio_free(k->aio);
+	k->aio = NULL;
 	k->probing = 0;
 }
 
@@ -273,9 +280,16 @@ keep_probe_start(struct rpc_keep *k)
 	nng_msg *m;
 	int i, nrv;
 
+	if ((nrv = nng_aio_alloc(&k->aio, keep_aio_cb, k)) != 0) {
+		pl_log_warn("PL-RPC-PROBE-FAIL", "url=%s op=aio err=\"%s\"",
+		    k->url, nng_strerror(nrv));
+		return;
+	}
 	if ((nrv = k->open_peer(&k->probe)) != 0) {
 		pl_log_warn("PL-RPC-PROBE-FAIL", "url=%s op=open err=\"%s\"",
 		    k->url, nng_strerror(nrv));
+		nng_aio_free(k->aio);
+		k->aio = NULL;
 		return;
 	}
 	nng_socket_set_ms(k->probe, NNG_OPT_RECONNMINT, RPC_RECONN_MIN_MS);
@@ -284,6 +298,8 @@ keep_probe_start(struct rpc_keep *k)
 		pl_log_warn("PL-RPC-PROBE-FAIL", "url=%s op=dial err=\"%s\"",
 		    k->url, nng_strerror(nrv));
 		nng_close(k->probe);
+		nng_aio_free(k->aio);
+		k->aio = NULL;
 		return;
 	}
 	k->token++;
@@ -390,8 +406,6 @@ keep_start(struct rpc_keep *k, struct pl_loop *l, const char *url,
 	k->open_peer = open_peer;
 	if ((nrv = rpc_listen(sock, url, &k->lst)) != 0)
 		return rpc_fail(ev, "listen", url, nrv);
-	if ((nrv = nng_aio_alloc(&k->aio, keep_aio_cb, k)) != 0)
-		return rpc_fail(ev, "aio", url, nrv);
 	if ((rv = pl_loop_timer(l, (uint64_t)rpc_probe_ms, 1, keep_tick, k,
 	    &k->timer)) != 0)
 		return rv;
@@ -405,11 +419,7 @@ keep_stop(struct rpc_keep *k)
 	pl_loop_timer_stop(&k->timer);
 	free(k->dial_url);
 	k->dial_url = NULL;
-	if (k->aio == NULL)
-		return;
 	keep_probe_end(k);
-	nng_aio_free(k->aio);
-	k->aio = NULL;
 }
 
 /* rpc_msg_from - a message holding a copy of data */

@@ -9,10 +9,7 @@ import signal
 import socket
 import time
 
-import requests
-
 import parley
-from parley import wait_for
 from test_authz import make_team, tok
 from test_gateway_limits import extra_gateway  # noqa: F401 (a fixture)
 
@@ -32,28 +29,18 @@ def die_mid_handshake(path):
     os.waitpid(pid, 0)
 
 
-def restarts(stack):
-    n = 0
-    for i in range(stack.shards):
-        r = requests.get(stack.ops["message-svc-%d" % i] + "/metrics", timeout=5)
-        fams = parley.parse_prometheus(r.text)
-        fam = fams.get("parley_rpc_listener_restarts_total", {"samples": []})
-        n += sum(v for _, _, v in fam["samples"])
-    return n
-
-
 def test_gateway_connects_after_peers_die_mid_handshake(stack, api, extra_gateway):
     t = make_team(stack, api, users=("alice",))
-    before = restarts(stack)
-    # a death stalls nng 1.5.2's listener about half of the time (the
-    # unit test's measure); 20 per shard, 150 ms apart (after a failed
-    # read nng pauses accepting for 100 ms, and a death then does nothing)
+    # whether a death stalls nng 1.5.2's listener is a race with its accept
+    # (lib/rpc_test.c: a burst of 20 stalled it about once in 5); 20 per
+    # shard, 150 ms apart (after a failed read nng pauses accepting for
+    # 100 ms, and a death then does nothing). A stalled listener is
+    # re-created by its probe within ~11 s, inside the gateway's ready wait;
+    # a healthy one is left alone (a restart drops every pipe on it)
     for _ in range(20):
         for i in range(stack.shards):
             die_mid_handshake(os.path.join(stack.run_dir, "message-%d.ipc" % i))
         time.sleep(0.15)
-    # the stall was there, and the probe saw it
-    wait_for(lambda: restarts(stack) > before, 30, "a listener restart", 0.2)
     gw = extra_gateway()        # waits for its /readyz: every shard reached
     fresh = parley.Api(gw.http_url)
     r = fresh.call("chat.postMessage", tok(t, "alice"), channel=t["general"],
