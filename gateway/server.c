@@ -239,6 +239,25 @@ gw_server_release_headers(struct lws *wsi)
 	lws_http_headers_detach(wsi);
 }
 
+/* gw_server_has_body - a POST whose body lws will read: a Content-Length
+ * above 0, or a Transfer-Encoding. Without either (curl -X POST with no
+ * data) lws reads nothing and never reports a body's completion, so the
+ * request is answered at once as one with an empty body instead of waiting
+ * for the connection's timeout. */
+static int
+gw_server_has_body(struct lws *wsi)
+{
+	char cl[32] = "";
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+		return 1;
+	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+		return 0;
+	return strtoull(cl, NULL, 10) > 0;
+}
+
+static int gw_server_body_done(struct gw_conn *c);
+
 /* gw_server_api - start an /api/<method> transaction */
 static int
 gw_server_api(struct lws *wsi, struct gw_conn *c, const char *path)
@@ -262,8 +281,10 @@ gw_server_api(struct lws *wsi, struct gw_conn *c, const char *path)
 	    WSI_TOKEN_HTTP_URI_ARGS, i)) > 0; i++)
 		rv = gw_params_query(&h->params, frag, (size_t)n);
 	h->param_err = rv;
-	if (h->is_post)
+	if (h->is_post && gw_server_has_body(wsi))
 		return gw_server_body_limit(wsi, c);
+	if (h->is_post)		/* lws reads no body: nothing would end it */
+		return gw_server_body_done(c);
 	gw_server_release_headers(wsi);
 	if (rv != 0)
 		gw_server_param_refused(c, rv);

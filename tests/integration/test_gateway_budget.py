@@ -209,6 +209,54 @@ def test_trickled_body_ended_by_request_deadline(stack, extra_gateway):
             s.close()
 
 
+def _read_answer(s):
+    """one HTTP/1.1 answer with a Content-Length from s: (status, JSON body)"""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        assert chunk, "closed before an answer: %r" % data
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode().split("\r\n")
+    length = [int(x.split(":", 1)[1]) for x in lines[1:]
+              if x.lower().startswith("content-length:")]
+    assert length, head
+    while len(body) < length[0]:
+        chunk = s.recv(65536)
+        assert chunk, "closed inside the body: %r" % data
+        body += chunk
+    return int(lines[0].split()[1]), json.loads(body[:length[0]])
+
+
+def test_post_without_body_answered_at_once(stack, team, extra_gateway):
+    """a POST with no Content-Length and no body (curl -X POST with no data)
+    is a request with an empty body: answered now, not when a timeout ends
+    the connection (both are 600 s here; the socket waits 30 s at most).
+    lws takes such a body as running to the close, so the connection ends
+    after the answer; with Content-Length: 0 it serves the next request"""
+    gw = extra_gateway(PARLEY_HTTP_HEADER_TIMEOUT_S=600, PARLEY_HTTP_REQUEST_TIMEOUT_S=600)
+
+    def ask(head, s=None):
+        s = s or socket.create_connection(("127.0.0.1", gw.port), timeout=30)
+        s.sendall(b"POST /api/" + head + b"\r\nHost: x\r\n\r\n")
+        return s, _read_answer(s)
+
+    s, got = ask(b"api.test?foo=bar HTTP/1.1")
+    s.close()
+    assert got == (200, {"ok": True, "args": {"foo": "bar"}})
+    s, (status, body) = ask(b"auth.test HTTP/1.1\r\nAuthorization: Bearer " +
+                            team.token("alice").encode())
+    s.close()
+    assert status == 200 and body["ok"] is True and body["user_id"] == team.uid("alice"), body
+    s, got = ask(b"auth.test HTTP/1.1\r\nContent-Length: 0")
+    try:
+        assert got == (200, {"ok": False, "error": "not_authed"})
+        assert ask(b"api.test HTTP/1.1\r\nContent-Length: 0", s)[1] == (
+            200, {"ok": True, "args": {}})
+    finally:
+        s.close()
+
+
 # ---- 7. connection budget
 
 def test_token_checked_before_the_accept_bucket(stack, team, extra_gateway):
