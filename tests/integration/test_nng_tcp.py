@@ -7,18 +7,31 @@ search-indexer's RPC (PARLEY_SEARCH_RPC_URL / the gateway's
 PARLEY_SEARCH_URLS). notify-svc serves no nng endpoint (it only consumes
 Kafka), so it has no URL to set."""
 import os
+import socket
 
 import conftest
 import parley
 from parley import Ws, wait_for
-from stack import free_port
+
+
+def free_ports(n):
+    """n distinct ports nobody listens on right now: each stays bound until
+    all are drawn (one free_port() after another may hand out the same
+    port twice, and two daemons would then fight over it)"""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def test_rpc_and_presence_over_tcp(new_stack):
-    ms = "tcp://127.0.0.1:%d" % free_port()
-    ps = "tcp://127.0.0.1:%d" % free_port()
-    pr = "tcp://127.0.0.1:%d" % free_port()
-    si = "tcp://127.0.0.1:%d" % free_port()
+    ms, ps, pr, si = ("tcp://127.0.0.1:%d" % p for p in free_ports(4))
     env = dict(conftest.TEST_ENV, PARLEY_MS_RPC_URL=ms, PARLEY_MESSAGE_URLS=ms,
                PARLEY_PRESENCE_PUSH_URL=ps, PARLEY_PRESENCE_RPC_URL=pr,
                PARLEY_SEARCH_RPC_URL=si,
