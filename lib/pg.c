@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 
 #include "backoff.h"
+#include "buf.h"
 #include "clock.h"
 #include "err.h"
 #include "log.h"
@@ -549,6 +550,41 @@ int
 pl_pg_queued(const struct pl_pg *pg)
 {
 	return pg == NULL ? 0 : pg->nwaiting + (pg->active != NULL);
+}
+
+struct pl_pg *
+pl_pg_least_busy(struct pl_pg *const *pool, int n)
+{
+	struct pl_pg *best = pool[0];
+	int i, bq = pl_pg_queued(best), bc = pl_pg_connected(best);
+
+	for (i = 1; i < n; i++) {
+		int q = pl_pg_queued(pool[i]), cn = pl_pg_connected(pool[i]);
+
+		if ((cn && !bc) || (cn == bc && q < bq)) {
+			best = pool[i];
+			bq = q;
+			bc = cn;
+		}
+	}
+	return best;
+}
+
+void
+pl_pg_rows_json(struct pl_buf *b, const struct pg_result *res)
+{
+	int i, k, nf = PQnfields(res);
+
+	pl_buf_puts(b, "[");
+	for (i = 0; i < PQntuples(res); i++) {
+		pl_buf_puts(b, i ? ",[" : "[");
+		for (k = 0; k < nf; k++) {
+			pl_buf_puts(b, k ? "," : "");
+			pl_buf_json_str(b, PQgetvalue(res, i, k));
+		}
+		pl_buf_puts(b, "]");
+	}
+	pl_buf_puts(b, "]");
 }
 
 /* pl_pg_last_error - first line of the last SQL error ("" if none) */

@@ -15,6 +15,7 @@
 
 struct pg_result;
 struct pl_pg;
+struct pl_buf;
 
 typedef void (*pl_pg_fn)(int rv, struct pg_result *res, void *arg);
 
@@ -31,6 +32,12 @@ int pl_pg_query_bin(struct pl_pg *pg, const char *sql, int nparams,
     const char *const *params, const int *lengths, const int *formats,
     pl_pg_fn cb, void *arg);
 int pl_pg_queued(const struct pl_pg *pg);
+/* pl_pg_least_busy - of a pool of n (n >= 1) connections, the connected one
+ * with the fewest queries queued (a disconnected one only if all are) */
+struct pl_pg *pl_pg_least_busy(struct pl_pg *const *pool, int n);
+/* pl_pg_rows_json - append every row of res as a JSON array of its fields'
+ * text ([["a","b"],["c","d"]]; a NULL is "") */
+void pl_pg_rows_json(struct pl_buf *b, const struct pg_result *res);
 const char *pl_pg_last_error(const struct pl_pg *pg);
 /* pl_pg_sqlstate - the SQLSTATE ("22021") of the SQL error of the query
  * whose callback is running (rv PL_EIO), "" when it got none; valid only

@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 #include <uv.h>
 
+#include "buf.h"
 #include "err.h"
 #include "loop.h"
 #include "pg.h"
@@ -409,7 +410,65 @@ PL_TEST(sqlstate_tells_data_errors)
 	teardown();
 }
 
+struct rows_res {
+	int n;
+	char json[256];
+};
+
+static void
+on_rows(int rv, struct pg_result *res, void *arg)
+{
+	struct rows_res *r = arg;
+	struct pl_buf b;
+
+	r->n++;
+	if (rv != 0)
+		return;
+	pl_buf_init(&b);
+	pl_pg_rows_json(&b, res);
+	snprintf(r->json, sizeof(r->json), "%s", b.data);
+	pl_buf_fini(&b);
+}
+
+PL_TEST(rows_json_and_least_busy)
+{
+	struct pl_pg *pool[3] = { NULL, NULL, NULL };
+	struct rows_res rows = { 0 }, none = { 0 };
+	struct res r = { 0 };
+
+	PL_CHECK_EQ_INT(cluster(), 0);
+	setup();
+	/* pool[0] never connects (a closed port): the connected ones win */
+	{
+		char bad[128];
+
+		snprintf(bad, sizeof(bad), "host=127.0.0.1 port=%d user=postgres"
+		    " connect_timeout=1", free_port());
+		PL_CHECK_EQ_INT(pl_pg_start(loop, bad, 10, &pool[0]), 0);
+	}
+	PL_CHECK_EQ_INT(pl_pg_start(loop, dsn, 10, &pool[1]), 0);
+	PL_CHECK_EQ_INT(pl_pg_start(loop, dsn, 10, &pool[2]), 0);
+	run_until_connected(pool[1], 10000);
+	run_until_connected(pool[2], 10000);
+	PL_CHECK(pl_pg_least_busy(pool, 3) == pool[1]);	/* a tie: the first */
+	PL_CHECK_EQ_INT(pl_pg_query(pool[1], "SELECT pg_sleep(0.2)", 0, NULL, on_res, &r), 0);
+	PL_CHECK(pl_pg_least_busy(pool, 3) == pool[2]);	/* fewer queued */
+	PL_CHECK(pl_pg_least_busy(pool, 1) == pool[0]);	/* all down: still one */
+	PL_CHECK_EQ_INT(pl_pg_query(pool[2], "SELECT * FROM (VALUES ('a', 'q\"x'),"
+	    " ('b', NULL)) v", 0, NULL, on_rows, &rows), 0);
+	PL_CHECK_EQ_INT(pl_pg_query(pool[2], "SELECT 1 WHERE false", 0, NULL, on_rows,
+	    &none), 0);
+	run_until(&none.n, 1, 10000);
+	run_until(&r.n, 1, 10000);
+	PL_CHECK_EQ_STR(rows.json, "[[\"a\",\"q\\\"x\"],[\"b\",\"\"]]");
+	PL_CHECK_EQ_STR(none.json, "[]");
+	for (int i = 0; i < 3; i++)
+		pl_pg_stop(&pool[i]);
+	teardown();
+}
+
 static const struct pl_test_case tests[] = {
+	PL_TEST_CASE(rows_json_and_least_busy),
 	PL_TEST_CASE(large_query_flushes),
 	PL_TEST_CASE(sqlstate_tells_data_errors),
 	PL_TEST_CASE(queries_params_errors_order),

@@ -305,23 +305,15 @@ scope_done(int rv, struct pg_result *res, void *arg)
 {
 	struct ms_call *c = arg;
 	struct pl_buf b;
-	int i, k;
 
 	if (rv != 0) {
 		ms_call_rv_error(&c, rv);
 		return;
 	}
 	pl_buf_init(&b);
-	pl_buf_puts(&b, "{\"channels\":[");
-	for (i = 0; i < PQntuples(res); i++) {
-		pl_buf_puts(&b, i ? ",[" : "[");
-		for (k = 0; k < 4; k++) {
-			pl_buf_puts(&b, k ? "," : "");
-			pl_buf_json_str(&b, PQgetvalue(res, i, k));
-		}
-		pl_buf_puts(&b, "]");
-	}
-	pl_buf_puts(&b, "]}");
+	pl_buf_puts(&b, "{\"channels\":");
+	pl_pg_rows_json(&b, res);
+	pl_buf_puts(&b, "}");
 	ms_call_json(&c, b.data);
 	pl_buf_fini(&b);
 }

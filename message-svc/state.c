@@ -20,17 +20,5 @@ ms_state_ready(void)
 struct pl_pg *
 ms_state_dir(void)
 {
-	struct pl_pg *best = ms.dir[0];
-	int i, bq = pl_pg_queued(best), bc = pl_pg_connected(best);
-
-	for (i = 1; i < ms.ndir; i++) {
-		int q = pl_pg_queued(ms.dir[i]), cn = pl_pg_connected(ms.dir[i]);
-
-		if ((cn && !bc) || (cn == bc && q < bq)) {
-			best = ms.dir[i];
-			bq = q;
-			bc = cn;
-		}
-	}
-	return best;
+	return pl_pg_least_busy(ms.dir, ms.ndir);
 }

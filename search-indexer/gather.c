@@ -693,23 +693,15 @@ si_gather_rows_done(int rv, struct pg_result *res, void *arg)
 {
 	struct si_peer_req *p = arg;
 	struct pl_buf b;
-	int i, k;
 
 	if (rv != 0 || PQnfields(res) != 4) {
 		si_gather_peer_reply(p, "internal_error", NULL);
 		return;
 	}
 	pl_buf_init(&b);
-	pl_buf_puts(&b, "{\"rows\":[");
-	for (i = 0; i < PQntuples(res); i++) {
-		pl_buf_puts(&b, i ? ",[" : "[");
-		for (k = 0; k < 4; k++) {
-			pl_buf_puts(&b, k ? "," : "");
-			pl_buf_json_str(&b, PQgetvalue(res, i, k));
-		}
-		pl_buf_puts(&b, "]");
-	}
-	pl_buf_puts(&b, "]}");
+	pl_buf_puts(&b, "{\"rows\":");
+	pl_pg_rows_json(&b, res);
+	pl_buf_puts(&b, "}");
 	si_gather_peer_reply(p, NULL, b.data);
 	pl_buf_fini(&b);
 }

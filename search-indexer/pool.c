@@ -32,19 +32,7 @@ si_pool_start(struct pl_loop *loop)
 struct pl_pg *
 si_pool_pg(void)
 {
-	struct pl_pg *best = si.qpg[0];
-	int i, bq = pl_pg_queued(best), bc = pl_pg_connected(best);
-
-	for (i = 1; i < si.nqpg; i++) {
-		int q = pl_pg_queued(si.qpg[i]), cn = pl_pg_connected(si.qpg[i]);
-
-		if ((cn && !bc) || (cn == bc && q < bq)) {
-			best = si.qpg[i];
-			bq = q;
-			bc = cn;
-		}
-	}
-	return best;
+	return pl_pg_least_busy(si.qpg, si.nqpg);
 }
 
 /* si_pool_stop - every query connection (queries in flight complete with an error) */
