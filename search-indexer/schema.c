@@ -8,19 +8,21 @@
  * A deleted message stays as a tombstone (deleted, empty text) so that a
  * replayed create cannot bring it back. Offsets live in the same database
  * and are written by the same statement as the rows (si_apply_batch).
- * Migrations are numbered and never edited; the advisory lock makes
- * instances that start together apply each once. */
-#include <stdio.h>
-#include <stdlib.h>
+ * Migrations are numbered, written out in full and never edited: each
+ * carries the SHA-256 of its SQL (lib/migrate.h), checked by schema_test.c
+ * and again before anything runs; the advisory lock makes instances that
+ * start together apply each once. An edit means a new version. */
+#include <stddef.h>
 
-#include "buf.h"
 #include "err.h"
 #include "log.h"
+#include "migrate.h"
 #include "pg.h"
 #include "search.h"
 
-static const char *const si_schema_migrations[] = {
-	/* 1 */
+static const struct pl_migration si_schema_set[] = {
+	{ 1,
+	"6c4c1e76c45e8d1649049658ea7a275a760d1ad8d7f4444b9bc66eac3df67d17",
 	"CREATE TABLE search_messages (team_id text NOT NULL, channel_id text NOT NULL,"
 	" ts text NOT NULL, ts_us bigint NOT NULL, seq bigint NOT NULL,"
 	" user_id text NOT NULL, text text NOT NULL, thread_ts text NOT NULL DEFAULT '',"
@@ -85,33 +87,32 @@ static const char *const si_schema_migrations[] = {
 	"   ON CONFLICT (topic, partition) DO UPDATE"
 	"   SET next_offset = GREATEST(search_offsets.next_offset, EXCLUDED.next_offset);"
 	"  RETURN coalesce(array_length(p_type, 1), 0);"
-	" END $f$;",
+	" END $f$;" },
 };
 
-/* si_schema_apply - every migration not yet recorded, then the reindex reset */
+/* si_schema_migrations - the set and its length in *n (for the hash test
+ * and the migrator) */
+const struct pl_migration *
+si_schema_migrations(size_t *n)
+{
+	*n = sizeof(si_schema_set) / sizeof(si_schema_set[0]);
+	return si_schema_set;
+}
+
+/* si_schema_apply - every migration not yet recorded (lib/migrate: hashes
+ * checked first), then the reindex reset */
 int
 si_schema_apply(const char *dsn, int reindex)
 {
-	size_t i, n = sizeof(si_schema_migrations) / sizeof(si_schema_migrations[0]);
-	struct pl_buf b;
+	const struct pl_migration *m;
+	size_t n;
 	int rv;
 
-	pl_buf_init(&b);
-	pl_buf_puts(&b, "BEGIN; SELECT pg_advisory_xact_lock(7346014);"
-	    "CREATE TABLE IF NOT EXISTS schema_migrations (service text NOT NULL,"
-	    " version int NOT NULL, applied timestamptz NOT NULL DEFAULT now(),"
-	    " PRIMARY KEY (service, version));");
-	for (i = 0; i < n; i++)
-		pl_buf_printf(&b, "DO $m$ BEGIN IF NOT EXISTS (SELECT 1 FROM schema_migrations"
-		    " WHERE service = 'search-indexer' AND version = %zu) THEN %s"
-		    " INSERT INTO schema_migrations (service, version)"
-		    " VALUES ('search-indexer', %zu); END IF; END $m$;", i + 1,
-		    si_schema_migrations[i], i + 1);
-	if (reindex)
-		pl_buf_puts(&b, "TRUNCATE search_messages, search_reactions, search_offsets;");
-	pl_buf_puts(&b, "COMMIT;");
-	rv = pl_pg_exec_sync(dsn, b.data);
-	pl_buf_fini(&b);
+	m = si_schema_migrations(&n);
+	rv = pl_migrations_apply(dsn, "search-indexer", m, n);
+	if (rv == 0 && reindex)
+		rv = pl_pg_exec_sync(dsn, "TRUNCATE search_messages, search_reactions,"
+		    " search_offsets;");
 	if (rv != 0)
 		pl_log_error("SI-SCHEMA-FAIL", "err=%s", pl_err_str(rv));
 	else

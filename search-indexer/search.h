@@ -8,6 +8,7 @@
  * tables; svc.c wires them up. */
 #ifndef SI_SEARCH_H
 #define SI_SEARCH_H
+#include <stddef.h>
 #include <stdint.h>
 
 struct event_base;
@@ -83,6 +84,9 @@ void si_svc_fini(void);
 /* schema.c - the index's tables, created or upgraded at start-up (blocking);
  * reindex empties the index and its offsets */
 int si_schema_apply(const char *dsn, int reindex);
+struct pl_migration;
+/* si_schema_migrations - the migration set (lib/migrate.h), *n its length */
+const struct pl_migration *si_schema_migrations(size_t *n);
 
 /* index.c - the log -> index writer */
 int si_index_start(void);
