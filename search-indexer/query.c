@@ -311,6 +311,33 @@ si_query_tsquery(const struct si_query *q, struct si_query_sql *r, struct pl_buf
 	}
 }
 
+/* si_query_bigrams - 1 when phrase is at least two words of ASCII letters
+ * and digits (at most 64 each) separated by white space: to_tsvector makes
+ * exactly one lexeme of each, so si_bigrams (schema.c) of the phrase is
+ * never empty and never cut, and the messages that hold the phrase are
+ * among those whose bg holds all its word pairs. Other phrases (punctuation,
+ * other scripts) are found by their words alone. */
+static int
+si_query_bigrams(const char *phrase)
+{
+	int words = 0, len = 0;
+	const char *p;
+
+	for (p = phrase;; p++) {
+		if (*p == '\0' || si_query_ws(*p)) {
+			words += len > 0;
+			len = 0;
+			if (*p == '\0')
+				break;
+			continue;
+		}
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9')) || ++len > 64)
+			return 0;
+	}
+	return words >= 2;
+}
+
 /* si_query_where - the filters shared by both statements */
 static void
 si_query_where(const struct si_query *q, const struct si_query_scope *s,
@@ -325,6 +352,10 @@ si_query_where(const struct si_query *q, const struct si_query_scope *s,
 	pl_buf_printf(w, " AND m.channel_id = ANY ($%d::text[]) AND NOT m.deleted", n);
 	if (has_tsq)
 		pl_buf_puts(w, " AND m.tsv @@ q.q");
+	for (i = 0; i < q->nterms; i++)
+		if (q->terms[i].phrase && !q->terms[i].neg && si_query_bigrams(q->terms[i].text))
+			pl_buf_printf(w, " AND m.bg @> si_bigrams(to_tsvector('simple', $%d))",
+			    si_query_param(r, q->terms[i].text));
 	if (s->from_given || q->from_me) {
 		n = si_query_param_array(r, s->from_ids, s->nfrom_ids);
 		pl_buf_printf(w, " AND (m.user_id = ANY ($%d::text[])", n);
@@ -359,13 +390,87 @@ si_query_where(const struct si_query *q, const struct si_query_scope *s,
 		    si_query_param(r, q->emoji[i]));
 }
 
+/* si_query_walks - whether q's matches are found by walking time blocks:
+ * it has a word or phrase that must appear (the index finds a block's
+ * matches of it) and no from:, in: or to:me (their own indexes or the
+ * channel narrow the candidates to few: one scan, sorted, is cheaper) */
+static int
+si_query_walks(const struct si_query *q, const struct si_query_scope *s)
+{
+	int i, pos = 0;
+
+	for (i = 0; i < q->nterms; i++)
+		pos |= !q->terms[i].neg;
+	return pos && !s->from_given && !q->from_me && !q->to_me && q->nin_chan == 0 &&
+	    q->nin_user == 0;
+}
+
+/* si_query_walk - the CTEs of the block walk (schema.c migration 2), after
+ * `q`, that find the window: the first `window` matches in the walk's time
+ * order (desc: newest first), as row ids (the statement's snapshot).
+ *   b     the blocks (i, k) covering the team's messages within the query's
+ *         dates, in walk order (si_walk);
+ *   c     one row per step, s the blocks still to walk (a stack), n the
+ *         matches taken so far, t the row ids this step took. A step reads
+ *         at most need + 1 matches of the block on top (need = window - n,
+ *         in no order): if they are all of its matches, it takes them all;
+ *         else it replaces the block by its four sub-blocks (si_children),
+ *         and an hour (level 0) that holds more than need takes its
+ *         newest need, sorted. It stops when n = window or nothing is left;
+ *   walk  n (min(matches, window): the total) and t (every row id taken).
+ * Blocks are disjoint and walked in time order, so every match taken is
+ * newer than every match not taken: t is exactly "the first `window`
+ * matches", whatever order PostgreSQL reads a block's rows in; one
+ * statement, one snapshot. A step costs a GIN scan of (words, block key)
+ * and at most need + 1 heap visits, and a block is split at most 8 times. */
+static void
+si_query_walk(const struct si_query *q, const struct si_query_scope *s,
+    struct si_query_sql *r, const char *w, int desc, int win, struct pl_buf *b)
+{
+	const char *d = desc ? "DESC" : "ASC", *pd = desc ? "true" : "false";
+	char num[24];
+
+	pl_buf_printf(b, ", b AS MATERIALIZED (SELECT x.i, x.k FROM (SELECT min(ts_us) AS a,"
+	    " max(ts_us) AS z FROM search_messages WHERE team_id = $%d",
+	    si_query_param(r, s->team));
+	if (q->after_us > 0) {
+		snprintf(num, sizeof(num), "%lld", (long long)q->after_us);
+		pl_buf_printf(b, " AND ts_us >= $%d::bigint", si_query_param(r, num));
+	}
+	if (q->before_us < INT64_MAX) {
+		snprintf(num, sizeof(num), "%lld", (long long)q->before_us);
+		pl_buf_printf(b, " AND ts_us < $%d::bigint", si_query_param(r, num));
+	}
+	pl_buf_printf(b, ") e, si_walk(si_hour(e.a), si_hour(e.z), %s) x),"
+	    " c (s, n, t) AS (SELECT coalesce((SELECT array_agg(b.k ORDER BY b.i) FROM b),"
+	    " '{}'::int[]), 0::bigint, '{}'::tid[] UNION ALL SELECT"
+	    " CASE WHEN x.cnt <= $%d::int - c.n THEN c.s[2:]"
+	    " WHEN c.s[1] >= 16777216 THEN si_children(c.s[1], %s) || c.s[2:]"
+	    " ELSE '{}'::int[] END,"
+	    " CASE WHEN x.cnt <= $%d::int - c.n THEN c.n + x.cnt"
+	    " WHEN c.s[1] >= 16777216 THEN c.n ELSE $%d::bigint END,"
+	    " CASE WHEN x.cnt <= $%d::int - c.n THEN x.t"
+	    " WHEN c.s[1] >= 16777216 THEN '{}'::tid[]"
+	    " ELSE (SELECT array_agg(z.ctid) FROM (SELECT m.ctid FROM search_messages m, q%s"
+	    " AND m.tb @> ARRAY[c.s[1]] ORDER BY m.ts_us + 0 %s, m.channel_id %s"
+	    " LIMIT $%d::int - c.n) z) END"
+	    " FROM c, LATERAL (SELECT count(*) AS cnt, coalesce(array_agg(y.ctid), '{}') AS t"
+	    " FROM (SELECT m.ctid FROM search_messages m, q%s AND m.tb @> ARRAY[c.s[1]]"
+	    " LIMIT $%d::int - c.n + 1) y) x WHERE c.n < $%d::int AND cardinality(c.s) > 0),"
+	    " walk AS MATERIALIZED (SELECT (SELECT max(c.n) FROM c) AS n,"
+	    " (SELECT array_agg(u) FROM c, unnest(c.t) u) AS t)",
+	    pd, win, pd, win, win, win, w, d, d, win, w, win, win);
+}
+
 /* si_query_sql - one statement: the window of matches, its size, and the
- * page ordered within it (see query.h) */
+ * page ordered within it (see query.h). A word query walks time blocks
+ * (si_query_walk) so that only the blocks that hold the window are read;
+ * the others are one scan of their indexes. */
 void
 si_query_sql(const struct si_query *q, const struct si_query_scope *s,
     struct si_query_sql *r)
 {
-	struct pl_buf tsq, w, sql, hlx;
+	struct pl_buf tsq, w, sql, hlx, walk;
 	int has_tsq, score, hl = 0, win, lim, off;
 	const char *dir = s->asc ? "ASC" : "DESC";
 	char v[24];
@@ -375,6 +480,7 @@ si_query_sql(const struct si_query *q, const struct si_query_scope *s,
 	pl_buf_init(&w);
 	pl_buf_init(&sql);
 	pl_buf_init(&hlx);
+	pl_buf_init(&walk);
 	si_query_tsquery(q, r, &tsq);
 	has_tsq = tsq.len > 0;
 	score = s->sort_score && has_tsq;
@@ -391,7 +497,29 @@ si_query_sql(const struct si_query *q, const struct si_query_scope *s,
 		pl_buf_printf(&hlx, "ts_headline('simple', h.text, q.q, $%d)", hl);
 	else
 		pl_buf_puts(&hlx, "h.text");
-	if (score) {
+	if (si_query_walks(q, s)) {
+		/* the window is the first matches of the walk (newest first, or
+		 * oldest first for sort=timestamp&sort_dir=asc); by score they
+		 * are ranked, by time the page is their first rows */
+		si_query_walk(q, s, r, w.data, score || !s->asc, win, &walk);
+		pl_buf_printf(&sql, "WITH RECURSIVE q AS NOT MATERIALIZED (SELECT %s AS q)%s,"
+		    " hits AS MATERIALIZED (SELECT m.channel_id, m.ts, m.user_id, m.text,"
+		    " m.ts_us, m.tsv FROM search_messages m WHERE m.team_id = $%d AND"
+		    " m.ctid = ANY ((SELECT walk.t FROM walk)::tid[]) ORDER BY m.ts_us %s,"
+		    " m.channel_id %s LIMIT ", tsq.data, walk.data, si_query_param(r, s->team),
+		    score ? "DESC" : dir, score ? "DESC" : dir);
+		if (score)
+			pl_buf_printf(&sql, "$%d::int)", win);
+		else
+			pl_buf_printf(&sql, "$%d::int + $%d::int)", lim, off);
+		pl_buf_printf(&sql, " SELECT h.channel_id, h.ts, h.user_id, %s, h.ts_us,"
+		    " coalesce(walk.n, 0) FROM q, walk LEFT JOIN LATERAL (SELECT hits.* FROM hits,"
+		    " q ORDER BY ", hlx.data);
+		if (score)
+			pl_buf_printf(&sql, "ts_rank(hits.tsv, q.q) %s, ", dir);
+		pl_buf_printf(&sql, "hits.ts_us %s, hits.channel_id %s LIMIT $%d::int"
+		    " OFFSET $%d::int) h ON true", dir, dir, lim, off);
+	} else if (score) {
 		/* ranked among the newest `window` matches, which are counted */
 		pl_buf_printf(&sql, "WITH q AS NOT MATERIALIZED (SELECT %s AS q), hits AS MATERIALIZED"
 		    " (SELECT m.channel_id, m.ts, m.user_id, m.text, m.ts_us, m.tsv"
@@ -416,6 +544,7 @@ si_query_sql(const struct si_query *q, const struct si_query_scope *s,
 	pl_buf_fini(&tsq);
 	pl_buf_fini(&w);
 	pl_buf_fini(&hlx);
+	pl_buf_fini(&walk);
 }
 
 /* si_query_sql_fini - free the statements and parameters */

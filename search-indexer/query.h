@@ -81,7 +81,8 @@ struct si_query_scope {
 	int window;		/* matches considered (and counted) at most */
 };
 
-#define SI_QUERY_MAX_PARAMS (16 + SI_QUERY_MAX_TERMS + SI_QUERY_MAX_MODS)
+/* the terms, each phrase's word pairs, the modifiers, the walk and the page */
+#define SI_QUERY_MAX_PARAMS (24 + 2 * SI_QUERY_MAX_TERMS + SI_QUERY_MAX_MODS)
 
 /* The statement and its parameters (text; arrays as PostgreSQL array
  * literals). The matches are taken newest first (by time: in the asked

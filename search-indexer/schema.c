@@ -88,6 +88,70 @@ static const struct pl_migration si_schema_set[] = {
 	"   SET next_offset = GREATEST(search_offsets.next_offset, EXCLUDED.next_offset);"
 	"  RETURN coalesce(array_length(p_type, 1), 0);"
 	" END $f$;" },
+	/* 2: time blocks and word pairs in the GIN index (docs/search.md
+	 * "Performance").
+	 * tb holds nine keys of the message's UTC hour h since 1970 (clamped
+	 * to 0 .. 2^24 - 1): level l in 0..8 is a block of 4^l hours, key
+	 * (l << 24) | (h >> 2l). A word query walks blocks newest first
+	 * (si_walk, query.c) and asks the index for "these words in this
+	 * block", so it never reads every posting of a frequent word nor visits
+	 * every match on the heap. bg holds the text's adjacent word pairs
+	 * (Elasticsearch's index_phrases): a phrase of common words asks the
+	 * index for its pairs instead of re-checking every message that holds
+	 * its words. Adding the stored columns rewrites the table
+	 * and the index is built when the migration runs (at start): no
+	 * reindex from the log is needed. The pending list is kept small
+	 * (256 kB): every scan of the index reads all of it. */
+	{ 2,
+	"d344d3f04e89e598806ba13e0268ce80c33f59dbc64ddfc9f7a193a96fa748b5",
+	"CREATE FUNCTION si_hour(us bigint) RETURNS int LANGUAGE sql IMMUTABLE AS"
+	" $f$ SELECT least(greatest(us / 3600000000, 0), 16777215)::int $f$;"
+	"CREATE FUNCTION si_buckets(us bigint) RETURNS int[] LANGUAGE sql IMMUTABLE AS"
+	" $f$ SELECT ARRAY[h, (1 << 24) | (h >> 2), (2 << 24) | (h >> 4),"
+	" (3 << 24) | (h >> 6), (4 << 24) | (h >> 8), (5 << 24) | (h >> 10),"
+	" (6 << 24) | (h >> 12), (7 << 24) | (h >> 14), (8 << 24) | (h >> 16)]"
+	" FROM (SELECT si_hour(us) AS h) x $f$;"
+	"ALTER TABLE search_messages ADD COLUMN tb int[]"
+	" GENERATED ALWAYS AS (si_buckets(ts_us)) STORED;"
+	/* the word pairs of the text ("a b": b right after a, by the
+	 * positions of tsv), pairs of 200 bytes or more left out */
+	"CREATE FUNCTION si_bigrams(t tsvector) RETURNS text[] LANGUAGE sql IMMUTABLE AS"
+	" $f$ SELECT coalesce(array_agg(DISTINCT a.l || ' ' || b.l), '{}') FROM"
+	" (SELECT u.lexeme AS l, p FROM unnest(t) u, unnest(u.positions) p) a JOIN"
+	" (SELECT u.lexeme AS l, p FROM unnest(t) u, unnest(u.positions) p) b"
+	" ON b.p = a.p + 1 WHERE octet_length(a.l) + octet_length(b.l) < 200 $f$;"
+	"ALTER TABLE search_messages ADD COLUMN bg text[]"
+	" GENERATED ALWAYS AS (si_bigrams(tsv)) STORED;"
+	"CREATE INDEX search_messages_words ON search_messages USING gin (tsv, tb, bg)"
+	" WITH (gin_pending_list_limit = 256);"
+	"DROP INDEX search_messages_tsv;"
+	/* the blocks covering hours p_lo..p_hi in walk order (p_desc: newest
+	 * first), numbered from 0: block n is at most 4^min(8, n/2) hours and
+	 * aligned to its size, so the walk widens as it goes (at most ~3 blocks
+	 * a level, then 7.5-year blocks) */
+	"CREATE FUNCTION si_walk(p_lo int, p_hi int, p_desc boolean)"
+	" RETURNS TABLE (i int, k int) LANGUAGE plpgsql IMMUTABLE ROWS 40 AS $f$"
+	" DECLARE d int; l int; sz int; n int := 0;"
+	" BEGIN"
+	"  d := CASE WHEN p_desc THEN p_hi + 1 ELSE p_lo END;"
+	"  WHILE (p_desc AND d > p_lo) OR (NOT p_desc AND d <= p_hi) LOOP"
+	"   l := least(8, n / 2);"
+	"   WHILE l > 0 AND d % (1 << (2 * l)) <> 0 LOOP l := l - 1; END LOOP;"
+	"   sz := 1 << (2 * l);"
+	"   IF p_desc THEN d := d - sz; END IF;"
+	"   i := n;"
+	"   k := (l << 24) | (d >> (2 * l));"
+	"   RETURN NEXT;"
+	"   n := n + 1;"
+	"   IF NOT p_desc THEN d := d + sz; END IF;"
+	"  END LOOP;"
+	" END $f$;"
+	/* the four blocks of level l - 1 inside block k of level l > 0, in
+	 * walk order (p_desc: the newest first) */
+	"CREATE FUNCTION si_children(k int, p_desc boolean) RETURNS int[] LANGUAGE sql"
+	" IMMUTABLE AS $f$ SELECT ARRAY(SELECT (((k >> 24) - 1) << 24) |"
+	" (((k & 16777215) << 2) + CASE WHEN p_desc THEN 3 - j ELSE j END)"
+	" FROM generate_series(0, 3) j ORDER BY j) $f$;" },
 };
 
 /* si_schema_migrations - the set and its length in *n (for the hash test

@@ -16,7 +16,11 @@
  *
  *   searchbench --run-dir DIR --dir-dsn DSN --index-dsn DSN --brokers B
  *               --ops HOST:PORT [--messages N] [--channels C] [--users U]
- *               [--queries Q] [--rate R] [--rate-seconds S]
+ *               [--queries Q] [--rate R] [--rate-seconds S] [--team T]
+ *
+ * --team T skips phases 1 and 2 and queries team T, already indexed by an
+ * earlier run against the same stack (--messages, --channels and --users
+ * must be that run's): for iterating on queries without re-indexing.
  */
 #include <arpa/inet.h>
 #include <event2/event.h>
@@ -48,7 +52,7 @@ static const char *const sb_syl[20] = {
 };
 
 static struct {
-	const char *run_dir, *dir_dsn, *index_dsn, *brokers, *ops;
+	const char *run_dir, *dir_dsn, *index_dsn, *brokers, *ops, *reuse;
 	long messages, channels, users, queries, rate, rate_seconds;
 	struct event_base *base;
 	struct pl_loop *loop;
@@ -511,6 +515,7 @@ sb_args(int argc, char **argv)
 		else if (strcmp(k, "--queries") == 0) sb.queries = atol(v);
 		else if (strcmp(k, "--rate") == 0) sb.rate = atol(v);
 		else if (strcmp(k, "--rate-seconds") == 0) sb.rate_seconds = atol(v);
+		else if (strcmp(k, "--team") == 0) sb.reuse = v;
 		else return -1;
 	}
 	return sb.run_dir && sb.dir_dsn && sb.index_dsn && sb.brokers && sb.ops &&
@@ -525,7 +530,7 @@ main(int argc, char **argv)
 	if (sb_args(argc, argv) != 0) {
 		fprintf(stderr, "usage: searchbench --run-dir DIR --dir-dsn DSN --index-dsn DSN"
 		    " --brokers B --ops HOST:PORT [--messages N] [--channels C] [--users U]"
-		    " [--queries Q] [--rate R] [--rate-seconds S]\n");
+		    " [--queries Q] [--rate R] [--rate-seconds S] [--team T]\n");
 		return 2;
 	}
 	srandom(14);
@@ -536,9 +541,15 @@ main(int argc, char **argv)
 	sc.run_dir = sb.run_dir;
 	sc.timeout_ms = 30000;
 	if (pl_kafka_producer_start(sb.loop, sb.brokers, "linger.ms=5", &sb.prod) != 0 ||
-	    pl_search_clnt_start(sb.loop, &sc, &sb.sc) != 0 || sb_provision() != 0)
+	    pl_search_clnt_start(sb.loop, &sc, &sb.sc) != 0)
 		return 1;
-	sb_index();
+	if (sb.reuse != NULL) {
+		snprintf(sb.team, sizeof(sb.team), "%s", sb.reuse);
+	} else {
+		if (sb_provision() != 0)
+			return 1;
+		sb_index();
+	}
 	sb_queries();
 	if (sb.rate > 0 && sb.rate_seconds > 0)
 		sb_lag();
