@@ -367,3 +367,148 @@ def test_restart_resumes_and_reindex_rebuilds(new_stack):
     wait_for(rebuilt, what="the index rebuilt from the log")
     settle(api, tok, a.channel)
     assert search(api, tok, w)["messages"]["total"] == 10
+
+
+def _index_rows(stack, team, rows):
+    """write rows (channel, ts_us, user, text) straight into the index, as the
+    indexer would (tb, the time blocks, and bg, the word pairs, are computed
+    by the database): history older than the test's own messages"""
+    import psycopg
+    dsn = stack.dsn(0).replace("parley_shard_0", "parley_search")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for ch, us, user, text in rows:
+            conn.execute("INSERT INTO search_messages (team_id, channel_id, ts, ts_us, seq,"
+                         " user_id, text, tsv) VALUES (%s, %s, %s, %s, 1, %s, %s,"
+                         " to_tsvector('simple', %s))",
+                         (team.id, ch, "%d.%06d" % (us // 1000000, us % 1000000), us, user,
+                          text, text))
+
+
+def _us(y, mo, d, h=0, mi=0, s=0, usec=0):
+    t = datetime.datetime(y, mo, d, h, mi, s, tzinfo=datetime.timezone.utc)
+    return int(t.timestamp()) * 1000000 + usec
+
+
+def _pages(api, tok, q, n, **kw):
+    """every page of q (count=n): the (channel, ts) of the matches, and the totals"""
+    seen, totals, page = [], set(), 1
+    while True:
+        r = search(api, tok, q, count=n, page=page, **kw)["messages"]
+        totals.add(r["total"])
+        if not r["matches"]:
+            return seen, totals
+        seen += [(m["channel"]["id"], m["ts"]) for m in r["matches"]]
+        page += 1
+
+
+def test_sparse_matches_across_years(stack, api, world):
+    """a word query walks time blocks (docs/search.md "Performance"): a word
+    used once in 1970, around the 2000 boundary, three times one day in 2015
+    (two in the same second in two channels), on a leap day, today, and past
+    the last block (2200) comes back complete and exactly ordered both ways,
+    in pages that cross the blocks; dates narrow the walk"""
+    a = world["a"]
+    tok = a.token("alice")
+    w = unique("w")
+    today = [post(api, tok, a.channel, "%s today %d" % (w, i)) for i in range(2)]
+    settle(api, tok, a.channel)
+    u = a.uid("bob")
+    old = [(a.channel, _us(1970, 1, 1, 0, 0, 1), u, "%s epoch" % w),
+           (a.channel, _us(1999, 12, 31, 23, 59, 59, 999999), u, "%s alpha last" % w),
+           (a.channel, _us(2000, 1, 1), u, "%s alpha first" % w),
+           (a.channel, _us(2015, 6, 15, 8), u, "%s june a" % w),
+           (a.channel, _us(2015, 6, 15, 9), u, "%s june b" % w),
+           (world["priv"], _us(2015, 6, 15, 9), u, "%s june same second" % w),
+           (a.channel, _us(2024, 2, 29, 12), u, "%s leap" % w),
+           (a.channel, _us(2200, 1, 1), u, "%s future" % w)]
+    _index_rows(stack, a, old)
+    keys = [(ch, "%d.%06d" % (us // 1000000, us % 1000000), us) for ch, us, _, _ in old]
+    keys += [(a.channel, ts, int(ts.replace(".", ""))) for ts in today]
+    newest = [(ch, ts) for ch, ts, _ in sorted(keys, key=lambda k: (k[2], k[0]), reverse=True)]
+    for n in (1, 3, 4):
+        seen, totals = _pages(api, tok, w, n, sort="timestamp")
+        assert seen == newest and totals == {len(newest)}, n
+        seen, totals = _pages(api, tok, w, n, sort="timestamp", sort_dir="asc")
+        assert seen == newest[::-1] and totals == {len(newest)}, n
+    seen, totals = _pages(api, tok, w, 4, sort="score")
+    assert sorted(seen) == sorted(newest) and len(seen) == len(newest)
+    assert totals == {len(newest)}
+    for q, n in (("during:1999", 1), ("before:2000-01-01", 2), ("on:2015-06-15", 3),
+                 ("during:2015 -june", 0), ("after:2100", 1), ("\"alpha first\"", 1),
+                 ("alpha", 2), ("before:1970-01-02", 1)):
+        for sort in ("timestamp", "score"):
+            r = search(api, tok, "%s %s" % (w, q), sort=sort)["messages"]
+            assert r["total"] == n and len(r["matches"]) == n, (q, sort)
+    # carol is not in the private channel and never sees its row
+    seen, _ = _pages(api, a.token("carol"), w, 5, sort="timestamp")
+    assert seen == [k for k in newest if k[0] != world["priv"]]
+
+
+def test_window_bound_across_blocks(stack, api, world):
+    """1,100 matches over three days, one every four minutes (15 an hour),
+    the 90 oldest ranked higher (the word three times): the window (page
+    end + PARLEY_SEARCH_COUNT_CAP, 1000) ends inside an hour, so the walk
+    splits blocks down to that hour and takes its newest matches. Page 1 by
+    score ranks exactly the newest 1,020 (the 10 high ones inside, none of
+    the 80 outside); the total says so; every page by time and by score is
+    exactly its slice of the full order (no skip, no repeat), both ways"""
+    a = world["a"]
+    tok = a.token("alice")
+    w = unique("w")
+    base = _us(2026, 3, 1, 0, 1)
+    rows = [(a.channel, base + i * 240 * 1000000, a.uid("alice"),
+             ("%s %s %s n%d" if i < 90 else "%s n%d") % ((w,) * (3 if i < 90 else 1) + (i,)))
+            for i in range(1100)]
+    _index_rows(stack, a, rows)
+    ts = ["%d.%06d" % (us // 1000000, us % 1000000) for _, us, _, _ in rows]
+    order = ts[::-1]                                    # by time, newest first
+    ranked = ts[89::-1] + ts[:89:-1]                    # by score, all in the window
+    for sort in ("timestamp", "score"):
+        r = search(api, tok, w, sort=sort, count=20)["messages"]
+        assert r["total"] == 1020 and r["paging"]["pages"] == 51, sort
+    r = search(api, tok, w, sort="timestamp", count=20)["messages"]
+    assert [m["ts"] for m in r["matches"]] == order[:20]
+    r = search(api, tok, w, sort="score", count=20)["messages"]
+    assert [m["ts"] for m in r["matches"]] == ts[89:79:-1] + order[:10]
+    r = search(api, tok, w, sort="timestamp", count=100, page=10)["messages"]
+    assert r["total"] == 1100          # the window (2,000) holds every match
+    assert [m["ts"] for m in r["matches"]] == order[900:1000]
+    r = search(api, tok, w, sort="timestamp", sort_dir="asc", count=100, page=11)["messages"]
+    assert [m["ts"] for m in r["matches"]] == ts[1000:1100]
+    seen, totals = _pages(api, tok, w, 100, sort="timestamp")
+    assert [t for _, t in seen] == order and totals == {1100}
+    seen, totals = _pages(api, tok, w, 100, sort="score")
+    assert [t for _, t in seen] == ranked and totals == {1100}
+
+
+def test_phrases_by_word_pairs(stack, api, world):
+    """a phrase of plain words is also asked of the word pairs (bg): only
+    the messages with its words adjacent and in order, a repeated word
+    included; an edit re-indexes the pairs; a phrase with punctuation or
+    another script (no pair lookup) still matches"""
+    a = world["a"]
+    tok = a.token("alice")
+    w = unique("w")
+    post(api, tok, a.channel, "%s red fox jumps" % w)
+    post(api, tok, a.channel, "%s fox red jumps" % w)
+    post(api, tok, a.channel, "%s red red fox" % w)
+    post(api, tok, a.channel, "%s red, fox! über straße" % w)
+    edited = post(api, tok, a.channel, "%s blue fox" % w)
+    settle(api, tok, a.channel)
+    for sort in ("timestamp", "score"):
+        assert sorted(texts(search(api, tok, '%s "red fox"' % w, sort=sort))) == sorted([
+            "%s red fox jumps" % w, "%s red red fox" % w, "%s red, fox! über straße" % w])
+        assert texts(search(api, tok, '%s "red red"' % w, sort=sort)) == [
+            "%s red red fox" % w]
+        assert texts(search(api, tok, '"%s RED red fox"' % w, sort=sort)) == [
+            "%s red red fox" % w]
+        assert texts(search(api, tok, '%s "fox red jumps"' % w, sort=sort)) == [
+            "%s fox red jumps" % w]
+        assert sorted(texts(search(api, tok, '%s "red, fox"' % w, sort=sort))) == sorted([
+            "%s red fox jumps" % w, "%s red red fox" % w, "%s red, fox! über straße" % w])
+        assert texts(search(api, tok, '%s "über straße"' % w, sort=sort)) == [
+            "%s red, fox! über straße" % w]
+    api.call("chat.update", tok, channel=a.channel, ts=edited, text="%s red fox again" % w)
+    settle(api, tok, a.channel)
+    assert len(texts(search(api, tok, '%s "red fox"' % w))) == 4
+    assert texts(search(api, tok, '%s "blue fox"' % w)) == []
