@@ -282,6 +282,119 @@ PL_TEST(test_sql_keys_and_rows)
 	si_query_fini(&q);
 }
 
+/* check_params - every $1..$n used and none beyond */
+static void
+check_params(const struct si_query_sql *r)
+{
+	int i;
+
+	PL_CHECK_EQ_INT(max_param(r->sql), r->nparams);
+	for (i = 1; i <= r->nparams; i++) {
+		char n[16];
+
+		snprintf(n, sizeof(n), "$%d", i);
+		PL_CHECK(strstr(r->sql, n) != NULL);
+	}
+}
+
+/* a word query walks time blocks (newest first, or oldest first by time
+ * ascending); from:, in: and to:me and only-negative queries do not; a
+ * phrase of plain words also asks for its word pairs, others do not */
+PL_TEST(test_sql_walk_and_pairs)
+{
+	const char *chans[] = { "C1" }, *ids[] = { "U9" };
+	struct si_query_scope s = { .team = "T1", .user = "U1", .chans = chans, .nchans = 1,
+	    .from_ids = ids, .nfrom_ids = 1, .limit = 20, .offset = 0, .window = 1020 };
+	static const struct {
+		const char *q;
+		int walk, pairs;
+	} cases[] = {
+		{ "deploy", 1, 0 },
+		{ "deploy after:2024 before:2025", 1, 0 },
+		{ "\"red fox\"", 1, 1 },
+		{ "\"Red  Fox jumps\" \"a b\"", 1, 2 },
+		{ "\"red, fox\"", 1, 0 },
+		{ "\"\xc3\xbc ber\"", 1, 0 },
+		{ "\"single\"", 1, 0 },
+		{ "-\"red fox\" deploy", 1, 0 },
+		{ "-deploy", 0, 0 },
+		{ "deploy from:@bob", 0, 0 },
+		{ "deploy from:me", 0, 0 },
+		{ "deploy in:#general", 0, 0 },
+		{ "deploy in:@bob", 0, 0 },
+		{ "deploy to:me", 0, 0 },
+		{ "\"red fox\" in:#general", 0, 1 },
+	};
+	struct si_query q;
+	struct si_query_sql r;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *p;
+		int n = 0, sc;
+
+		for (sc = 0; sc < 2; sc++) {
+			PL_CHECK(parse(cases[i].q, &q) == NULL);
+			s.sort_score = sc;
+			s.from_given = strstr(cases[i].q, "from:@") != NULL;
+			si_query_sql(&q, &s, &r);
+			PL_CHECK_EQ_INT(strstr(r.sql, "si_walk(") != NULL, cases[i].walk);
+			for (n = 0, p = r.sql; (p = strstr(p, "m.bg @> si_bigrams(")) != NULL; p++)
+				n++;
+			/* the filters appear twice in the walk (count, hour) */
+			PL_CHECK_EQ_INT(n, cases[i].pairs * (cases[i].walk ? 2 : sc ? 1 : 2));
+			check_params(&r);
+			si_query_sql_fini(&r);
+			si_query_fini(&q);
+		}
+	}
+	/* by time ascending the walk starts at the oldest block */
+	PL_CHECK(parse("deploy", &q) == NULL);
+	s.sort_score = 0;
+	s.asc = 1;
+	s.from_given = 0;
+	si_query_sql(&q, &s, &r);
+	PL_CHECK(strstr(r.sql, "si_hour(e.z), false)") != NULL);
+	PL_CHECK(strstr(r.sql, "ORDER BY m.ts_us ASC") != NULL);
+	si_query_sql_fini(&r);
+	/* by score always the newest window, whatever the direction */
+	s.sort_score = 1;
+	si_query_sql(&q, &s, &r);
+	PL_CHECK(strstr(r.sql, "si_hour(e.z), true)") != NULL);
+	PL_CHECK(strstr(r.sql, "ts_rank(hits.tsv, q.q) ASC") != NULL);
+	si_query_sql_fini(&r);
+	si_query_fini(&q);
+}
+
+/* the most terms and modifiers a query may have fit the parameters */
+PL_TEST(test_sql_most_parameters)
+{
+	const char *chans[] = { "C1" }, *ids[] = { "U9" }, *dms[] = { "D1" };
+	struct si_query_scope s = { .team = "T1", .user = "U1", .chans = chans, .nchans = 1,
+	    .from_ids = ids, .nfrom_ids = 1, .dms = dms, .ndms = 1, .highlight = 1,
+	    .limit = 20, .window = 1020 };
+	struct si_query q;
+	struct si_query_sql r;
+	struct pl_buf b;
+	int i;
+
+	pl_buf_init(&b);
+	for (i = 0; i < SI_QUERY_MAX_TERMS; i++)
+		pl_buf_printf(&b, "\"w%d x%d\" ", i, i);
+	for (i = 0; i < SI_QUERY_MAX_MODS; i++)
+		pl_buf_printf(&b, "has::e%d: ", i);
+	pl_buf_puts(&b, "to:me after:2020 before:2030 has:link is:thread");
+	PL_CHECK(parse(b.data, &q) == NULL);
+	for (s.sort_score = 0; s.sort_score < 2; s.sort_score++) {
+		si_query_sql(&q, &s, &r);
+		PL_CHECK(r.nparams <= SI_QUERY_MAX_PARAMS);
+		check_params(&r);
+		si_query_sql_fini(&r);
+	}
+	si_query_fini(&q);
+	pl_buf_fini(&b);
+}
+
 static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_words_phrases_exclusions),
 	PL_TEST_CASE(test_modifiers),
@@ -290,5 +403,7 @@ static const struct pl_test_case tests[] = {
 	PL_TEST_CASE(test_array_literal),
 	PL_TEST_CASE(test_sql_parameters),
 	PL_TEST_CASE(test_sql_keys_and_rows),
+	PL_TEST_CASE(test_sql_walk_and_pairs),
+	PL_TEST_CASE(test_sql_most_parameters),
 };
 PL_TEST_MAIN(tests)
