@@ -103,7 +103,7 @@ static const struct pl_migration si_schema_set[] = {
 	 * reindex from the log is needed. The pending list is kept small
 	 * (256 kB): every scan of the index reads all of it. */
 	{ 2,
-	"d344d3f04e89e598806ba13e0268ce80c33f59dbc64ddfc9f7a193a96fa748b5",
+	"abd1ffb9bd18f23843a1a3dde0cf304c998d69c4d6a860737af7d6b460ead06e",
 	"CREATE FUNCTION si_hour(us bigint) RETURNS int LANGUAGE sql IMMUTABLE AS"
 	" $f$ SELECT least(greatest(us / 3600000000, 0), 16777215)::int $f$;"
 	"CREATE FUNCTION si_buckets(us bigint) RETURNS int[] LANGUAGE sql IMMUTABLE AS"
@@ -126,16 +126,16 @@ static const struct pl_migration si_schema_set[] = {
 	" WITH (gin_pending_list_limit = 256);"
 	"DROP INDEX search_messages_tsv;"
 	/* the blocks covering hours p_lo..p_hi in walk order (p_desc: newest
-	 * first), numbered from 0: block n is at most 4^min(8, n/2) hours and
-	 * aligned to its size, so the walk widens as it goes (at most ~3 blocks
-	 * a level, then 7.5-year blocks) */
+	 * first), numbered from 0: block n is at most 4^min(8, n) hours and
+	 * aligned to its size, so the walk widens 4 times a step (fewer when an
+	 * edge is not aligned: at most 3 blocks a level, then 7.5-year blocks) */
 	"CREATE FUNCTION si_walk(p_lo int, p_hi int, p_desc boolean)"
 	" RETURNS TABLE (i int, k int) LANGUAGE plpgsql IMMUTABLE ROWS 40 AS $f$"
 	" DECLARE d int; l int; sz int; n int := 0;"
 	" BEGIN"
 	"  d := CASE WHEN p_desc THEN p_hi + 1 ELSE p_lo END;"
 	"  WHILE (p_desc AND d > p_lo) OR (NOT p_desc AND d <= p_hi) LOOP"
-	"   l := least(8, n / 2);"
+	"   l := least(8, n);"
 	"   WHILE l > 0 AND d % (1 << (2 * l)) <> 0 LOOP l := l - 1; END LOOP;"
 	"   sz := 1 << (2 * l);"
 	"   IF p_desc THEN d := d - sz; END IF;"
