@@ -584,7 +584,27 @@ si_query_sql_keys(const struct si_query *q, const struct si_query_scope *s,
 	si_query_where(q, s, r, &w, tsq.len > 0);
 	snprintf(v, sizeof(v), "%d", s->window);
 	win = si_query_param(r, v);
-	if (si_query_scored(q, s->sort_score))
+	if (si_query_walks(q, s)) {
+		/* the window from the block walk, as si_query_sql's (by score
+		 * every row of it, by time its first `limit`) */
+		int sc = si_query_scored(q, s->sort_score), t;
+		struct pl_buf walk;
+
+		pl_buf_init(&walk);
+		si_query_walk(q, s, r, w.data, sc || !s->asc, win, &walk);
+		t = si_query_param(r, s->team);
+		snprintf(v, sizeof(v), "%d", sc ? s->window : s->limit);
+		lim = si_query_param(r, v);
+		pl_buf_printf(&sql, "WITH RECURSIVE q AS NOT MATERIALIZED (SELECT %s AS q)%s,"
+		    " hits AS MATERIALIZED (SELECT m.channel_id, m.ts, m.ts_us, %s AS r FROM"
+		    " search_messages m, q WHERE m.team_id = $%d AND m.ctid = ANY ((SELECT walk.t"
+		    " FROM walk)::tid[]) ORDER BY m.ts_us %s, m.channel_id %s LIMIT $%d::int)"
+		    " SELECT h.channel_id, h.ts, h.ts_us, h.r, coalesce(walk.n, 0) FROM walk"
+		    " LEFT JOIN hits h ON true", tsq.data, walk.data,
+		    sc ? "ts_rank(m.tsv, q.q)::text" : "NULL::text", t, sc ? "DESC" : dir,
+		    sc ? "DESC" : dir, lim);
+		pl_buf_fini(&walk);
+	} else if (si_query_scored(q, s->sort_score))
 		pl_buf_printf(&sql, "WITH q AS NOT MATERIALIZED (SELECT %s AS q), hits AS"
 		    " MATERIALIZED (SELECT m.channel_id, m.ts, m.ts_us, ts_rank(m.tsv, q.q) AS r"
 		    " FROM search_messages m, q%s ORDER BY m.ts_us DESC, m.channel_id DESC"

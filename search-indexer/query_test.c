@@ -345,6 +345,11 @@ PL_TEST(test_sql_walk_and_pairs)
 			PL_CHECK_EQ_INT(n, cases[i].pairs * (cases[i].walk ? 2 : sc ? 1 : 2));
 			check_params(&r);
 			si_query_sql_fini(&r);
+			/* an instance's part (several instances) walks the same way */
+			si_query_sql_keys(&q, &s, &r);
+			PL_CHECK_EQ_INT(strstr(r.sql, "si_walk(") != NULL, cases[i].walk);
+			check_params(&r);
+			si_query_sql_fini(&r);
 			si_query_fini(&q);
 		}
 	}
