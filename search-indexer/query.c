@@ -338,12 +338,28 @@ si_query_bigrams(const char *phrase)
 	return words >= 2;
 }
 
+/* si_query_range - the query's dates as conditions on column col */
+static void
+si_query_range(const struct si_query *q, struct si_query_sql *r, struct pl_buf *b,
+    const char *col)
+{
+	char num[24];
+
+	if (q->after_us > 0) {
+		snprintf(num, sizeof(num), "%lld", (long long)q->after_us);
+		pl_buf_printf(b, " AND %s >= $%d::bigint", col, si_query_param(r, num));
+	}
+	if (q->before_us < INT64_MAX) {
+		snprintf(num, sizeof(num), "%lld", (long long)q->before_us);
+		pl_buf_printf(b, " AND %s < $%d::bigint", col, si_query_param(r, num));
+	}
+}
+
 /* si_query_where - the filters shared by both statements */
 static void
 si_query_where(const struct si_query *q, const struct si_query_scope *s,
     struct si_query_sql *r, struct pl_buf *w, int has_tsq)
 {
-	char num[24];
 	int i, n;
 
 	n = si_query_param(r, s->team);
@@ -372,14 +388,7 @@ si_query_where(const struct si_query *q, const struct si_query_scope *s,
 		pl_buf_printf(w, " AND ((m.channel_id = ANY ($%d::text[]) AND m.user_id <> $%d)"
 		    " OR m.mentions @> ARRAY[$%d::text])", n, u, u);
 	}
-	if (q->after_us > 0) {
-		snprintf(num, sizeof(num), "%lld", (long long)q->after_us);
-		pl_buf_printf(w, " AND m.ts_us >= $%d::bigint", si_query_param(r, num));
-	}
-	if (q->before_us < INT64_MAX) {
-		snprintf(num, sizeof(num), "%lld", (long long)q->before_us);
-		pl_buf_printf(w, " AND m.ts_us < $%d::bigint", si_query_param(r, num));
-	}
+	si_query_range(q, r, w, "m.ts_us");
 	if (q->has_link)
 		pl_buf_puts(w, " AND m.has_link");
 	if (q->is_thread)
@@ -428,19 +437,11 @@ si_query_walk(const struct si_query *q, const struct si_query_scope *s,
     struct si_query_sql *r, const char *w, int desc, int win, struct pl_buf *b)
 {
 	const char *d = desc ? "DESC" : "ASC", *pd = desc ? "true" : "false";
-	char num[24];
 
 	pl_buf_printf(b, ", b AS MATERIALIZED (SELECT x.i, x.k FROM (SELECT min(ts_us) AS a,"
 	    " max(ts_us) AS z FROM search_messages WHERE team_id = $%d",
 	    si_query_param(r, s->team));
-	if (q->after_us > 0) {
-		snprintf(num, sizeof(num), "%lld", (long long)q->after_us);
-		pl_buf_printf(b, " AND ts_us >= $%d::bigint", si_query_param(r, num));
-	}
-	if (q->before_us < INT64_MAX) {
-		snprintf(num, sizeof(num), "%lld", (long long)q->before_us);
-		pl_buf_printf(b, " AND ts_us < $%d::bigint", si_query_param(r, num));
-	}
+	si_query_range(q, r, b, "ts_us");
 	pl_buf_printf(b, ") e, si_walk(si_hour(e.a), si_hour(e.z), %s) x),"
 	    " c (s, n, t) AS (SELECT coalesce((SELECT array_agg(b.k ORDER BY b.i) FROM b),"
 	    " '{}'::int[]), 0::bigint, '{}'::tid[] UNION ALL SELECT"
