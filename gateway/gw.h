@@ -6,10 +6,16 @@
  * Each module has its own header, gw_<module>.h (gw_ because lib/ has a
  * metrics.h too), and a file's #include list is its dependency list. The
  * modules stand in layers, lowest first; a file includes the headers of its
- * own layer and of the layers below, never of a layer above (and no two
- * files call each other in a circle: tests/check/circles.py). Where a lower
- * module must reach an upper one, the upper sets an ops table at its init
- * (as lib/loop.h does), so the lower never names it:
+ * own layer and of the layers below, never of a layer above, and no two
+ * files call each other in a circle. Where a lower module must reach an
+ * upper one, the upper sets an ops table at its init (as lib/loop.h does),
+ * so the lower never names it.
+ *
+ * tests/check/circles.py reads the table below (the layer in the first
+ * column, its files in the second, what they do further right; gw_<m>.h is
+ * of m.c's layer, gw.h of the lowest) and fails on an include of a higher
+ * layer and on a .c file the table does not place: a new module gets its
+ * line here.
  *
  *   base        state.c    gw_conf, gw, gw_request_caller (this header)
  *               metrics.c  counters and histograms; gauges are registered
@@ -47,7 +53,7 @@
  *                          gateway (up: gw_members_ops, set by fanout.c)
  *               fanout.c   Kafka consumer -> render once -> local
  *                          subscribers, held polls and resumes
- *   main.c      the settings table and every init, above all
+ *   main        main.c     the settings table and every init, above all
  *
  * Handles: asynchronous completions (nng replies, Redis) never keep a
  * connection pointer; they keep a gw_handle (slot + generation) and look the

@@ -17,6 +17,18 @@ For every folder of FOLDERS, three checks, counted as one:
             tool's); proto/ includes only proto/, lib/ and the generated header;
             lib/ includes only lib/ (it knows nothing of chat).
 
+A folder of LAYERS has a fourth, counted with them:
+
+  layers    its files stand in layers, lowest first, and a file includes the headers of
+            its own layer and of the layers below, never of a layer above. The table is
+            the one a newcomer reads, in the top comment of the folder's shared header
+            (gateway/gw.h): its first indented block, one line per file, the layer's
+            name in the first column (on its first file's line), the file.c in the
+            second, what it does further right (deeper lines continue that). A header
+            P_<m>.h or <m>.h is of m.c's layer, the table's own header P.h of the lowest.
+            Every .c file (unit tests aside) and header must be placed; the table must
+            name only files that exist, each once. The top layer (main.c) includes all.
+
 NOT_YET names the folders whose call circles predate the check, each with the circle
 it had when the check came in. Their circles are printed (information, not failure);
 their include and border checks are enforced like everyone's. When a folder's circle is
@@ -46,6 +58,10 @@ FOLDERS = ["lib", "proto", "gateway", "message-svc", "presence-svc", "notify-svc
 NOT_YET = {
 }
 
+# folder -> the header whose top comment holds its layer table; a folder not named here
+# has no layers
+LAYERS = {"gateway": "gw.h"}
+
 SHARED = {"lib", "proto"}
 GEN = "build/gen"   # parley.pb-c.h, found on the include path of every object
 TEST_SCAFFOLD = "tests/unit"
@@ -54,6 +70,8 @@ COMMENT_RE = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 STRING_RE = re.compile(r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'')
 IDENT_RE = re.compile(r"\b[A-Za-z_]\w*\b")
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+WORD_RE = re.compile(r"\S+")
+FILE_RE = re.compile(r"^[\w.-]+\.c$")
 
 
 def strip(text):
@@ -193,6 +211,106 @@ def include_checks(folder):
     return components(edges), breaches, edges
 
 
+def layer_table(folder, header):
+    """(file.c -> layer index, layer names, problems) from the first indented block of
+    the top comment of folder/header"""
+    path = os.path.join(ROOT, folder, header)
+    where = "%s/%s" % (folder, header)
+    if not os.path.exists(path):
+        return {}, [], ["%s is missing (it holds the folder's layer table)" % where]
+    text = read(path)
+    m = re.search(r"/\*.*?\*/", text, re.S)
+    first = text.count("\n", 0, m.start()) + 1 if m else 0
+    block = []      # (line number, the text after the comment's "*", indented)
+    for n, line in enumerate(m.group(0).splitlines() if m else [], first):
+        rest = line.split("*", 1)[1] if "*" in line else line    # after " *" or "/*"
+        rest = rest.replace("*/", "").rstrip()
+        if rest.startswith("  ") and rest.strip():
+            block.append((n, rest))
+        elif block:
+            break
+    words = list(WORD_RE.finditer(block[0][1])) if block else []
+    if len(words) < 2:
+        return {}, [], ["%s has no layer table (an indented block in its top comment "
+                        "that starts: layer  file.c  what it does)" % where]
+    lcol, fcol = words[0].start(), words[1].start()
+    columns = "the layers ('%s') nor the files ('%s')" % (words[0].group(),
+                                                            words[1].group())
+    table, names, problems = {}, [], []
+    for n, rest in block:
+        words = list(WORD_RE.finditer(rest))
+        col = words[0].start()
+        if col == lcol:
+            if len(words) < 2 or words[1].start() != fcol:
+                problems.append("%s:%d: layer %s: its first file does not stand under "
+                                "the files" % (where, n, words[0].group()))
+                continue
+            if words[0].group() in names:
+                problems.append("%s:%d: layer %s opened twice"
+                                % (where, n, words[0].group()))
+            names.append(words[0].group())
+            f = words[1].group()
+        elif col == fcol:
+            f = words[0].group()
+        elif col > fcol:
+            continue        # the description goes on
+        else:
+            problems.append("%s:%d: '%s' stands under neither %s, nor right of them "
+                            "(a description)" % (where, n, words[0].group(), columns))
+            continue
+        if not FILE_RE.match(f):
+            problems.append("%s:%d: '%s' where the table names a file.c" % (where, n, f))
+        elif f in table:
+            problems.append("%s:%d: %s placed twice" % (where, n, f))
+        else:
+            table[f] = len(names) - 1
+    return table, names, problems
+
+
+def layer_checks(folder):
+    """the breaches of the folder's layers as lines (none for a folder without LAYERS)"""
+    header = LAYERS.get(folder)
+    if header is None:
+        return []
+    table, names, breaches = layer_table(folder, header)
+    if not table:
+        return breaches or ["%s/%s: its layer table places no file" % (folder, header)]
+    d = os.path.join(ROOT, folder)
+    files = sorted(f for f in os.listdir(d)
+                   if f.endswith((".c", ".h")) and not f.endswith("_test.c"))
+    for f in sorted(table):
+        if f not in files:
+            breaches.append("%s/%s places %s, which does not exist" % (folder, header, f))
+    prefix = header[:-2] + "_"
+
+    def layer(f):
+        """the layer index of a file of the folder, None when the table places none"""
+        if f == header:
+            return 0
+        if f.endswith(".h"):
+            m = f[len(prefix):] if f.startswith(prefix) else f
+            f = m[:-2] + ".c"
+        return table.get(f)
+
+    for f in files:
+        mine = layer(f)
+        if mine is None:
+            what = "" if f.endswith(".c") else " (no %s in it)" % (
+                (f[len(prefix):] if f.startswith(prefix) else f)[:-2] + ".c")
+            breaches.append("%s/%s is in no layer of %s's table%s: place it"
+                            % (folder, f, header, what))
+            continue
+        for name in INCLUDE_RE.findall(read(os.path.join(d, f))):
+            p = resolve(folder, name)
+            if p is None or os.path.dirname(p) != folder:
+                continue
+            theirs = layer(os.path.basename(p))
+            if theirs is not None and theirs > mine:
+                breaches.append("%s/%s (%s) includes %s (%s): a layer above its own"
+                                % (folder, f, names[mine], name, names[theirs]))
+    return breaches
+
+
 def check(folder):
     """print the folder's result; True when it passes"""
     if not os.path.isdir(os.path.join(ROOT, folder)):
@@ -201,7 +319,9 @@ def check(folder):
     cedges = call_edges(folder)
     ccircles = components(cedges)
     icircles, breaches, iedges = include_checks(folder)
-    ok = not icircles and not breaches and (folder in NOT_YET or not ccircles)
+    layers = layer_checks(folder)
+    ok = not icircles and not breaches and not layers and \
+        (folder in NOT_YET or not ccircles)
     status = "ok" if ok else "FAILED"
     if folder in NOT_YET:
         status += " (calls: not yet, see NOT_YET)" if ccircles else \
@@ -216,6 +336,8 @@ def check(folder):
         print("\n".join(describe(c, iedges)))
     for b in breaches:
         print("    FAIL: border: %s" % b)
+    for b in layers:
+        print("    FAIL: layer: %s" % b)
     return ok
 
 
