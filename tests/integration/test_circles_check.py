@@ -2,7 +2,10 @@
 `make test`) fails on what it is there to catch, on a small tree of its own:
 a call circle (through a call or a callback's address), an #include circle, a
 daemon including another's header, lib/ including proto/; gateway, once on its
-NOT_YET list, is held to it like every folder."""
+NOT_YET list, is held to it like every folder; gateway's layers, read from the
+table in gw.h's top comment: an include of a higher layer, a file the table
+does not place, a table naming a missing file or out of its columns fail, an
+include of its own layer or one below passes."""
 
 import os
 import subprocess
@@ -70,9 +73,36 @@ def test_include_circle_and_borders_fail(tmp_path):
     assert "circles: 0 passed, 2 failed" in out
 
 
+# a gateway's gw.h: the layer table in its top comment, laid out as the real one
+GW_H = """/* gw.h - what every module shares. The layers, lowest first:
+ *
+ *   base        a.c        the lowest
+ *               b.c        beside a.c; a description goes on below,
+ *                          naming c.c as prose does
+ *   upper       c.c        above base
+ *   main        main.c     above all
+ *
+ * Prose after the table is not read: d.c, e.c. */
+#ifndef GW_H
+#define GW_H
+#endif
+"""
+
+
+def gateway(root):
+    """a gateway that passes: GW_H, a.c b.c (base), c.c (upper), main.c, with
+    gw_a.h, gw_b.h, gw_c.h; each .c includes gw.h and its own header"""
+    write(root, "gateway/gw.h", GW_H)
+    for m in "abc":
+        write(root, "gateway/gw_%s.h" % m, '#include "gw.h"\n')
+        write(root, "gateway/%s.c" % m, '#include "gw.h"\n#include "gw_%s.h"\n' % m)
+    write(root, "gateway/main.c", "".join('#include "gw_%s.h"\n' % m for m in "abc"))
+
+
 def test_gateway_is_checked_like_every_folder(tmp_path):
     # gateway left NOT_YET when its circles were broken (issue #11): a call
     # circle in it fails now, as in any other folder
+    gateway(tmp_path)
     write(tmp_path, "gateway/a.c", "int b_fn(void);\nint a_fn(void) { return b_fn(); }\n")
     write(tmp_path, "gateway/b.c", "int a_fn(void);\nint b_fn(void) { return a_fn(); }\n")
     rc, out = run(tmp_path, "gateway")
@@ -82,3 +112,64 @@ def test_gateway_is_checked_like_every_folder(tmp_path):
     rc, out = run(tmp_path, "gateway")
     assert rc == 0, out
     assert "gateway: ok" in out
+
+
+def test_layers_include_of_a_higher_layer_fails(tmp_path):
+    # base's a.c, and base's header gw_b.h, include upper's gw_c.h
+    gateway(tmp_path)
+    rc, out = run(tmp_path, "gateway")
+    assert rc == 0, out
+    write(tmp_path, "gateway/a.c", '#include "gw.h"\n#include "gw_a.h"\n#include "gw_c.h"\n')
+    write(tmp_path, "gateway/gw_b.h", '#include "gw.h"\n#include "gw_c.h"\n')
+    rc, out = run(tmp_path, "gateway")
+    assert rc == 1, out
+    assert "FAIL: layer: gateway/a.c (base) includes gw_c.h (upper): a layer above its own" in out
+    assert "FAIL: layer: gateway/gw_b.h (base) includes gw_c.h (upper)" in out
+    assert "circles: 0 passed, 1 failed" in out
+
+
+def test_layers_own_layer_and_below_pass(tmp_path):
+    # a.c includes b.c's header (same layer), gw_b.h includes gw_a.h, c.c
+    # includes base's headers (below); main.c includes every layer's
+    gateway(tmp_path)
+    write(tmp_path, "gateway/a.c", '#include "gw.h"\n#include "gw_a.h"\n#include "gw_b.h"\n')
+    write(tmp_path, "gateway/gw_b.h", '#include "gw.h"\n#include "gw_a.h"\n')
+    write(tmp_path, "gateway/c.c", '#include "gw_c.h"\n#include "gw_a.h"\n#include "gw_b.h"\n')
+    rc, out = run(tmp_path, "gateway")
+    assert rc == 0, out
+    assert "gateway: ok" in out and "FAIL" not in out
+
+
+def test_layers_a_file_the_table_does_not_place_fails(tmp_path):
+    # d.c and gw_e.h are named only in prose after the table; x.c is nowhere
+    gateway(tmp_path)
+    write(tmp_path, "gateway/d.c", '#include "gw.h"\n')
+    write(tmp_path, "gateway/x.c", '#include "gw.h"\n')
+    write(tmp_path, "gateway/gw_e.h", '#include "gw.h"\n')
+    write(tmp_path, "gateway/d_test.c", '#include "gw_c.h"\n')    # unit tests aside
+    rc, out = run(tmp_path, "gateway")
+    assert rc == 1, out
+    assert "FAIL: layer: gateway/d.c is in no layer of gw.h's table: place it" in out
+    assert "FAIL: layer: gateway/x.c is in no layer of gw.h's table: place it" in out
+    assert "FAIL: layer: gateway/gw_e.h is in no layer of gw.h's table (no e.c in it)" in out
+    assert out.count("FAIL: ") == 3, out
+
+
+def test_layers_table_must_be_whole(tmp_path):
+    # a table naming a file that is gone, a line out of the columns, no gw.h
+    gateway(tmp_path)
+    (tmp_path / "gateway/b.c").unlink()
+    (tmp_path / "gateway/gw_b.h").unlink()
+    rc, out = run(tmp_path, "gateway")
+    assert rc == 1, out
+    assert "FAIL: layer: gateway/gw.h places b.c, which does not exist" in out
+    gateway(tmp_path)
+    write(tmp_path, "gateway/gw.h", GW_H.replace(" *               b.c ", " *          b.c      "))
+    rc, out = run(tmp_path, "gateway")
+    assert rc == 1, out
+    assert "FAIL: layer: gateway/gw.h:4: 'b.c' stands under neither the layers ('base')" in out
+    assert "FAIL: layer: gateway/b.c is in no layer of gw.h's table" in out
+    (tmp_path / "gateway/gw.h").unlink()
+    rc, out = run(tmp_path, "gateway")
+    assert rc == 1, out
+    assert "FAIL: layer: gateway/gw.h is missing (it holds the folder's layer table)" in out
