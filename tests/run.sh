@@ -90,7 +90,8 @@ passed=$((passed + u_pass))
 failed=$((failed + u_fail))
 
 # 2b. architecture (tests/check/circles.py): no call or #include circle between
-# the files of a folder, no daemon including another's headers; one check per
+# the files of a folder, no daemon including another's headers, no gateway file
+# including a header of a layer above its own (gw.h's table); one check per
 # folder, ends with "circles: N passed, N failed"
 c_log="$LOGS/circles.log"
 timeout --kill-after=5 120 /usr/bin/python3 tests/check/circles.py >"$c_log" 2>&1
