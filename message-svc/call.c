@@ -79,7 +79,43 @@ ms_call_free(struct ms_call **cp)
 	if (c->state_free != NULL && c->state != NULL)
 		c->state_free(c->state);
 	parley__request__free_unpacked(c->req, NULL);
+	free(c->resend_key);
 	free(c);
+}
+
+/* call_resent - a resend gets the original's reply bytes (resend.c) */
+static void
+call_resent(const void *reply, size_t len, void *arg)
+{
+	struct ms_call *c = arg;
+
+	if (c->rpc != NULL)
+		pl_rpc_reply(c->rpc, reply, len);
+	pl_log_debug("MS-RESEND", "method=%s user=%s key=%s us=%llu", c->req->method,
+	    c->user, c->req->idempotency_key,
+	    (unsigned long long)(pl_clock_mono_us() - c->start_us));
+	ms_call_free(&c);
+}
+
+/* ms_call_once - park or answer a resend; else run it and keep its reply */
+int
+ms_call_once(struct ms_call **cp, const void *data, size_t len)
+{
+	struct ms_call *c = *cp;
+	struct pl_buf key;
+	int rv;
+
+	pl_buf_init(&key);
+	ms_resend_key(c->req, &key);
+	rv = ms_resend_begin(key.data, data, len, call_resent, c);
+	if (rv == MS_RESEND_NEW)
+		c->resend_key = pl_strdup(key.data);
+	pl_buf_fini(&key);
+	if (rv == MS_RESEND_WAIT || rv == MS_RESEND_DONE) {
+		*cp = NULL;
+		return 1;
+	}
+	return 0;
 }
 
 /* ms_call_reply - encode r, answer the nng request, free the call. A reply
@@ -106,6 +142,9 @@ ms_call_reply(struct ms_call **cp, Parley__Reply *r)
 	parley__reply__pack(r, buf);
 	if (c->rpc != NULL)
 		pl_rpc_reply(c->rpc, buf, len);
+	/* after our own reply: its resends (parked ones now) get the same bytes */
+	if (c->resend_key != NULL)
+		ms_resend_finish(c->resend_key, buf, len);
 	free(buf);
 	pl_log_debug("MS-REPLY", "method=%s user=%s ok=%d error=%s us=%llu", c->req->method,
 	    c->user, r->ok, r->ok ? "" : r->error,

@@ -63,6 +63,16 @@ static const struct pl_config_entry ms_config[] = {
 	    10, 100000, "events kept per channel in the Redis recent cache", 0 },
 	{ "dedupe-max", "PARLEY_MS_DEDUPE_MAX", PL_CONF_INT, "200000", &ms_conf.dedupe_max,
 	    16, 100000000, "client_msg_id records kept in memory (PostgreSQL beyond)", 0 },
+	{ "resend-max", "PARLEY_MS_RESEND_MAX", PL_CONF_INT, "100000", &ms_conf.resend_max,
+	    16, 100000000, "replies of state-changing requests kept for their nng"
+	    " resends (same idempotency key): beyond it the oldest go", 0 },
+	{ "resend-max-bytes", "PARLEY_MS_RESEND_MAX_BYTES", PL_CONF_INT, "67108864",
+	    &ms_conf.resend_max_bytes, 65536, 17179869184LL, "bytes of those replies,"
+	    " their requests and keys: beyond it the oldest go", 0 },
+	{ "resend-ttl-s", "PARLEY_MS_RESEND_TTL_S", PL_CONF_INT, "120",
+	    &ms_conf.resend_ttl_s, 1, 86400, "how long a reply is kept for resends"
+	    " (keep it above the callers' rpc timeout: REQ resends only while a call"
+	    " waits)", 0 },
 	{ "drain-wait-ms", "PARLEY_MS_DRAIN_WAIT_MS", PL_CONF_INT, "5000",
 	    &ms_conf.drain_wait_ms, 0, 600000, "SIGTERM: wait this long for in-flight produces", 0 },
 	{ "page-max-bytes", "PARLEY_MS_PAGE_MAX_BYTES", PL_CONF_INT, "4194304",

@@ -26,6 +26,8 @@
  *   send.c        ms_send_*: append an event to a channel (seq, ts, produce)
  *   post.c        ms_post_*: chat.postMessage
  *   dedupe.c      ms_dedupe_*: client_msg_id / request idempotency
+ *   resend.c      ms_resend_*: the replies of recent state-changing requests,
+ *                 for their nng resends (call.c uses it)
  *   persist.c     ms_persist_*: the consumer writing PostgreSQL
  *   cache.c       ms_cache_*: the Redis recent cache and channel meta
  *   replay.c      ms_replay_*: channel.replay
@@ -84,6 +86,9 @@ struct ms_conf {
 	int64_t rx_emoji_max;		/* distinct emoji per message */
 	int64_t rx_max;			/* reactions per message (all users) */
 	int64_t user_chans_max;		/* conversations one user may be a member of */
+	int64_t resend_max;		/* stored replies for resends (resend.c) */
+	int64_t resend_max_bytes;
+	int64_t resend_ttl_s;
 };
 extern struct ms_conf ms_conf;
 
@@ -142,6 +147,7 @@ struct ms_call {
 	void *state;			/* the handler's, freed with state_free */
 	void (*state_free)(void *);
 	struct ms_call *prev, *next;	/* calls in flight, oldest first */
+	char *resend_key;		/* its reply is kept for resends (resend.c) */
 };
 /* ms_call_oldest_us - start of the oldest call in flight, or UINT64_MAX:
  * a channel entry last used before it is held by no call (chan.c) */
@@ -156,6 +162,33 @@ void ms_call_error(struct ms_call **c, const char *code);
 void ms_call_json(struct ms_call **c, const char *json);
 /* ms_call_rv_error - reply with the Slack code for a PL_E* */
 void ms_call_rv_error(struct ms_call **c, int rv);
+
+/* ms_call_once - before a state-changing method runs: a resend of a
+ * request already running or answered (same method, caller, idempotency key
+ * and bytes data) is parked or answered with the original's reply; returns
+ * 1 then (*c is NULL: the call belongs to resend.c), else 0 and the
+ * handler runs, its reply kept for resends */
+int ms_call_once(struct ms_call **c, const void *data, size_t len);
+
+/* ---- resend.c: the replies of recent state-changing requests */
+enum { MS_RESEND_NEW, MS_RESEND_WAIT, MS_RESEND_DONE, MS_RESEND_OTHER };
+typedef void (*ms_resend_fn)(const void *reply, size_t len, void *arg);
+void ms_resend_init(void);
+void ms_resend_fini(void);
+/* ms_resend_key - "" when req has no idempotency key */
+void ms_resend_key(const Parley__Request *req, struct pl_buf *key_r);
+/* ms_resend_begin - MS_RESEND_NEW: pending now, the caller runs the request
+ * and calls ms_resend_finish once; WAIT: fn runs at the original's finish;
+ * DONE: fn has run with the stored reply; OTHER: no key, or another
+ * request's: run it and do not finish. fn gets borrowed bytes. */
+int ms_resend_begin(const char *key, const void *req, size_t req_len,
+    ms_resend_fn fn, void *arg);
+/* ms_resend_finish - the original's packed reply (copied): waiters get it */
+void ms_resend_finish(const char *key, const void *reply, size_t len);
+/* ms_resend_expire - drop what is past its time or the bounds at now_ms */
+void ms_resend_expire(uint64_t now_ms);
+size_t ms_resend_count(void);
+size_t ms_resend_bytes(void);
 
 /* ---- methods.c */
 void ms_methods_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *arg);

@@ -14,6 +14,10 @@
 #define MS_NEEDS_ADMIN 1	/* caller.admin */
 #define MS_NEEDS_USER 2		/* caller.user and caller.team */
 #define MS_NEEDS_READY 4	/* refused with not_ready until caught up */
+/* changes state: a resend (nng REQ, same idempotency key) is answered with
+ * the original's reply (call.c, resend.c). chat.postMessage has its own,
+ * durable one (dedupe.c) */
+#define MS_ONCE 8
 
 struct ms_method {
 	const char *name;
@@ -22,30 +26,30 @@ struct ms_method {
 };
 
 static const struct ms_method ms_methods[] = {
-	{ "admin.teams.create", ms_dir_team_create, MS_NEEDS_ADMIN },
-	{ "admin.users.create", ms_dir_user_create, MS_NEEDS_ADMIN },
-	{ "admin.users.remove", ms_dir_user_remove, MS_NEEDS_ADMIN },
+	{ "admin.teams.create", ms_dir_team_create, MS_NEEDS_ADMIN | MS_ONCE },
+	{ "admin.users.create", ms_dir_user_create, MS_NEEDS_ADMIN | MS_ONCE },
+	{ "admin.users.remove", ms_dir_user_remove, MS_NEEDS_ADMIN | MS_ONCE },
 	{ "auth.test", ms_dir_auth_test, MS_NEEDS_USER },
 	{ "session.boot", ms_dir_boot, MS_NEEDS_USER },
 	{ "session.check", ms_dir_check, MS_NEEDS_USER },
-	{ "conversations.create", ms_members_create, MS_NEEDS_USER },
+	{ "conversations.create", ms_members_create, MS_NEEDS_USER | MS_ONCE },
 	{ "conversations.info", ms_members_info, MS_NEEDS_USER },
 	{ "conversations.members", ms_members_members, MS_NEEDS_USER },
-	{ "conversations.join", ms_members_join, MS_NEEDS_USER | MS_NEEDS_READY },
-	{ "conversations.invite", ms_members_invite, MS_NEEDS_USER | MS_NEEDS_READY },
-	{ "conversations.leave", ms_members_leave, MS_NEEDS_USER | MS_NEEDS_READY },
-	{ "conversations.kick", ms_members_kick, MS_NEEDS_USER | MS_NEEDS_READY },
+	{ "conversations.join", ms_members_join, MS_NEEDS_USER | MS_NEEDS_READY | MS_ONCE },
+	{ "conversations.invite", ms_members_invite, MS_NEEDS_USER | MS_NEEDS_READY | MS_ONCE },
+	{ "conversations.leave", ms_members_leave, MS_NEEDS_USER | MS_NEEDS_READY | MS_ONCE },
+	{ "conversations.kick", ms_members_kick, MS_NEEDS_USER | MS_NEEDS_READY | MS_ONCE },
 	{ "conversations.history", ms_history, MS_NEEDS_USER },
 	{ "conversations.replies", ms_history_replies, MS_NEEDS_USER },
 	{ "chat.postMessage", ms_post_message, MS_NEEDS_USER | MS_NEEDS_READY },
-	{ "chat.update", ms_edit_update, MS_NEEDS_USER | MS_NEEDS_READY },
-	{ "chat.delete", ms_edit_delete, MS_NEEDS_USER | MS_NEEDS_READY },
-	{ "reactions.add", ms_react_add, MS_NEEDS_USER | MS_NEEDS_READY },
-	{ "reactions.remove", ms_react_remove, MS_NEEDS_USER | MS_NEEDS_READY },
+	{ "chat.update", ms_edit_update, MS_NEEDS_USER | MS_NEEDS_READY | MS_ONCE },
+	{ "chat.delete", ms_edit_delete, MS_NEEDS_USER | MS_NEEDS_READY | MS_ONCE },
+	{ "reactions.add", ms_react_add, MS_NEEDS_USER | MS_NEEDS_READY | MS_ONCE },
+	{ "reactions.remove", ms_react_remove, MS_NEEDS_USER | MS_NEEDS_READY | MS_ONCE },
 	{ "reactions.get", ms_react_get, MS_NEEDS_USER },
 	{ "conversations.list", ms_list_conversations, MS_NEEDS_USER },
-	{ "conversations.archive", ms_open_archive, MS_NEEDS_USER },
-	{ "conversations.open", ms_open_conversation, MS_NEEDS_USER },
+	{ "conversations.archive", ms_open_archive, MS_NEEDS_USER | MS_ONCE },
+	{ "conversations.open", ms_open_conversation, MS_NEEDS_USER | MS_ONCE },
 	{ "users.list", ms_list_users, MS_NEEDS_USER },
 	{ "users.info", ms_list_user_info, MS_NEEDS_USER },
 	{ "users.conversations", ms_list_user_conversations, MS_NEEDS_USER },
@@ -119,6 +123,8 @@ ms_methods_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *ar
 		ms_call_error(&c, why);
 		return;
 	}
+	if ((m->needs & MS_ONCE) && ms_call_once(&c, data, len))
+		return;
 	if ((rv = m->fn(c)) != 0)
 		ms_call_rv_error(&c, rv);
 }

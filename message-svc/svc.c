@@ -251,6 +251,7 @@ ms_svc_init(struct event_base *base, struct pl_loop *loop)
 		return rv;
 	ms_chan_init();
 	ms_dedupe_init();
+	ms_resend_init();
 	ms_tail_init();
 	if ((rv = pl_pg_start(loop, ms_conf.pg_dsn, 10000, &ms.pg)) != 0 ||
 	    (rv = ms_svc_dir_start(loop)) != 0 ||
@@ -328,6 +329,7 @@ ms_svc_fini(void)
 	if (ms.pg != NULL)
 		pl_pg_stop(&ms.pg);
 	ms_tail_fini();
+	ms_resend_fini();
 	ms_dedupe_fini();
 	ms_chan_fini();
 	pl_free(&ms.brokers);
