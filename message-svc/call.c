@@ -106,7 +106,7 @@ ms_call_once(struct ms_call **cp, const void *data, size_t len)
 	int rv;
 
 	pl_buf_init(&key);
-	ms_resend_key(c->req, &key);
+	ms_resend_key(c->req, data, len, &key);
 	rv = ms_resend_begin(key.data, data, len, call_resent, c);
 	if (rv == MS_RESEND_NEW)
 		c->resend_key = pl_strdup(key.data);

@@ -175,8 +175,10 @@ enum { MS_RESEND_NEW, MS_RESEND_WAIT, MS_RESEND_DONE, MS_RESEND_OTHER };
 typedef void (*ms_resend_fn)(const void *reply, size_t len, void *arg);
 void ms_resend_init(void);
 void ms_resend_fini(void);
-/* ms_resend_key - "" when req has no idempotency key */
-void ms_resend_key(const Parley__Request *req, struct pl_buf *key_r);
+/* ms_resend_key - of req and its bytes data; "" when req has no
+ * idempotency key */
+void ms_resend_key(const Parley__Request *req, const void *data, size_t len,
+    struct pl_buf *key_r);
 /* ms_resend_begin - MS_RESEND_NEW: pending now, the caller runs the request
  * and calls ms_resend_finish once; WAIT: fn runs at the original's finish;
  * DONE: fn has run with the stored reply; OTHER: no key, or another

@@ -12,10 +12,11 @@
  * conversations.invite sees the members the first one added and answers
  * already_in_channel.
  *
- * An entry is keyed by (method, caller, idempotency key) and holds the
- * request's bytes: a resend is byte-identical, so a key reused by another
- * request (not the gateway: its keys are 128 random bits) never gets an
- * answer that is not its own (MS_RESEND_OTHER: it simply runs).
+ * An entry is keyed by (method, caller, idempotency key, hash of the request
+ * bytes) and holds the bytes: a resend is byte-identical, so a key reused by
+ * another request (not the gateway: its keys are 128 random bits) never
+ * gets an answer that is not its own - it has an entry of its own, or, if
+ * the hashes collide too, it simply runs (MS_RESEND_OTHER).
  *   - pending: the original runs; resends wait (their fn runs at finish).
  *   - done: the reply's bytes; a resend gets them at once.
  * Done entries are dropped oldest first past resend-max entries, past
@@ -29,6 +30,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "hash.h"
 #include "loop.h"
 #include "mem.h"
 #include "message_svc.h"
@@ -199,11 +201,14 @@ ms_resend_fini(void)
 	pl_strmap_free(&rs.map, resend_free);
 }
 
-/* ms_resend_key - the key of a request: method, caller (team, user, admin)
- * and idempotency key, each length-prefixed so no two tuples share one; ""
- * when the request has no idempotency key (it cannot be told from another) */
+/* ms_resend_key - the key of a request: method, caller (team, user, admin),
+ * idempotency key, each length-prefixed so no two tuples share one, and the
+ * hash of its bytes data (so that another request reusing the key has an
+ * entry of its own; begin compares the bytes); "" when the request has no
+ * idempotency key (it cannot be told from another) */
 void
-ms_resend_key(const Parley__Request *req, struct pl_buf *key_r)
+ms_resend_key(const Parley__Request *req, const void *data, size_t len,
+    struct pl_buf *key_r)
 {
 	const Parley__Caller *c = req->caller;
 	const char *f[4];
@@ -219,7 +224,8 @@ ms_resend_key(const Parley__Request *req, struct pl_buf *key_r)
 	f[3] = req->idempotency_key;
 	for (i = 0; i < 4; i++)
 		pl_buf_printf(key_r, "%zu:%s|", strlen(f[i]), f[i]);
-	pl_buf_printf(key_r, "%d", c != NULL && c->admin ? 1 : 0);
+	pl_buf_printf(key_r, "%d|%08x", c != NULL && c->admin ? 1 : 0,
+	    (unsigned)pl_hash_fnv1a(data, len));
 }
 
 /* ms_resend_begin - look key up for the request bytes req:

@@ -50,7 +50,7 @@ rs_key(const char *method, const char *user, const char *idem, int admin,
 	req.caller = &caller;
 	req.method = (char *)method;
 	req.idempotency_key = (char *)idem;
-	ms_resend_key(&req, key);
+	ms_resend_key(&req, "bytes", 5, key);
 }
 
 PL_TEST(test_key_scoped)
@@ -72,6 +72,21 @@ PL_TEST(test_key_scoped)
 	PL_CHECK(strcmp(a.data, b.data) != 0);
 	rs_key("conversations.invite", "U1", "", 0, &b);
 	PL_CHECK_EQ_STR(b.data, "");
+	/* another request under the same key has a key of its own */
+	{
+		Parley__Request req = PARLEY__REQUEST__INIT;
+		Parley__Caller caller = PARLEY__CALLER__INIT;
+
+		caller.user = "U1";
+		caller.team = "T1";
+		req.caller = &caller;
+		req.method = "conversations.invite";
+		req.idempotency_key = "k1";
+		ms_resend_key(&req, "other", 5, &b);
+		PL_CHECK(strcmp(a.data, b.data) != 0);
+		ms_resend_key(&req, "bytes", 5, &b);
+		PL_CHECK_EQ_STR(a.data, b.data);
+	}
 	pl_buf_fini(&a);
 	pl_buf_fini(&b);
 }
