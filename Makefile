@@ -42,7 +42,7 @@ endif
 notify-svc_LIBS += -lcurl
 
 DAEMONS = gateway message-svc presence-svc notify-svc search-indexer
-TOOLS = devkafka loadgen floor msgbench searchbench
+TOOLS = devkafka loadgen floor msgbench searchbench resend
 
 srcs = $(filter-out %_test.c $(1)/main.c,$(wildcard $(1)/*.c))
 objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -93,6 +93,7 @@ $(eval $(call program,tools/loadgen,loadgen))
 $(eval $(call program,tools/floor,floor))
 $(eval $(call program,tools/msgbench,msgbench))
 $(eval $(call program,tools/searchbench,searchbench))
+$(eval $(call program,tools/resend,resend))
 
 # a unit test links what it tests and nothing else: its own object, its module
 # (x_test.c -> x.c, when there is one), the modules its source names on a line
