@@ -31,6 +31,7 @@
 
 #include "clock.h"
 #include "hash.h"
+#include "log.h"
 #include "loop.h"
 #include "mem.h"
 #include "message_svc.h"
@@ -255,6 +256,8 @@ ms_resend_begin(const char *key, const void *req, size_t req_len, ms_resend_fn f
 	}
 	if (e->req_len != req_len || memcmp(e->req, req, req_len) != 0) {
 		pl_metrics_inc(rs.reused);
+		pl_log_warn("MS-RESEND-KEY-REUSED", "bytes=%zu stored=%zu", req_len,
+		    e->req_len);
 		return MS_RESEND_OTHER;
 	}
 	if (!e->pending) {
