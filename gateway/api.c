@@ -30,7 +30,6 @@
 #include "gw_reply.h"
 #include "gw_server.h"
 #include "gw_ticket.h"
-#include "ids.h"
 #include "log.h"
 #include "mem.h"
 #include "message_clnt.h"
@@ -185,17 +184,12 @@ gw_api_request(struct gw_conn *c, const struct gw_auth *a, Parley__Request *req,
     Parley__Caller *caller, char key[33])
 {
 	const struct gw_params *p = &c->http->params;
-	unsigned char raw[16];
 	int i;
 
 	pl_request_init(req, c->http->method);
 	gw_request_caller(req, caller, a->user, a->team, a->admin, "");
 	req->source = "web";
-	/* 128 random bits, hex: encoded from a separate buffer, never in place */
-	pl_random_bytes(raw, sizeof(raw));
-	for (i = 0; i < 16; i++)
-		snprintf(key + 2 * i, 3, "%02x", raw[i]);
-	req->idempotency_key = key;
+	gw_request_key(req, key);
 	for (i = 0; i < (int)p->n; i++)
 		if (strcmp(p->v[i].key, "token") != 0)
 			pl_request_param(req, p->v[i].key, p->v[i].val);

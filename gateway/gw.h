@@ -17,7 +17,7 @@
  * layer and on a .c file the table does not place: a new module gets its
  * line here.
  *
- *   base        state.c    gw_conf, gw, gw_request_caller (this header)
+ *   base        state.c    gw_conf, gw, gw_request_caller, gw_request_key (this header)
  *               metrics.c  counters and histograms; gauges are registered
  *                          by the module whose state they read, at its init
  *               blob.c     refcounted, pre-padded frames shared by recipients
@@ -234,5 +234,10 @@ struct gw_conn {
 /* fill the Caller of a Request (strings borrowed) */
 void gw_request_caller(Parley__Request *req, Parley__Caller *caller,
     const char *user, const char *team, int admin, const char *session);
+/* gw_request_key - a fresh request id (128 random bits, hex) in key, set as
+ * req's idempotency_key (borrowed): nng REQ resends the same bytes, and
+ * message-svc answers a resend with the original's reply (resend.c,
+ * dedupe.c) */
+void gw_request_key(Parley__Request *req, char key[33]);
 
 #endif

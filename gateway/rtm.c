@@ -100,6 +100,7 @@ gw_rtm_message(struct gw_conn *c, const cJSON *f, int64_t id)
 	Parley__Request req;
 	Parley__Caller caller;
 	const char *bad;
+	char key[33];
 	double wait;
 	int rv;
 
@@ -134,6 +135,9 @@ gw_rtm_message(struct gw_conn *c, const cJSON *f, int64_t id)
 	}
 	pl_request_init(&req, "chat.postMessage");
 	gw_request_caller(&req, &caller, c->user, c->team, 0, c->session);
+	/* without it an nng resend of a send with no client_msg_id would be
+	 * appended twice (message-svc de-duplicates on the key) */
+	gw_request_key(&req, key);
 	req.source = "rtm";
 	pl_request_param(&req, "channel", ch);
 	pl_request_param(&req, "text", text);
@@ -149,6 +153,7 @@ gw_rtm_message(struct gw_conn *c, const cJSON *f, int64_t id)
 	rv = pl_message_clnt_call(gw.msg, -1, &req, gw_rtm_sent, call);
 	req.caller = NULL;
 	req.source = NULL;
+	req.idempotency_key = NULL;
 	pl_request_fini(&req);
 	if (rv != 0)
 		gw_rtm_sent(rv, NULL, call);
