@@ -162,6 +162,21 @@ def test_every_state_change_answers_its_resend_alike(stack, api):
     assert r["ok"] is True, r
 
 
+def test_post_without_client_msg_id_resent_is_one_message(stack, api):
+    """chat.postMessage keeps its own guard (dedupe.c, keyed by the request
+    id when there is no client_msg_id - the RTM sends' case now that the
+    gateway gives them a request id): both timings, one message"""
+    t = parley.provision(stack, users=("ann",), channel="resend")
+    for mode in ("concurrent", "after"):
+        text = "once-" + mode
+        r = _same(_resend(stack, "chat.postMessage", t.uid("ann"), t.id, mode,
+                          {"channel": t.channel, "text": text}))
+        assert r["ok"] is True, r
+        msgs = _history_after_marker(stack, api, t.token("ann"), t.channel)
+        assert [m["ts"] for m in msgs if m.get("text") == text] == [
+            json.loads(r["json"])["ts"]], msgs
+
+
 def test_same_key_other_request_is_not_answered_from_the_first(stack, api):
     """a key is never shared between two different requests: the same key
     with other parameters (or another caller) runs as itself"""
