@@ -2,9 +2,10 @@
 
 /* the modules this test links (Makefile, test_links): what it tests */
 /* test-links: history */
-/* and what those need: history.c is a method handler (the call, the
- * channel table, a page of rows, the cache and the tail) */
-/* test-links: call chan page target tail cache state seq render */
+/* and what those need: history.c is a method handler (the call and the
+ * replies it keeps for resends, the channel table, a page of rows, the
+ * cache and the tail) */
+/* test-links: call resend chan page target tail cache state seq render */
 #include "err.h"
 #include "message_svc.h"
 #include "ms_methods.h"
