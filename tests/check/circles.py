@@ -51,7 +51,7 @@ ROOT = os.environ.get("PARLEY_CIRCLES_ROOT") or \
 # every folder with C sources; a new daemon or tool is added here
 FOLDERS = ["lib", "proto", "gateway", "message-svc", "presence-svc", "notify-svc",
            "search-indexer", "tools/devkafka", "tools/loadgen", "tools/floor",
-           "tools/msgbench", "tools/searchbench"]
+           "tools/msgbench", "tools/searchbench", "tools/resend"]
 
 # folder -> the call circle(s) it had when the check came in (issue #11); remove the
 # entry when the circle is broken, never add one
