@@ -97,25 +97,35 @@ call_resent(const void *reply, size_t len, void *arg)
 	ms_call_free(&c);
 }
 
-/* ms_call_once - park or answer a resend; else run it and keep its reply */
+/* ms_call_resent - park or answer a resend of a running or answered call */
 int
-ms_call_once(struct ms_call **cp, const void *data, size_t len)
+ms_call_resent(struct ms_call **cp, const void *data, size_t len)
 {
-	struct ms_call *c = *cp;
 	struct pl_buf key;
 	int rv;
 
 	pl_buf_init(&key);
-	ms_resend_key(c->req, data, len, &key);
-	rv = ms_resend_begin(key.data, data, len, call_resent, c);
-	if (rv == MS_RESEND_NEW)
-		c->resend_key = pl_strdup(key.data);
+	ms_resend_key((*cp)->req, data, len, &key);
+	rv = ms_resend_find(key.data, data, len, call_resent, *cp);
 	pl_buf_fini(&key);
 	if (rv == MS_RESEND_WAIT || rv == MS_RESEND_DONE) {
 		*cp = NULL;
 		return 1;
 	}
 	return 0;
+}
+
+/* ms_call_once - c is about to run: its reply is kept for its resends */
+void
+ms_call_once(struct ms_call *c, const void *data, size_t len)
+{
+	struct pl_buf key;
+
+	pl_buf_init(&key);
+	ms_resend_key(c->req, data, len, &key);
+	if (ms_resend_begin(key.data, data, len))
+		c->resend_key = pl_strdup(key.data);
+	pl_buf_fini(&key);
 }
 
 /* ms_call_reply - encode r, answer the nng request, free the call. A reply

@@ -163,12 +163,13 @@ void ms_call_json(struct ms_call **c, const char *json);
 /* ms_call_rv_error - reply with the Slack code for a PL_E* */
 void ms_call_rv_error(struct ms_call **c, int rv);
 
-/* ms_call_once - before a state-changing method runs: a resend of a
- * request already running or answered (same method, caller, idempotency key
+/* ms_call_resent - for a state-changing method, before any check: a resend
+ * of a request running or answered (same method, caller, idempotency key
  * and bytes data) is parked or answered with the original's reply; returns
- * 1 then (*c is NULL: the call belongs to resend.c), else 0 and the
- * handler runs, its reply kept for resends */
-int ms_call_once(struct ms_call **c, const void *data, size_t len);
+ * 1 then (*c is NULL: resend.c owns the call until the reply), else 0 */
+int ms_call_resent(struct ms_call **c, const void *data, size_t len);
+/* ms_call_once - c (checked, about to run) keeps its reply for resends */
+void ms_call_once(struct ms_call *c, const void *data, size_t len);
 
 /* ---- resend.c: the replies of recent state-changing requests */
 enum { MS_RESEND_NEW, MS_RESEND_WAIT, MS_RESEND_DONE, MS_RESEND_OTHER };
@@ -179,12 +180,14 @@ void ms_resend_fini(void);
  * idempotency key */
 void ms_resend_key(const Parley__Request *req, const void *data, size_t len,
     struct pl_buf *key_r);
-/* ms_resend_begin - MS_RESEND_NEW: pending now, the caller runs the request
- * and calls ms_resend_finish once; WAIT: fn runs at the original's finish;
- * DONE: fn has run with the stored reply; OTHER: no key, or another
- * request's: run it and do not finish. fn gets borrowed bytes. */
-int ms_resend_begin(const char *key, const void *req, size_t req_len,
+/* ms_resend_find - WAIT: fn runs at the original's finish; DONE: fn has
+ * run with the stored reply (fn gets borrowed bytes); NEW: no entry; OTHER:
+ * no key, or another request's */
+int ms_resend_find(const char *key, const void *req, size_t req_len,
     ms_resend_fn fn, void *arg);
+/* ms_resend_begin - after NEW: pending now (1); ms_resend_finish it once.
+ * 0: no key, or an entry already (another request's) */
+int ms_resend_begin(const char *key, const void *req, size_t req_len);
 /* ms_resend_finish - the original's packed reply (copied): waiters get it */
 void ms_resend_finish(const char *key, const void *reply, size_t len);
 /* ms_resend_expire - drop what is past its time or the bounds at now_ms */

@@ -119,12 +119,18 @@ ms_methods_handle(struct pl_rpc_req *rpc, const void *data, size_t len, void *ar
 	}
 	c = ms_call_create(rpc, req);
 	pl_log_debug("MS-REQ", "method=%s user=%s", req->method, c->user);
+	/* a resend first: its original passed the checks (same caller, same
+	 * bytes), and it must get that one's answer even if the shard is not
+	 * ready any more (draining) */
+	if ((m = ms_methods_find(req->method)) != NULL && (m->needs & MS_ONCE) &&
+	    ms_call_resent(&c, data, len))
+		return;
 	if ((m = ms_methods_check(c, &why)) == NULL) {
 		ms_call_error(&c, why);
 		return;
 	}
-	if ((m->needs & MS_ONCE) && ms_call_once(&c, data, len))
-		return;
+	if (m->needs & MS_ONCE)
+		ms_call_once(c, data, len);
 	if ((rv = m->fn(c)) != 0)
 		ms_call_rv_error(&c, rv);
 }

@@ -24,8 +24,9 @@
  * (PARLEY_MS_RESEND_*). Pending ones stay until finished: there is at most
  * one per call in flight (rpc-workers bound those).
  *
- * Knows nothing of calls: call.c keys the request, runs or parks it, and
- * finishes the entry with the packed Reply. */
+ * Knows nothing of calls: call.c keys the request, parks or answers a
+ * resend (find), marks an original that will run (begin) and finishes its
+ * entry with the packed Reply. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,15 +230,15 @@ ms_resend_key(const Parley__Request *req, const void *data, size_t len,
 	    (unsigned)pl_hash_fnv1a(data, len));
 }
 
-/* ms_resend_begin - look key up for the request bytes req:
- *   MS_RESEND_NEW    no entry: one is pending now, the caller runs the
- *                    request and must ms_resend_finish(key) once
+/* ms_resend_find - look key up for the request bytes req:
+ *   MS_RESEND_NEW    no entry: run the request; ms_resend_begin first if
+ *                    its reply is to be kept
  *   MS_RESEND_WAIT   the original runs: fn(reply, arg) runs at its finish
  *   MS_RESEND_DONE   fn has run, with the original's reply
  *   MS_RESEND_OTHER  no key, or the key is another request's: run it, do
- *                    not finish it */
+ *                    not begin or finish it */
 int
-ms_resend_begin(const char *key, const void *req, size_t req_len, ms_resend_fn fn,
+ms_resend_find(const char *key, const void *req, size_t req_len, ms_resend_fn fn,
     void *arg)
 {
 	struct resend_entry *e;
@@ -245,15 +246,8 @@ ms_resend_begin(const char *key, const void *req, size_t req_len, ms_resend_fn f
 
 	if (key[0] == '\0')
 		return MS_RESEND_OTHER;
-	if ((e = pl_strmap_get(rs.map, key)) == NULL) {
-		e = pl_calloc(1, sizeof(*e));
-		e->key = pl_strdup(key);
-		e->req = pl_memdup(req_len ? req : "", req_len ? req_len : 1);
-		e->req_len = req_len;
-		e->pending = 1;
-		pl_strmap_put(rs.map, key, e);
+	if ((e = pl_strmap_get(rs.map, key)) == NULL)
 		return MS_RESEND_NEW;
-	}
 	if (e->req_len != req_len || memcmp(e->req, req, req_len) != 0) {
 		pl_metrics_inc(rs.reused);
 		pl_log_warn("MS-RESEND-KEY-REUSED", "bytes=%zu stored=%zu", req_len,
@@ -272,6 +266,25 @@ ms_resend_begin(const char *key, const void *req, size_t req_len, ms_resend_fn f
 	e->waiters = w;
 	pl_metrics_inc(rs.waited);
 	return MS_RESEND_WAIT;
+}
+
+/* ms_resend_begin - a pending entry for key, 1; 0 when there is no key or
+ * an entry already (find said OTHER: the key is another request's). After
+ * 1 the caller must ms_resend_finish it once */
+int
+ms_resend_begin(const char *key, const void *req, size_t req_len)
+{
+	struct resend_entry *e;
+
+	if (key[0] == '\0' || pl_strmap_get(rs.map, key) != NULL)
+		return 0;
+	e = pl_calloc(1, sizeof(*e));
+	e->key = pl_strdup(key);
+	e->req = pl_memdup(req_len ? req : "", req_len ? req_len : 1);
+	e->req_len = req_len;
+	e->pending = 1;
+	pl_strmap_put(rs.map, key, e);
+	return 1;
 }
 
 /* resend_wake - hand reply to the waiters of e, oldest first */

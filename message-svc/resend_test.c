@@ -26,6 +26,17 @@ got_fn(const void *reply, size_t len, void *arg)
 	g->reply[len < sizeof(g->reply) - 1 ? len : sizeof(g->reply) - 1] = '\0';
 }
 
+/* rs_begin - what call.c does: find, and begin when there is no entry */
+static int
+rs_begin(const char *key, const void *req, size_t len, struct got *g)
+{
+	int rv = ms_resend_find(key, req, len, got_fn, g);
+
+	if (rv == MS_RESEND_NEW)
+		PL_CHECK_EQ_INT(ms_resend_begin(key, req, len), 1);
+	return rv;
+}
+
 /* rs_setup - a fresh store with the given bounds */
 static void
 rs_setup(int64_t max, int64_t max_bytes, int64_t ttl_s)
@@ -96,10 +107,10 @@ PL_TEST(test_wait_then_replay)
 	struct got w1 = { 0 }, w2 = { 0 }, late = { 0 };
 
 	rs_setup(100, 1 << 20, 60);
-	PL_CHECK_EQ_INT(ms_resend_begin("k", "req", 3, got_fn, &w1), MS_RESEND_NEW);
+	PL_CHECK_EQ_INT(rs_begin("k", "req", 3, &w1), MS_RESEND_NEW);
 	/* resends while the original runs: parked */
-	PL_CHECK_EQ_INT(ms_resend_begin("k", "req", 3, got_fn, &w1), MS_RESEND_WAIT);
-	PL_CHECK_EQ_INT(ms_resend_begin("k", "req", 3, got_fn, &w2), MS_RESEND_WAIT);
+	PL_CHECK_EQ_INT(rs_begin("k", "req", 3, &w1), MS_RESEND_WAIT);
+	PL_CHECK_EQ_INT(rs_begin("k", "req", 3, &w2), MS_RESEND_WAIT);
 	PL_CHECK_EQ_INT(w1.n + w2.n, 0);
 	ms_resend_finish("k", "ok-reply", 8);
 	PL_CHECK_EQ_INT(w1.n, 1);
@@ -108,12 +119,12 @@ PL_TEST(test_wait_then_replay)
 	PL_CHECK_EQ_STR(w2.reply, "ok-reply");
 	PL_CHECK_EQ_INT(ms_resend_count(), 1);
 	/* a resend after the reply: the same bytes, at once */
-	PL_CHECK_EQ_INT(ms_resend_begin("k", "req", 3, got_fn, &late), MS_RESEND_DONE);
+	PL_CHECK_EQ_INT(rs_begin("k", "req", 3, &late), MS_RESEND_DONE);
 	PL_CHECK_EQ_INT(late.n, 1);
 	PL_CHECK_EQ_STR(late.reply, "ok-reply");
 	/* a second finish changes nothing */
 	ms_resend_finish("k", "other", 5);
-	PL_CHECK_EQ_INT(ms_resend_begin("k", "req", 3, got_fn, &late), MS_RESEND_DONE);
+	PL_CHECK_EQ_INT(rs_begin("k", "req", 3, &late), MS_RESEND_DONE);
 	PL_CHECK_EQ_STR(late.reply, "ok-reply");
 	ms_resend_fini();
 }
@@ -123,12 +134,14 @@ PL_TEST(test_other_request_same_key)
 	struct got g = { 0 };
 
 	rs_setup(100, 1 << 20, 60);
-	PL_CHECK_EQ_INT(ms_resend_begin("", "req", 3, got_fn, &g), MS_RESEND_OTHER);
-	PL_CHECK_EQ_INT(ms_resend_begin("k", "req", 3, got_fn, &g), MS_RESEND_NEW);
-	PL_CHECK_EQ_INT(ms_resend_begin("k", "reX", 3, got_fn, &g), MS_RESEND_OTHER);
-	PL_CHECK_EQ_INT(ms_resend_begin("k", "req+", 4, got_fn, &g), MS_RESEND_OTHER);
+	PL_CHECK_EQ_INT(rs_begin("", "req", 3, &g), MS_RESEND_OTHER);
+	PL_CHECK_EQ_INT(rs_begin("k", "req", 3, &g), MS_RESEND_NEW);
+	PL_CHECK_EQ_INT(rs_begin("k", "reX", 3, &g), MS_RESEND_OTHER);
+	PL_CHECK_EQ_INT(rs_begin("k", "req+", 4, &g), MS_RESEND_OTHER);
+	PL_CHECK_EQ_INT(ms_resend_begin("k", "reX", 3), 0);	/* the first's stays */
+	PL_CHECK_EQ_INT(ms_resend_begin("", "req", 3), 0);
 	ms_resend_finish("k", "r", 1);
-	PL_CHECK_EQ_INT(ms_resend_begin("k", "reX", 3, got_fn, &g), MS_RESEND_OTHER);
+	PL_CHECK_EQ_INT(rs_begin("k", "reX", 3, &g), MS_RESEND_OTHER);
 	PL_CHECK_EQ_INT(g.n, 0);
 	ms_resend_fini();
 }
@@ -143,12 +156,12 @@ PL_TEST(test_bounds)
 	rs_setup(16, 1 << 20, 60);
 	for (i = 0; i < 20; i++) {
 		snprintf(key, sizeof(key), "k%d", i);
-		PL_CHECK_EQ_INT(ms_resend_begin(key, "q", 1, got_fn, &g), MS_RESEND_NEW);
+		PL_CHECK_EQ_INT(rs_begin(key, "q", 1, &g), MS_RESEND_NEW);
 		ms_resend_finish(key, "r", 1);
 	}
 	PL_CHECK_EQ_INT(ms_resend_count(), 16);
-	PL_CHECK_EQ_INT(ms_resend_begin("k3", "q", 1, got_fn, &g), MS_RESEND_NEW);
-	PL_CHECK_EQ_INT(ms_resend_begin("k19", "q", 1, got_fn, &g), MS_RESEND_DONE);
+	PL_CHECK_EQ_INT(rs_begin("k3", "q", 1, &g), MS_RESEND_NEW);
+	PL_CHECK_EQ_INT(rs_begin("k19", "q", 1, &g), MS_RESEND_DONE);
 	ms_resend_fini();
 
 	/* bytes: replies of 20,000 bytes under a 65,536-byte bound: 3 fit */
@@ -158,7 +171,7 @@ PL_TEST(test_bounds)
 
 		for (i = 0; i < 5; i++) {
 			snprintf(key, sizeof(key), "b%d", i);
-			PL_CHECK_EQ_INT(ms_resend_begin(key, "q", 1, got_fn, &g),
+			PL_CHECK_EQ_INT(rs_begin(key, "q", 1, &g),
 			    MS_RESEND_NEW);
 			ms_resend_finish(key, big, 20000);
 			PL_CHECK(ms_resend_bytes() <= 65536);
@@ -167,29 +180,29 @@ PL_TEST(test_bounds)
 		/* a reply larger than the whole bound is not kept; waiters
 		 * still get it */
 		g.n = 0;
-		PL_CHECK_EQ_INT(ms_resend_begin("huge", "q", 1, got_fn, &g), MS_RESEND_NEW);
-		PL_CHECK_EQ_INT(ms_resend_begin("huge", "q", 1, got_fn, &g), MS_RESEND_WAIT);
+		PL_CHECK_EQ_INT(rs_begin("huge", "q", 1, &g), MS_RESEND_NEW);
+		PL_CHECK_EQ_INT(rs_begin("huge", "q", 1, &g), MS_RESEND_WAIT);
 		free(big);
 		big = pl_calloc(1, 70000);
 		ms_resend_finish("huge", big, 70000);
 		PL_CHECK_EQ_INT(g.n, 1);
 		PL_CHECK_EQ_INT(ms_resend_count(), 3);
-		PL_CHECK_EQ_INT(ms_resend_begin("huge", "q", 1, got_fn, &g), MS_RESEND_NEW);
+		PL_CHECK_EQ_INT(rs_begin("huge", "q", 1, &g), MS_RESEND_NEW);
 		free(big);
 	}
 	ms_resend_fini();
 
 	/* age: gone after resend-ttl-s; pending ones stay */
 	rs_setup(1000, 1 << 20, 5);
-	PL_CHECK_EQ_INT(ms_resend_begin("old", "q", 1, got_fn, &g), MS_RESEND_NEW);
+	PL_CHECK_EQ_INT(rs_begin("old", "q", 1, &g), MS_RESEND_NEW);
 	ms_resend_finish("old", "r", 1);
-	PL_CHECK_EQ_INT(ms_resend_begin("run", "q", 1, got_fn, &g), MS_RESEND_NEW);
+	PL_CHECK_EQ_INT(rs_begin("run", "q", 1, &g), MS_RESEND_NEW);
 	ms_resend_expire(pl_clock_mono_ms() + 4000);
 	PL_CHECK_EQ_INT(ms_resend_count(), 1);
 	ms_resend_expire(pl_clock_mono_ms() + 6000);
 	PL_CHECK_EQ_INT(ms_resend_count(), 0);
-	PL_CHECK_EQ_INT(ms_resend_begin("old", "q", 1, got_fn, &g), MS_RESEND_NEW);
-	PL_CHECK_EQ_INT(ms_resend_begin("run", "q", 1, got_fn, &g), MS_RESEND_WAIT);
+	PL_CHECK_EQ_INT(rs_begin("old", "q", 1, &g), MS_RESEND_NEW);
+	PL_CHECK_EQ_INT(rs_begin("run", "q", 1, &g), MS_RESEND_WAIT);
 	ms_resend_fini();
 }
 
