@@ -425,6 +425,7 @@ si_answer_run(struct si_call *c)
 	s->limit = c->count;
 	s->offset = (c->page - 1) * c->count;
 	s->window = s->offset + s->limit + (int)si_conf.count_cap;
+	s->probe_hours = (int)si_conf.walk_probe_hours;
 	if (si_conf.count > 1) {
 		si_gather_run(c->query, &c->q, s, si_answer_gathered, c);
 		return;

@@ -680,6 +680,7 @@ si_gather_partial(struct si_peer_req *p)
 	s.asc = dir != NULL && strcmp(dir, "asc") == 0;
 	s.limit = limit;
 	s.window = window;
+	s.probe_hours = (int)si_conf.walk_probe_hours;
 	si_query_sql_keys(&p->q, &s, &sql);
 	if (pl_pg_query(si_pool_pg(), sql.sql, sql.nparams, (const char *const *)sql.params,
 	    si_gather_partial_done, p) != 0)

@@ -420,47 +420,70 @@ si_query_walks(const struct si_query *q, const struct si_query_scope *s)
  *   b     the blocks (i, k) covering the team's messages within the query's
  *         dates, in walk order (si_walk);
  *   c     one row per step, s the blocks still to walk (a stack), n the
- *         matches taken so far, t the row ids this step took. A step reads
- *         at most need + 1 matches of the block on top (need = window - n,
- *         in no order): if they are all of its matches, it takes them all;
- *         else it replaces the block by its four sub-blocks (si_children),
- *         and an hour (level 0) that holds more than need takes its
- *         newest need, sorted. It stops when n = window or nothing is left;
+ *         matches taken so far, t the row ids this step took, h the hours
+ *         of the blocks taken whole, p whether the rest was probed. A step
+ *         reads at most need + 1 matches of the block on top (need =
+ *         window - n, in no order): if they are all of its matches, it
+ *         takes them all; else it replaces the block by its four sub-blocks
+ *         (si_children), and an hour (level 0) that holds more than need
+ *         takes its newest need, sorted. It stops when n = window or
+ *         nothing is left;
+ *   z     the probe: once at least s->probe_hours hours were taken and the
+ *         matches so far, spread over the hours left, would fit in need
+ *         (n * hours left <= need * h), one step reads the whole stack at
+ *         once (tb && s, its blocks in one GIN scan): if it holds at most
+ *         need matches they are all taken and the walk ends (a sparse word
+ *         pair: one scan instead of a step per block); if not, nothing is
+ *         taken and the walk goes on as if it had not probed (once);
  *   walk  n (min(matches, window): the total) and t (every row id taken).
  * Blocks are disjoint and walked in time order, so every match taken is
  * newer than every match not taken: t is exactly "the first `window`
- * matches", whatever order PostgreSQL reads a block's rows in; one
- * statement, one snapshot. A step costs a GIN scan of (words, block key)
- * and at most need + 1 heap visits, and a block is split at most 8 times. */
+ * matches", whatever order PostgreSQL reads a block's rows in, probe or
+ * not; one statement, one snapshot. A step costs a GIN scan of (words,
+ * block keys) and at most need + 1 heap visits, and a block is split at
+ * most 8 times. */
 static void
 si_query_walk(const struct si_query *q, const struct si_query_scope *s,
     struct si_query_sql *r, const char *w, int desc, int win, struct pl_buf *b)
 {
 	const char *d = desc ? "DESC" : "ASC", *pd = desc ? "true" : "false";
+	char v[24];
+	int ph;
 
 	pl_buf_printf(b, ", b AS MATERIALIZED (SELECT x.i, x.k FROM (SELECT min(ts_us) AS a,"
 	    " max(ts_us) AS z FROM search_messages WHERE team_id = $%d",
 	    si_query_param(r, s->team));
 	si_query_range(q, r, b, "ts_us");
+	snprintf(v, sizeof(v), "%d", s->probe_hours > 0 ? s->probe_hours : 0);
+	ph = si_query_param(r, v);
 	pl_buf_printf(b, ") e, si_walk(si_hour(e.a), si_hour(e.z), %s) x),"
-	    " c (s, n, t) AS (SELECT coalesce((SELECT array_agg(b.k ORDER BY b.i) FROM b),"
-	    " '{}'::int[]), 0::bigint, '{}'::tid[] UNION ALL SELECT"
-	    " CASE WHEN x.cnt <= $%d::int - c.n THEN c.s[2:]"
+	    " c (s, n, t, h, p) AS (SELECT coalesce((SELECT array_agg(b.k ORDER BY b.i)"
+	    " FROM b), '{}'::int[]), 0::bigint, '{}'::tid[], 0::bigint, $%d::int = 0"
+	    " UNION ALL SELECT"
+	    " CASE WHEN z.pr AND x.cnt <= $%d::int - c.n THEN '{}'::int[]"
+	    " WHEN z.pr OR x.cnt <= $%d::int - c.n THEN c.s[2 - z.pr::int:]"
 	    " WHEN c.s[1] >= 16777216 THEN si_children(c.s[1], %s) || c.s[2:]"
 	    " ELSE '{}'::int[] END,"
 	    " CASE WHEN x.cnt <= $%d::int - c.n THEN c.n + x.cnt"
-	    " WHEN c.s[1] >= 16777216 THEN c.n ELSE $%d::bigint END,"
+	    " WHEN z.pr OR c.s[1] >= 16777216 THEN c.n ELSE $%d::bigint END,"
 	    " CASE WHEN x.cnt <= $%d::int - c.n THEN x.t"
-	    " WHEN c.s[1] >= 16777216 THEN '{}'::tid[]"
-	    " ELSE (SELECT array_agg(z.ctid) FROM (SELECT m.ctid FROM search_messages m, q%s"
+	    " WHEN z.pr OR c.s[1] >= 16777216 THEN '{}'::tid[]"
+	    " ELSE (SELECT array_agg(y.ctid) FROM (SELECT m.ctid FROM search_messages m, q%s"
 	    " AND m.tb @> ARRAY[c.s[1]] ORDER BY m.ts_us + 0 %s, m.channel_id %s"
-	    " LIMIT $%d::int - c.n) z) END"
-	    " FROM c, LATERAL (SELECT count(*) AS cnt, coalesce(array_agg(y.ctid), '{}') AS t"
-	    " FROM (SELECT m.ctid FROM search_messages m, q%s AND m.tb @> ARRAY[c.s[1]]"
-	    " LIMIT $%d::int - c.n + 1) y) x WHERE c.n < $%d::int AND cardinality(c.s) > 0),"
+	    " LIMIT $%d::int - c.n) y) END,"
+	    " CASE WHEN NOT z.pr AND x.cnt <= $%d::int - c.n"
+	    " THEN c.h + (1::bigint << (2 * (c.s[1] >> 24))) ELSE c.h END,"
+	    " c.p OR z.pr"
+	    " FROM c, LATERAL (SELECT NOT c.p AND cardinality(c.s) > 1 AND c.h >= $%d::int"
+	    " AND c.n * (SELECT sum(1::bigint << (2 * (u >> 24))) FROM unnest(c.s) u)"
+	    " <= ($%d::int - c.n) * c.h AS pr) z,"
+	    " LATERAL (SELECT count(*) AS cnt, coalesce(array_agg(y.ctid), '{}') AS t"
+	    " FROM (SELECT m.ctid FROM search_messages m, q%s AND m.tb && CASE WHEN z.pr"
+	    " THEN c.s ELSE ARRAY[c.s[1]] END LIMIT $%d::int - c.n + 1) y) x"
+	    " WHERE c.n < $%d::int AND cardinality(c.s) > 0),"
 	    " walk AS MATERIALIZED (SELECT (SELECT max(c.n) FROM c) AS n,"
 	    " (SELECT array_agg(u) FROM c, unnest(c.t) u) AS t)",
-	    pd, win, pd, win, win, win, w, d, d, win, w, win, win);
+	    pd, ph, win, win, pd, win, win, win, w, d, d, win, win, ph, win, w, win, win);
 }
 
 /* si_query_sql - one statement: the window of matches, its size, and the

@@ -79,6 +79,7 @@ struct si_query_scope {
 	int limit;		/* rows of the page */
 	int offset;
 	int window;		/* matches considered (and counted) at most */
+	int probe_hours;	/* the walk probes the rest after this many hours (0: never) */
 };
 
 /* the terms, each phrase's word pairs, the modifiers, the walk and the page */

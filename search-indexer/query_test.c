@@ -304,7 +304,8 @@ PL_TEST(test_sql_walk_and_pairs)
 {
 	const char *chans[] = { "C1" }, *ids[] = { "U9" };
 	struct si_query_scope s = { .team = "T1", .user = "U1", .chans = chans, .nchans = 1,
-	    .from_ids = ids, .nfrom_ids = 1, .limit = 20, .offset = 0, .window = 1020 };
+	    .from_ids = ids, .nfrom_ids = 1, .limit = 20, .offset = 0, .window = 1020,
+	    .probe_hours = 16 };
 	static const struct {
 		const char *q;
 		int walk, pairs;
@@ -331,7 +332,7 @@ PL_TEST(test_sql_walk_and_pairs)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *p;
-		int n = 0, sc;
+		int n = 0, sc, j;
 
 		for (sc = 0; sc < 2; sc++) {
 			PL_CHECK(parse(cases[i].q, &q) == NULL);
@@ -339,6 +340,12 @@ PL_TEST(test_sql_walk_and_pairs)
 			s.from_given = strstr(cases[i].q, "from:@") != NULL;
 			si_query_sql(&q, &s, &r);
 			PL_CHECK_EQ_INT(strstr(r.sql, "si_walk(") != NULL, cases[i].walk);
+			/* the probe: the whole stack in one scan, never when off */
+			PL_CHECK_EQ_INT(strstr(r.sql, "m.tb && CASE WHEN z.pr THEN c.s") != NULL,
+			    cases[i].walk);
+			for (n = 0, j = 0; j < r.nparams; j++)
+				n |= strcmp(r.params[j], "16") == 0;
+			PL_CHECK_EQ_INT(n, cases[i].walk);
 			for (n = 0, p = r.sql; (p = strstr(p, "m.bg @> si_bigrams(")) != NULL; p++)
 				n++;
 			/* the filters appear twice in the walk (count, hour) */

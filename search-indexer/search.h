@@ -40,6 +40,7 @@ struct si_conf {
 	int reindex;
 	char *permalink_base;
 	int64_t count_cap;
+	int64_t walk_probe_hours;	/* si_query_scope.probe_hours */
 	int64_t query_conns;		/* connections for queries (not the writer's) */
 	int64_t query_timeout_ms;	/* statement_timeout of those */
 	char *search_urls;		/* every instance's RPC URL, in ordinal order */

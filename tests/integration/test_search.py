@@ -512,3 +512,61 @@ def test_phrases_by_word_pairs(stack, api, world):
     settle(api, tok, a.channel)
     assert len(texts(search(api, tok, '%s "red fox"' % w))) == 4
     assert texts(search(api, tok, '%s "blue fox"' % w)) == []
+
+
+def test_walk_probe_same_pages(new_stack):
+    """the walk's probe (docs/search.md "Performance"): once 16 hours are
+    walked and the matches so far would fit, it reads all the older blocks
+    in one scan. With a window of page end + 10 (PARLEY_SEARCH_COUNT_CAP),
+    a word used 40 times over ten years and a word with no match for a week,
+    then 60 in three days and 5 a year earlier, probe both ways: when the
+    rest holds more than the window (page 1) the probe takes nothing and
+    the walk goes on, when it fits (later pages) the probe takes it all.
+    Every page, total and order is exactly the expected slice of the full
+    order (both sorts, both directions) and the same as the walk without
+    the probe (PARLEY_SEARCH_WALK_PROBE_HOURS=0)"""
+    st = new_stack(gateways=1)
+    api = parley.Api(st.http_url)
+    _restart_indexer(st, PARLEY_SEARCH_COUNT_CAP="10")
+    a = provision(st, api=api)
+    tok = a.token("alice")
+    settle(api, tok, a.channel)
+    sparse, dense = unique("w"), unique("w")
+    u = a.uid("bob")
+    now = int(time.time()) * 1000000
+    rows = [(a.channel, _us(2010, 1, 1, 5) + i * 91 * 86400 * 1000000 + i, u,
+             "%s sparse %d" % (sparse, i)) for i in range(40)]
+    rows += [(a.channel, now - 7 * 86400 * 1000000 - i * 4321 * 1000000, u,
+              "%s dense %d" % (dense, i)) for i in range(60)]
+    rows += [(a.channel, now - 400 * 86400 * 1000000 - i * 3600 * 1000000, u,
+              "%s old %d" % (dense, i)) for i in range(5)]
+    _index_rows(st, a, rows)
+
+    def expect(w):
+        us = sorted(r[1] for r in rows if r[3].startswith(w + " "))
+        return ["%d.%06d" % (x // 1000000, x % 1000000) for x in us[::-1]]
+
+    def every_page(w):
+        out = {}
+        for sort, d in (("timestamp", "desc"), ("timestamp", "asc"), ("score", "desc")):
+            for n in (7, 20):
+                out[(sort, d, n)] = _pages(api, tok, w, n, sort=sort, sort_dir=d)
+        return out
+
+    def check(w, got):
+        order = expect(w)
+        for (sort, d, n), (seen, totals) in got.items():
+            ts = [t for _, t in seen]
+            if sort == "timestamp":
+                # each page's window is page end + 10: past it, the walk stops
+                assert ts == (order if d == "desc" else order[::-1]), (w, sort, d, n)
+            else:
+                assert sorted(ts) == sorted(order), (w, sort, n)
+            assert max(totals) == len(order), (w, sort, d, n)
+
+    before = {w: every_page(w) for w in (sparse, dense)}
+    for w in (sparse, dense):
+        check(w, before[w])
+    _restart_indexer(st, PARLEY_SEARCH_WALK_PROBE_HOURS="0")
+    for w in (sparse, dense):
+        assert every_page(w) == before[w], w
