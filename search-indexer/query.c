@@ -417,30 +417,37 @@ si_query_walks(const struct si_query *q, const struct si_query_scope *s)
 /* si_query_walk - the CTEs of the block walk (schema.c migration 2), after
  * `q`, that find the window: the first `window` matches in the walk's time
  * order (desc: newest first), as row ids (the statement's snapshot).
- *   b     the blocks (i, k) covering the team's messages within the query's
- *         dates, in walk order (si_walk);
+ *   e     the first and last hour of the team's messages within the
+ *         query's dates;
+ *   b     the blocks (i, k) covering them, in walk order (si_walk);
  *   c     one row per step, s the blocks still to walk (a stack), n the
  *         matches taken so far, t the row ids this step took, h the hours
- *         of the blocks taken whole, p whether the rest was probed. A step
- *         reads at most need + 1 matches of the block on top (need =
- *         window - n, in no order): if they are all of its matches, it
- *         takes them all; else it replaces the block by its four sub-blocks
- *         (si_children), and an hour (level 0) that holds more than need
- *         takes its newest need, sorted. It stops when n = window or
- *         nothing is left;
+ *         of the blocks taken whole, r the hours of e, p whether the rest
+ *         was probed. A step reads at most 4 * need + 1 matches of the
+ *         block on top (need = window - n, in no order, each with its sort
+ *         key): if they are at most need, it takes them all; if at most
+ *         4 * need, they are all of the block's and it takes their first
+ *         need in the walk's order, which ends the walk; else it replaces
+ *         the block by its four sub-blocks (si_children), and an hour
+ *         (level 0) takes its first need, sorted. It stops when n = window
+ *         or nothing is left;
  *   z     the probe: once at least s->probe_hours hours were taken and the
- *         matches so far, spread over the hours left, would fit in need
- *         (n * hours left <= need * h), one step reads the whole stack at
- *         once (tb && s, its blocks in one GIN scan): if it holds at most
- *         need matches they are all taken and the walk ends (a sparse word
- *         pair: one scan instead of a step per block); if not, nothing is
- *         taken and the walk goes on as if it had not probed (once);
+ *         matches so far, spread over the hours left, would be at most
+ *         twice need (n * (r - h) <= 2 * need * h), one step reads the
+ *         whole stack at once (the hours of its blocks: older than the
+ *         block on top's end, or from its start by time ascending; the
+ *         words' GIN scan alone, the hours checked on the rows, the n rows
+ *         already taken read again), taken as one block: all of it or its
+ *         first need; if it holds more than
+ *         4 * need, nothing is taken and the walk goes on as if it had not
+ *         probed (once) - a sparse word pair is one scan instead of a step
+ *         per block;
  *   walk  n (min(matches, window): the total) and t (every row id taken).
  * Blocks are disjoint and walked in time order, so every match taken is
  * newer than every match not taken: t is exactly "the first `window`
  * matches", whatever order PostgreSQL reads a block's rows in, probe or
  * not; one statement, one snapshot. A step costs a GIN scan of (words,
- * block keys) and at most need + 1 heap visits, and a block is split at
+ * block keys) and at most 4 * need + 1 heap visits, and a block is split at
  * most 8 times. */
 static void
 si_query_walk(const struct si_query *q, const struct si_query_scope *s,
@@ -450,40 +457,48 @@ si_query_walk(const struct si_query *q, const struct si_query_scope *s,
 	char v[24];
 	int ph;
 
-	pl_buf_printf(b, ", b AS MATERIALIZED (SELECT x.i, x.k FROM (SELECT min(ts_us) AS a,"
-	    " max(ts_us) AS z FROM search_messages WHERE team_id = $%d",
+	pl_buf_printf(b, ", e AS MATERIALIZED (SELECT si_hour(min(ts_us)) AS a,"
+	    " si_hour(max(ts_us)) AS z FROM search_messages WHERE team_id = $%d",
 	    si_query_param(r, s->team));
 	si_query_range(q, r, b, "ts_us");
 	snprintf(v, sizeof(v), "%d", s->probe_hours > 0 ? s->probe_hours : 0);
 	ph = si_query_param(r, v);
-	pl_buf_printf(b, ") e, si_walk(si_hour(e.a), si_hour(e.z), %s) x),"
-	    " c (s, n, t, h, p) AS (SELECT coalesce((SELECT array_agg(b.k ORDER BY b.i)"
-	    " FROM b), '{}'::int[]), 0::bigint, '{}'::tid[], 0::bigint, $%d::int = 0"
+	pl_buf_printf(b, "), b AS MATERIALIZED (SELECT x.i, x.k FROM e, si_walk(e.a, e.z, %s) x),"
+	    " c (s, n, t, h, r, p) AS (SELECT coalesce((SELECT array_agg(b.k ORDER BY b.i)"
+	    " FROM b), '{}'::int[]), 0::bigint, '{}'::tid[], 0::bigint,"
+	    " coalesce((SELECT e.z - e.a + 1 FROM e), 0)::bigint, $%d::int = 0"
 	    " UNION ALL SELECT"
-	    " CASE WHEN z.pr AND x.cnt <= $%d::int - c.n THEN '{}'::int[]"
-	    " WHEN z.pr OR x.cnt <= $%d::int - c.n THEN c.s[2 - z.pr::int:]"
+	    " CASE WHEN x.cnt <= $%d::int - c.n AND NOT z.pr THEN c.s[2:]"
+	    " WHEN x.cnt <= 4 * ($%d::int - c.n) THEN '{}'::int[]"
+	    " WHEN z.pr THEN c.s"
 	    " WHEN c.s[1] >= 16777216 THEN si_children(c.s[1], %s) || c.s[2:]"
 	    " ELSE '{}'::int[] END,"
 	    " CASE WHEN x.cnt <= $%d::int - c.n THEN c.n + x.cnt"
+	    " WHEN x.cnt <= 4 * ($%d::int - c.n) THEN $%d::bigint"
 	    " WHEN z.pr OR c.s[1] >= 16777216 THEN c.n ELSE $%d::bigint END,"
 	    " CASE WHEN x.cnt <= $%d::int - c.n THEN x.t"
+	    " WHEN x.cnt <= 4 * ($%d::int - c.n) THEN x.t[1:$%d::int - c.n]"
 	    " WHEN z.pr OR c.s[1] >= 16777216 THEN '{}'::tid[]"
 	    " ELSE (SELECT array_agg(y.ctid) FROM (SELECT m.ctid FROM search_messages m, q%s"
 	    " AND m.tb @> ARRAY[c.s[1]] ORDER BY m.ts_us + 0 %s, m.channel_id %s"
 	    " LIMIT $%d::int - c.n) y) END,"
 	    " CASE WHEN NOT z.pr AND x.cnt <= $%d::int - c.n"
 	    " THEN c.h + (1::bigint << (2 * (c.s[1] >> 24))) ELSE c.h END,"
-	    " c.p OR z.pr"
+	    " c.r, c.p OR z.pr"
 	    " FROM c, LATERAL (SELECT NOT c.p AND cardinality(c.s) > 1 AND c.h >= $%d::int"
-	    " AND c.n * (SELECT sum(1::bigint << (2 * (u >> 24))) FROM unnest(c.s) u)"
-	    " <= ($%d::int - c.n) * c.h AS pr) z,"
-	    " LATERAL (SELECT count(*) AS cnt, coalesce(array_agg(y.ctid), '{}') AS t"
-	    " FROM (SELECT m.ctid FROM search_messages m, q%s AND m.tb && CASE WHEN z.pr"
-	    " THEN c.s ELSE ARRAY[c.s[1]] END LIMIT $%d::int - c.n + 1) y) x"
+	    " AND c.n * greatest(c.r - c.h, 1) <= 2 * ($%d::int - c.n) * c.h AS pr) z,"
+	    " LATERAL (SELECT count(*) AS cnt, coalesce(array_agg(y.ctid ORDER BY y.ts_us %s,"
+	    " y.channel_id %s), '{}') AS t FROM ((SELECT m.ctid, m.ts_us, m.channel_id"
+	    " FROM search_messages m, q%s AND m.tb @> ARRAY[c.s[1]] LIMIT CASE WHEN z.pr"
+	    " THEN 0 ELSE 4 * ($%d::int - c.n) + 1 END) UNION ALL (SELECT m.ctid, m.ts_us,"
+	    " m.channel_id FROM search_messages m, q%s AND si_hour(m.ts_us) %s"
+	    " ((c.s[1] & 16777215) + %d) << (2 * (c.s[1] >> 24)) LIMIT CASE WHEN z.pr"
+	    " THEN 4 * ($%d::int - c.n) + 1 ELSE 0 END)) y) x"
 	    " WHERE c.n < $%d::int AND cardinality(c.s) > 0),"
 	    " walk AS MATERIALIZED (SELECT (SELECT max(c.n) FROM c) AS n,"
 	    " (SELECT array_agg(u) FROM c, unnest(c.t) u) AS t)",
-	    pd, ph, win, win, pd, win, win, win, w, d, d, win, win, ph, win, w, win, win);
+	    pd, ph, win, win, pd, win, win, win, win, win, win, win, w, d, d, win, win,
+	    ph, win, d, d, w, win, w, desc ? "<" : ">=", desc ? 1 : 0, win, win);
 }
 
 /* si_query_sql - one statement: the window of matches, its size, and the
