@@ -429,8 +429,10 @@ si_query_walks(const struct si_query *q, const struct si_query_scope *s)
  *         4 * need, they are all of the block's and it takes their first
  *         need in the walk's order, which ends the walk; else it replaces
  *         the block by its four sub-blocks (si_children), and an hour
- *         (level 0) takes its first need, sorted. It stops when n = window
- *         or nothing is left;
+ *         (level 0) takes its first need, sorted. Once the density is
+ *         known (probe_hours walked), a block expected to hold more than
+ *         4 * need (n / h * its hours) is split without being read. It
+ *         stops when n = window or nothing is left;
  *   z     the probe: once at least s->probe_hours hours were taken and the
  *         matches so far, spread over the hours left, would be at most
  *         twice need (n * (r - h) <= 2 * need * h), one step reads the
@@ -468,37 +470,40 @@ si_query_walk(const struct si_query *q, const struct si_query_scope *s,
 	    " FROM b), '{}'::int[]), 0::bigint, '{}'::tid[], 0::bigint,"
 	    " coalesce((SELECT e.z - e.a + 1 FROM e), 0)::bigint, $%d::int = 0"
 	    " UNION ALL SELECT"
-	    " CASE WHEN x.cnt <= $%d::int - c.n AND NOT z.pr THEN c.s[2:]"
+	    " CASE WHEN z.sp THEN si_children(c.s[1], %s) || c.s[2:]"
+	    " WHEN x.cnt <= $%d::int - c.n AND NOT z.pr THEN c.s[2:]"
 	    " WHEN x.cnt <= 4 * ($%d::int - c.n) THEN '{}'::int[]"
 	    " WHEN z.pr THEN c.s"
 	    " WHEN c.s[1] >= 16777216 THEN si_children(c.s[1], %s) || c.s[2:]"
 	    " ELSE '{}'::int[] END,"
-	    " CASE WHEN x.cnt <= $%d::int - c.n THEN c.n + x.cnt"
+	    " CASE WHEN z.sp THEN c.n WHEN x.cnt <= $%d::int - c.n THEN c.n + x.cnt"
 	    " WHEN x.cnt <= 4 * ($%d::int - c.n) THEN $%d::bigint"
 	    " WHEN z.pr OR c.s[1] >= 16777216 THEN c.n ELSE $%d::bigint END,"
-	    " CASE WHEN x.cnt <= $%d::int - c.n THEN x.t"
+	    " CASE WHEN z.sp THEN '{}'::tid[] WHEN x.cnt <= $%d::int - c.n THEN x.t"
 	    " WHEN x.cnt <= 4 * ($%d::int - c.n) THEN x.t[1:$%d::int - c.n]"
 	    " WHEN z.pr OR c.s[1] >= 16777216 THEN '{}'::tid[]"
 	    " ELSE (SELECT array_agg(y.ctid) FROM (SELECT m.ctid FROM search_messages m, q%s"
 	    " AND m.tb @> ARRAY[c.s[1]] ORDER BY m.ts_us + 0 %s, m.channel_id %s"
 	    " LIMIT $%d::int - c.n) y) END,"
-	    " CASE WHEN NOT z.pr AND x.cnt <= $%d::int - c.n"
+	    " CASE WHEN NOT z.pr AND NOT z.sp AND x.cnt <= $%d::int - c.n"
 	    " THEN c.h + (1::bigint << (2 * (c.s[1] >> 24))) ELSE c.h END,"
 	    " c.r, c.p OR z.pr"
-	    " FROM c, LATERAL (SELECT NOT c.p AND cardinality(c.s) > 1 AND c.h >= $%d::int"
-	    " AND c.n * greatest(c.r - c.h, 1) <= 2 * ($%d::int - c.n) * c.h AS pr) z,"
+	    " FROM c, LATERAL (SELECT a.pr, NOT a.pr AND c.h >= $%d::int AND c.s[1] >= 16777216"
+	    " AND c.n * (1::bigint << (2 * (c.s[1] >> 24))) > 4 * ($%d::int - c.n) * c.h AS sp"
+	    " FROM (SELECT NOT c.p AND cardinality(c.s) > 1 AND c.h >= $%d::int"
+	    " AND c.n * greatest(c.r - c.h, 1) <= 2 * ($%d::int - c.n) * c.h AS pr) a) z,"
 	    " LATERAL (SELECT count(*) AS cnt, coalesce(array_agg(y.ctid ORDER BY y.ts_us %s,"
 	    " y.channel_id %s), '{}') AS t FROM ((SELECT m.ctid, m.ts_us, m.channel_id"
 	    " FROM search_messages m, q%s AND m.tb @> ARRAY[c.s[1]] LIMIT CASE WHEN z.pr"
-	    " THEN 0 ELSE 4 * ($%d::int - c.n) + 1 END) UNION ALL (SELECT m.ctid, m.ts_us,"
+	    " OR z.sp THEN 0 ELSE 4 * ($%d::int - c.n) + 1 END) UNION ALL (SELECT m.ctid, m.ts_us,"
 	    " m.channel_id FROM search_messages m, q%s AND si_hour(m.ts_us) %s"
 	    " ((c.s[1] & 16777215) + %d) << (2 * (c.s[1] >> 24)) LIMIT CASE WHEN z.pr"
 	    " THEN 4 * ($%d::int - c.n) + 1 ELSE 0 END)) y) x"
 	    " WHERE c.n < $%d::int AND cardinality(c.s) > 0),"
 	    " walk AS MATERIALIZED (SELECT (SELECT max(c.n) FROM c) AS n,"
 	    " (SELECT array_agg(u) FROM c, unnest(c.t) u) AS t)",
-	    pd, ph, win, win, pd, win, win, win, win, win, win, win, w, d, d, win, win,
-	    ph, win, d, d, w, win, w, desc ? "<" : ">=", desc ? 1 : 0, win, win);
+	    pd, ph, pd, win, win, pd, win, win, win, win, win, win, win, w, d, d, win, win,
+	    ph, win, ph, win, d, d, w, win, w, desc ? "<" : ">=", desc ? 1 : 0, win, win);
 }
 
 /* si_query_sql - one statement: the window of matches, its size, and the
