@@ -430,7 +430,7 @@ si_query_walks(const struct si_query *q, const struct si_query_scope *s)
  *         need in the walk's order, which ends the walk; else it replaces
  *         the block by its four sub-blocks (si_children), and an hour
  *         (level 0) takes its first need, sorted. Once the density is
- *         known (probe_hours walked), a block expected to hold more than
+ *         known (probe_hours > 0 walked), a block expected to hold more than
  *         4 * need (n / h * its hours) is split without being read. It
  *         stops when n = window or nothing is left;
  *   z     the probe: once at least s->probe_hours hours were taken and the
@@ -488,7 +488,8 @@ si_query_walk(const struct si_query *q, const struct si_query_scope *s,
 	    " CASE WHEN NOT z.pr AND NOT z.sp AND x.cnt <= $%d::int - c.n"
 	    " THEN c.h + (1::bigint << (2 * (c.s[1] >> 24))) ELSE c.h END,"
 	    " c.r, c.p OR z.pr"
-	    " FROM c, LATERAL (SELECT a.pr, NOT a.pr AND c.h >= $%d::int AND c.s[1] >= 16777216"
+	    " FROM c, LATERAL (SELECT a.pr, NOT a.pr AND $%d::int > 0 AND c.h >= $%d::int"
+	    " AND c.s[1] >= 16777216"
 	    " AND c.n * (1::bigint << (2 * (c.s[1] >> 24))) > 4 * ($%d::int - c.n) * c.h AS sp"
 	    " FROM (SELECT NOT c.p AND cardinality(c.s) > 1 AND c.h >= $%d::int"
 	    " AND c.n * greatest(c.r - c.h, 1) <= 2 * ($%d::int - c.n) * c.h AS pr) a) z,"
@@ -503,7 +504,7 @@ si_query_walk(const struct si_query *q, const struct si_query_scope *s,
 	    " walk AS MATERIALIZED (SELECT (SELECT max(c.n) FROM c) AS n,"
 	    " (SELECT array_agg(u) FROM c, unnest(c.t) u) AS t)",
 	    pd, ph, pd, win, win, pd, win, win, win, win, win, win, win, w, d, d, win, win,
-	    ph, win, ph, win, d, d, w, win, w, desc ? "<" : ">=", desc ? 1 : 0, win, win);
+	    ph, ph, win, ph, win, d, d, w, win, w, desc ? "<" : ">=", desc ? 1 : 0, win, win);
 }
 
 /* si_query_sql - one statement: the window of matches, its size, and the

@@ -515,29 +515,33 @@ def test_phrases_by_word_pairs(stack, api, world):
 
 
 def test_walk_probe_same_pages(new_stack):
-    """the walk's probe (docs/search.md "Performance"): once 16 hours are
-    walked and the matches so far would fit, it reads all the older blocks
-    in one scan. With a window of page end + 10 (PARLEY_SEARCH_COUNT_CAP),
-    a word used 40 times over ten years and a word with no match for a week,
-    then 60 in three days and 5 a year earlier, probe both ways: when the
-    rest holds more than the window (page 1) the probe takes nothing and
-    the walk goes on, when it fits (later pages) the probe takes it all.
-    Every page, total and order is exactly the expected slice of the full
-    order (both sorts, both directions) and the same as the walk without
-    the probe (PARLEY_SEARCH_WALK_PROBE_HOURS=0)"""
+    """the walk's shortcuts (docs/search.md "Performance"), with a window
+    of page end + 10 (PARLEY_SEARCH_COUNT_CAP): a word used 40 times over
+    ten years and a word with no match for a week, then 200 in three days
+    and 5 a year earlier, are probed (the rest read at once after 16 hours)
+    both ways: when it holds more than 4 windows (early pages) the probe
+    takes nothing and the walk goes on, when it fits (later pages) it takes
+    it all or its first window; a word used every hour for ten days gives
+    the walk its density, and the blocks expected to hold more than 4
+    windows are split unread; a block holding 1 to 4 windows gives its
+    first at once. Every page, total and order is exactly the expected
+    slice of the full order (both sorts, both directions) and the same as
+    the plain walk's (PARLEY_SEARCH_WALK_PROBE_HOURS=0)"""
     st = new_stack(gateways=1)
     api = parley.Api(st.http_url)
     _restart_indexer(st, PARLEY_SEARCH_COUNT_CAP="10")
     a = provision(st, api=api)
     tok = a.token("alice")
     settle(api, tok, a.channel)
-    sparse, dense = unique("w"), unique("w")
+    sparse, dense, steady = unique("w"), unique("w"), unique("w")
     u = a.uid("bob")
     now = int(time.time()) * 1000000
     rows = [(a.channel, _us(2010, 1, 1, 5) + i * 91 * 86400 * 1000000 + i, u,
              "%s sparse %d" % (sparse, i)) for i in range(40)]
-    rows += [(a.channel, now - 7 * 86400 * 1000000 - i * 4321 * 1000000, u,
-              "%s dense %d" % (dense, i)) for i in range(60)]
+    rows += [(a.channel, now - 7 * 86400 * 1000000 - i * 1297 * 1000000, u,
+              "%s dense %d" % (dense, i)) for i in range(200)]
+    rows += [(a.channel, now - 3600 * 1000000 - i * 3600 * 1000000 - 17, u,
+              "%s steady %d" % (steady, i)) for i in range(240)]
     rows += [(a.channel, now - 400 * 86400 * 1000000 - i * 3600 * 1000000, u,
               "%s old %d" % (dense, i)) for i in range(5)]
     _index_rows(st, a, rows)
@@ -564,9 +568,9 @@ def test_walk_probe_same_pages(new_stack):
                 assert sorted(ts) == sorted(order), (w, sort, n)
             assert max(totals) == len(order), (w, sort, d, n)
 
-    before = {w: every_page(w) for w in (sparse, dense)}
-    for w in (sparse, dense):
+    before = {w: every_page(w) for w in (sparse, dense, steady)}
+    for w in (sparse, dense, steady):
         check(w, before[w])
     _restart_indexer(st, PARLEY_SEARCH_WALK_PROBE_HOURS="0")
-    for w in (sparse, dense):
+    for w in (sparse, dense, steady):
         assert every_page(w) == before[w], w
