@@ -348,8 +348,8 @@ PL_TEST(test_sql_walk_and_pairs)
 			PL_CHECK_EQ_INT(n, cases[i].walk);
 			for (n = 0, p = r.sql; (p = strstr(p, "m.bg @> si_bigrams(")) != NULL; p++)
 				n++;
-			/* the filters appear twice in the walk (count, hour) */
-			PL_CHECK_EQ_INT(n, cases[i].pairs * (cases[i].walk ? 2 : sc ? 1 : 2));
+			/* the filters appear 3 times in the walk (block, probe, hour) */
+			PL_CHECK_EQ_INT(n, cases[i].pairs * (cases[i].walk ? 3 : sc ? 1 : 2));
 			check_params(&r);
 			si_query_sql_fini(&r);
 			/* an instance's part (several instances) walks the same way */
@@ -366,13 +366,13 @@ PL_TEST(test_sql_walk_and_pairs)
 	s.asc = 1;
 	s.from_given = 0;
 	si_query_sql(&q, &s, &r);
-	PL_CHECK(strstr(r.sql, "si_hour(e.z), false)") != NULL);
+	PL_CHECK(strstr(r.sql, "si_walk(e.a, e.z, false)") != NULL);
 	PL_CHECK(strstr(r.sql, "ORDER BY m.ts_us ASC") != NULL);
 	si_query_sql_fini(&r);
 	/* by score always the newest window, whatever the direction */
 	s.sort_score = 1;
 	si_query_sql(&q, &s, &r);
-	PL_CHECK(strstr(r.sql, "si_hour(e.z), true)") != NULL);
+	PL_CHECK(strstr(r.sql, "si_walk(e.a, e.z, true)") != NULL);
 	PL_CHECK(strstr(r.sql, "ts_rank(hits.tsv, q.q) ASC") != NULL);
 	si_query_sql_fini(&r);
 	si_query_fini(&q);
