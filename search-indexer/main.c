@@ -36,8 +36,9 @@ static const struct pl_config_entry si_config[] = {
 	    " that messages.total counts and sort=score ranks (its cost grows with it)", 0 },
 	{ "walk-probe-hours", "PARLEY_SEARCH_WALK_PROBE_HOURS", PL_CONF_INT, "16",
 	    &si_conf.walk_probe_hours, 0, 16777216, "a word query's block walk, once it"
-	    " has walked this many hours and its matches so far, spread over the rest,"
-	    " would fit in the window, reads all the rest in one index scan (0: never;"
+	    " has walked this many hours, knows its matches per hour: it reads all the"
+	    " rest at once when that would hold at most twice the window, and splits"
+	    " unread a block expected to hold more than 4 windows (0: neither;"
 	    " docs/search.md \"Performance\")", 0 },
 	{ "query-conns", "PARLEY_SEARCH_QUERY_CONNS", PL_CONF_INT, "2", &si_conf.query_conns,
 	    1, SI_QUERY_CONNS_MAX, "index connections for queries (the writer has its own,"
