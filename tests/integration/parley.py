@@ -260,6 +260,28 @@ def provision(stack, users=("alice", "bob", "carol"), channel="general", api=Non
 
 
 
+# ---- small probes of a running stack
+
+def redis_command(addr, *args):
+    """one Redis command over RESP to "host:port"; the raw first reply"""
+    import socket
+    host, port = addr.rsplit(":", 1)
+    cmd = "*%d\r\n" % len(args) + "".join(
+        "$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args)
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(cmd.encode())
+        return s.recv(4096).decode()
+
+
+def daemon_metric(stack, daemon, name):
+    """the value of an unlabelled sample on a daemon's /metrics (0.0 if absent)"""
+    txt = requests.get(stack.ops[daemon] + "/metrics", timeout=5).text
+    for line in txt.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
 # ---- markers for "nothing arrived" checks
 
 def channel_marker(sender, receiver, channel, after_seq, timeout=15):

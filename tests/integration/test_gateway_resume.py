@@ -166,7 +166,6 @@ def test_kick_stops_every_path(stack, team, api):
 
 # ---- resume=1 (Parley extension): hold live events until the resume is answered
 
-import socket
 import threading
 
 from test_gateway_limits import extra_gateway  # noqa: F401 (fixture)
@@ -283,15 +282,6 @@ def test_resume_opt_in_hold_released_without_resume(stack, team, extra_gateway):
     assert gw.metric("parley_gateway_resume_hold_expired_total") == 1
 
 
-def _redis(addr, *args):
-    host, port = addr.rsplit(":", 1)
-    cmd = "*%d\r\n" % len(args) + "".join(
-        "$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args)
-    with socket.create_connection((host, int(port)), timeout=5) as s:
-        s.sendall(cmd.encode())
-        return s.recv(4096).decode()
-
-
 def test_resume_with_old_epoch_after_redis_flush(new_stack):
     st = new_stack(shards=1, gateways=1)
     team = parley.provision(st, users=("alice", "bob"))
@@ -301,7 +291,7 @@ def test_resume_with_old_epoch_after_redis_flush(new_stack):
     with Ws(st.ws_url, team.token("bob")) as bob:
         old = bob.hello.get("epochs", {}).get(ch)
         assert isinstance(old, int) and old > 0, bob.hello
-    assert _redis(st.redis_addr, "FLUSHALL").startswith("+OK")
+    assert parley.redis_command(st.redis_addr, "FLUSHALL").startswith("+OK")
     with Ws(st.ws_url, team.token("alice")) as alice:
         # the first append after the flush finds the channel's meta gone
         # and moves it to a new epoch; later ones carry it
@@ -359,7 +349,7 @@ def test_resume_replays_the_log_from_postgres(stack, team, api):
         return rows if len(rows) == 4 else None
     rows = wait_for(persisted, 15, "the four events in PostgreSQL")
     assert rows == [(first, "m"), (first + 1, "m"), (first + 2, "e"), (first + 3, "e")]
-    assert _redis(stack.redis_addr, "DEL", "{ch:%s}:recent" % ch).startswith(":1")
+    assert parley.redis_command(stack.redis_addr, "DEL", "{ch:%s}:recent" % ch).startswith(":1")
     with Ws(stack.ws_url, team.token("bob")) as bob:
         r = bob.request({"type": "resume", "last_seq": {ch: first - 1}})
         assert r["type"] == "resumed", r

@@ -279,25 +279,6 @@ def test_user_email_address(stack, api):
         assert r == {"ok": False, "error": "invalid_email"}, bad
 
 
-def _metric(st, name):
-    import requests
-    txt = requests.get(st.ops["notify-svc"] + "/metrics", timeout=5).text
-    for line in txt.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
-
-
-def _redis(addr, *args):
-    import socket
-    host, port = addr.rsplit(":", 1)
-    cmd = "*%d\r\n" % len(args) + "".join(
-        "$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args)
-    with socket.create_connection((host, int(port)), timeout=5) as s:
-        s.sendall(cmd.encode())
-        return s.recv(4096).decode()
-
-
 def test_counts_cached_in_redis_postgres_is_truth(new_stack):
     """client.counts is served from Redis once cached (hits metric); a mark,
     new mentions and a FLUSHALL never leave a wrong count"""
@@ -313,9 +294,9 @@ def test_counts_cached_in_redis_postgres_is_truth(new_stack):
     box = {}
 
     def served_from_redis():
-        h = _metric(st, "parley_notify_counts_cache_hits_total")
+        h = parley.daemon_metric(st, "notify-svc", "parley_notify_counts_cache_hits_total")
         box["c"] = counts(api, b)
-        return _metric(st, "parley_notify_counts_cache_hits_total") == h + 1
+        return parley.daemon_metric(st, "notify-svc", "parley_notify_counts_cache_hits_total") == h + 1
     wait_for(served_from_redis, 30, "a client.counts answered from Redis")
     e = entry(box["c"], ch)
     assert (e["unread_count"], e["mention_count"]) == (2, 1), e
@@ -330,11 +311,11 @@ def test_counts_cached_in_redis_postgres_is_truth(new_stack):
     wait_entry(api, b, ch, lambda e: e["unread_count"] == 1 and e["mention_count"] == 1,
                "bob: the new mention")
     # FLUSHALL costs a miss, never a wrong count
-    m0 = _metric(st, "parley_notify_counts_cache_misses_total")
-    assert _redis(st.redis_addr, "FLUSHALL").startswith("+OK")
+    m0 = parley.daemon_metric(st, "notify-svc", "parley_notify_counts_cache_misses_total")
+    assert parley.redis_command(st.redis_addr, "FLUSHALL").startswith("+OK")
     e = entry(counts(api, b), ch)
     assert (e["unread_count"], e["mention_count"]) == (1, 1), e
-    assert _metric(st, "parley_notify_counts_cache_misses_total") > m0
+    assert parley.daemon_metric(st, "notify-svc", "parley_notify_counts_cache_misses_total") > m0
     wait_for(served_from_redis, 30, "cached again after FLUSHALL")
     e = entry(box["c"], ch)
     assert (e["unread_count"], e["mention_count"]) == (1, 1), e

@@ -282,14 +282,6 @@ def test_kill9_mid_stream_no_missing_no_stray(env):
         assert bodies.setdefault(k, b) == b
 
 
-def metric(st, name):
-    txt = requests.get(st.ops["notify-svc"] + "/metrics", timeout=5).text
-    for line in txt.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
-
-
 def restart(st, name):
     child = [c for c in st.children if c.name == name][0]
     child.start()
@@ -314,14 +306,14 @@ def test_presence_down_counts_as_offline(env):
         m = post(api, t.token("alice"), t.channel, "<@%s> <@%s> up" % (bob, carol))
         sink.wait_key(key(bob, t.channel, m["ts"]))
         assert key(carol, t.channel, m["ts"]) not in sink.keys()
-        before = metric(st, "parley_notify_presence_unavailable_total")
+        before = parley.daemon_metric(st, "notify-svc", "parley_notify_presence_unavailable_total")
         child.signal(signal.SIGKILL)
         child.reap(10)
         try:
             d = post(api, t.token("alice"), t.channel, "<@%s> presence is down" % carol)
             body = sink.wait_key(key(carol, t.channel, d["ts"]))
             assert body["notification"]["parley"]["kind"] == "mention"
-            assert metric(st, "parley_notify_presence_unavailable_total") > before
+            assert parley.daemon_metric(st, "notify-svc", "parley_notify_presence_unavailable_total") > before
         finally:
             restart(st, "presence-svc")
         # back: carol's session (kept in Redis, heartbeats resume) is
