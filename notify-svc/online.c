@@ -22,6 +22,7 @@
 #include "notify.h"
 #include "parley.pb-c.h"
 #include "presence_clnt.h"
+#include "request_call.h"
 #include "rpc.h"
 #include "settings.h"
 
@@ -111,32 +112,25 @@ online_part_done(struct online_part *p, int rv)
 
 /* online_replied - presence.query's answer for one part */
 static void
-online_replied(int rv, const void *data, size_t len, void *arg)
+online_replied(int rv, Parley__Reply *reply, void *arg)
 {
 	struct online_part *p = arg;
-	Parley__Reply *reply = NULL;
 
-	if (rv == 0 && (reply = parley__reply__unpack(NULL, len, data)) == NULL)
-		rv = PL_EPROTO;
 	if (rv == 0 && !reply->ok)
 		rv = PL_EUNAVAIL;
 	if (rv == 0 && !no.closing)
 		rv = pl_presence_connected(reply->json, p->ids, (size_t)p->n,
 		    p->q->online + p->from);
-	if (reply != NULL)
-		parley__reply__free_unpacked(reply, NULL);
 	online_part_done(p, rv);
 }
 
-/* online_ask - send one part; on a refused send it is done at once */
+/* online_ask - one presence.query for part p of the users */
 static void
 online_ask(struct online_part *p, const char *team, char (*users)[NS_ID_MAX + 1])
 {
 	Parley__Request req;
 	Parley__Caller caller = PARLEY__CALLER__INIT;
 	struct pl_buf ids;
-	uint8_t *buf;
-	size_t len;
 	int i, rv;
 
 	pl_buf_init(&ids);
@@ -150,16 +144,12 @@ online_ask(struct online_part *p, const char *team, char (*users)[NS_ID_MAX + 1]
 	caller.user = (char *)NS_ONLINE_CALLER;
 	caller.team = (char *)team;
 	req.caller = &caller;
-	len = parley__request__get_packed_size(&req);
-	buf = pl_malloc(len ? len : 1);
-	parley__request__pack(&req, buf);
+	pl_metrics_inc(no.m_calls);
+	rv = pl_request_call(no.rpc, &req, (int)ns_conf.presence_timeout_ms,
+	    online_replied, p);
 	req.caller = NULL;
 	pl_request_fini(&req);
 	pl_buf_fini(&ids);
-	pl_metrics_inc(no.m_calls);
-	rv = pl_rpc_call(no.rpc, buf, len, (int)ns_conf.presence_timeout_ms,
-	    online_replied, p);
-	free(buf);
 	if (rv != 0)
 		online_part_done(p, rv);
 }
