@@ -152,6 +152,61 @@ static const struct pl_migration si_schema_set[] = {
 	" IMMUTABLE AS $f$ SELECT ARRAY(SELECT (((k >> 24) - 1) << 24) |"
 	" (((k & 16777215) << 2) + CASE WHEN p_desc THEN 3 - j ELSE j END)"
 	" FROM generate_series(0, 3) j ORDER BY j) $f$;" },
+	/* 3: the two generated columns computed cheaply (docs/search.md
+	 * "Indexing cost"). Both functions of 2 are SQL functions the planner
+	 * cannot inline (a FROM clause), so every row ran a whole query plan
+	 * for each: ~8 us for si_buckets, ~25 us for si_bigrams, more than
+	 * the rest of a row's indexing together. si_buckets becomes one
+	 * inlinable expression with the same value. si_bigrams becomes
+	 * PL/pgSQL: one pass over the lexemes placing each at its positions,
+	 * then the adjacent pairs; the same set of pairs as 2's join (order and
+	 * repeats may differ: the GIN index and @> see sets), which stays as
+	 * si_bigrams_join for what the pass does not handle: two lexemes at
+	 * one position (the position cap, 16383). A vector with no lexeme, or
+	 * one lexeme at one position, has no pair and returns before any query.
+	 * Replacing the functions keeps the stored values of existing rows,
+	 * which are the same sets. */
+	{ 3,
+	"52fb2dde75c45c240318114a86f7f309d3f79b97b2152d1604682d4118bf3fdd",
+	"CREATE OR REPLACE FUNCTION si_buckets(us bigint) RETURNS int[] LANGUAGE sql"
+	" IMMUTABLE AS $f$ SELECT ARRAY[si_hour(us), (1 << 24) | (si_hour(us) >> 2),"
+	" (2 << 24) | (si_hour(us) >> 4), (3 << 24) | (si_hour(us) >> 6),"
+	" (4 << 24) | (si_hour(us) >> 8), (5 << 24) | (si_hour(us) >> 10),"
+	" (6 << 24) | (si_hour(us) >> 12), (7 << 24) | (si_hour(us) >> 14),"
+	" (8 << 24) | (si_hour(us) >> 16)] $f$;"
+	"CREATE FUNCTION si_bigrams_join(t tsvector) RETURNS text[] LANGUAGE sql IMMUTABLE AS"
+	" $f$ SELECT coalesce(array_agg(DISTINCT a.l || ' ' || b.l), '{}') FROM"
+	" (SELECT u.lexeme AS l, p FROM unnest(t) u, unnest(u.positions) p) a JOIN"
+	" (SELECT u.lexeme AS l, p FROM unnest(t) u, unnest(u.positions) p) b"
+	" ON b.p = a.p + 1 WHERE octet_length(a.l) + octet_length(b.l) < 200 $f$;"
+	"CREATE OR REPLACE FUNCTION si_bigrams(t tsvector) RETURNS text[] LANGUAGE plpgsql"
+	" IMMUTABLE AS $f$"
+	" DECLARE r record; at text[]; p int; lo int := 16384; hi int := 0; i int;"
+	"  s text; res text[] := '{}';"
+	" BEGIN"
+	"  IF length(t) < 2 THEN"
+	"   IF length(t) = 0 THEN RETURN res; END IF;"
+	/* one lexeme: its positions follow the last "':" of 'lexeme':1,2 */
+	"   s := t::text;"
+	"   IF strpos(right(s, strpos(reverse(s), ':''') - 1), ',') = 0 THEN RETURN res; END IF;"
+	"  END IF;"
+	"  FOR r IN SELECT u.lexeme, u.positions FROM unnest(t) u LOOP"
+	"   CONTINUE WHEN r.positions IS NULL;"
+	"   FOREACH p IN ARRAY r.positions LOOP"
+	"    IF at[p] IS NOT NULL THEN RETURN si_bigrams_join(t); END IF;"
+	"    at[p] := r.lexeme;"
+	"    IF p < lo THEN lo := p; END IF;"
+	"    IF p > hi THEN hi := p; END IF;"
+	"   END LOOP;"
+	"  END LOOP;"
+	"  FOR i IN lo .. hi - 1 LOOP"
+	"   IF at[i + 1] IS NOT NULL AND at[i] IS NOT NULL"
+	"    AND octet_length(at[i]) + octet_length(at[i + 1]) < 200 THEN"
+	"    res := res || (at[i] || ' ' || at[i + 1]);"
+	"   END IF;"
+	"  END LOOP;"
+	"  RETURN res;"
+	" END $f$;" },
 };
 
 /* si_schema_migrations - the set and its length in *n (for the hash test

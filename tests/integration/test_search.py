@@ -574,3 +574,47 @@ def test_walk_probe_same_pages(new_stack):
     _restart_indexer(st, PARLEY_SEARCH_WALK_PROBE_HOURS="0")
     for w in (sparse, dense, steady):
         assert every_page(w) == before[w], w
+
+
+PAIR_TEXTS = [
+    "", "ok", "ok!", "+1", "ha ha", "ha ha ha", "red fox red fox", "a b a b a",
+    "release train leaves today", "foo-bar baz", "state-of-the-art tools",
+    "see https://example.com/a/b?c=d now", "mail bob@example.com today",
+    "v1.2.3 and 3.14 and -7", "it's o'clock", "a\\b 'c' \"d\" e''f",
+    "über straße ÜBER", "日本語 テキスト", "<@U123> hi <#C1|general>",
+    "x" * 150 + " " + "y" * 60 + " z", "w" * 3000 + " after",
+    " ".join(["spam"] * 300),                      # a lexeme past 256 positions
+    " ".join("w%d" % (i % 50) for i in range(17000)),  # positions past the cap
+]
+
+
+def test_word_pairs_match_the_join(stack):
+    """migration 3's si_bigrams (PL/pgSQL, a pass over positions) gives the
+    same set of word pairs as migration 2's join (kept as si_bigrams_join)
+    for every kind of text, the position caps included, and si_buckets the
+    same blocks as the arithmetic of docs/search.md; rows written as the
+    indexer writes them store those pairs"""
+    import psycopg
+    dsn = stack.dsn(0).replace("parley_shard_0", "parley_search")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for text in PAIR_TEXTS:
+            fast, join = conn.execute(
+                "SELECT si_bigrams(v), si_bigrams_join(v) FROM"
+                " (SELECT to_tsvector('simple', %s) AS v) x", (text,)).fetchone()
+            assert set(fast) == set(join), text[:60]
+        assert conn.execute("SELECT si_bigrams_join(to_tsvector('simple', 'a b c'))"
+                            ).fetchone()[0] == ["a b", "b c"]
+        for us in (0, 1, 3599999999, 3600000000, 1765000000000000, 2 ** 62):
+            h = min(max(us // 3600000000, 0), 16777215)
+            want = [h] + [(lv << 24) | (h >> (2 * lv)) for lv in range(1, 9)]
+            assert conn.execute("SELECT si_buckets(%s)", (us,)).fetchone()[0] == want, us
+        team, ch = unique("T"), unique("C")
+        for i, text in enumerate(PAIR_TEXTS[:-1]):
+            conn.execute("INSERT INTO search_messages (team_id, channel_id, ts, ts_us, seq,"
+                         " user_id, text, tsv) VALUES (%s, %s, %s, %s, 1, 'U1', %s,"
+                         " to_tsvector('simple', %s))",
+                         (team, ch, "1.%06d" % i, 1000000 + i, text, text))
+        bad = conn.execute("SELECT count(*) FROM search_messages WHERE team_id = %s AND"
+                           " NOT (bg @> si_bigrams_join(tsv) AND si_bigrams_join(tsv) @> bg)",
+                           (team,)).fetchone()[0]
+        assert bad == 0
