@@ -1,45 +1,57 @@
 /* message_svc.h - message-svc's private header: the shard's state and the
  * functions its modules share. One loop thread owns everything here.
  *
- * Headers, in layers (each includes only those below it):
- *   message_svc.h  this one: settings, process state, metrics, the call in
- *                  flight and its reply, dispatch, migrations, tokens
- *   ms_pure.h      pure helpers: ts and seq (seq.c), Slack objects, cursors,
- *                  parameters (render.c); lib/ has the map and the arrays
- *   ms_chan.h      channel state: chan, send, dedupe, persist, cache, tail,
- *                  target (one message's state) and page (a page's rows, which
- *                  embed the target's reactions)
- *   ms_methods.h   the method handlers: only methods.c and the handler files
+ * Modules stand in layers, lowest first; a file includes the headers of
+ * its own layer and of the layers below, never of a layer above, and no
+ * two files call each other in a circle. tests/check/circles.py reads the
+ * table below (the layer in the first column, its files and headers in
+ * the second, what they do further right; this header is of the lowest
+ * layer) and fails on an include of a higher layer and on a file the table
+ * does not place: a new module gets its line here.
  *
- * Modules (file = prefix):
- *   main.c        config table + pl_daemon_main
- *   state.c       ms_state_*: settings, process state, metrics; readiness, directory pick
- *   svc.c         ms_svc_*: init/fini, drain, health checks (fills the state)
- *   migrations.c  ms_migrations_*: numbered SQL, applied at start-up
- *   call.c        ms_call_*: one request in flight, its reply
- *   methods.c     ms_methods_*: the dispatch table
- *   seq.c         ms_seq_*: ts formatting and ordering (pure)
- *   chan.c        ms_chan_*: the channel table (directory cache + seq state)
- *   directory.c   ms_dir_*: teams, users, auth, session.boot, listings
- *   members.c     ms_members_*: create, join, leave, invite, kick, info, members
- *   tokens.c      ms_tokens_*: user tokens (HS256)
- *   send.c        ms_send_*: append an event to a channel (seq, ts, produce)
- *   post.c        ms_post_*: chat.postMessage
- *   dedupe.c      ms_dedupe_*: client_msg_id / request idempotency
- *   resend.c      ms_resend_*: the replies of recent state-changing requests,
- *                 for their nng resends (call.c uses it)
- *   persist.c     ms_persist_*: the consumer writing PostgreSQL
- *   cache.c       ms_cache_*: the Redis recent cache and channel meta
- *   replay.c      ms_replay_*: channel.replay
- *   history.c     ms_history_*: conversations.history / replies
- *   tail.c        ms_tail_*: events not yet in PostgreSQL (per channel)
- *   target.c      ms_target_*: one message's current state (PostgreSQL + tail)
- *   edit.c        ms_edit_*: chat.update, chat.delete
- *   react.c       ms_react_*: reactions.add / remove / get
- *   render.c      ms_render_*: Slack objects, cursors, type filters (pure)
- *   page.c        ms_page_*: a history/replies page: rows, tail merge, objects (pure)
- *   listing.c     ms_list_*: conversations.list, users.*, team.info
- *   open.c        ms_open_*: conversations.open (DMs), conversations.archive
+ *   base     state.c       ms_state_*: settings, process state, metrics;
+ *                          readiness, directory pick (this header)
+ *            call.c        ms_call_*: one request in flight, its reply
+ *            resend.c      ms_resend_*: the replies of recent state-changing
+ *                          requests, for their nng resends (call.c uses it)
+ *            migrations.c  ms_migrations_*: numbered SQL, applied at start-up
+ *            tokens.c      ms_tokens_*: user tokens (HS256)
+ *   pure     ms_pure.h     pure helpers; lib/ has the map and the arrays
+ *            seq.c         ms_seq_*: ts formatting and ordering
+ *            render.c      ms_render_*: Slack objects, cursors, parameters,
+ *                          type filters
+ *   chan     ms_chan.h     channel state; knows nothing of calls
+ *            chan.c        ms_chan_*: the channel table (directory cache +
+ *                          seq state)
+ *            send.c        ms_send_*: append an event to a channel (seq, ts,
+ *                          produce)
+ *            dedupe.c      ms_dedupe_*: client_msg_id / request idempotency
+ *            persist.c     ms_persist_*: the consumer writing PostgreSQL
+ *            cache.c       ms_cache_*: the Redis recent cache and channel meta
+ *            tail.c        ms_tail_*: events not yet in PostgreSQL (per
+ *                          channel)
+ *            target.c      ms_target_*: one message's current state
+ *                          (PostgreSQL + tail)
+ *            page.c        ms_page_*: a history/replies page: rows, tail
+ *                          merge, objects (embeds the target's reactions)
+ *   methods  ms_methods.h  the method handlers: only methods.c and the
+ *                          handler files include it
+ *            methods.c     ms_methods_*: the dispatch table
+ *            directory.c   ms_dir_*: teams, users, auth, session.boot,
+ *                          listings
+ *            members.c     ms_members_*: create, join, leave, invite, kick,
+ *                          info, members
+ *            post.c        ms_post_*: chat.postMessage
+ *            replay.c      ms_replay_*: channel.replay
+ *            history.c     ms_history_*: conversations.history / replies
+ *            edit.c        ms_edit_*: chat.update, chat.delete
+ *            react.c       ms_react_*: reactions.add / remove / get
+ *            listing.c     ms_list_*: conversations.list, users.*, team.info
+ *            open.c        ms_open_*: conversations.open (DMs),
+ *                          conversations.archive
+ *   main     svc.c         ms_svc_*: init/fini, drain, health checks (fills
+ *                          the state)
+ *            main.c        config table + pl_daemon_main
  */
 #ifndef MS_MESSAGE_SVC_H
 #define MS_MESSAGE_SVC_H

@@ -25,9 +25,12 @@ A folder of LAYERS has a fourth, counted with them:
             (gateway/gw.h): its first indented block, one line per file, the layer's
             name in the first column (on its first file's line), the file.c in the
             second, what it does further right (deeper lines continue that). A header
-            P_<m>.h or <m>.h is of m.c's layer, the table's own header P.h of the lowest.
+            P_<m>.h or <m>.h is of m.c's layer, the table's own header P.h of the lowest,
+            a header the table names (message-svc's ms_chan.h) of the layer it stands in.
             Every .c file (unit tests aside) and header must be placed; the table must
             name only files that exist, each once. The top layer (main.c) includes all.
+            When LAYER_DOCS names a document for the folder, its "| layer | modules |"
+            table must place the same .c files in the same layers.
 
 NOT_YET names the folders whose call circles predate the check, each with the circle
 it had when the check came in. Their circles are printed (information, not failure);
@@ -60,7 +63,12 @@ NOT_YET = {
 
 # folder -> the header whose top comment holds its layer table; a folder not named here
 # has no layers
-LAYERS = {"gateway": "gw.h"}
+LAYERS = {"gateway": "gw.h", "message-svc": "message_svc.h"}
+
+# folder -> the document whose "| layer | modules |" table restates the header's for
+# readers: it must name the same files in the same layers (the top layer may be left to
+# the prose)
+LAYER_DOCS = {"gateway": "docs/gateway.md"}
 
 SHARED = {"lib", "proto"}
 GEN = "build/gen"   # parley.pb-c.h, found on the include path of every object
@@ -71,7 +79,9 @@ STRING_RE = re.compile(r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'')
 IDENT_RE = re.compile(r"\b[A-Za-z_]\w*\b")
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 WORD_RE = re.compile(r"\S+")
-FILE_RE = re.compile(r"^[\w.-]+\.c$")
+FILE_RE = re.compile(r"^[\w.-]+\.[ch]$")
+DOC_ROW_RE = re.compile(r"^\|\s*([\w-]+)\s*\|(.*)\|\s*$")
+DOC_FILE_RE = re.compile(r"`([\w.-]+\.c)`")
 
 
 def strip(text):
@@ -287,6 +297,8 @@ def layer_checks(folder):
         """the layer index of a file of the folder, None when the table places none"""
         if f == header:
             return 0
+        if f in table:
+            return table[f]
         if f.endswith(".h"):
             m = f[len(prefix):] if f.startswith(prefix) else f
             f = m[:-2] + ".c"
@@ -308,7 +320,37 @@ def layer_checks(folder):
             if theirs is not None and theirs > mine:
                 breaches.append("%s/%s (%s) includes %s (%s): a layer above its own"
                                 % (folder, f, names[mine], name, names[theirs]))
-    return breaches
+    return breaches + layer_doc_checks(folder, header, table, names)
+
+
+def layer_doc_checks(folder, header, table, names):
+    """where LAYER_DOCS's document for folder places a .c file otherwise than the header"""
+    doc = LAYER_DOCS.get(folder)
+    if doc is None:
+        return []
+    path = os.path.join(ROOT, doc)
+    if not os.path.exists(path):
+        return ["%s is missing (it restates %s's layer table)" % (doc, header)]
+    placed = {}     # file.c -> layer name, from the document's table rows
+    for line in read(path).splitlines():
+        m = DOC_ROW_RE.match(line)
+        if m and m.group(1) in names:
+            for f in DOC_FILE_RE.findall(m.group(2)):
+                placed[f] = m.group(1)
+    problems = []
+    for f, i in sorted(table.items()):
+        if not f.endswith(".c"):
+            continue
+        if f not in placed:
+            if i != len(names) - 1:
+                problems.append("%s places no %s (%s's table: layer %s)"
+                                % (doc, f, header, names[i]))
+        elif placed[f] != names[i]:
+            problems.append("%s places %s in layer %s, %s's table in %s"
+                            % (doc, f, placed[f], header, names[i]))
+    for f in sorted(set(placed) - set(table)):
+        problems.append("%s places %s, which %s's table does not" % (doc, f, header))
+    return problems
 
 
 def check(folder):

@@ -5,7 +5,9 @@ daemon including another's header, lib/ including proto/; gateway, once on its
 NOT_YET list, is held to it like every folder; gateway's layers, read from the
 table in gw.h's top comment: an include of a higher layer, a file the table
 does not place, a table naming a missing file or out of its columns fail, an
-include of its own layer or one below passes."""
+include of its own layer or one below passes; docs/gateway.md's restated
+table must agree with gw.h's; message-svc's table places its layer headers
+(ms_chan.h) by name."""
 
 import os
 import subprocess
@@ -97,6 +99,19 @@ def gateway(root):
         write(root, "gateway/gw_%s.h" % m, '#include "gw.h"\n')
         write(root, "gateway/%s.c" % m, '#include "gw.h"\n#include "gw_%s.h"\n' % m)
     write(root, "gateway/main.c", "".join('#include "gw_%s.h"\n' % m for m in "abc"))
+    write(root, "docs/gateway.md", GW_DOC)
+
+
+# docs/gateway.md: the same table for readers (main left to the prose)
+GW_DOC = """# Gateway
+
+| layer | modules |
+|---|---|
+| base | `a.c` (the lowest), `b.c` |
+| upper | `c.c` |
+
+`main.c` sits above all.
+"""
 
 
 def test_gateway_is_checked_like_every_folder(tmp_path):
@@ -173,3 +188,55 @@ def test_layers_table_must_be_whole(tmp_path):
     rc, out = run(tmp_path, "gateway")
     assert rc == 1, out
     assert "FAIL: layer: gateway/gw.h is missing (it holds the folder's layer table)" in out
+
+
+def test_layer_doc_must_agree_with_the_header(tmp_path):
+    # the document moves b.c up, forgets c.c and names a z.c gw.h does not
+    gateway(tmp_path)
+    write(tmp_path, "docs/gateway.md", GW_DOC.replace("`a.c` (the lowest), `b.c`", "`a.c`")
+          .replace("| upper | `c.c` |", "| upper | `b.c`, `z.c` |"))
+    rc, out = run(tmp_path, "gateway")
+    assert rc == 1, out
+    assert "FAIL: layer: docs/gateway.md places b.c in layer upper, gw.h's table in base" in out
+    assert "FAIL: layer: docs/gateway.md places no c.c (gw.h's table: layer upper)" in out
+    assert "FAIL: layer: docs/gateway.md places z.c, which gw.h's table does not" in out
+    assert out.count("FAIL: ") == 3, out
+    (tmp_path / "docs/gateway.md").unlink()
+    rc, out = run(tmp_path, "gateway")
+    assert rc == 1, out
+    assert "FAIL: layer: docs/gateway.md is missing (it restates gw.h's layer table)" in out
+
+
+# message-svc: one header per layer, placed in the table by name
+MS_H = """/* message_svc.h - the layers:
+ *
+ *   base     state.c    the lowest (this header)
+ *   chan     ms_chan.h  channel state
+ *            chan.c     the table
+ *   methods  ms_methods.h
+ *            post.c     a handler
+ *   main     main.c     above all
+ */
+"""
+
+
+def test_message_svc_layers_place_headers_by_name(tmp_path):
+    write(tmp_path, "message-svc/message_svc.h", MS_H)
+    write(tmp_path, "message-svc/ms_chan.h", '#include "message_svc.h"\n')
+    write(tmp_path, "message-svc/ms_methods.h", '#include "message_svc.h"\n')
+    write(tmp_path, "message-svc/state.c", '#include "message_svc.h"\n')
+    write(tmp_path, "message-svc/chan.c", '#include "message_svc.h"\n#include "ms_chan.h"\n')
+    write(tmp_path, "message-svc/post.c", '#include "ms_chan.h"\n#include "ms_methods.h"\n')
+    write(tmp_path, "message-svc/main.c", '#include "ms_methods.h"\n')
+    rc, out = run(tmp_path, "message-svc")
+    assert rc == 0, out
+    # the channel state reaching up to the handlers' header fails
+    write(tmp_path, "message-svc/chan.c", '#include "ms_chan.h"\n#include "ms_methods.h"\n')
+    write(tmp_path, "message-svc/ms_chan.h", '#include "ms_methods.h"\n')
+    write(tmp_path, "message-svc/ms_pure.h", '#include "message_svc.h"\n')
+    rc, out = run(tmp_path, "message-svc")
+    assert rc == 1, out
+    assert "FAIL: layer: message-svc/chan.c (chan) includes ms_methods.h (methods)" in out
+    assert "FAIL: layer: message-svc/ms_chan.h (chan) includes ms_methods.h (methods)" in out
+    assert "FAIL: layer: message-svc/ms_pure.h is in no layer of message_svc.h's table" in out
+    assert out.count("FAIL: ") == 3, out
