@@ -160,22 +160,26 @@ gw_init(struct uv_loop_s *uv, struct pl_loop *loop)
 	return 0;
 }
 
-/* gw_fini - tear down: the server first (lws_context_destroy closes every
- * socket; its uv handles close as the skeleton runs the loop dry) */
+/* gw_fini - gw_init's steps undone in reverse: the server first
+ * (lws_context_destroy closes every socket; its uv handles close as the
+ * skeleton runs the loop dry), then the services (a request they cancel
+ * answers into members and fan-out, still whole), fan-out, and each
+ * module's tables. Every step is safe when its init did not run. rtm.c and
+ * static.c only set ops tables and have nothing to undo. */
 static void
 gw_fini(void)
 {
 	pl_log_info("GW-STOP", "conns=%zu", gw_conn_count());
 	gw_server_stop();
-	gw_fanout_stop();
 	gw_services_stop();
-	gw_members_fini();
-	gw_conn_fini();
-	gw_cache_fini();
-	gw_poll_fini();
-	gw_api_fini();
+	gw_fanout_stop();
 	gw_active_fini();
+	gw_api_fini();
+	gw_poll_fini();
 	gw_limits_fini();
+	gw_conn_fini();
+	gw_members_fini();
+	gw_cache_fini();
 }
 
 /* gw_fini_after_run - the loop has run dry: lws can free its context */
