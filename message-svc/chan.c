@@ -376,6 +376,16 @@ ms_chan_is_member(const struct ms_chan *ch, const char *user)
 	return pl_strmap_get(ch->members, user) != NULL;
 }
 
+/* ms_chan_visible - user of team may see ch: the same team, and public or
+ * a member (a private channel or a DM is not found by anyone else) */
+int
+ms_chan_visible(const struct ms_chan *ch, const char *team, const char *user)
+{
+	if (strcmp(ch->team, team) != 0)
+		return 0;
+	return strcmp(ch->kind, "public") == 0 || ms_chan_is_member(ch, user);
+}
+
 void
 ms_chan_member_set(struct ms_chan *ch, const char *user, int on)
 {

@@ -140,8 +140,7 @@ edit_chan_ready(int rv, struct ms_chan *ch, void *arg)
 		ms_call_error(&st->c, pl_slack_chan_error(rv));
 		return;
 	}
-	if (strcmp(ch->team, st->c->team) != 0 ||
-	    (strcmp(ch->kind, "public") != 0 && !ms_chan_is_member(ch, st->c->user))) {
+	if (!ms_chan_visible(ch, st->c->team, st->c->user)) {
 		ms_call_error(&st->c, "channel_not_found");
 		return;
 	}

@@ -35,15 +35,6 @@ mem_chan_error(struct ms_call **c, int rv)
 	ms_call_error(c, pl_slack_chan_error(rv));
 }
 
-/* mem_visible - the caller may see ch (same team; private only to members) */
-static int
-mem_visible(const struct ms_chan *ch, const struct ms_call *c)
-{
-	if (strcmp(ch->team, c->team) != 0)
-		return 0;
-	return strcmp(ch->kind, "public") == 0 || ms_chan_is_member(ch, c->user);
-}
-
 /* mem_reply_chan - {"channel":{…}} plus extra members */
 static void
 mem_reply_chan(struct ms_call **c, const struct ms_chan *ch, const char *extra)
@@ -287,7 +278,7 @@ join_ready(int rv, struct ms_chan *ch, void *arg)
 {
 	struct ms_call *c = arg;
 
-	if (rv != 0 || !mem_visible(ch, c)) {
+	if (rv != 0 || !ms_chan_visible(ch, c->team, c->user)) {
 		mem_chan_error(&c, rv ? rv : PL_ENOTFOUND);
 		return;
 	}
@@ -322,7 +313,7 @@ leave_ready(int rv, struct ms_chan *ch, void *arg)
 	const char *target = ms_param(c, "user");
 	int kick = strcmp(c->req->method, "conversations.kick") == 0;
 
-	if (rv != 0 || !mem_visible(ch, c)) {
+	if (rv != 0 || !ms_chan_visible(ch, c->team, c->user)) {
 		mem_chan_error(&c, rv ? rv : PL_ENOTFOUND);
 		return;
 	}
@@ -426,7 +417,7 @@ invite_ready(int rv, struct ms_chan *ch, void *arg)
 	const char *p[2];
 	char *users, *save = NULL, *u;
 
-	if (rv != 0 || !mem_visible(ch, c)) {
+	if (rv != 0 || !ms_chan_visible(ch, c->team, c->user)) {
 		mem_chan_error(&c, rv ? rv : PL_ENOTFOUND);
 		return;
 	}
@@ -502,7 +493,7 @@ info_ready(int rv, struct ms_chan *ch, void *arg)
 {
 	struct ms_call *c = arg;
 
-	if (rv != 0 || !mem_visible(ch, c))
+	if (rv != 0 || !ms_chan_visible(ch, c->team, c->user))
 		mem_chan_error(&c, rv ? rv : PL_ENOTFOUND);
 	else
 		mem_reply_chan(&c, ch, NULL);
@@ -591,7 +582,7 @@ members_ready(int rv, struct ms_chan *ch, void *arg)
 	struct members_q *q = arg;
 	struct pl_buf b;
 
-	if (rv != 0 || !mem_visible(ch, q->c)) {
+	if (rv != 0 || !ms_chan_visible(ch, q->c->team, q->c->user)) {
 		mem_chan_error(&q->c, rv ? rv : PL_ENOTFOUND);
 		return;
 	}

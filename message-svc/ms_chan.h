@@ -55,6 +55,7 @@ struct ms_chan *ms_chan_peek(const char *id);	/* no load, may be NULL */
 /* ms_chan_log_seen - the consumer saw seq/ts of channel in the log */
 void ms_chan_log_seen(const char *id, int64_t seq, uint64_t ts_us);
 int ms_chan_is_member(const struct ms_chan *ch, const char *user);
+int ms_chan_visible(const struct ms_chan *ch, const char *team, const char *user);
 void ms_chan_member_set(struct ms_chan *ch, const char *user, int on);
 /* ms_chan_forget - drop the directory part (reloaded on next use) */
 void ms_chan_forget(const char *id);

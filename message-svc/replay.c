@@ -216,8 +216,7 @@ replay_ready(int rv, struct ms_chan *ch, void *arg)
 	}
 	/* a user's replay (resume, events.poll) covers only what the user may
 	 * read now: a private channel, DM or group only while a member */
-	if (st->c->user[0] != '\0' && (strcmp(ch->team, st->c->team) != 0 ||
-	    (strcmp(ch->kind, "public") != 0 && !ms_chan_is_member(ch, st->c->user)))) {
+	if (st->c->user[0] != '\0' && !ms_chan_visible(ch, st->c->team, st->c->user)) {
 		ms_call_error(&st->c, "not_in_channel");
 		return;
 	}
