@@ -4,7 +4,8 @@
   cpu_sample.py STACK_JSON              print one JSON object of CPU seconds so far:
                                         each daemon of stack.json's "pids", each
                                         PostgreSQL database's backends together
-                                        ("pg:<database>", the rest "pg:other") and
+                                        ("pg:<database>"; the stack's other
+                                        PostgreSQL processes "pg:other") and
                                         the machine's busy time ("machine")
   cpu_sample.py --diff BEFORE AFTER     print AFTER - BEFORE, one "name=seconds" each
 
@@ -18,7 +19,8 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def proc_cpu(pid):
-    """(utime + stime) of pid in seconds, and its command name; None when gone"""
+    """(utime + stime) of pid in seconds, its command name and its parent's pid;
+    None when gone"""
     try:
         with open("/proc/%s/stat" % pid) as f:
             text = f.read()
@@ -26,7 +28,7 @@ def proc_cpu(pid):
         return None
     name = text[text.index("(") + 1:text.rindex(")")]
     fields = text.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK, name
+    return (int(fields[11]) + int(fields[12])) / TICK, name, int(fields[1])
 
 
 def sample(stack_json):
@@ -37,12 +39,13 @@ def sample(stack_json):
         got = proc_cpu(pid)
         if got is not None and name != "postgres":
             out[name] = got[0]
+    postmaster = pids.get("postgres")
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         got = proc_cpu(pid)
-        if got is None or got[1] != "postgres":
-            continue
+        if got is None or got[1] != "postgres" or got[2] != postmaster:
+            continue        # another program, or another stack's PostgreSQL
         try:
             with open("/proc/%s/cmdline" % pid) as f:
                 title = f.read().split()     # "postgres: user database host(port) state"
