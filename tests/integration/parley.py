@@ -273,13 +273,13 @@ def redis_command(addr, *args):
         return s.recv(4096).decode()
 
 
-def daemon_metric(stack, daemon, name):
-    """the value of an unlabelled sample on a daemon's /metrics (0.0 if absent)"""
+def daemon_metric(stack, daemon, family, **labels):
+    """the sum of a metric family's samples on a daemon's /metrics (parsed by
+    parse_prometheus) whose labels include the given ones; 0.0 if none"""
     txt = requests.get(stack.ops[daemon] + "/metrics", timeout=5).text
-    for line in txt.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
+    samples = parse_prometheus(txt).get(family, {"samples": []})["samples"]
+    return sum(v for _, lab, v in samples
+               if all(dict(lab).get(k) == str(x) for k, x in labels.items()))
 
 
 # ---- markers for "nothing arrived" checks

@@ -40,11 +40,7 @@ def pteam(pst):
 
 
 def ps_metric(st, family, **labels):
-    r = parley.Api(st.http_url).session.get(st.ops["presence-svc"] + "/metrics", timeout=5)
-    for name, lab, v in parley.parse_prometheus(r.text).get(family, {"samples": []})["samples"]:
-        if all(dict(lab).get(k) == str(x) for k, x in labels.items()):
-            return v
-    return 0.0
+    return parley.daemon_metric(st, "presence-svc", family, **labels)
 
 
 def changes(ws, user):
