@@ -7,8 +7,9 @@
 #
 # For each of RUNS rounds (default 2), for each build in the order given: a
 # fresh deploy/local/stack.py (2 gateways, rate limits off) of BIN_DIR's
-# daemons, then build/bin/loadgen's chat with make bench's options (5,000
-# connections, BENCH_RATE msgs/s, 500 senders, 1,000 channels, 10 s). The
+# daemons, then build/bin/loadgen's chat with make bench's options (the
+# BENCH_* sizes of tools/bench/common.sh: 5,000 connections, 5,000 msgs/s,
+# 500 senders, 1,000 channels, 10 s by default). The
 # same loadgen (this tree's) drives every build. Prints two lines a run:
 #   LABEL  p50 / p99 delivery ms, ack p50 / p99 ms, delivered/expected
 #   LABEL  CPU seconds of the measured phase: each daemon, each PostgreSQL
@@ -17,21 +18,20 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 PY=/usr/bin/python3
+# make bench's chat sizes (CHAT_OPTS, PROCS, DUR: BENCH_* as in run.sh),
+# stop_pid, wait_file, stack_port, stack_gateway_pids
+# shellcheck source=tools/bench/common.sh
+. tools/bench/common.sh
 RUNS=2
-RATE=${BENCH_RATE:-5000}
 if [ "${1:-}" = -n ]; then RUNS=$2; shift 2; fi
-if [ $# -eq 0 ]; then sed -n '2,18p' "$0" >&2; exit 2; fi
+if [ $# -eq 0 ]; then sed -n '2,17p' "$0" >&2; exit 2; fi
 for b in "$@"; do
 	[ -x "${b#*=}/gateway" ] || { echo "chat_ab: ${b#*=}/gateway missing" >&2; exit 2; }
 done
 STACK_PID=
 WORK=
 cleanup() {
-	if [ -n "$STACK_PID" ]; then
-		kill -TERM "$STACK_PID" 2>/dev/null
-		for _ in $(seq 150); do kill -0 "$STACK_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$STACK_PID" 2>/dev/null
-	fi
+	[ -n "$STACK_PID" ] && stop_pid "$STACK_PID"
 	STACK_PID=
 	[ -n "$WORK" ] && rm -rf "$WORK"
 	WORK=
@@ -43,23 +43,22 @@ trap 'exit 130' INT TERM
 one() {
 	local label=$1 bin=$2 j port gw tok lg c0 c1
 	WORK=$(mktemp -d /tmp/chat-ab.XXXXXX)
-	PARLEY_RATE_LIMITS=0 setsid $PY deploy/local/stack.py run --base "$WORK/stack" \
+	PARLEY_RATE_LIMITS=0 setsid "$PY" deploy/local/stack.py run --base "$WORK/stack" \
 		--free-ports --no-seed --gateways 2 --bin-dir "$bin" > "$WORK/stack.log" 2>&1 &
 	STACK_PID=$!
 	j=$WORK/stack/stack.json
-	for _ in $(seq 1200); do [ -s "$j" ] && break; sleep 0.1; done
-	[ -s "$j" ] || { echo "chat_ab: $label: the stack did not start" >&2; tail -5 "$WORK/stack.log" >&2; cleanup; return; }
-	port=$($PY -c 'import json,sys;print(json.load(open(sys.argv[1]))["http_url"].rsplit(":",1)[1])' "$j")
-	gw=$($PY -c 'import json,sys;p=json.load(open(sys.argv[1]))["pids"];print(",".join(str(v) for k,v in sorted(p.items()) if k.startswith("gateway")))' "$j")
+	wait_file "$j" 120 || { echo "chat_ab: $label: the stack did not start" >&2; tail -5 "$WORK/stack.log" >&2; cleanup; return; }
+	port=$(stack_port "$j")
+	gw=$(stack_gateway_pids "$j")
 	tok=$(cat "$WORK/stack/admin-token")
-	build/bin/loadgen --mode parley --scenario chat --port "$port" --procs 2 --duration 10 \
-		--server-pids "$gw" --label "$label" --out "$WORK/chat.json" --conns 5000 \
-		--rate "$RATE" --senders 500 --channels 1000 --large 4 --large-share 0.005 \
-		--small-per-user 1 --ping-ms 10000 --admin-token "$tok" \
+	# run.sh's chat line: the same options
+	build/bin/loadgen --mode parley --scenario chat --port "$port" --procs "$PROCS" \
+		--duration "$DUR" --server-pids "$gw" --label "$label" --out "$WORK/chat.json" \
+		"${CHAT_OPTS[@]}" --ping-ms 10000 --admin-token "$tok" \
 		--provision "$WORK/users.txt" > /dev/null 2> "$WORK/loadgen.log" &
 	lg=$!
 	# the measured phase starts when loadgen reports the warm-up done
-	while kill -0 "$lg" 2>/dev/null && ! grep -q 'warm-up:' "$WORK/loadgen.log"; do sleep 0.05; done
+	while kill -0 "$lg" 2>/dev/null && ! grep -qs 'warm-up:' "$WORK/loadgen.log"; do sleep 0.05; done
 	c0=$($PY tools/bench/cpu_sample.py "$j")
 	wait "$lg"
 	c1=$($PY tools/bench/cpu_sample.py "$j")

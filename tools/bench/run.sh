@@ -36,17 +36,12 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BIN=${PARLEY_BIN_DIR:-$ROOT/build/bin}
 PY=/usr/bin/python3
+# the chat sizes (BENCH_CHAT_CONNS ... BENCH_SENDERS, CHAT_OPTS), stop_pid,
+# wait_file, stack_port, stack_gateway_pids
+# shellcheck source=tools/bench/common.sh
+. tools/bench/common.sh
 MODES=${BENCH_MODES:-"floor socketio parley msgbench"}
 CONNS=${BENCH_CONNS:-19000}
-CHAT_CONNS=${BENCH_CHAT_CONNS:-5000}
-RATE=${BENCH_RATE:-5000}
-DUR=${BENCH_DURATION:-10}
-PROCS=${BENCH_PROCS:-2}
-CHANNELS=${BENCH_CHANNELS:-1000}
-LARGE=${BENCH_LARGE:-4}
-LARGE_SHARE=${BENCH_LARGE_SHARE:-0.005}
-SMALL=${BENCH_SMALL_PER_USER:-1}
-SENDERS=${BENCH_SENDERS:-500}
 GATEWAYS=${BENCH_GATEWAYS:-2}
 SIO_PROCS=${BENCH_SIO_PROCS:-$(nproc)}
 BUDGET=${BENCH_BUDGET_S:-840}
@@ -60,13 +55,6 @@ log() { echo "bench: $*" >&2; }
 left() { echo $(( BUDGET - ($(date +%s) - START) )); }
 free_port() { $PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
-# stop_pid PID - TERM, wait up to 15 s, then KILL
-stop_pid() {
-	local p=$1
-	kill -TERM "$p" 2>/dev/null || return 0
-	for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
-	kill -KILL "$p" 2>/dev/null
-}
 LG_PID=
 cleanup() {
 	local i
@@ -76,12 +64,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# wait_file F SECONDS - until F exists and is not empty
-wait_file() {
-	for _ in $(seq $(( $2 * 10 ))); do [ -s "$1" ] && return 0; sleep 0.1; done
-	return 1
-}
 
 # lg MODE SCENARIO NAME PORT SERVER_PIDS [extra loadgen options] - one run into $WORK/MODE-NAME.json
 lg() {
@@ -97,9 +79,6 @@ lg() {
 	wait "$LG_PID" || { log "$mode $name failed:"; tail -5 "$WORK/$mode-$name.log" >&2; }
 	LG_PID=
 }
-
-CHAT_OPTS=(--conns "$CHAT_CONNS" --rate "$RATE" --senders "$SENDERS" --channels "$CHANNELS"
-	--large "$LARGE" --large-share "$LARGE_SHARE" --small-per-user "$SMALL")
 
 # suite MODE PORT PIDS KILL_PIDS AUX_PIDS [extra] - the standard set against one server
 # (AUX_PIDS: the side's redis-server, whose RSS is reported on a line of its own)
@@ -165,8 +144,8 @@ run_parley() {
 		--no-seed --gateways "$GATEWAYS" > "$WORK/stack.log" 2>&1 &
 	PIDS+=("$!")
 	wait_file "$base/stack.json" 120 || { log "parley stack did not start"; tail "$WORK/stack.log" >&2; return; }
-	port=$($PY -c 'import json,sys;print(json.load(open(sys.argv[1]))["http_url"].rsplit(":",1)[1])' "$base/stack.json")
-	gw=$($PY -c 'import json,sys;p=json.load(open(sys.argv[1]))["pids"];print(",".join(str(v) for k,v in sorted(p.items()) if k.startswith("gateway")))' "$base/stack.json")
+	port=$(stack_port "$base/stack.json")
+	gw=$(stack_gateway_pids "$base/stack.json")
 	rpid=$($PY -c 'import json,sys;print(json.load(open(sys.argv[1]))["pids"].get("redis",""))' "$base/stack.json")
 	tok=$(cat "$base/admin-token")
 	# the rate limits must be off: check what the gateway really runs with
