@@ -9,6 +9,7 @@ is there everything before it is too."""
 
 import datetime
 import time
+import types
 
 import pytest
 
@@ -369,13 +370,18 @@ def test_restart_resumes_and_reindex_rebuilds(new_stack):
     assert search(api, tok, w)["messages"]["total"] == 10
 
 
+def _search_db(stack):
+    """a connection to the index's database (autocommit)"""
+    import psycopg
+    return psycopg.connect(stack.dsn(0).replace("parley_shard_0", "parley_search"),
+                           autocommit=True)
+
+
 def _index_rows(stack, team, rows):
     """write rows (channel, ts_us, user, text) straight into the index, as the
     indexer would (tb, the time blocks, and bg, the word pairs, are computed
     by the database): history older than the test's own messages"""
-    import psycopg
-    dsn = stack.dsn(0).replace("parley_shard_0", "parley_search")
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with _search_db(stack) as conn:
         for ch, us, user, text in rows:
             conn.execute("INSERT INTO search_messages (team_id, channel_id, ts, ts_us, seq,"
                          " user_id, text, tsv) VALUES (%s, %s, %s, %s, 1, %s, %s,"
@@ -594,9 +600,11 @@ def test_word_pairs_match_the_join(stack):
     for every kind of text, the position caps included, and si_buckets the
     same blocks as the arithmetic of docs/search.md; rows written as the
     indexer writes them store those pairs"""
-    import psycopg
-    dsn = stack.dsn(0).replace("parley_shard_0", "parley_search")
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    team = types.SimpleNamespace(id=unique("T"))
+    ch = unique("C")
+    _index_rows(stack, team, [(ch, 1000000 + i, "U1", text)
+                              for i, text in enumerate(PAIR_TEXTS[:-1])])
+    with _search_db(stack) as conn:
         for text in PAIR_TEXTS:
             fast, join = conn.execute(
                 "SELECT si_bigrams(v), si_bigrams_join(v) FROM"
@@ -608,13 +616,7 @@ def test_word_pairs_match_the_join(stack):
             h = min(max(us // 3600000000, 0), 16777215)
             want = [h] + [(lv << 24) | (h >> (2 * lv)) for lv in range(1, 9)]
             assert conn.execute("SELECT si_buckets(%s)", (us,)).fetchone()[0] == want, us
-        team, ch = unique("T"), unique("C")
-        for i, text in enumerate(PAIR_TEXTS[:-1]):
-            conn.execute("INSERT INTO search_messages (team_id, channel_id, ts, ts_us, seq,"
-                         " user_id, text, tsv) VALUES (%s, %s, %s, %s, 1, 'U1', %s,"
-                         " to_tsvector('simple', %s))",
-                         (team, ch, "1.%06d" % i, 1000000 + i, text, text))
         bad = conn.execute("SELECT count(*) FROM search_messages WHERE team_id = %s AND"
                            " NOT (bg @> si_bigrams_join(tsv) AND si_bigrams_join(tsv) @> bg)",
-                           (team,)).fetchone()[0]
+                           (team.id,)).fetchone()[0]
         assert bad == 0
